@@ -1,0 +1,703 @@
+//! Wire types: WebSocket frames and REST bodies, as JSON.
+//!
+//! The protocol version is in the WebSocket subprotocol ([`WS_SUBPROTOCOL`])
+//! and the REST path prefix ([`API_PREFIX`]). Every frame is a JSON object
+//! with a `type` field; unknown types and unknown fields are rejected (so a
+//! field added later is a new protocol version, never silently ignored).
+//! Binary objects (envelopes, grants, certificates, records, receipts) travel
+//! as unpadded base64url strings. Limits and error codes are in
+//! `docs/PROTOCOL.md` §11–12.
+
+use serde::{Deserialize, Serialize};
+
+use crate::b64;
+use crate::envelope::MAX_ENVELOPE_BYTES;
+use crate::ids::{AccountId, DeviceId, MessageId, TeamId, ThreadId};
+use crate::keys::DevicePublicKeys;
+use crate::receipt::ReceiptKind;
+
+/// The WebSocket subprotocol for this version.
+pub const WS_SUBPROTOCOL: &str = "samtale.v1";
+/// The REST path prefix for this version.
+pub const API_PREFIX: &str = "/v1";
+/// The largest WebSocket frame (text message) either side may send: room
+/// for the largest envelope in base64url plus the JSON around it.
+pub const MAX_FRAME_BYTES: usize = MAX_ENVELOPE_BYTES.div_ceil(3) * 4 + 1024;
+/// The largest REST request body outside attachment uploads.
+pub const MAX_REST_BODY_BYTES: usize = 256 * 1024;
+/// The longest access token accepted in an `auth` frame.
+pub const MAX_TOKEN_BYTES: usize = 4096;
+
+/// Stable error codes, shared by REST error bodies and `error` frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame or body is not valid JSON of the expected shape.
+    BadRequest,
+    /// The frame's `type` is not one this protocol version defines.
+    UnknownFrameType,
+    /// The frame or body exceeds its size limit.
+    TooLarge,
+    /// A frame other than `auth` arrived before authentication.
+    NotAuthenticated,
+    /// The credentials or token were rejected.
+    AuthenticationFailed,
+    /// The access token has expired: refresh it.
+    TokenExpired,
+    /// The device has been revoked.
+    DeviceRevoked,
+    /// The object does not exist or the caller may not see it.
+    NotFound,
+    /// The caller may see the object but not do this.
+    Forbidden,
+    /// The object already exists or the request conflicts with its state.
+    Conflict,
+    /// A field failed validation; the message names it.
+    ValidationFailed,
+    /// The envelope is malformed, badly signed, or does not match its frame.
+    InvalidEnvelope,
+    /// The citizen withdrew consent: use letter or digital post instead.
+    ConsentWithdrawn,
+    /// Too many requests: wait for `Retry-After` seconds.
+    RateLimited,
+    /// The connection could not keep up with its outbound traffic.
+    SlowConsumer,
+    /// Something failed on the server; nothing was changed.
+    Internal,
+    /// The server is not ready (for example the database is unreachable).
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// The HTTP status a REST response with this code carries.
+    pub const fn http_status(self) -> u16 {
+        match self {
+            Self::BadRequest | Self::UnknownFrameType | Self::InvalidEnvelope => 400,
+            Self::NotAuthenticated
+            | Self::AuthenticationFailed
+            | Self::TokenExpired
+            | Self::DeviceRevoked => 401,
+            Self::Forbidden | Self::ConsentWithdrawn => 403,
+            Self::NotFound => 404,
+            Self::Conflict => 409,
+            Self::TooLarge => 413,
+            Self::ValidationFailed => 422,
+            Self::RateLimited => 429,
+            Self::SlowConsumer | Self::Internal => 500,
+            Self::Unavailable => 503,
+        }
+    }
+
+    /// The WebSocket close code used when this error ends a connection
+    /// (4000–4999 is the application range of RFC 6455 §7.4.2).
+    pub const fn close_code(self) -> u16 {
+        match self {
+            Self::BadRequest => 4000,
+            Self::UnknownFrameType => 4001,
+            Self::TooLarge => 1009,
+            Self::NotAuthenticated => 4002,
+            Self::AuthenticationFailed => 4003,
+            Self::TokenExpired => 4004,
+            Self::DeviceRevoked => 4005,
+            Self::NotFound => 4006,
+            Self::Forbidden => 4007,
+            Self::Conflict => 4008,
+            Self::ValidationFailed => 4009,
+            Self::InvalidEnvelope => 4010,
+            Self::ConsentWithdrawn => 4011,
+            Self::RateLimited => 4012,
+            Self::SlowConsumer => 4013,
+            Self::Internal => 1011,
+            Self::Unavailable => 1013,
+        }
+    }
+}
+
+/// The body of every REST error response, and the payload of `error` frames.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    /// Stable, machine-readable code.
+    pub code: ErrorCode,
+    /// A sentence for people: what happened and what to do next.
+    pub message: String,
+}
+
+/// Frames a client sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    /// Authenticates the connection (unless the token came in the
+    /// `Sec-WebSocket-Protocol` header). Must be the first frame.
+    Auth {
+        /// The access token.
+        token: String,
+    },
+    /// Sends a message. Resending the same `message_id` is a no-op that is
+    /// answered with the same `ack`.
+    Send {
+        /// The thread.
+        thread_id: ThreadId,
+        /// The client's random message id; must equal the envelope's.
+        message_id: MessageId,
+        /// The encoded envelope.
+        #[serde(with = "b64::bytes")]
+        envelope: Vec<u8>,
+    },
+    /// Asks for every message of a thread after `after_seq` (0 for all);
+    /// answered by `deliver` frames and then `synced`.
+    Sync {
+        /// The thread.
+        thread_id: ThreadId,
+        /// The last sequence number the device has.
+        after_seq: u64,
+    },
+    /// A signed delivered/read receipt.
+    Receipt {
+        /// The encoded receipt.
+        #[serde(with = "b64::bytes")]
+        receipt: Vec<u8>,
+    },
+}
+
+/// Frames the server sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServerFrame {
+    /// Authentication succeeded.
+    Ready {
+        /// The authenticated device.
+        device_id: DeviceId,
+        /// The server's clock (Unix milliseconds).
+        server_time_ms: u64,
+    },
+    /// The message is durably stored with this sequence number.
+    Ack {
+        /// The thread.
+        thread_id: ThreadId,
+        /// The message.
+        message_id: MessageId,
+        /// Its gap-free position in the thread, from 1.
+        seq: u64,
+        /// When it was committed (server clock, Unix milliseconds).
+        committed_at_ms: u64,
+    },
+    /// A message for this device.
+    Deliver {
+        /// The thread.
+        thread_id: ThreadId,
+        /// Its position in the thread.
+        seq: u64,
+        /// The message id.
+        message_id: MessageId,
+        /// When it was committed (server clock, Unix milliseconds).
+        committed_at_ms: u64,
+        /// The encoded envelope.
+        #[serde(with = "b64::bytes")]
+        envelope: Vec<u8>,
+    },
+    /// Every message up to `up_to_seq` has been sent; live traffic follows.
+    Synced {
+        /// The thread.
+        thread_id: ThreadId,
+        /// The highest sequence number in the thread now.
+        up_to_seq: u64,
+    },
+    /// A receipt from another device in one of this device's threads.
+    Receipt {
+        /// The encoded receipt.
+        #[serde(with = "b64::bytes")]
+        receipt: Vec<u8>,
+    },
+    /// A request failed. Fatal errors are followed by a close frame with
+    /// [`ErrorCode::close_code`].
+    Error {
+        /// Stable code.
+        code: ErrorCode,
+        /// A sentence for people.
+        message: String,
+        /// The message the error concerns, when it answers a `send`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_id: Option<MessageId>,
+    },
+}
+
+/// Why a frame was rejected: the error to answer with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct FrameError {
+    /// Stable code.
+    pub code: ErrorCode,
+    /// What was wrong, for people (never echoes the frame's content).
+    pub message: String,
+}
+
+const CLIENT_FRAME_TYPES: [&str; 4] = ["auth", "send", "sync", "receipt"];
+const SERVER_FRAME_TYPES: [&str; 6] = ["ready", "ack", "deliver", "synced", "receipt", "error"];
+
+#[derive(Deserialize)]
+struct TypeOnly<'a> {
+    #[serde(rename = "type", borrow)]
+    frame_type: Option<std::borrow::Cow<'a, str>>,
+}
+
+fn parse_frame<T: serde::de::DeserializeOwned>(
+    text: &str,
+    known: &[&str],
+) -> Result<T, FrameError> {
+    if text.len() > MAX_FRAME_BYTES {
+        return Err(FrameError {
+            code: ErrorCode::TooLarge,
+            message: format!("frames are limited to {MAX_FRAME_BYTES} bytes"),
+        });
+    }
+    let head: TypeOnly<'_> = serde_json::from_str(text).map_err(|e| FrameError {
+        code: ErrorCode::BadRequest,
+        message: format!("a frame must be a JSON object: {}", e.classify_str()),
+    })?;
+    match head.frame_type.as_deref() {
+        None => {
+            return Err(FrameError {
+                code: ErrorCode::BadRequest,
+                message: "the frame has no \"type\" field".into(),
+            });
+        }
+        Some(t) if !known.contains(&t) => {
+            return Err(FrameError {
+                code: ErrorCode::UnknownFrameType,
+                message: format!(
+                    "unknown frame type; this server speaks {WS_SUBPROTOCOL}: {}",
+                    known.join(", ")
+                ),
+            });
+        }
+        Some(_) => {}
+    }
+    serde_json::from_str(text).map_err(|e| FrameError {
+        code: ErrorCode::BadRequest,
+        message: format!("invalid frame: {}", sanitize(&e)),
+    })
+}
+
+/// serde_json's messages name the offending field or variant but can quote
+/// input values; keep only messages about structure.
+fn sanitize(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let structural = [
+        "unknown field",
+        "missing field",
+        "duplicate field",
+        "invalid length",
+        "invalid type",
+    ];
+    match structural.iter().find(|s| text.starts_with(**s)) {
+        Some(_) => text.split(" at line").next().unwrap_or("").to_string(),
+        None => e.classify_str().to_string(),
+    }
+}
+
+trait ClassifyStr {
+    fn classify_str(&self) -> &'static str;
+}
+
+impl ClassifyStr for serde_json::Error {
+    fn classify_str(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "read error",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "a field has the wrong type or value",
+            serde_json::error::Category::Eof => "unexpected end of input",
+        }
+    }
+}
+
+impl ClientFrame {
+    /// Parses a text frame from a client, enforcing [`MAX_FRAME_BYTES`].
+    ///
+    /// ```
+    /// use samtale_protocol::wire::{ClientFrame, ErrorCode};
+    /// let frame = ClientFrame::parse(r#"{"type":"sync","thread_id":"0b0d6a4e-4f1c-4e8a-9d3b-2c6f1a7e5d90","after_seq":0}"#);
+    /// assert!(matches!(frame, Ok(ClientFrame::Sync { after_seq: 0, .. })));
+    /// let err = ClientFrame::parse(r#"{"type":"shout"}"#).unwrap_err();
+    /// assert_eq!(err.code, ErrorCode::UnknownFrameType);
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, FrameError> {
+        let frame: Self = parse_frame(text, &CLIENT_FRAME_TYPES)?;
+        if let Self::Auth { token } = &frame
+            && token.len() > MAX_TOKEN_BYTES
+        {
+            return Err(FrameError {
+                code: ErrorCode::TooLarge,
+                message: format!("tokens are limited to {MAX_TOKEN_BYTES} bytes"),
+            });
+        }
+        Ok(frame)
+    }
+
+    /// Serialises the frame as JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+impl ServerFrame {
+    /// Parses a text frame from the server, enforcing [`MAX_FRAME_BYTES`].
+    pub fn parse(text: &str) -> Result<Self, FrameError> {
+        parse_frame(text, &SERVER_FRAME_TYPES)
+    }
+
+    /// Serialises the frame as JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+// ---------------------------------------------------------------- REST bodies
+
+/// `GET /healthz` and `GET /readyz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthStatus {
+    /// `"ok"` or `"unavailable"`.
+    pub status: String,
+}
+
+/// `POST /v1/sessions`: staff log in with a password from a registered device.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The staff member's user name.
+    pub username: String,
+    /// The password (never logged).
+    pub password: String,
+    /// The device logging in.
+    pub device_id: DeviceId,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .field("device_id", &self.device_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Tokens returned by login, sign-up and refresh.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenPair {
+    /// Short-lived access token (JWT).
+    pub access_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Opaque refresh token, rotated on every use.
+    pub refresh_token: String,
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /v1/sessions/refresh`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The current refresh token.
+    pub refresh_token: String,
+}
+
+impl std::fmt::Debug for RefreshRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshRequest").finish_non_exhaustive()
+    }
+}
+
+/// `POST /v1/devices`: register a device's public keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterDeviceRequest {
+    /// The device's public keys.
+    pub keys: DevicePublicKeys,
+    /// A label the owner recognises ("Work laptop").
+    pub label: String,
+}
+
+/// A device as listed to its owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceInfo {
+    /// The device.
+    pub device_id: DeviceId,
+    /// Its public keys.
+    pub keys: DevicePublicKeys,
+    /// Its label.
+    pub label: String,
+    /// Registered (Unix seconds).
+    pub created_at: u64,
+    /// Revoked (Unix seconds), if it has been.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<u64>,
+}
+
+/// `POST /v1/invitations`: staff invite a citizen into a team.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInvitationRequest {
+    /// The team the citizen will talk to.
+    pub team_id: TeamId,
+    /// The citizen's national id number (stored only as a keyed hash).
+    pub national_id: String,
+    /// A name only staff clients show.
+    pub display_name: String,
+}
+
+impl std::fmt::Debug for CreateInvitationRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateInvitationRequest")
+            .field("team_id", &self.team_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to an invitation: the one-time code and the letter text.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvitationCreated {
+    /// The one-time code, grouped for reading aloud.
+    pub code: String,
+    /// When the code expires (Unix seconds).
+    pub expires_at: u64,
+    /// The neutral letter text to print.
+    pub letter: String,
+}
+
+impl std::fmt::Debug for InvitationCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InvitationCreated")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The consent a citizen gives at sign-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentAcceptance {
+    /// The consent text's version.
+    pub version: String,
+    /// SHA-256 of the exact text shown, as hex.
+    pub text_sha256: String,
+}
+
+/// `POST /v1/signup`: a citizen redeems an invitation code.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemInvitationRequest {
+    /// The code from the letter.
+    pub code: String,
+    /// The OpenID Connect ID token from the eID broker, if one is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// The new device's public keys (the ID token's nonce is derived from them).
+    pub device: DevicePublicKeys,
+    /// A label for the device.
+    pub device_label: String,
+    /// The consent accepted.
+    pub consent: ConsentAcceptance,
+}
+
+impl std::fmt::Debug for RedeemInvitationRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedeemInvitationRequest")
+            .field("device", &self.device)
+            .field("consent", &self.consent)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `PUT /v1/keys/{holder}/{epoch}`: publish a signed holder key record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishHolderKey {
+    /// The encoded holder key record.
+    #[serde(with = "b64::bytes")]
+    pub record: Vec<u8>,
+}
+
+/// `POST /v1/grants`: upload grants for other devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadGrants {
+    /// Encoded grants.
+    pub grants: Vec<GrantBlob>,
+}
+
+/// One encoded grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantBlob {
+    /// The encoded grant.
+    #[serde(with = "b64::bytes")]
+    pub grant: Vec<u8>,
+}
+
+/// `POST /v1/threads`: staff open a thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateThreadRequest {
+    /// The client-chosen thread id.
+    pub thread_id: ThreadId,
+    /// The owning team.
+    pub team_id: TeamId,
+    /// The citizens taking part.
+    pub citizens: Vec<AccountId>,
+    /// The signed participant records, in order.
+    pub participants: Vec<MembershipBlob>,
+}
+
+/// One encoded membership record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipBlob {
+    /// The encoded record.
+    #[serde(with = "b64::bytes")]
+    pub record: Vec<u8>,
+}
+
+/// A thread as listed. The subject is inside the encrypted payload only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreadSummary {
+    /// The thread.
+    pub thread_id: ThreadId,
+    /// The owning team.
+    pub team_id: TeamId,
+    /// The highest sequence number.
+    pub last_seq: u64,
+    /// Last activity (Unix milliseconds).
+    pub last_activity_ms: u64,
+    /// Journaled up to this sequence number, if at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journaled_up_to: Option<u64>,
+}
+
+/// The level of assurance of a citizen's identity (NSIS / eIDAS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssuranceLevel {
+    /// Joined with the code alone: give general answers only.
+    Unverified,
+    /// NSIS/eIDAS low.
+    Low,
+    /// NSIS/eIDAS substantial.
+    Substantial,
+    /// NSIS/eIDAS high.
+    High,
+}
+
+/// A receipt kind, re-exported for REST listings of read state.
+pub type ReceiptState = ReceiptKind;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_through_json() {
+        let frame = ClientFrame::Send {
+            thread_id: ThreadId::from_bytes([1; 16]),
+            message_id: MessageId::from_bytes([2; 16]),
+            envelope: vec![1, 2, 3, 250],
+        };
+        assert_eq!(ClientFrame::parse(&frame.to_json()), Ok(frame));
+        let frame = ServerFrame::Error {
+            code: ErrorCode::ConsentWithdrawn,
+            message: "use letter or digital post".into(),
+            message_id: None,
+        };
+        assert_eq!(ServerFrame::parse(&frame.to_json()), Ok(frame));
+    }
+
+    #[test]
+    fn unknown_fields_types_and_oversize_frames_are_rejected_with_their_codes() {
+        let code = |t: &str| ClientFrame::parse(t).map_err(|e| e.code).err();
+        assert_eq!(
+            code(r#"{"type":"auth","token":"t","extra":1}"#),
+            Some(ErrorCode::BadRequest)
+        );
+        assert_eq!(
+            code(r#"{"type":"teleport"}"#),
+            Some(ErrorCode::UnknownFrameType)
+        );
+        assert_eq!(code(r#"{"token":"t"}"#), Some(ErrorCode::BadRequest));
+        assert_eq!(code("not json"), Some(ErrorCode::BadRequest));
+        assert_eq!(code("[1,2]"), Some(ErrorCode::BadRequest));
+        assert_eq!(
+            code(&" ".repeat(MAX_FRAME_BYTES + 1)),
+            Some(ErrorCode::TooLarge)
+        );
+        let long = format!(
+            r#"{{"type":"auth","token":"{}"}}"#,
+            "a".repeat(MAX_TOKEN_BYTES + 1)
+        );
+        assert_eq!(code(&long), Some(ErrorCode::TooLarge));
+        assert_eq!(
+            code(r#"{"type":"send","thread_id":"x","message_id":"y","envelope":"AA"}"#),
+            Some(ErrorCode::BadRequest)
+        );
+    }
+
+    #[test]
+    fn error_messages_do_not_echo_frame_content() {
+        let secret = "hemmelig-besked-123";
+        let frame = format!(r#"{{"type":"sync","thread_id":"{secret}","after_seq":0}}"#);
+        let err = ClientFrame::parse(&frame)
+            .err()
+            .map(|e| e.message)
+            .unwrap_or_default();
+        assert!(!err.contains(secret), "{err}");
+    }
+
+    #[test]
+    fn secrets_do_not_appear_in_debug_output() {
+        let login = LoginRequest {
+            username: "mette".into(),
+            password: "hunter2-correct-horse".into(),
+            device_id: DeviceId::from_bytes([0; 16]),
+        };
+        assert!(!format!("{login:?}").contains("hunter2"));
+        let invite = CreateInvitationRequest {
+            team_id: TeamId::from_bytes([0; 16]),
+            national_id: "010190-1234".into(),
+            display_name: "Sofie Hansen".into(),
+        };
+        let printed = format!("{invite:?}");
+        assert!(!printed.contains("010190") && !printed.contains("Sofie"));
+    }
+
+    #[test]
+    fn the_limits_are_the_ones_docs_protocol_md_states() {
+        assert_eq!(crate::MAX_ENVELOPE_BYTES, 67_575);
+        assert_eq!(MAX_FRAME_BYTES, 91_124);
+        assert_eq!(crate::GRANT_LEN, 271);
+        assert_eq!(crate::HOLDER_KEY_RECORD_LEN, 175);
+        assert_eq!(crate::RECEIPT_LEN, 131);
+    }
+
+    #[test]
+    fn every_error_code_maps_to_a_status_and_a_close_code() {
+        for code in [
+            ErrorCode::BadRequest,
+            ErrorCode::RateLimited,
+            ErrorCode::Internal,
+        ] {
+            assert!((400..600).contains(&code.http_status()));
+            assert!(code.close_code() >= 1000);
+        }
+    }
+}
