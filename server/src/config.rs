@@ -1,0 +1,357 @@
+//! Layered configuration: built-in defaults, then an optional TOML file, then
+//! `SAMTALE_*` environment variables, then command-line flags. Secrets (the
+//! database URL's password) are wrapped so that they never reach a log.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The default listen address: loopback only, so a first run exposes nothing.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The default data directory, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "./data";
+/// The SQLite database file inside the data directory.
+pub const SQLITE_FILE: &str = "samtale.db";
+
+/// Why the configuration could not be loaded. Each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read the configuration file {path}: {source}")]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML of the expected shape.
+    #[error("the configuration file {path} is invalid: {message}")]
+    ParseFile {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        message: String,
+    },
+    /// A setting has an invalid value.
+    #[error("{setting} is invalid: {message}")]
+    Invalid {
+        /// Which setting, as the user would write it.
+        setting: &'static str,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (the default on a terminal).
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// A database URL whose password is never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The full URL, for the database driver only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        let Some((scheme, rest)) = self.0.split_once("://") else {
+            return "***".into();
+        };
+        match rest.rsplit_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split(':').next().unwrap_or("");
+                if userinfo.contains(':') {
+                    format!("{scheme}://{user}:***@{host}")
+                } else {
+                    format!("{scheme}://{user}@{host}")
+                }
+            }
+            None => format!("{scheme}://{rest}"),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+/// Where state is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseSettings {
+    /// One node: a SQLite file in WAL mode.
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// Many nodes: a PostgreSQL server.
+    Postgres {
+        /// The connection URL.
+        url: DatabaseUrl,
+    },
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database and, later, attachments.
+    pub data_dir: PathBuf,
+    /// The database.
+    pub database: DatabaseSettings,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// Log filter in `tracing` syntax, e.g. `info` or `samtale_server=debug`.
+    pub log_filter: String,
+}
+
+/// Settings from one layer; `None` leaves the lower layer's value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    /// `listen = "127.0.0.1:8080"`
+    pub listen: Option<String>,
+    /// `data_dir = "/var/lib/samtale"`
+    pub data_dir: Option<PathBuf>,
+    /// `database_url = "postgres://…"` (absent: SQLite in the data directory)
+    pub database_url: Option<String>,
+    /// `log_format = "json"`
+    pub log_format: Option<LogFormat>,
+    /// `log = "info"`
+    pub log: Option<String>,
+}
+
+impl Layer {
+    fn over(self, base: Layer) -> Layer {
+        Layer {
+            listen: self.listen.or(base.listen),
+            data_dir: self.data_dir.or(base.data_dir),
+            database_url: self.database_url.or(base.database_url),
+            log_format: self.log_format.or(base.log_format),
+            log: self.log.or(base.log),
+        }
+    }
+
+    /// The `SAMTALE_*` environment layer, read through `var`.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Layer, ConfigError> {
+        let log_format = match var("SAMTALE_LOG_FORMAT") {
+            None => None,
+            Some(v) => Some(match v.to_ascii_lowercase().as_str() {
+                "pretty" => LogFormat::Pretty,
+                "json" => LogFormat::Json,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        setting: "SAMTALE_LOG_FORMAT",
+                        message: format!("expected \"pretty\" or \"json\", got {v:?}"),
+                    });
+                }
+            }),
+        };
+        Ok(Layer {
+            listen: var("SAMTALE_LISTEN"),
+            data_dir: var("SAMTALE_DATA_DIR").map(PathBuf::from),
+            database_url: var("SAMTALE_DATABASE_URL"),
+            log_format,
+            log: var("SAMTALE_LOG"),
+        })
+    }
+
+    /// A TOML file layer.
+    pub fn from_file(path: &Path) -> Result<Layer, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::ParseFile {
+            path: path.to_owned(),
+            message: e.message().to_string(),
+        })
+    }
+}
+
+impl Settings {
+    /// Resolves the layers, highest priority first: command line, environment,
+    /// file (`config_file`, or `SAMTALE_CONFIG`), defaults.
+    pub fn load(
+        cli: Layer,
+        config_file: Option<PathBuf>,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        let file_path = config_file.or_else(|| var("SAMTALE_CONFIG").map(PathBuf::from));
+        let file = match &file_path {
+            Some(path) => Layer::from_file(path)?,
+            None => Layer::default(),
+        };
+        let env = Layer::from_env(&var)?;
+        let merged = cli.over(env.over(file));
+        Settings::resolve(merged)
+    }
+
+    fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
+        let listen_text = layer.listen.unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen = listen_text.parse().map_err(|_| ConfigError::Invalid {
+            setting: "listen (SAMTALE_LISTEN, --listen)",
+            message: format!(
+                "expected an address and port like {DEFAULT_LISTEN}, got {listen_text:?}"
+            ),
+        })?;
+        let data_dir = layer
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let database = match layer.database_url {
+            None => DatabaseSettings::Sqlite {
+                path: data_dir.join(SQLITE_FILE),
+            },
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                DatabaseSettings::Postgres {
+                    url: DatabaseUrl(url),
+                }
+            }
+            Some(url) if url.starts_with("sqlite:") => {
+                let path = url
+                    .trim_start_matches("sqlite://")
+                    .trim_start_matches("sqlite:");
+                DatabaseSettings::Sqlite {
+                    path: PathBuf::from(path.split('?').next().unwrap_or(path)),
+                }
+            }
+            Some(url) => {
+                return Err(ConfigError::Invalid {
+                    setting: "database URL (SAMTALE_DATABASE_URL, --database-url)",
+                    message: format!(
+                        "expected postgres://… or sqlite:PATH, got {}",
+                        DatabaseUrl(url).redacted()
+                    ),
+                });
+            }
+        };
+        Ok(Settings {
+            listen,
+            data_dir,
+            database,
+            log_format: layer.log_format.unwrap_or(LogFormat::Pretty),
+            log_filter: layer.log.unwrap_or_else(|| "info".into()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_are_loopback_and_sqlite_in_the_data_directory() {
+        let s = Settings::load(Layer::default(), None, env(&[])).unwrap();
+        assert_eq!(s.listen, DEFAULT_LISTEN.parse().unwrap());
+        assert_eq!(
+            s.database,
+            DatabaseSettings::Sqlite {
+                path: PathBuf::from("./data").join(SQLITE_FILE)
+            }
+        );
+    }
+
+    #[test]
+    fn the_command_line_beats_the_environment_which_beats_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("samtale.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:1\"\ndata_dir = \"/from/file\"\nlog = \"debug\"\n",
+        )
+        .unwrap();
+        let cli = Layer {
+            listen: Some("127.0.0.1:3".into()),
+            ..Layer::default()
+        };
+        let s = Settings::load(
+            cli,
+            Some(file),
+            env(&[
+                ("SAMTALE_LISTEN", "127.0.0.1:2"),
+                ("SAMTALE_DATA_DIR", "/from/env"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.listen.port(), 3);
+        assert_eq!(s.data_dir, PathBuf::from("/from/env"));
+        assert_eq!(s.log_filter, "debug");
+    }
+
+    #[test]
+    fn a_postgres_url_selects_postgres_and_its_password_is_never_printed() {
+        let s = Settings::load(
+            Layer::default(),
+            None,
+            env(&[(
+                "SAMTALE_DATABASE_URL",
+                "postgres://samtale:s3cret@db:5432/samtale",
+            )]),
+        )
+        .unwrap();
+        let printed = format!("{s:?}");
+        assert!(
+            printed.contains("postgres://samtale:***@db:5432/samtale"),
+            "{printed}"
+        );
+        assert!(!printed.contains("s3cret"));
+    }
+
+    #[test]
+    fn bad_values_and_unknown_file_keys_get_clear_errors() {
+        let err = Settings::load(Layer::default(), None, env(&[("SAMTALE_LISTEN", "eighty")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("SAMTALE_LISTEN") && err.contains("127.0.0.1:8080"),
+            "{err}"
+        );
+        let err = Settings::load(
+            Layer::default(),
+            None,
+            env(&[("SAMTALE_DATABASE_URL", "mysql://u:pw@h/db")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("postgres://") && !err.contains("pw"), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("samtale.toml");
+        std::fs::write(&file, "lisen = \"127.0.0.1:1\"\n").unwrap();
+        let err = Settings::load(Layer::default(), Some(file), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lisen"), "{err}");
+        let err = Settings::load(
+            Layer::default(),
+            Some("/nonexistent/samtale.toml".into()),
+            env(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("/nonexistent/samtale.toml"), "{err}");
+    }
+}

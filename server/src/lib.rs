@@ -1,0 +1,23 @@
+//! # samtale-server
+//!
+//! The Samtale server: it relays and stores ciphertext between staff and
+//! citizens, never plaintext. This crate is the library behind the thin
+//! `samtale-server` binary, so tests can build the whole application in
+//! process ([`startup::Application`]).
+//!
+//! * [`config`]: layered settings (defaults, file, `SAMTALE_*`, flags).
+//! * [`storage`]: the one storage interface, on SQLite or PostgreSQL.
+//! * [`http`]: routes, errors, middleware.
+//! * [`startup`]: bind, serve, graceful shutdown.
+//! * [`telemetry`]: structured logs that carry no personal data.
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod config;
+pub mod http;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;

@@ -1,0 +1,113 @@
+//! `samtale-server`: the thin binary around the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use samtale_server::config::{self, Layer, LogFormat, Settings};
+use samtale_server::startup::{Application, shutdown_signal};
+use samtale_server::telemetry;
+
+/// Samtale's server: relays end-to-end encrypted messages between municipal
+/// staff and citizens and stores only ciphertext.
+///
+/// With no options it listens on 127.0.0.1:8080 and keeps its SQLite
+/// database in ./data (created on first start). Every option can also be set
+/// in a TOML file (--config) or as an environment variable; the command line
+/// wins over the environment, which wins over the file.
+///
+/// Examples:
+///
+///   samtale-server
+///
+///   samtale-server --listen 0.0.0.0:8080 --data-dir /var/lib/samtale
+///
+///   SAMTALE_DATABASE_URL=postgres://samtale@db/samtale samtale-server --log-format json
+#[derive(Debug, Parser)]
+#[command(name = "samtale-server", version, verbatim_doc_comment)]
+struct Args {
+    /// Address and port to listen on [env: SAMTALE_LISTEN] [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<String>,
+
+    /// Directory for the SQLite database [env: SAMTALE_DATA_DIR] [default: ./data]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// postgres://… to use PostgreSQL instead of SQLite [env: SAMTALE_DATABASE_URL]
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+
+    /// A TOML file with the same settings (listen, data_dir, database_url, log_format, log) [env: SAMTALE_CONFIG]
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Log line format [env: SAMTALE_LOG_FORMAT] [default: pretty]
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
+
+    /// Log filter, e.g. info or samtale_server=debug [env: SAMTALE_LOG] [default: info]
+    #[arg(long, value_name = "FILTER")]
+    log: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let cli = Layer {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        database_url: args.database_url,
+        log_format: args.log_format,
+        log: args.log,
+    };
+    let settings = match Settings::load(cli, args.config, |k| std::env::var(k).ok()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("samtale-server: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(settings.log_format, &settings.log_filter);
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("samtale-server: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let database = match &settings.database {
+            config::DatabaseSettings::Sqlite { path } => path.display().to_string(),
+            config::DatabaseSettings::Postgres { url } => url.redacted(),
+        };
+        let app = match Application::build(&settings).await {
+            Ok(app) => app,
+            Err(error) => {
+                tracing::error!(%error, "cannot start");
+                eprintln!("samtale-server: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(
+            address = %app.local_addr(),
+            backend = app.storage().backend_name(),
+            database,
+            version = env!("CARGO_PKG_VERSION"),
+            "listening"
+        );
+        match app.run_until(shutdown_signal()).await {
+            Ok(()) => {
+                tracing::info!("stopped cleanly");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                tracing::error!(%error, "server error");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
