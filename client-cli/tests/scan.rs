@@ -1,0 +1,73 @@
+//! The real `samtale` binary's `scan` command.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn scan(args: &[&str], input: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_samtale"))
+        .arg("scan")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_neutral_notification_is_clean_and_exits_zero() {
+    let (code, out, _) = scan(&[], "Du har en ny besked fra Randers Kommune");
+    assert_eq!(code, 0);
+    assert!(out.contains("No personal data found"));
+}
+
+#[test]
+fn findings_are_listed_in_a_table_with_explanations_and_exit_one() {
+    let (code, out, _) = scan(
+        &["--person", "Sofie Hansen"],
+        "Hej\nSofie Hansen går på Søndervangskolen, cpr 010190-1234",
+    );
+    assert_eq!(code, 1);
+    for needle in [
+        "WHERE",
+        "2:1",
+        "FullName",
+        "NameWithSchool",
+        "DanishCpr",
+        "010190-1234",
+        "use the first name only",
+    ] {
+        assert!(out.contains(needle), "missing {needle}:\n{out}");
+    }
+}
+
+#[test]
+fn json_output_is_machine_readable() {
+    let (code, out, _) = scan(&["--json"], "ring på 12 34 56 78");
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["category"], "phone");
+    assert_eq!(v[0]["text"], "12 34 56 78");
+    assert_eq!(v[0]["line"], 1);
+}
+
+#[test]
+fn a_person_without_a_last_name_is_a_usage_error_that_says_how_to_fix_it() {
+    let (code, _, err) = scan(&["--person", "Sofie"], "x");
+    assert_eq!(code, 2);
+    assert!(err.contains("\"Sofie Hansen\""), "{err}");
+}
