@@ -12,6 +12,8 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use criterion::{Criterion, criterion_group, criterion_main};
 use ed25519_dalek::{Signer, SigningKey};
+use hpke::kem::X25519HkdfSha256;
+use hpke::{Deserializable, OpModeR, OpModeS};
 use samtale_protocol::*;
 
 fn fixtures() -> (DeviceKeys, Vec<HolderKeyPair>, ThreadId, MessageId, Vec<u8>) {
@@ -177,8 +179,84 @@ fn primitives(c: &mut Criterion) {
             .unwrap()
         })
     });
+
+    // HPKE itself (RFC 9180 base mode, single shot, 32-byte secret): Encap or
+    // Decap plus the key schedule, as the `hpke` crate performs it.
+    let hpke_recipient =
+        <X25519HkdfSha256 as hpke::Kem>::PrivateKey::from_bytes(&[11u8; 32]).unwrap();
+    let hpke_public = <X25519HkdfSha256 as hpke::Kem>::sk_to_pk(&hpke_recipient);
+    let (hpke_enc, hpke_ct) =
+        hpke::single_shot_seal_with_rng::<HpkeAead, HpkeKdf, X25519HkdfSha256>(
+            &OpModeS::Base,
+            &hpke_public,
+            b"samtale/v1/bench",
+            &[0u8; 32],
+            &[0u8; 127],
+            &mut BenchRng(1),
+        )
+        .unwrap();
+    let mut rng = BenchRng(2);
+    g.bench_function("hpke_seal_32B", |b| {
+        b.iter(|| {
+            hpke::single_shot_seal_with_rng::<HpkeAead, HpkeKdf, X25519HkdfSha256>(
+                &OpModeS::Base,
+                black_box(&hpke_public),
+                b"samtale/v1/bench",
+                &[0u8; 32],
+                &[0u8; 127],
+                &mut rng,
+            )
+            .unwrap()
+        })
+    });
+    g.bench_function("hpke_open_32B", |b| {
+        b.iter(|| {
+            hpke::single_shot_open::<HpkeAead, HpkeKdf, X25519HkdfSha256>(
+                &OpModeR::Base,
+                black_box(&hpke_recipient),
+                &hpke_enc,
+                b"samtale/v1/bench",
+                &hpke_ct,
+                &[0u8; 127],
+            )
+            .unwrap()
+        })
+    });
     g.finish();
 }
+
+type HpkeAead = hpke::aead::ChaCha20Poly1305;
+type HpkeKdf = hpke::kdf::HkdfSha256;
+
+/// A deterministic byte stream for HPKE's ephemeral keys in the benchmark
+/// only (SplitMix64); the protocol draws them from the operating system.
+struct BenchRng(u64);
+
+impl rand_core::TryRng for BenchRng {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        self.try_next_u64().map(|v| v as u32)
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Ok(z ^ (z >> 31))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for chunk in dst.chunks_mut(8) {
+            let v = self.try_next_u64()?.to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for BenchRng {}
 
 criterion_group!(benches, operations, primitives);
 criterion_main!(benches);
