@@ -11,9 +11,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::b64;
+use crate::cert::DeviceCertificate;
 use crate::envelope::MAX_ENVELOPE_BYTES;
-use crate::ids::{AccountId, DeviceId, MessageId, TeamId, ThreadId};
-use crate::keys::DevicePublicKeys;
+use crate::ids::{AccountId, DeviceId, MessageId, OrgId, TeamId, ThreadId};
+use crate::keys::{DevicePublicKeys, OrgRootPublicKey};
 use crate::receipt::ReceiptKind;
 
 /// The WebSocket subprotocol for this version.
@@ -362,7 +363,9 @@ pub struct HealthStatus {
     pub status: String,
 }
 
-/// `POST /v1/sessions`: staff log in with a password from a registered device.
+/// `POST /v1/sessions`: staff log in with a password from a device. A device
+/// the account has not used before is registered by its public keys; a
+/// revoked device cannot log in again.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
@@ -371,23 +374,29 @@ pub struct LoginRequest {
     /// The password (never logged).
     pub password: String,
     /// The device logging in.
-    pub device_id: DeviceId,
+    pub device: DevicePublicKeys,
+    /// A label the owner recognises ("Work laptop"); used when the device is new.
+    pub device_label: String,
 }
 
 impl std::fmt::Debug for LoginRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoginRequest")
             .field("username", &self.username)
-            .field("device_id", &self.device_id)
+            .field("device", &self.device)
             .finish_non_exhaustive()
     }
 }
 
-/// Tokens returned by login, sign-up and refresh.
+/// Tokens returned by bootstrap, login, sign-up and refresh.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenPair {
-    /// Short-lived access token (JWT).
+    /// The account the tokens are for.
+    pub account_id: AccountId,
+    /// The device the tokens are bound to.
+    pub device_id: DeviceId,
+    /// Short-lived access token (JWT), sent as `Authorization: Bearer …`.
     pub access_token: String,
     /// Seconds until the access token expires.
     pub expires_in: u64,
@@ -398,6 +407,8 @@ pub struct TokenPair {
 impl std::fmt::Debug for TokenPair {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenPair")
+            .field("account_id", &self.account_id)
+            .field("device_id", &self.device_id)
             .field("expires_in", &self.expires_in)
             .finish_non_exhaustive()
     }
@@ -600,6 +611,235 @@ pub enum AssuranceLevel {
     High,
 }
 
+/// `POST /v1/bootstrap`: the first admin registers the organisation with the
+/// enrolment code the server printed on its first start. The organisation
+/// root's private key was made on the admin's machine and never leaves it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapRequest {
+    /// The one-time enrolment code from the server's first start.
+    pub enrolment_code: String,
+    /// The organisation's name, as printed on letters.
+    pub organisation_name: String,
+    /// The organisation root's public key.
+    pub root_public_key: OrgRootPublicKey,
+    /// The first admin's user name.
+    pub username: String,
+    /// The first admin's name, as colleagues see it.
+    pub display_name: String,
+    /// The first admin's password (never logged).
+    pub password: String,
+    /// The admin's device.
+    pub device: DevicePublicKeys,
+    /// A label for the device.
+    pub device_label: String,
+}
+
+impl std::fmt::Debug for BootstrapRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootstrapRequest")
+            .field("organisation_name", &self.organisation_name)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to a bootstrap: the organisation and the admin's session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapResponse {
+    /// The new organisation.
+    pub org_id: OrgId,
+    /// The organisation root's short fingerprint, for letters.
+    pub root_fingerprint: String,
+    /// The admin's tokens.
+    pub tokens: TokenPair,
+}
+
+/// A role of a staff account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Talks to citizens in the teams the account belongs to.
+    Staff,
+    /// Exports threads to case files.
+    RecordClerk,
+    /// Manages teams, staff and keys.
+    Admin,
+}
+
+/// Which kind of account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    /// Municipal staff (including admins and record clerks).
+    Staff,
+    /// A citizen invited by staff.
+    Citizen,
+}
+
+/// `POST /v1/teams`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTeamRequest {
+    /// The team's name ("Familieafdelingen").
+    pub name: String,
+}
+
+/// A team as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamInfo {
+    /// The team.
+    pub team_id: TeamId,
+    /// Its name.
+    pub name: String,
+    /// Its staff members.
+    pub staff: Vec<AccountId>,
+}
+
+/// `POST /v1/staff`: an admin creates a staff account.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateStaffRequest {
+    /// The user name to log in with.
+    pub username: String,
+    /// The name colleagues and citizens see.
+    pub display_name: String,
+    /// The initial password (never logged).
+    pub password: String,
+    /// The roles; at least one.
+    pub roles: Vec<Role>,
+    /// Teams the account joins.
+    #[serde(default)]
+    pub teams: Vec<TeamId>,
+}
+
+impl std::fmt::Debug for CreateStaffRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateStaffRequest")
+            .field("username", &self.username)
+            .field("roles", &self.roles)
+            .field("teams", &self.teams)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A staff account as an admin sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffInfo {
+    /// The account.
+    pub account_id: AccountId,
+    /// Its user name.
+    pub username: String,
+    /// Its display name.
+    pub display_name: String,
+    /// Its roles.
+    pub roles: Vec<Role>,
+    /// Its teams.
+    pub teams: Vec<TeamId>,
+    /// Disabled accounts cannot log in and their sessions have ended.
+    pub disabled: bool,
+}
+
+/// `POST /v1/teams/{team}/members`: add a staff member to a team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddTeamMember {
+    /// The staff account.
+    pub account_id: AccountId,
+}
+
+/// `PUT /v1/devices/{device}/certificate`: the organisation root's
+/// certificate for a staff device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadCertificate {
+    /// The encoded certificate.
+    #[serde(with = "b64::bytes")]
+    pub certificate: Vec<u8>,
+}
+
+impl UploadCertificate {
+    /// Wraps an issued certificate.
+    pub fn new(certificate: &DeviceCertificate) -> Self {
+        Self {
+            certificate: certificate.as_bytes().to_vec(),
+        }
+    }
+}
+
+/// Whether a citizen's consent stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentState {
+    /// Given and not withdrawn.
+    Given,
+    /// Withdrawn: use letter or digital post.
+    Withdrawn,
+}
+
+/// A citizen as staff of one of their teams see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CitizenInfo {
+    /// The account.
+    pub account_id: AccountId,
+    /// The name staff gave at invitation.
+    pub display_name: String,
+    /// How the identity was established.
+    pub assurance: AssuranceLevel,
+    /// Consent given or withdrawn.
+    pub consent: ConsentState,
+    /// What staff must keep in mind, in words (unverified identity,
+    /// withdrawn consent); absent when nothing needs saying.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
+    /// The teams the citizen talks to (of those the caller may see).
+    pub teams: Vec<TeamId>,
+}
+
+/// `GET /v1/me`: who the caller is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountInfo {
+    /// The account.
+    pub account_id: AccountId,
+    /// Its organisation.
+    pub org_id: OrgId,
+    /// The organisation's name.
+    pub organisation_name: String,
+    /// Staff or citizen.
+    pub kind: AccountKind,
+    /// The display name.
+    pub display_name: String,
+    /// Roles (staff only; empty for citizens).
+    pub roles: Vec<Role>,
+    /// Teams.
+    pub teams: Vec<TeamId>,
+    /// The identity level (citizens only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assurance: Option<AssuranceLevel>,
+    /// Consent state (citizens only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<ConsentState>,
+    /// The device of this session.
+    pub device_id: DeviceId,
+}
+
+/// `GET /v1/consent`: the consent text a citizen accepts at sign-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentText {
+    /// Its version.
+    pub version: String,
+    /// The exact text to show.
+    pub text: String,
+    /// SHA-256 of `text` (UTF-8), lowercase hex: what the client echoes back.
+    pub text_sha256: String,
+}
+
 /// A receipt kind, re-exported for REST listings of read state.
 pub type ReceiptState = ReceiptKind;
 
@@ -668,9 +908,30 @@ mod tests {
         let login = LoginRequest {
             username: "mette".into(),
             password: "hunter2-correct-horse".into(),
-            device_id: DeviceId::from_bytes([0; 16]),
+            device: crate::testing::device_keys(&[1; 32], &[2; 32]).public(),
+            device_label: "Laptop".into(),
         };
         assert!(!format!("{login:?}").contains("hunter2"));
+        let boot = BootstrapRequest {
+            enrolment_code: "ABCD-EFGH-JKMN-PQRS-TVWX".into(),
+            organisation_name: "Aarhus Kommune".into(),
+            root_public_key: crate::testing::org_root(&[3; 32]).public(),
+            username: "admin".into(),
+            display_name: "Anne".into(),
+            password: "hunter2-correct-horse".into(),
+            device: crate::testing::device_keys(&[1; 32], &[2; 32]).public(),
+            device_label: "Laptop".into(),
+        };
+        let printed = format!("{boot:?}");
+        assert!(!printed.contains("hunter2") && !printed.contains("ABCD"));
+        let staff = CreateStaffRequest {
+            username: "carl".into(),
+            display_name: "Carl".into(),
+            password: "hunter2-correct-horse".into(),
+            roles: vec![Role::Staff],
+            teams: vec![],
+        };
+        assert!(!format!("{staff:?}").contains("hunter2"));
         let invite = CreateInvitationRequest {
             team_id: TeamId::from_bytes([0; 16]),
             national_id: "010190-1234".into(),

@@ -104,6 +104,45 @@ pub enum DatabaseSettings {
     },
 }
 
+/// A secret setting (a base64 key): compared, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretText(pub String);
+
+impl fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Accounts, sessions and invitations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentitySettings {
+    /// The server's public URL: the issuer of its access tokens.
+    pub public_url: String,
+    /// Key for access tokens (base64, 32 bytes). Absent: a key file in the
+    /// data directory, made on first start. Set it on every node of a cluster.
+    pub token_key: Option<SecretText>,
+    /// Key for the keyed hash of national ids (base64, 32 bytes). Absent: a
+    /// key file in the data directory. Set it on every node of a cluster.
+    pub national_id_key: Option<SecretText>,
+    /// Days an invitation code stays valid.
+    pub invitation_ttl_days: u32,
+    /// Minutes an access token stays valid (1–15).
+    pub access_token_minutes: u32,
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        Self {
+            public_url: format!("http://{DEFAULT_LISTEN}"),
+            token_key: None,
+            national_id_key: None,
+            invitation_ttl_days: 14,
+            access_token_minutes: 10,
+        }
+    }
+}
+
 /// The effective configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -117,6 +156,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Log filter in `tracing` syntax, e.g. `info` or `samtale_server=debug`.
     pub log_filter: String,
+    /// Accounts, sessions and invitations.
+    pub identity: IdentitySettings,
 }
 
 /// Settings from one layer; `None` leaves the lower layer's value.
@@ -133,6 +174,16 @@ pub struct Layer {
     pub log_format: Option<LogFormat>,
     /// `log = "info"`
     pub log: Option<String>,
+    /// `public_url = "https://samtale.example.dk"`
+    pub public_url: Option<String>,
+    /// `token_key = "<base64 of 32 random bytes>"`
+    pub token_key: Option<String>,
+    /// `national_id_key = "<base64 of 32 random bytes>"`
+    pub national_id_key: Option<String>,
+    /// `invitation_ttl_days = 14`
+    pub invitation_ttl_days: Option<u32>,
+    /// `access_token_minutes = 10`
+    pub access_token_minutes: Option<u32>,
 }
 
 impl Layer {
@@ -143,6 +194,11 @@ impl Layer {
             database_url: self.database_url.or(base.database_url),
             log_format: self.log_format.or(base.log_format),
             log: self.log.or(base.log),
+            public_url: self.public_url.or(base.public_url),
+            token_key: self.token_key.or(base.token_key),
+            national_id_key: self.national_id_key.or(base.national_id_key),
+            invitation_ttl_days: self.invitation_ttl_days.or(base.invitation_ttl_days),
+            access_token_minutes: self.access_token_minutes.or(base.access_token_minutes),
         }
     }
 
@@ -161,7 +217,22 @@ impl Layer {
                 }
             }),
         };
+        let number = |name: &'static str| -> Result<Option<u32>, ConfigError> {
+            var(name)
+                .map(|v| {
+                    v.trim().parse().map_err(|_| ConfigError::Invalid {
+                        setting: name,
+                        message: format!("expected a whole number, got {v:?}"),
+                    })
+                })
+                .transpose()
+        };
         Ok(Layer {
+            public_url: var("SAMTALE_PUBLIC_URL"),
+            token_key: var("SAMTALE_TOKEN_KEY"),
+            national_id_key: var("SAMTALE_NATIONAL_ID_KEY"),
+            invitation_ttl_days: number("SAMTALE_INVITATION_TTL_DAYS")?,
+            access_token_minutes: number("SAMTALE_ACCESS_TOKEN_MINUTES")?,
             listen: var("SAMTALE_LISTEN"),
             data_dir: var("SAMTALE_DATA_DIR").map(PathBuf::from),
             database_url: var("SAMTALE_DATABASE_URL"),
@@ -239,7 +310,36 @@ impl Settings {
                 });
             }
         };
+        let defaults = IdentitySettings::default();
+        let access_token_minutes = layer
+            .access_token_minutes
+            .unwrap_or(defaults.access_token_minutes);
+        if !(1..=15).contains(&access_token_minutes) {
+            return Err(ConfigError::Invalid {
+                setting: "access_token_minutes (SAMTALE_ACCESS_TOKEN_MINUTES)",
+                message: format!("must be between 1 and 15, got {access_token_minutes}"),
+            });
+        }
+        let invitation_ttl_days = layer
+            .invitation_ttl_days
+            .unwrap_or(defaults.invitation_ttl_days);
+        if !(1..=90).contains(&invitation_ttl_days) {
+            return Err(ConfigError::Invalid {
+                setting: "invitation_ttl_days (SAMTALE_INVITATION_TTL_DAYS)",
+                message: format!("must be between 1 and 90, got {invitation_ttl_days}"),
+            });
+        }
+        let identity = IdentitySettings {
+            public_url: layer
+                .public_url
+                .unwrap_or_else(|| format!("http://{listen}")),
+            token_key: layer.token_key.map(SecretText),
+            national_id_key: layer.national_id_key.map(SecretText),
+            invitation_ttl_days,
+            access_token_minutes,
+        };
         Ok(Settings {
+            identity,
             listen,
             data_dir,
             database,

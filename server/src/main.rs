@@ -59,6 +59,7 @@ fn main() -> ExitCode {
         database_url: args.database_url,
         log_format: args.log_format,
         log: args.log,
+        ..Layer::default()
     };
     let settings = match Settings::load(cli, args.config, |k| std::env::var(k).ok()) {
         Ok(settings) => settings,
@@ -99,6 +100,15 @@ fn main() -> ExitCode {
             version = env!("CARGO_PKG_VERSION"),
             "listening"
         );
+        if let Some(code) = app.enrolment_code() {
+            // Printed once, to the terminal only (never to the log): the
+            // first admin registers the organisation with it.
+            println!(
+                "\nNo organisation is registered yet. The first admin's one-time enrolment code:\n\n    {code}\n\n\
+                 Give it to `samtale admin init` on the admin's machine. It is valid until an\n\
+                 organisation is registered; restarting the server replaces it.\n"
+            );
+        }
         match app.run_until(shutdown_signal()).await {
             Ok(()) => {
                 tracing::info!("stopped cleanly");

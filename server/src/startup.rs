@@ -5,6 +5,10 @@ use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
 
+use crate::auth::{
+    self, Clock, ENROLMENT_DOMAIN, NationalIdHasher, PasswordError, Passwords, SecretError,
+    SecretKey, Tokens,
+};
 use crate::config::Settings;
 use crate::http::{AppState, router};
 use crate::storage::{Storage, StorageError};
@@ -25,6 +29,15 @@ pub enum StartError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// A server key could not be loaded.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// The password hasher could not be set up.
+    #[error("cannot set up password hashing: {0}")]
+    Passwords(#[from] PasswordError),
+    /// The operating system's random number generator failed.
+    #[error("the operating system's random number generator failed")]
+    Randomness,
 }
 
 /// A server that is bound and ready to serve.
@@ -32,7 +45,22 @@ pub enum StartError {
 pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
-    storage: Storage,
+    state: AppState,
+    enrolment_code: Option<String>,
+}
+
+/// Loads a server key from its setting, or from (creating) its file in the
+/// data directory.
+fn server_key(
+    setting: Option<&crate::config::SecretText>,
+    settings: &Settings,
+    file: &str,
+    what: &'static str,
+) -> Result<SecretKey, SecretError> {
+    match setting {
+        Some(text) => SecretKey::from_base64(&text.0, what),
+        None => SecretKey::load_or_create(&settings.data_dir.join("keys").join(file), what),
+    }
 }
 
 impl Application {
@@ -40,6 +68,44 @@ impl Application {
     /// Port 0 picks a free port; [`Application::local_addr`] tells which.
     pub async fn build(settings: &Settings) -> Result<Self, StartError> {
         let storage = Storage::open(&settings.database).await?;
+        let identity = &settings.identity;
+        let token_key = server_key(
+            identity.token_key.as_ref(),
+            settings,
+            "token.key",
+            "token_key (SAMTALE_TOKEN_KEY)",
+        )?;
+        let national_id_key = server_key(
+            identity.national_id_key.as_ref(),
+            settings,
+            "national-id.key",
+            "national_id_key (SAMTALE_NATIONAL_ID_KEY)",
+        )?;
+        let clock = Clock::default();
+        let state = AppState {
+            storage: storage.clone(),
+            passwords: Passwords::new(2)?,
+            tokens: Tokens::new(
+                &token_key,
+                &identity.public_url,
+                i64::from(identity.access_token_minutes) * 60,
+                30 * 86_400,
+            ),
+            national_ids: NationalIdHasher::new(national_id_key),
+            invitation_ttl_days: identity.invitation_ttl_days,
+            clock: clock.clone(),
+        };
+        // Until an organisation exists, each start makes a fresh one-time
+        // enrolment code for the first admin (only its hash is stored).
+        let enrolment_code = if storage.has_organisation().await? {
+            None
+        } else {
+            let code = auth::new_code(ENROLMENT_DOMAIN).map_err(|_| StartError::Randomness)?;
+            storage
+                .replace_enrolment_code(&code.hash, clock.now())
+                .await?;
+            Some(code.text.to_string())
+        };
         let listener =
             TcpListener::bind(settings.listen)
                 .await
@@ -54,7 +120,8 @@ impl Application {
         Ok(Self {
             listener,
             local_addr,
-            storage,
+            state,
+            enrolment_code,
         })
     }
 
@@ -65,7 +132,18 @@ impl Application {
 
     /// The storage handle (for tests and jobs).
     pub fn storage(&self) -> &Storage {
-        &self.storage
+        &self.state.storage
+    }
+
+    /// The server's clock; tests move it forward.
+    pub fn clock(&self) -> &Clock {
+        &self.state.clock
+    }
+
+    /// The one-time enrolment code for the first admin, when no
+    /// organisation exists yet. Shown once: only its hash is stored.
+    pub fn enrolment_code(&self) -> Option<&str> {
+        self.enrolment_code.as_deref()
     }
 
     /// Serves until `shutdown` completes, lets in-flight requests finish,
@@ -74,13 +152,12 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = router(AppState {
-            storage: self.storage.clone(),
-        });
+        let storage = self.state.storage.clone();
+        let app = router(self.state);
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
-        self.storage.close().await;
+        storage.close().await;
         served
     }
 }

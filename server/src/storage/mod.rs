@@ -3,6 +3,7 @@
 //! the default) and PostgreSQL (many nodes). Both run the same migrations'
 //! intent from `migrations/<dialect>/` and the same test suite.
 
+pub mod accounts;
 mod postgres;
 mod sqlite;
 

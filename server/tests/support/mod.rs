@@ -83,6 +83,7 @@ impl TestDatabase {
             database: self.settings.clone(),
             log_format: LogFormat::Pretty,
             log_filter: "warn".into(),
+            identity: samtale_server::config::IdentitySettings::default(),
         }
     }
 
@@ -150,6 +151,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub storage: samtale_server::storage::Storage,
+    pub clock: samtale_server::auth::Clock,
+    pub enrolment_code: Option<String>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -161,6 +164,8 @@ impl TestApp {
             .expect("application builds");
         let address = format!("http://{}", app.local_addr());
         let storage = app.storage().clone();
+        let clock = app.clock().clone();
+        let enrolment_code = app.enrolment_code().map(str::to_owned);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async move {
             let _ = rx.await;
@@ -169,6 +174,8 @@ impl TestApp {
             address,
             client: reqwest::Client::new(),
             storage,
+            clock,
+            enrolment_code,
             shutdown: Some(tx),
             task,
         }
@@ -180,6 +187,26 @@ impl TestApp {
             .send()
             .await
             .expect("request")
+    }
+
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request")
     }
 
     /// Stops the server the way SIGTERM does and waits for it.

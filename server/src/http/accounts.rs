@@ -1,0 +1,427 @@
+//! Organisation bootstrap, staff login, sessions and devices.
+
+use axum::extract::{Path, State};
+use axum::response::NoContent;
+use samtale_protocol::keys::{DevicePublicKeys, OrgRootPublicKey};
+use samtale_protocol::org_fingerprint;
+use samtale_protocol::wire::{
+    AccountInfo, AccountKind, BootstrapRequest, BootstrapResponse, ConsentState, DeviceInfo,
+    ErrorCode, LoginRequest, RefreshRequest, TokenPair, UploadCertificate,
+};
+use samtale_protocol::{AccountId, DeviceId, OrgId};
+use samtale_protocol::{DeviceCertificate, Roles};
+
+use super::caller::Caller;
+use super::validate::{self, parse_id};
+use super::{ApiError, ApiJson, AppState, Created};
+use crate::auth::{self, ENROLMENT_DOMAIN, normalise_code};
+use crate::storage::accounts::{AccountRow, NewDevice, NewSession, OrgRow, RefreshOutcome};
+
+/// Opens a session for `account` on `device` and returns its tokens.
+pub(super) struct SessionGrant {
+    pub session_id: String,
+    pub refresh_hash: [u8; 32],
+    pub tokens: TokenPair,
+    pub expires_at: i64,
+}
+
+pub(super) fn grant_session(
+    state: &AppState,
+    account_id: &str,
+    device_id: &str,
+    kind: &str,
+    now: i64,
+) -> Result<SessionGrant, ApiError> {
+    let session_id = new_id()?;
+    let (refresh, refresh_hash) = auth::new_refresh_token().map_err(ApiError::randomness)?;
+    let access = state
+        .tokens
+        .issue(account_id, device_id, &session_id, kind, now)
+        .map_err(|_| ApiError::internal("cannot sign an access token"))?;
+    Ok(SessionGrant {
+        tokens: TokenPair {
+            account_id: parse_id(account_id)?,
+            device_id: parse_id(device_id)?,
+            access_token: access,
+            expires_in: u64::try_from(state.tokens.access_ttl).unwrap_or(0),
+            refresh_token: refresh.to_string(),
+        },
+        session_id,
+        refresh_hash,
+        expires_at: now + state.tokens.session_ttl,
+    })
+}
+
+/// A fresh random id as text.
+pub(super) fn new_id() -> Result<String, ApiError> {
+    AccountId::random()
+        .map(|id| id.to_string())
+        .map_err(|_| ApiError::randomness(()))
+}
+
+/// `POST /v1/bootstrap`
+pub(super) async fn bootstrap(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<BootstrapRequest>,
+) -> Result<Created<BootstrapResponse>, ApiError> {
+    validate::name("organisation_name", &req.organisation_name)?;
+    validate::username(&req.username)?;
+    validate::name("display_name", &req.display_name)?;
+    validate::password(&req.password)?;
+    validate::name("device_label", &req.device_label)?;
+    let code = normalise_code(&req.enrolment_code).ok_or_else(bad_enrolment_code)?;
+    let code_hash = auth::code_hash(ENROLMENT_DOMAIN, &code);
+    let now = state.clock.now();
+    let password_hash = state.passwords.hash(&req.password).await?;
+    let org = OrgRow {
+        id: OrgId::random().map_err(ApiError::randomness)?.to_string(),
+        name: req.organisation_name.trim().to_owned(),
+        root_public_key: req.root_public_key.to_bytes().to_vec(),
+    };
+    let admin = AccountRow {
+        id: new_id()?,
+        org_id: org.id.clone(),
+        kind: "staff".into(),
+        username: Some(req.username.clone()),
+        password_hash: Some(password_hash),
+        display_name: req.display_name.trim().to_owned(),
+        roles: i64::from(Roles::ADMIN.bits()),
+        assurance: None,
+        disabled_at: None,
+    };
+    if state
+        .storage
+        .device_by_identity(&req.device.identity.to_bytes())
+        .await?
+        .is_some()
+    {
+        return Err(device_taken());
+    }
+    let device_id = new_id()?;
+    let grant = grant_session(&state, &admin.id, &device_id, "staff", now)?;
+    let device = new_device(&device_id, &req.device, &req.device_label);
+    let session = NewSession {
+        id: &grant.session_id,
+        refresh_hash: &grant.refresh_hash,
+        expires_at: grant.expires_at,
+    };
+    if !state
+        .storage
+        .bootstrap(&code_hash, &org, &admin, &device, &session, now)
+        .await?
+    {
+        return Err(bad_enrolment_code());
+    }
+    tracing::info!(org_id = %org.id, account_id = %admin.id, "organisation bootstrapped");
+    Ok(Created(BootstrapResponse {
+        org_id: parse_id(&org.id)?,
+        root_fingerprint: org_fingerprint(&req.root_public_key),
+        tokens: grant.tokens,
+    }))
+}
+
+fn bad_enrolment_code() -> ApiError {
+    ApiError::new(
+        ErrorCode::AuthenticationFailed,
+        "the enrolment code is not valid or has been used; restart the server on an empty database for a new one",
+    )
+}
+
+fn device_taken() -> ApiError {
+    ApiError::new(
+        ErrorCode::Conflict,
+        "this device key is already registered; make new device keys for a new account",
+    )
+}
+
+pub(super) fn new_device<'a>(
+    id: &'a str,
+    keys: &DevicePublicKeys,
+    label: &'a str,
+) -> NewDevice<'a> {
+    NewDevice {
+        id,
+        identity_key: keys.identity.to_bytes(),
+        agreement_key: keys.agreement.to_bytes(),
+        label,
+    }
+}
+
+/// `POST /v1/sessions`
+pub(super) async fn login(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Created<TokenPair>, ApiError> {
+    validate::name("device_label", &req.device_label)?;
+    let account = state.storage.staff_by_username(&req.username).await?;
+    let ok = state
+        .passwords
+        .verify(
+            &req.password,
+            account.as_ref().and_then(|a| a.password_hash.as_deref()),
+        )
+        .await;
+    let account = match account {
+        Some(a) if ok => a,
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::AuthenticationFailed,
+                "the user name or password is wrong",
+            ));
+        }
+    };
+    if account.disabled_at.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::AuthenticationFailed,
+            "this account is disabled; ask your administrator",
+        ));
+    }
+    let now = state.clock.now();
+    let existing = state
+        .storage
+        .device_by_identity(&req.device.identity.to_bytes())
+        .await?;
+    let (device_id, is_new) = match existing {
+        Some(d) if d.account_id != account.id => return Err(device_taken()),
+        Some(d) if d.revoked_at.is_some() => {
+            return Err(ApiError::new(
+                ErrorCode::DeviceRevoked,
+                "this device has been revoked; make new device keys to log in from it again",
+            ));
+        }
+        Some(d) if d.agreement_key != req.device.agreement.to_bytes() => {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                "this device's agreement key differs from the one registered",
+            ));
+        }
+        Some(d) => (d.id, false),
+        None => (new_id()?, true),
+    };
+    let grant = grant_session(&state, &account.id, &device_id, "staff", now)?;
+    let device = new_device(&device_id, &req.device, &req.device_label);
+    let session = NewSession {
+        id: &grant.session_id,
+        refresh_hash: &grant.refresh_hash,
+        expires_at: grant.expires_at,
+    };
+    state
+        .storage
+        .open_session(&account.id, &device, is_new, &session, now)
+        .await?;
+    tracing::info!(account_id = %account.id, device_id, new_device = is_new, "staff logged in");
+    Ok(Created(grant.tokens))
+}
+
+/// `POST /v1/sessions/refresh`
+pub(super) async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> Result<axum::Json<TokenPair>, ApiError> {
+    let now = state.clock.now();
+    let old_hash = auth::refresh_token_hash(&req.refresh_token);
+    let (new_token, new_hash) = auth::new_refresh_token().map_err(ApiError::randomness)?;
+    match state
+        .storage
+        .rotate_refresh(&old_hash, &new_hash, now)
+        .await?
+    {
+        RefreshOutcome::Rotated {
+            session_id,
+            device_id,
+            account_id,
+        } => {
+            let account = state
+                .storage
+                .account(&account_id)
+                .await?
+                .ok_or_else(|| ApiError::internal("session without account"))?;
+            let access = state
+                .tokens
+                .issue(&account_id, &device_id, &session_id, &account.kind, now)
+                .map_err(|_| ApiError::internal("cannot sign an access token"))?;
+            Ok(axum::Json(TokenPair {
+                account_id: parse_id(&account_id)?,
+                device_id: parse_id(&device_id)?,
+                access_token: access,
+                expires_in: u64::try_from(state.tokens.access_ttl).unwrap_or(0),
+                refresh_token: new_token.to_string(),
+            }))
+        }
+        RefreshOutcome::Reused => {
+            tracing::warn!("a spent refresh token was presented again; its session is revoked");
+            Err(ApiError::new(
+                ErrorCode::AuthenticationFailed,
+                "this refresh token was already used, so every session of this login has been ended for safety; log in again",
+            ))
+        }
+        RefreshOutcome::Unknown => Err(ApiError::new(
+            ErrorCode::AuthenticationFailed,
+            "the refresh token is not valid or its session has ended; log in again",
+        )),
+    }
+}
+
+/// `DELETE /v1/sessions/current`: log out.
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<NoContent, ApiError> {
+    state
+        .storage
+        .revoke_session(&caller.session_id, state.clock.now())
+        .await?;
+    Ok(NoContent)
+}
+
+/// `GET /v1/me`
+pub(super) async fn me(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<axum::Json<AccountInfo>, ApiError> {
+    let org = state
+        .storage
+        .organisation(caller.org_id())
+        .await?
+        .ok_or_else(|| ApiError::internal("account without organisation"))?;
+    let teams = state.storage.teams_of(caller.id()).await?;
+    let citizen = !caller.is_staff();
+    let consent = if citizen {
+        Some(if state.storage.consent_withdrawn(caller.id()).await? {
+            ConsentState::Withdrawn
+        } else {
+            ConsentState::Given
+        })
+    } else {
+        None
+    };
+    Ok(axum::Json(AccountInfo {
+        account_id: parse_id(caller.id())?,
+        org_id: parse_id(&org.id)?,
+        organisation_name: org.name,
+        kind: if citizen {
+            AccountKind::Citizen
+        } else {
+            AccountKind::Staff
+        },
+        display_name: caller.account.display_name.clone(),
+        roles: validate::roles_of(caller.roles()),
+        teams: teams
+            .iter()
+            .map(|t| parse_id(t))
+            .collect::<Result<_, _>>()?,
+        assurance: caller
+            .account
+            .assurance
+            .as_deref()
+            .map(validate::assurance_from_db),
+        consent,
+        device_id: parse_id(&caller.device_id)?,
+    }))
+}
+
+/// `GET /v1/devices`: the caller's own devices.
+pub(super) async fn list_devices(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<axum::Json<Vec<DeviceInfo>>, ApiError> {
+    let rows = state.storage.devices_of(caller.id()).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for d in rows {
+        out.push(DeviceInfo {
+            device_id: parse_id(&d.id)?,
+            keys: validate::device_keys_from_db(&d.identity_key, &d.agreement_key)?,
+            label: d.label,
+            created_at: u64::try_from(d.created_at).unwrap_or(0),
+            revoked_at: d.revoked_at.and_then(|t| u64::try_from(t).ok()),
+        });
+    }
+    Ok(axum::Json(out))
+}
+
+/// `DELETE /v1/devices/{device}`: revoke one of the caller's devices (a lost
+/// phone, from the desktop). Its sessions end at once.
+pub(super) async fn revoke_device(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(device): Path<String>,
+) -> Result<NoContent, ApiError> {
+    let device_id: DeviceId = validate::path_id(&device)?;
+    let row = state
+        .storage
+        .device(&device_id.to_string())
+        .await?
+        .filter(|d| d.account_id == caller.id())
+        .ok_or_else(|| ApiError::not_found("device"))?;
+    state
+        .storage
+        .revoke_device(&row.id, state.clock.now())
+        .await?;
+    tracing::info!(account_id = %caller.id(), device_id = %row.id, "device revoked");
+    Ok(NoContent)
+}
+
+/// `PUT /v1/devices/{device}/certificate`: the organisation root's
+/// certificate for a staff device, uploaded by the device's owner or an
+/// admin. Checked against the organisation root before it is stored.
+pub(super) async fn upload_certificate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(device): Path<String>,
+    ApiJson(req): ApiJson<UploadCertificate>,
+) -> Result<NoContent, ApiError> {
+    let device_id: DeviceId = validate::path_id(&device)?;
+    let row = state
+        .storage
+        .device(&device_id.to_string())
+        .await?
+        .ok_or_else(|| ApiError::not_found("device"))?;
+    let owner = state
+        .storage
+        .account(&row.account_id)
+        .await?
+        .filter(|a| a.org_id == caller.org_id())
+        .ok_or_else(|| ApiError::not_found("device"))?;
+    let is_admin = caller.is_staff() && caller.roles().contains(Roles::ADMIN);
+    if owner.id != caller.id() && !is_admin {
+        return Err(ApiError::not_found("device"));
+    }
+    if owner.kind != "staff" {
+        return Err(ApiError::new(
+            ErrorCode::ValidationFailed,
+            "only staff devices carry certificates",
+        ));
+    }
+    let org = state
+        .storage
+        .organisation(caller.org_id())
+        .await?
+        .ok_or_else(|| ApiError::internal("account without organisation"))?;
+    let root = OrgRootPublicKey::from_slice(&org.root_public_key)
+        .map_err(|_| ApiError::internal("stored root key is invalid"))?;
+    let cert = DeviceCertificate::decode(&req.certificate)
+        .map_err(|e| ApiError::new(ErrorCode::ValidationFailed, format!("certificate: {e}")))?;
+    let now = u64::try_from(state.clock.now()).unwrap_or(0);
+    let body = cert.verify(&root, now).map_err(|e| {
+        ApiError::new(
+            ErrorCode::ValidationFailed,
+            format!("certificate: {e} (is it signed by this organisation's root key?)"),
+        )
+    })?;
+    let keys = validate::device_keys_from_db(&row.identity_key, &row.agreement_key)?;
+    if body.device != keys
+        || body.staff_id.to_string() != owner.id
+        || body.org_id.to_string() != org.id
+    {
+        return Err(ApiError::new(
+            ErrorCode::ValidationFailed,
+            "certificate: it certifies another device, account or organisation",
+        ));
+    }
+    state
+        .storage
+        .set_certificate(&row.id, cert.as_bytes())
+        .await?;
+    tracing::info!(device_id = %row.id, "device certificate stored");
+    Ok(NoContent)
+}

@@ -1,0 +1,216 @@
+//! Organisation administration: teams and staff accounts.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::NoContent;
+use samtale_protocol::Roles;
+use samtale_protocol::wire::{
+    AddTeamMember, CreateStaffRequest, CreateTeamRequest, ErrorCode, StaffInfo, TeamInfo,
+};
+use samtale_protocol::{AccountId, TeamId};
+
+use super::accounts::new_id;
+use super::caller::Caller;
+use super::validate::{self, parse_id, path_id};
+use super::{ApiError, ApiJson, AppState, Created};
+use crate::storage::accounts::AccountRow;
+
+/// `POST /v1/teams` (admin)
+pub(super) async fn create_team(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateTeamRequest>,
+) -> Result<Created<TeamInfo>, ApiError> {
+    caller.require(Roles::ADMIN, "creating a team")?;
+    validate::name("name", &req.name)?;
+    let id = new_id()?;
+    let name = req.name.trim();
+    if !state
+        .storage
+        .create_team(&id, caller.org_id(), name, state.clock.now())
+        .await?
+    {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("a team called {name:?} already exists"),
+        ));
+    }
+    tracing::info!(team_id = %id, "team created");
+    Ok(Created(TeamInfo {
+        team_id: parse_id(&id)?,
+        name: name.to_owned(),
+        staff: Vec::new(),
+    }))
+}
+
+/// `GET /v1/teams`: admins see every team of their organisation, staff the
+/// teams they belong to.
+pub(super) async fn list_teams(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<TeamInfo>>, ApiError> {
+    if !caller.is_staff() {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "listing teams is for staff",
+        ));
+    }
+    let all = state.storage.teams(caller.org_id()).await?;
+    let mine = state.storage.teams_of(caller.id()).await?;
+    let admin = caller.roles().contains(Roles::ADMIN);
+    let mut out = Vec::new();
+    for (id, name, staff) in all {
+        if admin || mine.contains(&id) {
+            out.push(TeamInfo {
+                team_id: parse_id(&id)?,
+                name,
+                staff: staff
+                    .iter()
+                    .map(|s| parse_id(s))
+                    .collect::<Result<_, _>>()?,
+            });
+        }
+    }
+    Ok(Json(out))
+}
+
+/// The team, if it is in the caller's organisation.
+pub(super) async fn team_in_org(
+    state: &AppState,
+    caller: &Caller,
+    team: &str,
+) -> Result<String, ApiError> {
+    let team_id: TeamId = path_id(team)?;
+    let team_id = team_id.to_string();
+    match state.storage.team_org(&team_id).await? {
+        Some(org) if org == caller.org_id() => Ok(team_id),
+        _ => Err(ApiError::not_found("team")),
+    }
+}
+
+/// `POST /v1/teams/{team}/members` (admin)
+pub(super) async fn add_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(team): Path<String>,
+    ApiJson(req): ApiJson<AddTeamMember>,
+) -> Result<NoContent, ApiError> {
+    caller.require(Roles::ADMIN, "changing a team")?;
+    let team_id = team_in_org(&state, &caller, &team).await?;
+    let account = state
+        .storage
+        .account(&req.account_id.to_string())
+        .await?
+        .filter(|a| a.org_id == caller.org_id() && a.kind == "staff")
+        .ok_or_else(|| ApiError::not_found("staff account"))?;
+    state
+        .storage
+        .add_team_member(&team_id, &account.id, state.clock.now())
+        .await?;
+    tracing::info!(team_id, account_id = %account.id, "team member added");
+    Ok(NoContent)
+}
+
+fn staff_info(row: &AccountRow, teams: Vec<String>) -> Result<StaffInfo, ApiError> {
+    Ok(StaffInfo {
+        account_id: parse_id(&row.id)?,
+        username: row.username.clone().unwrap_or_default(),
+        display_name: row.display_name.clone(),
+        roles: validate::roles_of(
+            u8::try_from(row.roles)
+                .ok()
+                .and_then(Roles::from_bits)
+                .unwrap_or(Roles::empty()),
+        ),
+        teams: teams
+            .iter()
+            .map(|t| parse_id(t))
+            .collect::<Result<_, _>>()?,
+        disabled: row.disabled_at.is_some(),
+    })
+}
+
+/// `POST /v1/staff` (admin)
+pub(super) async fn create_staff(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateStaffRequest>,
+) -> Result<Created<StaffInfo>, ApiError> {
+    caller.require(Roles::ADMIN, "creating staff accounts")?;
+    validate::username(&req.username)?;
+    validate::name("display_name", &req.display_name)?;
+    validate::password(&req.password)?;
+    let roles = validate::roles_from(&req.roles)?;
+    let mut teams = Vec::with_capacity(req.teams.len());
+    for team in &req.teams {
+        teams.push(team_in_org(&state, &caller, &team.to_string()).await?);
+    }
+    teams.sort();
+    teams.dedup();
+    let row = AccountRow {
+        id: new_id()?,
+        org_id: caller.org_id().to_owned(),
+        kind: "staff".into(),
+        username: Some(req.username.clone()),
+        password_hash: Some(state.passwords.hash(&req.password).await?),
+        display_name: req.display_name.trim().to_owned(),
+        roles: i64::from(roles.bits()),
+        assurance: None,
+        disabled_at: None,
+    };
+    if !state
+        .storage
+        .create_staff(&row, &teams, state.clock.now())
+        .await?
+    {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("the user name {:?} is taken", req.username),
+        ));
+    }
+    tracing::info!(account_id = %row.id, "staff account created");
+    Ok(Created(staff_info(&row, teams)?))
+}
+
+/// `GET /v1/staff` (admin)
+pub(super) async fn list_staff(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<StaffInfo>>, ApiError> {
+    caller.require(Roles::ADMIN, "listing staff accounts")?;
+    let mut out = Vec::new();
+    for row in state.storage.staff(caller.org_id()).await? {
+        let teams = state.storage.teams_of(&row.id).await?;
+        out.push(staff_info(&row, teams)?);
+    }
+    Ok(Json(out))
+}
+
+/// `POST /v1/staff/{account}/disable` (admin): the account can no longer
+/// log in and every session of it ends at once.
+pub(super) async fn disable_staff(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(account): Path<String>,
+) -> Result<NoContent, ApiError> {
+    caller.require(Roles::ADMIN, "disabling staff accounts")?;
+    let id: AccountId = path_id(&account)?;
+    let row = state
+        .storage
+        .account(&id.to_string())
+        .await?
+        .filter(|a| a.org_id == caller.org_id() && a.kind == "staff")
+        .ok_or_else(|| ApiError::not_found("staff account"))?;
+    if row.id == caller.id() {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "you cannot disable your own account; ask another admin",
+        ));
+    }
+    state
+        .storage
+        .disable_account(&row.id, state.clock.now())
+        .await?;
+    tracing::info!(account_id = %row.id, "staff account disabled");
+    Ok(NoContent)
+}

@@ -1,0 +1,361 @@
+//! Citizens: invitations, sign-up with the code, consent, and the lists
+//! staff see.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::NoContent;
+use samtale_protocol::Roles;
+use samtale_protocol::keys::OrgRootPublicKey;
+use samtale_protocol::minimise;
+use samtale_protocol::org_fingerprint;
+use samtale_protocol::wire::{
+    AssuranceLevel, CitizenInfo, ConsentState, ConsentText, CreateInvitationRequest, ErrorCode,
+    InvitationCreated, RedeemInvitationRequest, TokenPair,
+};
+
+use super::accounts::{grant_session, new_device, new_id};
+use super::admin::team_in_org;
+use super::caller::Caller;
+use super::validate::{self, parse_id};
+use super::{ApiError, ApiJson, AppState, Created};
+use crate::auth::{self, INVITATION_DOMAIN, hashes_equal, normalise_code};
+use crate::storage::accounts::{NewCitizen, NewInvitation, NewSession, RedeemOutcome};
+
+/// Failed code attempts after which an invitation is locked.
+pub const MAX_FAILED_ATTEMPTS: i64 = 5;
+
+/// The version of the consent text below.
+pub const CONSENT_VERSION: &str = "2026-11-1";
+
+/// What a citizen accepts at sign-up (Danish, then English).
+pub const CONSENT_TEXT: &str = "\
+Samtale er kommunens sikre beskedtjeneste. Beskederne er krypteret fra din \
+telefon til medarbejderen, og serveren kan ikke læse dem. Kommunen kan gemme \
+samtalen i din sag (journalisering), som loven kræver. Du kan når som helst \
+trække dit samtykke tilbage i appen; så skriver kommunen til dig med brev \
+eller digital post i stedet.
+
+Samtale is the municipality's secure messaging service. Messages are \
+encrypted from your phone to the member of staff, and the server cannot read \
+them. The municipality may file the conversation in your case, as the law \
+requires. You can withdraw your consent at any time in the app; the \
+municipality will then write to you by letter or digital post instead.
+";
+
+fn consent_text() -> ConsentText {
+    ConsentText {
+        version: CONSENT_VERSION.into(),
+        text: CONSENT_TEXT.into(),
+        text_sha256: auth::sha256_hex(CONSENT_TEXT.as_bytes()),
+    }
+}
+
+/// `GET /v1/consent`: the text to show before sign-up.
+pub(super) async fn get_consent() -> Json<ConsentText> {
+    Json(consent_text())
+}
+
+/// `POST /v1/consent/withdraw` (citizen): new messages to the citizen are
+/// refused from now on and every session of theirs ends.
+pub(super) async fn withdraw_consent(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<NoContent, ApiError> {
+    if caller.is_staff() {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "only citizens give and withdraw consent",
+        ));
+    }
+    state
+        .storage
+        .withdraw_consent(caller.id(), state.clock.now())
+        .await?;
+    tracing::info!(account_id = %caller.id(), "consent withdrawn");
+    Ok(NoContent)
+}
+
+/// A date as `YYYY-MM-DD` (UTC) from Unix seconds.
+fn iso_date(unix: i64) -> String {
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = unix.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// The neutral letter that carries an invitation code.
+fn letter(org_name: &str, code: &str, fingerprint: &str, expires_at: i64) -> String {
+    format!(
+        "{org_name}\n\n\
+         You are invited to Samtale, the secure messaging service of {org_name}.\n\n\
+         1. Install the Samtale app from your app store.\n\
+         2. Choose \"I have an invitation code\" and type:\n\n\
+         \x20   {code}\n\n\
+         3. Check that the app shows this organisation fingerprint:\n\n\
+         \x20   {fingerprint}\n\n\
+         If it differs, stop and call {org_name}.\n\
+         The code works once and expires on {date}.\n",
+        date = iso_date(expires_at)
+    )
+}
+
+/// `POST /v1/invitations` (staff of the team)
+pub(super) async fn create_invitation(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateInvitationRequest>,
+) -> Result<Created<InvitationCreated>, ApiError> {
+    caller.require(Roles::STAFF, "inviting citizens")?;
+    let team_id = team_in_org(&state, &caller, &req.team_id.to_string()).await?;
+    if !state
+        .storage
+        .teams_of(caller.id())
+        .await?
+        .contains(&team_id)
+    {
+        return Err(ApiError::not_found("team"));
+    }
+    validate::name("display_name", &req.display_name)?;
+    if !auth::is_national_id(&req.national_id) {
+        return Err(ApiError::new(
+            ErrorCode::ValidationFailed,
+            "national_id must be a Danish CPR number (DDMMYY-XXXX) or a Swedish personnummer (YYMMDD-XXXX or YYYYMMDD-XXXX)",
+        ));
+    }
+    let org = state
+        .storage
+        .organisation(caller.org_id())
+        .await?
+        .ok_or_else(|| ApiError::internal("account without organisation"))?;
+    let root = OrgRootPublicKey::from_slice(&org.root_public_key)
+        .map_err(|_| ApiError::internal("stored root key is invalid"))?;
+    let fingerprint = org_fingerprint(&root);
+    let national_id_hmac = state.national_ids.hash(&req.national_id);
+    let now = state.clock.now();
+    let expires_at = now + i64::from(state.invitation_ttl_days) * 86_400;
+    let id = new_id()?;
+    // A fresh code until one is free (handles are unique) and its letter
+    // carries nothing the minimisation rules flag.
+    for _ in 0..16 {
+        let code = auth::new_code(INVITATION_DOMAIN).map_err(ApiError::randomness)?;
+        let text = letter(&org.name, &code.text, &fingerprint, expires_at);
+        if !minimise::scan(&text).is_empty() {
+            continue;
+        }
+        let stored = state
+            .storage
+            .create_invitation(&NewInvitation {
+                id: &id,
+                handle: &code.handle,
+                code_hash: &code.hash,
+                org_id: &org.id,
+                team_id: &team_id,
+                created_by: caller.id(),
+                national_id_hmac: &national_id_hmac,
+                display_name: req.display_name.trim(),
+                now,
+                expires_at,
+            })
+            .await?;
+        if stored {
+            tracing::info!(invitation_id = %id, team_id, "invitation created");
+            return Ok(Created(InvitationCreated {
+                code: code.text.to_string(),
+                expires_at: u64::try_from(expires_at).unwrap_or(0),
+                letter: text,
+            }));
+        }
+    }
+    Err(ApiError::internal("could not draw a free invitation code"))
+}
+
+fn code_refused() -> ApiError {
+    ApiError::new(
+        ErrorCode::AuthenticationFailed,
+        "the invitation code is not valid, has been used, has expired or is locked after too many attempts; check it against the letter or ask for a new one",
+    )
+}
+
+/// `POST /v1/signup`: a citizen redeems an invitation code.
+pub(super) async fn signup(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RedeemInvitationRequest>,
+) -> Result<Created<TokenPair>, ApiError> {
+    validate::name("device_label", &req.device_label)?;
+    let consent = consent_text();
+    if req.consent.version != consent.version || req.consent.text_sha256 != consent.text_sha256 {
+        return Err(ApiError::new(
+            ErrorCode::ValidationFailed,
+            "consent: accept the current consent text (GET /v1/consent) and send its version and text_sha256",
+        ));
+    }
+    if req.id_token.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::ValidationFailed,
+            "id_token: this server has no eID provider configured; sign up with the code alone",
+        ));
+    }
+    let assurance = AssuranceLevel::Unverified;
+
+    // Every refusal below gets the same error, and a wrong code costs the
+    // same database work whether or not its handle exists.
+    let Some(code) = normalise_code(&req.code) else {
+        return Err(code_refused());
+    };
+    let handle = &code[..auth::HANDLE_CHARS];
+    let presented = auth::code_hash(INVITATION_DOMAIN, &code);
+    let now = state.clock.now();
+    let invitation = state.storage.invitation_by_handle(handle).await?;
+    let matches = invitation
+        .as_ref()
+        .is_some_and(|i| hashes_equal(&i.code_hash, &presented));
+    let Some(invitation) =
+        invitation.filter(|i| matches && i.failed_attempts < MAX_FAILED_ATTEMPTS)
+    else {
+        state.storage.count_failed_attempt(handle).await?;
+        tracing::info!("invitation code refused");
+        return Err(code_refused());
+    };
+    if invitation.redeemed_at.is_some() || invitation.expires_at <= now {
+        return Err(code_refused());
+    }
+    if state
+        .storage
+        .device_by_identity(&req.device.identity.to_bytes())
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "this device key is already registered; make new device keys",
+        ));
+    }
+
+    let account_id = new_id()?;
+    let device_id = new_id()?;
+    let grant = grant_session(&state, &account_id, &device_id, "citizen", now)?;
+    let outcome = state
+        .storage
+        .redeem_invitation(&NewCitizen {
+            invitation_id: &invitation.id,
+            account_id: &account_id,
+            org_id: &invitation.org_id,
+            team_id: &invitation.team_id,
+            display_name: &invitation.display_name,
+            assurance: validate::assurance_to_db(assurance),
+            national_id_hmac: &invitation.national_id_hmac,
+            issuer: None,
+            subject: None,
+            consent_version: &consent.version,
+            consent_sha256: &consent.text_sha256,
+            device: new_device(&device_id, &req.device, &req.device_label),
+            session: NewSession {
+                id: &grant.session_id,
+                refresh_hash: &grant.refresh_hash,
+                expires_at: grant.expires_at,
+            },
+            now,
+        })
+        .await?;
+    match outcome {
+        RedeemOutcome::AlreadyRedeemed => Err(code_refused()),
+        RedeemOutcome::Created => {
+            tracing::info!(account_id, "citizen signed up");
+            Ok(Created(grant.tokens))
+        }
+        RedeemOutcome::ExistingAccount(existing) => {
+            // The same person again: the new device joins their account, so
+            // the tokens must name it.
+            let access = state
+                .tokens
+                .issue(&existing, &device_id, &grant.session_id, "citizen", now)
+                .map_err(|_| ApiError::internal("cannot sign an access token"))?;
+            tracing::info!(account_id = %existing, "citizen signed up again; device added");
+            Ok(Created(TokenPair {
+                account_id: parse_id(&existing)?,
+                access_token: access,
+                ..grant.tokens
+            }))
+        }
+    }
+}
+
+/// `GET /v1/teams/{team}/citizens` (staff of the team)
+pub(super) async fn list_citizens(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(team): Path<String>,
+) -> Result<Json<Vec<CitizenInfo>>, ApiError> {
+    caller.require(Roles::STAFF, "listing citizens")?;
+    let team_id = team_in_org(&state, &caller, &team).await?;
+    if !state
+        .storage
+        .teams_of(caller.id())
+        .await?
+        .contains(&team_id)
+    {
+        return Err(ApiError::not_found("team"));
+    }
+    let team = parse_id(&team_id)?;
+    let rows = state.storage.citizens_of_team(&team_id).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for c in rows {
+        let assurance = validate::assurance_from_db(&c.assurance);
+        let notice = if c.consent_withdrawn {
+            Some("consent withdrawn — use letter or digital post".to_owned())
+        } else if assurance == AssuranceLevel::Unverified {
+            Some("identity not verified with eID — give general answers only".to_owned())
+        } else {
+            None
+        };
+        out.push(CitizenInfo {
+            account_id: parse_id(&c.id)?,
+            display_name: c.display_name,
+            assurance,
+            consent: if c.consent_withdrawn {
+                ConsentState::Withdrawn
+            } else {
+                ConsentState::Given
+            },
+            notice,
+            teams: vec![team],
+        });
+    }
+    Ok(Json(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_civil_utc() {
+        assert_eq!(iso_date(0), "1970-01-01");
+        assert_eq!(iso_date(1_767_225_600), "2026-01-01");
+        assert_eq!(iso_date(951_782_400), "2000-02-29");
+    }
+
+    #[test]
+    fn the_consent_text_and_a_letter_carry_nothing_personal() {
+        assert!(minimise::scan(CONSENT_TEXT).is_empty());
+        let text = letter(
+            "Aarhus Kommune",
+            "7K3Q-ABCD-EFGH-JKMN-PQRS",
+            "7K2QX-M3PAD-XXXXX-YYYYY-ZZZZZ",
+            1_767_225_600,
+        );
+        assert!(
+            minimise::scan(&text).is_empty(),
+            "{:?}",
+            minimise::scan(&text)
+        );
+        assert!(text.contains("2026-01-01"));
+    }
+}

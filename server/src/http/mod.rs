@@ -1,0 +1,269 @@
+//! The HTTP layer: routes, the error type that turns domain errors into
+//! responses, and the middleware every request passes through. Only this
+//! module knows status codes.
+
+use std::time::Duration;
+
+mod accounts;
+mod admin;
+pub mod caller;
+mod citizens;
+mod validate;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, MatchedPath, State};
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use samtale_protocol::wire::{ErrorBody, ErrorCode, HealthStatus, MAX_REST_BODY_BYTES};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{Clock, NationalIdHasher, PasswordError, Passwords, Tokens};
+use crate::storage::{Storage, StorageError};
+
+/// What handlers share.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The database.
+    pub storage: Storage,
+    /// The server's clock (tests move it).
+    pub clock: Clock,
+    /// Password hashing.
+    pub passwords: Passwords,
+    /// Access tokens.
+    pub tokens: Tokens,
+    /// The keyed hash of national ids.
+    pub national_ids: NationalIdHasher,
+    /// Days an invitation code stays valid.
+    pub invitation_ttl_days: u32,
+}
+
+/// An error answered as `{"code": …, "message": …}` with the code's status.
+/// 5xx bodies are opaque: details go to the log, never to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    code: ErrorCode,
+    message: String,
+}
+
+impl ApiError {
+    /// An error with a message for people.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl ApiError {
+    /// A server-side failure: logged here, opaque to the client.
+    pub fn internal(what: &str) -> Self {
+        tracing::error!(what, "internal error");
+        Self::new(
+            ErrorCode::Internal,
+            "something failed on the server and nothing was changed; try again, and tell the operator if it persists",
+        )
+    }
+
+    /// The operating system's random number generator failed.
+    pub fn randomness<E>(_: E) -> Self {
+        Self::internal("the random number generator failed")
+    }
+
+    /// The object does not exist or the caller may not see it (the same
+    /// answer for both, so existence does not leak).
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            ErrorCode::NotFound,
+            format!("no such {what}, or you may not see it"),
+        )
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(error: StorageError) -> Self {
+        tracing::error!(%error, "storage error");
+        Self::new(
+            ErrorCode::Internal,
+            "the database failed and nothing was changed; try again, and tell the operator if it persists",
+        )
+    }
+}
+
+impl From<PasswordError> for ApiError {
+    fn from(_: PasswordError) -> Self {
+        Self::internal("password hashing failed")
+    }
+}
+
+/// A JSON body whose rejections are [`ApiError`]s: unknown fields, wrong
+/// types, a missing `Content-Type` and oversize bodies each get a clear,
+/// uniform error.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(&rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            ErrorCode::BadRequest,
+            "send the body as JSON with `Content-Type: application/json`",
+        ),
+        JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(
+                ErrorCode::TooLarge,
+                format!("the body exceeds {MAX_REST_BODY_BYTES} bytes"),
+            )
+        }
+        // The serde message names the field and what was expected; it never
+        // echoes values.
+        JsonRejection::JsonDataError(e) => ApiError::new(
+            ErrorCode::BadRequest,
+            format!("the JSON body does not fit: {}", e.body_text()),
+        ),
+        JsonRejection::JsonSyntaxError(_) => {
+            ApiError::new(ErrorCode::BadRequest, "the body is not valid JSON")
+        }
+        _ => ApiError::new(ErrorCode::BadRequest, "the request body could not be read"),
+    }
+}
+
+/// A `201 Created` JSON answer.
+#[derive(Debug)]
+pub struct Created<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for Created<T> {
+    fn into_response(self) -> Response {
+        (StatusCode::CREATED, Json(self.0)).into_response()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = ErrorBody {
+            code: self.code,
+            message: self.message,
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+/// Every route of the server, with its middleware.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(health_routes())
+        .merge(api_routes())
+        .fallback(not_found)
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(MAX_REST_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header_layer(header::CACHE_CONTROL, "no-store"))
+        .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
+        .layer(header_layer(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ))
+        .layer(
+            // Spans carry the method and the route template, never the raw
+            // URI (a query string could hold something personal) or bodies.
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let route = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map_or("unmatched", MatchedPath::as_str);
+                tracing::info_span!("http", method = %request.method(), route)
+            }),
+        )
+}
+
+fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+}
+
+fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/bootstrap", post(accounts::bootstrap))
+        .route("/v1/sessions", post(accounts::login))
+        .route("/v1/sessions/refresh", post(accounts::refresh))
+        .route("/v1/sessions/current", delete(accounts::logout))
+        .route("/v1/me", get(accounts::me))
+        .route("/v1/devices", get(accounts::list_devices))
+        .route("/v1/devices/{device}", delete(accounts::revoke_device))
+        .route(
+            "/v1/devices/{device}/certificate",
+            put(accounts::upload_certificate),
+        )
+        .route("/v1/teams", post(admin::create_team).get(admin::list_teams))
+        .route("/v1/teams/{team}/members", post(admin::add_member))
+        .route("/v1/teams/{team}/citizens", get(citizens::list_citizens))
+        .route(
+            "/v1/staff",
+            post(admin::create_staff).get(admin::list_staff),
+        )
+        .route("/v1/staff/{account}/disable", post(admin::disable_staff))
+        .route("/v1/invitations", post(citizens::create_invitation))
+        .route("/v1/signup", post(citizens::signup))
+        .route("/v1/consent", get(citizens::get_consent))
+        .route("/v1/consent/withdraw", post(citizens::withdraw_consent))
+}
+
+fn health_routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
+
+/// Liveness: the process is up and serving HTTP.
+async fn healthz() -> Json<HealthStatus> {
+    Json(HealthStatus {
+        status: "ok".into(),
+    })
+}
+
+/// Readiness: the database answers.
+async fn readyz(State(state): State<AppState>) -> Result<Json<HealthStatus>, ApiError> {
+    match state.storage.ping().await {
+        Ok(()) => Ok(Json(HealthStatus {
+            status: "ok".into(),
+        })),
+        Err(error) => {
+            tracing::warn!(%error, backend = state.storage.backend_name(), "readiness check failed");
+            Err(ApiError::new(
+                ErrorCode::Unavailable,
+                "the database is not reachable; the server will answer again when it is",
+            ))
+        }
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        "no such endpoint; check the path and method against docs/PROTOCOL.md",
+    )
+}
