@@ -481,6 +481,20 @@ impl fmt::Debug for HolderKeyPair {
     }
 }
 
+/// The OpenID Connect `nonce` a client sends to the eID broker when it signs
+/// up a new device: unpadded base64url of
+/// `SHA-256("samtale/v1/eid-nonce" || 0x00 || identity key || agreement key)`.
+/// The server recomputes it from the device keys in the sign-up request, so
+/// an ID token obtained for one device cannot register another.
+pub fn eid_nonce(device: &DevicePublicKeys) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"samtale/v1/eid-nonce\0");
+    h.update(device.identity.to_bytes());
+    h.update(device.agreement.to_bytes());
+    b64::encode(&h.finalize())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,7 +114,7 @@ pub use holder_key::{HOLDER_KEY_RECORD_LEN, HOLDER_KEY_VERSION, HolderKeyError, 
 pub use ids::{AccountId, DeviceId, HolderId, MessageId, OrgId, TeamId, ThreadId};
 pub use keys::{
     AgreementKey, DeviceKeys, DevicePublicKeys, HolderEpoch, HolderKeyPair, HolderKind,
-    HolderPublicKey, IdentityKey, KeyError, OrgRootKey, OrgRootPublicKey,
+    HolderPublicKey, IdentityKey, KeyError, OrgRootKey, OrgRootPublicKey, eid_nonce,
 };
 pub use receipt::{RECEIPT_LEN, RECEIPT_VERSION, Receipt, ReceiptError, ReceiptKind};
 pub use rng::RandomnessError;

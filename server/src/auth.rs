@@ -345,6 +345,11 @@ pub fn refresh_token_hash(token: &str) -> [u8; 32] {
     sha256(&[b"samtale/v1/refresh-token", token.as_bytes()])
 }
 
+/// The hash under which a used eID ID token is remembered.
+pub fn id_token_hash(token: &str) -> [u8; 32] {
+    sha256(&[b"samtale/v1/id-token\0", token.as_bytes()])
+}
+
 fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     let mut h = Sha256::new();
     for p in parts {

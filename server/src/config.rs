@@ -114,6 +114,32 @@ impl fmt::Debug for SecretText {
     }
 }
 
+/// One eID broker (MitID, BankID, Freja through an OpenID Connect broker).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EidProviderSettings {
+    /// The broker's issuer identifier, exactly as in its ID tokens' `iss`.
+    pub issuer: String,
+    /// Samtale's client id at the broker: the ID tokens' `aud`.
+    pub client_id: String,
+    /// Where the broker publishes its signing keys (JWKS).
+    pub jwks_url: String,
+    /// The claim that carries the national id number.
+    #[serde(default = "default_national_id_claim")]
+    pub national_id_claim: String,
+    /// The lowest accepted level of assurance (`low`, `substantial`, `high`).
+    #[serde(default = "default_min_assurance")]
+    pub min_assurance: String,
+}
+
+fn default_national_id_claim() -> String {
+    "national_id".into()
+}
+
+fn default_min_assurance() -> String {
+    "substantial".into()
+}
+
 /// Accounts, sessions and invitations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentitySettings {
@@ -129,6 +155,9 @@ pub struct IdentitySettings {
     pub invitation_ttl_days: u32,
     /// Minutes an access token stays valid (1–15).
     pub access_token_minutes: u32,
+    /// eID brokers whose ID tokens prove a citizen's identity at sign-up.
+    /// None: citizens sign up with the code alone and are *unverified*.
+    pub eid: Vec<EidProviderSettings>,
 }
 
 impl Default for IdentitySettings {
@@ -139,6 +168,7 @@ impl Default for IdentitySettings {
             national_id_key: None,
             invitation_ttl_days: 14,
             access_token_minutes: 10,
+            eid: Vec::new(),
         }
     }
 }
@@ -184,6 +214,8 @@ pub struct Layer {
     pub invitation_ttl_days: Option<u32>,
     /// `access_token_minutes = 10`
     pub access_token_minutes: Option<u32>,
+    /// `[[eid]]` tables, one per broker.
+    pub eid: Option<Vec<EidProviderSettings>>,
 }
 
 impl Layer {
@@ -199,6 +231,7 @@ impl Layer {
             national_id_key: self.national_id_key.or(base.national_id_key),
             invitation_ttl_days: self.invitation_ttl_days.or(base.invitation_ttl_days),
             access_token_minutes: self.access_token_minutes.or(base.access_token_minutes),
+            eid: self.eid.or(base.eid),
         }
     }
 
@@ -227,7 +260,31 @@ impl Layer {
                 })
                 .transpose()
         };
+        // One broker can be given in the environment; several need a file.
+        let eid = match (
+            var("SAMTALE_EID_ISSUER"),
+            var("SAMTALE_EID_CLIENT_ID"),
+            var("SAMTALE_EID_JWKS_URL"),
+        ) {
+            (None, None, None) => None,
+            (Some(issuer), Some(client_id), Some(jwks_url)) => Some(vec![EidProviderSettings {
+                issuer,
+                client_id,
+                jwks_url,
+                national_id_claim: var("SAMTALE_EID_NATIONAL_ID_CLAIM")
+                    .unwrap_or_else(default_national_id_claim),
+                min_assurance: var("SAMTALE_EID_MIN_ASSURANCE")
+                    .unwrap_or_else(default_min_assurance),
+            }]),
+            _ => {
+                return Err(ConfigError::Invalid {
+                    setting: "SAMTALE_EID_ISSUER, SAMTALE_EID_CLIENT_ID, SAMTALE_EID_JWKS_URL",
+                    message: "set all three to configure an eID broker, or none".into(),
+                });
+            }
+        };
         Ok(Layer {
+            eid,
             public_url: var("SAMTALE_PUBLIC_URL"),
             token_key: var("SAMTALE_TOKEN_KEY"),
             national_id_key: var("SAMTALE_NATIONAL_ID_KEY"),
@@ -337,7 +394,32 @@ impl Settings {
             national_id_key: layer.national_id_key.map(SecretText),
             invitation_ttl_days,
             access_token_minutes,
+            eid: layer.eid.unwrap_or_default(),
         };
+        for provider in &identity.eid {
+            if !matches!(
+                provider.min_assurance.as_str(),
+                "low" | "substantial" | "high"
+            ) {
+                return Err(ConfigError::Invalid {
+                    setting: "eid.min_assurance (SAMTALE_EID_MIN_ASSURANCE)",
+                    message: format!(
+                        "expected low, substantial or high, got {:?}",
+                        provider.min_assurance
+                    ),
+                });
+            }
+            if !(provider.jwks_url.starts_with("https://")
+                || provider.jwks_url.starts_with("http://127.0.0.1")
+                || provider.jwks_url.starts_with("http://localhost"))
+            {
+                return Err(ConfigError::Invalid {
+                    setting: "eid.jwks_url (SAMTALE_EID_JWKS_URL)",
+                    message: "must be an https:// URL (plain http only on loopback, for tests)"
+                        .into(),
+                });
+            }
+        }
         Ok(Settings {
             identity,
             listen,

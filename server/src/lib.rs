@@ -18,6 +18,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod eid;
 pub mod http;
 pub mod startup;
 pub mod storage;

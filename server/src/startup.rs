@@ -38,6 +38,9 @@ pub enum StartError {
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed")]
     Randomness,
+    /// The HTTP client for eID brokers could not be built.
+    #[error("cannot set up the HTTP client for eID brokers: {0}")]
+    HttpClient(#[from] reqwest::Error),
 }
 
 /// A server that is bound and ready to serve.
@@ -81,6 +84,9 @@ impl Application {
             "national-id.key",
             "national_id_key (SAMTALE_NATIONAL_ID_KEY)",
         )?;
+        // TLS for fetching eID brokers' keys uses ring (installed once per process).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let eid = crate::eid::EidVerifier::new(&identity.eid)?;
         let clock = Clock::default();
         let state = AppState {
             storage: storage.clone(),
@@ -93,6 +99,7 @@ impl Application {
             ),
             national_ids: NationalIdHasher::new(national_id_key),
             invitation_ttl_days: identity.invitation_ttl_days,
+            eid,
             clock: clock.clone(),
         };
         // Until an organisation exists, each start makes a fresh one-time

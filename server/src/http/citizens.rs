@@ -196,13 +196,21 @@ pub(super) async fn signup(
             "consent: accept the current consent text (GET /v1/consent) and send its version and text_sha256",
         ));
     }
-    if req.id_token.is_some() {
-        return Err(ApiError::new(
-            ErrorCode::ValidationFailed,
-            "id_token: this server has no eID provider configured; sign up with the code alone",
-        ));
+    match (&req.id_token, state.eid.enabled()) {
+        (Some(_), false) => {
+            return Err(ApiError::new(
+                ErrorCode::ValidationFailed,
+                "id_token: this server has no eID provider configured; sign up with the code alone",
+            ));
+        }
+        (None, true) => {
+            return Err(ApiError::new(
+                ErrorCode::ValidationFailed,
+                "id_token: this server requires an eID login (MitID, BankID) to sign up; send the ID token",
+            ));
+        }
+        _ => {}
     }
-    let assurance = AssuranceLevel::Unverified;
 
     // Every refusal below gets the same error, and a wrong code costs the
     // same database work whether or not its handle exists.
@@ -226,6 +234,39 @@ pub(super) async fn signup(
     if invitation.redeemed_at.is_some() || invitation.expires_at <= now {
         return Err(code_refused());
     }
+
+    // The eID login: who this is, and that it is the invited person.
+    let (assurance, identity, id_token) = match &req.id_token {
+        None => (AssuranceLevel::Unverified, None, None),
+        Some(token) => {
+            let nonce = samtale_protocol::eid_nonce(&req.device);
+            let identity = state.eid.verify(token, &nonce, now).await.map_err(|e| {
+                tracing::info!(reason = %e, "eID token refused");
+                ApiError::new(ErrorCode::AuthenticationFailed, e.to_string())
+            })?;
+            let presented = state.national_ids.hash(&identity.national_id);
+            if !hashes_equal(&presented, &invitation.national_id_hmac) {
+                state.storage.count_failed_attempt(handle).await?;
+                tracing::info!("eID identity does not match the invitation");
+                return Err(ApiError::new(
+                    ErrorCode::AuthenticationFailed,
+                    crate::eid::EidError::NationalIdMismatch.to_string(),
+                ));
+            }
+            let token_hash = auth::id_token_hash(token);
+            if state.storage.id_token_used(&token_hash).await? {
+                return Err(ApiError::new(
+                    ErrorCode::AuthenticationFailed,
+                    crate::eid::EidError::Replayed.to_string(),
+                ));
+            }
+            (
+                identity.level,
+                Some((identity.issuer, identity.subject)),
+                Some((token_hash, identity.expires_at)),
+            )
+        }
+    };
     if state
         .storage
         .device_by_identity(&req.device.identity.to_bytes())
@@ -251,8 +292,9 @@ pub(super) async fn signup(
             display_name: &invitation.display_name,
             assurance: validate::assurance_to_db(assurance),
             national_id_hmac: &invitation.national_id_hmac,
-            issuer: None,
-            subject: None,
+            issuer: identity.as_ref().map(|i| i.0.as_str()),
+            subject: identity.as_ref().map(|i| i.1.as_str()),
+            id_token,
             consent_version: &consent.version,
             consent_sha256: &consent.text_sha256,
             device: new_device(&device_id, &req.device, &req.device_label),
@@ -266,6 +308,10 @@ pub(super) async fn signup(
         .await?;
     match outcome {
         RedeemOutcome::AlreadyRedeemed => Err(code_refused()),
+        RedeemOutcome::IdTokenReplayed => Err(ApiError::new(
+            ErrorCode::AuthenticationFailed,
+            crate::eid::EidError::Replayed.to_string(),
+        )),
         RedeemOutcome::Created => {
             tracing::info!(account_id, "citizen signed up");
             Ok(Created(grant.tokens))

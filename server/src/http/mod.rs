@@ -40,6 +40,8 @@ pub struct AppState {
     pub national_ids: NationalIdHasher,
     /// Days an invitation code stays valid.
     pub invitation_ttl_days: u32,
+    /// eID brokers (none configured: citizens join unverified).
+    pub eid: crate::eid::EidVerifier,
 }
 
 /// An error answered as `{"code": …, "message": …}` with the code's status.

@@ -117,6 +117,8 @@ pub struct NewCitizen<'a> {
     pub subject: Option<&'a str>,
     pub consent_version: &'a str,
     pub consent_sha256: &'a str,
+    /// SHA-256 of the eID ID token and its expiry, to refuse a replay.
+    pub id_token: Option<([u8; 32], i64)>,
     pub device: NewDevice<'a>,
     pub session: NewSession<'a>,
     pub now: i64,
@@ -146,6 +148,8 @@ pub enum RedeemOutcome {
     Created,
     /// Someone redeemed it first (a race): nothing was created.
     AlreadyRedeemed,
+    /// The eID ID token was used before: nothing was created.
+    IdTokenReplayed,
     /// The eID identity or national id already belongs to an account;
     /// the new device joins that account instead.
     ExistingAccount(String),
@@ -881,6 +885,20 @@ impl Storage {
             if n != 1 {
                 return Ok(RedeemOutcome::AlreadyRedeemed);
             }
+            if let Some((hash, expires_at)) = &c.id_token {
+                let fresh = sqlx::query(
+                    "INSERT INTO used_id_tokens (token_hash, expires_at) VALUES ($1, $2) \
+                     ON CONFLICT (token_hash) DO NOTHING",
+                )
+                .bind(&hash[..])
+                .bind(*expires_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if fresh != 1 {
+                    return Ok(RedeemOutcome::IdTokenReplayed);
+                }
+            }
             let existing: Option<String> = sqlx::query_scalar(
                 "SELECT ci.account_id FROM citizen_identities ci JOIN accounts a ON a.id = ci.account_id \
                  WHERE a.org_id = $1 AND (ci.national_id_hmac = $2 OR (ci.issuer = $3 AND ci.subject = $4))",
@@ -979,6 +997,17 @@ impl Storage {
                 None => RedeemOutcome::Created,
             })
         })
+    }
+
+    /// Whether an eID ID token (by hash) was used for a sign-up before.
+    pub async fn id_token_used(&self, token_hash: &[u8]) -> Result<bool, StorageError> {
+        let n: i64 = with_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM used_id_tokens WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(n > 0)
     }
 
     // ------------------------------------------------------------ citizens

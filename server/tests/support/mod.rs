@@ -159,7 +159,11 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(db: &TestDatabase) -> Self {
-        let app = Application::build(&db.app_settings())
+        Self::spawn_with(&db.app_settings()).await
+    }
+
+    pub async fn spawn_with(settings: &Settings) -> Self {
+        let app = Application::build(settings)
             .await
             .expect("application builds");
         let address = format!("http://{}", app.local_addr());

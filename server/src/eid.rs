@@ -1,0 +1,394 @@
+//! Verification of OpenID Connect ID tokens from national eID brokers
+//! (MitID, BankID, Freja): signature against the broker's JWKS (fetched,
+//! cached, refreshed on an unknown `kid`), issuer, audience, time claims with
+//! a small leeway, the nonce bound to the new device, the national-id claim
+//! and the level of assurance. Each refusal names the check that failed;
+//! none echoes the token or a claim value.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use samtale_protocol::wire::AssuranceLevel;
+use serde_json::Value;
+use tokio::sync::RwLock;
+use zeroize::Zeroizing;
+
+use crate::config::EidProviderSettings;
+
+/// Seconds of clock skew accepted on `exp`, `nbf` and `iat`.
+pub const LEEWAY_SECONDS: i64 = 60;
+/// The longest an ID token may be valid for, as a sanity check.
+pub const MAX_TOKEN_LIFETIME: i64 = 24 * 3600;
+/// Keys are refetched at most this often (seconds) when a token names an
+/// unknown `kid`.
+pub const REFETCH_INTERVAL: i64 = 30;
+/// Keys older than this (seconds) are refetched before use.
+const MAX_KEY_AGE: i64 = 3600;
+
+/// Asymmetric signature algorithms accepted from brokers. Symmetric (`HS*`)
+/// and `none` are never accepted.
+const ALLOWED: &[Algorithm] = &[
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// Why an ID token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EidError {
+    /// Not a signed JWT.
+    #[error("the ID token is not a signed JWT")]
+    Malformed,
+    /// `alg` is `none`, symmetric, or otherwise not allowed.
+    #[error("the ID token's signature algorithm is not accepted (only asymmetric algorithms are)")]
+    AlgorithmNotAllowed,
+    /// No configured broker has this issuer.
+    #[error("the ID token comes from an issuer this server does not trust")]
+    UnknownIssuer,
+    /// The broker publishes no key with this `kid`.
+    #[error("the ID token is signed with a key the eID broker does not publish")]
+    UnknownKey,
+    /// The signature does not verify.
+    #[error("the ID token's signature is not valid")]
+    BadSignature,
+    /// `aud` is not this server's client id.
+    #[error("the ID token was issued for another client (aud)")]
+    WrongAudience,
+    /// `exp` has passed.
+    #[error("the ID token has expired; log in with eID again")]
+    Expired,
+    /// `nbf` or `iat` is in the future.
+    #[error("the ID token is not valid yet (nbf or iat in the future); check the device clock")]
+    NotYetValid,
+    /// A required claim is missing or of the wrong type.
+    #[error("the ID token lacks the {0} claim")]
+    MissingClaim(&'static str),
+    /// The nonce is not the one derived from the new device's keys.
+    #[error(
+        "the ID token's nonce does not belong to this device; log in with eID again from this device"
+    )]
+    WrongNonce,
+    /// The national id does not match the invitation.
+    #[error("the eID identity does not match the person this invitation is for")]
+    NationalIdMismatch,
+    /// `acr` names no known level.
+    #[error("the ID token's level of assurance (acr) is missing or unknown")]
+    UnknownAcr,
+    /// `acr` is below the configured minimum.
+    #[error("the eID login's level of assurance is {got:?}; at least {need:?} is required")]
+    AcrTooLow {
+        /// What the token had.
+        got: AssuranceLevel,
+        /// What is configured.
+        need: AssuranceLevel,
+    },
+    /// The token was used before.
+    #[error("this ID token has already been used; log in with eID again")]
+    Replayed,
+    /// The broker's keys could not be fetched.
+    #[error("the eID broker's keys could not be fetched; try again later")]
+    KeysUnavailable,
+}
+
+/// What a verified ID token proves.
+pub struct VerifiedIdentity {
+    /// `iss`.
+    pub issuer: String,
+    /// `sub`.
+    pub subject: String,
+    /// The national id claim (never stored; compared as a keyed hash).
+    pub national_id: Zeroizing<String>,
+    /// The level of assurance.
+    pub level: AssuranceLevel,
+    /// `exp`, to keep the replay record until then.
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for VerifiedIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedIdentity")
+            .field("issuer", &self.issuer)
+            .field("level", &self.level)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Maps an `acr` value to a level: the Danish NSIS URIs, the eIDAS URIs,
+/// and the bare words.
+pub fn acr_level(acr: &str) -> Option<AssuranceLevel> {
+    let last = acr
+        .rsplit(['/', ':', '#'])
+        .next()
+        .unwrap_or(acr)
+        .to_ascii_lowercase();
+    match last.as_str() {
+        "low" => Some(AssuranceLevel::Low),
+        "substantial" => Some(AssuranceLevel::Substantial),
+        "high" => Some(AssuranceLevel::High),
+        _ => None,
+    }
+}
+
+struct CachedKeys {
+    set: JwkSet,
+    /// When (server clock, Unix seconds).
+    fetched: Option<i64>,
+}
+
+struct Provider {
+    settings: EidProviderSettings,
+    min_level: AssuranceLevel,
+    keys: RwLock<CachedKeys>,
+}
+
+/// The configured brokers and their cached keys. Cheap to clone.
+#[derive(Clone)]
+pub struct EidVerifier {
+    providers: Arc<Vec<Provider>>,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for EidVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EidVerifier")
+            .field(
+                "issuers",
+                &self
+                    .providers
+                    .iter()
+                    .map(|p| p.settings.issuer.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl EidVerifier {
+    /// A verifier for the configured brokers (none: eID is off).
+    pub fn new(settings: &[EidProviderSettings]) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .build()?;
+        let providers = settings
+            .iter()
+            .map(|s| Provider {
+                min_level: acr_level(&s.min_assurance).unwrap_or(AssuranceLevel::Substantial),
+                settings: s.clone(),
+                keys: RwLock::new(CachedKeys {
+                    set: JwkSet { keys: Vec::new() },
+                    fetched: None,
+                }),
+            })
+            .collect();
+        Ok(Self {
+            providers: Arc::new(providers),
+            http,
+        })
+    }
+
+    /// Whether any broker is configured.
+    pub fn enabled(&self) -> bool {
+        !self.providers.is_empty()
+    }
+
+    async fn fetch(&self, provider: &Provider, now: i64) -> Result<(), EidError> {
+        let response = self
+            .http
+            .get(&provider.settings.jwks_url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|error| {
+                tracing::warn!(%error, issuer = provider.settings.issuer, "cannot fetch the eID broker's JWKS");
+                EidError::KeysUnavailable
+            })?;
+        let set: JwkSet = response.json().await.map_err(|error| {
+            tracing::warn!(%error, issuer = provider.settings.issuer, "the eID broker's JWKS is malformed");
+            EidError::KeysUnavailable
+        })?;
+        let mut keys = provider.keys.write().await;
+        keys.set = set;
+        keys.fetched = Some(now);
+        Ok(())
+    }
+
+    async fn key_for(
+        &self,
+        provider: &Provider,
+        kid: Option<&str>,
+        now: i64,
+    ) -> Result<DecodingKey, EidError> {
+        let lookup = |set: &JwkSet| -> Option<DecodingKey> {
+            let jwk = match kid {
+                Some(kid) => set.find(kid)?,
+                // Without a kid, only an unambiguous single key is used.
+                None if set.keys.len() == 1 => set.keys.first()?,
+                None => return None,
+            };
+            DecodingKey::from_jwk(jwk).ok()
+        };
+        let (found, fetched) = {
+            let keys = provider.keys.read().await;
+            (lookup(&keys.set), keys.fetched)
+        };
+        let stale = fetched.is_none_or(|t| now - t > MAX_KEY_AGE);
+        if let Some(key) = found
+            && !stale
+        {
+            return Ok(key);
+        }
+        // Unknown kid (a key rotation) or stale keys: refetch, but not more
+        // often than REFETCH_INTERVAL, so forged kids cannot hammer the broker.
+        if fetched.is_none_or(|t| now - t >= REFETCH_INTERVAL) || stale {
+            self.fetch(provider, now).await?;
+        }
+        let keys = provider.keys.read().await;
+        lookup(&keys.set).ok_or(EidError::UnknownKey)
+    }
+
+    /// Verifies `token` for a device whose nonce is `nonce`, at `now`.
+    /// The national id is returned for the caller to compare (keyed).
+    pub async fn verify(
+        &self,
+        token: &str,
+        nonce: &str,
+        now: i64,
+    ) -> Result<VerifiedIdentity, EidError> {
+        if token.len() > 16 * 1024 {
+            return Err(EidError::Malformed);
+        }
+        // `alg: none` and unknown algorithms fail to parse as a header.
+        let header = jsonwebtoken::decode_header(token).map_err(|e| {
+            if token.split('.').count() == 3 {
+                match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::Json(_)
+                    | jsonwebtoken::errors::ErrorKind::InvalidAlgorithmName => {
+                        EidError::AlgorithmNotAllowed
+                    }
+                    _ => EidError::Malformed,
+                }
+            } else {
+                EidError::Malformed
+            }
+        })?;
+        if !ALLOWED.contains(&header.alg) {
+            return Err(EidError::AlgorithmNotAllowed);
+        }
+        // Which broker: read `iss` before verifying, only to pick its keys.
+        let unverified = jsonwebtoken::dangerous::insecure_decode_claims::<Value>(token)
+            .map_err(|_| EidError::Malformed)?;
+        let issuer = unverified
+            .get("iss")
+            .and_then(Value::as_str)
+            .ok_or(EidError::MissingClaim("iss"))?;
+        let provider = self
+            .providers
+            .iter()
+            .find(|p| p.settings.issuer == issuer)
+            .ok_or(EidError::UnknownIssuer)?;
+        let key = self.key_for(provider, header.kid.as_deref(), now).await?;
+
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&provider.settings.issuer]);
+        validation.set_audience(&[&provider.settings.client_id]);
+        validation.set_required_spec_claims(&["iss", "aud", "sub", "exp", "iat"]);
+        // Times are checked below against the server's clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidAudience => EidError::WrongAudience,
+                jsonwebtoken::errors::ErrorKind::InvalidIssuer => EidError::UnknownIssuer,
+                jsonwebtoken::errors::ErrorKind::MissingRequiredClaim(c) => {
+                    EidError::MissingClaim(match c.as_str() {
+                        "aud" => "aud",
+                        "sub" => "sub",
+                        "exp" => "exp",
+                        "iat" => "iat",
+                        _ => "iss",
+                    })
+                }
+                jsonwebtoken::errors::ErrorKind::InvalidSignature
+                | jsonwebtoken::errors::ErrorKind::InvalidAlgorithm
+                | jsonwebtoken::errors::ErrorKind::InvalidKeyFormat => EidError::BadSignature,
+                _ => EidError::Malformed,
+            })?
+            .claims;
+
+        let number = |name: &'static str| claims.get(name).and_then(Value::as_i64);
+        let exp = number("exp").ok_or(EidError::MissingClaim("exp"))?;
+        let iat = number("iat").ok_or(EidError::MissingClaim("iat"))?;
+        if exp + LEEWAY_SECONDS <= now {
+            return Err(EidError::Expired);
+        }
+        if iat - LEEWAY_SECONDS > now || number("nbf").is_some_and(|nbf| nbf - LEEWAY_SECONDS > now)
+        {
+            return Err(EidError::NotYetValid);
+        }
+        if exp - iat > MAX_TOKEN_LIFETIME {
+            return Err(EidError::Expired);
+        }
+        let token_nonce = claims
+            .get("nonce")
+            .and_then(Value::as_str)
+            .ok_or(EidError::MissingClaim("nonce"))?;
+        if !crate::auth::hashes_equal(token_nonce.as_bytes(), nonce.as_bytes()) {
+            return Err(EidError::WrongNonce);
+        }
+        let level = claims
+            .get("acr")
+            .and_then(Value::as_str)
+            .and_then(acr_level)
+            .ok_or(EidError::UnknownAcr)?;
+        if level < provider.min_level {
+            return Err(EidError::AcrTooLow {
+                got: level,
+                need: provider.min_level,
+            });
+        }
+        let national_id = claims
+            .get(provider.settings.national_id_claim.as_str())
+            .and_then(Value::as_str)
+            .ok_or(EidError::MissingClaim("national id"))?;
+        let subject = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .ok_or(EidError::MissingClaim("sub"))?;
+        Ok(VerifiedIdentity {
+            issuer: provider.settings.issuer.clone(),
+            subject: subject.to_owned(),
+            national_id: Zeroizing::new(national_id.to_owned()),
+            level,
+            expires_at: exp,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acr_values_of_nsis_eidas_and_plain_words_map_to_levels() {
+        assert_eq!(
+            acr_level("https://data.gov.dk/concept/core/nsis/loa/Substantial"),
+            Some(AssuranceLevel::Substantial)
+        );
+        assert_eq!(
+            acr_level("http://eidas.europa.eu/LoA/high"),
+            Some(AssuranceLevel::High)
+        );
+        assert_eq!(acr_level("low"), Some(AssuranceLevel::Low));
+        assert_eq!(acr_level("urn:mace:incommon:iap:silver"), None);
+        assert!(AssuranceLevel::Low < AssuranceLevel::Substantial);
+    }
+}
