@@ -158,6 +158,9 @@ pub struct IdentitySettings {
     /// eID brokers whose ID tokens prove a citizen's identity at sign-up.
     /// None: citizens sign up with the code alone and are *unverified*.
     pub eid: Vec<EidProviderSettings>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed for the client
+    /// address (rate limits). Empty: the socket's peer address is used.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for IdentitySettings {
@@ -169,6 +172,7 @@ impl Default for IdentitySettings {
             invitation_ttl_days: 14,
             access_token_minutes: 10,
             eid: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -216,6 +220,8 @@ pub struct Layer {
     pub access_token_minutes: Option<u32>,
     /// `[[eid]]` tables, one per broker.
     pub eid: Option<Vec<EidProviderSettings>>,
+    /// `trusted_proxies = ["10.0.0.1"]`
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 impl Layer {
@@ -232,6 +238,7 @@ impl Layer {
             invitation_ttl_days: self.invitation_ttl_days.or(base.invitation_ttl_days),
             access_token_minutes: self.access_token_minutes.or(base.access_token_minutes),
             eid: self.eid.or(base.eid),
+            trusted_proxies: self.trusted_proxies.or(base.trusted_proxies),
         }
     }
 
@@ -284,6 +291,12 @@ impl Layer {
             }
         };
         Ok(Layer {
+            trusted_proxies: var("SAMTALE_TRUSTED_PROXIES").map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            }),
             eid,
             public_url: var("SAMTALE_PUBLIC_URL"),
             token_key: var("SAMTALE_TOKEN_KEY"),
@@ -395,6 +408,17 @@ impl Settings {
             invitation_ttl_days,
             access_token_minutes,
             eid: layer.eid.unwrap_or_default(),
+            trusted_proxies: layer
+                .trusted_proxies
+                .unwrap_or_default()
+                .iter()
+                .map(|p| {
+                    p.parse().map_err(|_| ConfigError::Invalid {
+                        setting: "trusted_proxies (SAMTALE_TRUSTED_PROXIES)",
+                        message: format!("expected IP addresses, got {p:?}"),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
         };
         for provider in &identity.eid {
             if !matches!(

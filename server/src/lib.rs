@@ -20,6 +20,7 @@ pub mod auth;
 pub mod config;
 pub mod eid;
 pub mod http;
+pub mod limits;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

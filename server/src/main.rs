@@ -93,6 +93,18 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // Signal handlers first, so a SIGTERM right after start is handled.
+        let shutdown = shutdown_signal();
+        if let Some(code) = app.enrolment_code() {
+            // Printed once, to the terminal only (never to the log): the
+            // first admin registers the organisation with it.
+            println!(
+                "\nNo organisation is registered yet. The first admin's one-time enrolment code:\n\n    {code}\n\n\
+                 The first admin registers the organisation with it (POST /v1/bootstrap, see\n\
+                 docs/API.md). It is valid until an organisation is registered; restarting the\n\
+                 server before then replaces it.\n"
+            );
+        }
         tracing::info!(
             address = %app.local_addr(),
             backend = app.storage().backend_name(),
@@ -100,16 +112,7 @@ fn main() -> ExitCode {
             version = env!("CARGO_PKG_VERSION"),
             "listening"
         );
-        if let Some(code) = app.enrolment_code() {
-            // Printed once, to the terminal only (never to the log): the
-            // first admin registers the organisation with it.
-            println!(
-                "\nNo organisation is registered yet. The first admin's one-time enrolment code:\n\n    {code}\n\n\
-                 Give it to `samtale admin init` on the admin's machine. It is valid until an\n\
-                 organisation is registered; restarting the server replaces it.\n"
-            );
-        }
-        match app.run_until(shutdown_signal()).await {
+        match app.run_until(shutdown).await {
             Ok(()) => {
                 tracing::info!("stopped cleanly");
                 ExitCode::SUCCESS

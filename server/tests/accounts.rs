@@ -979,3 +979,60 @@ on_both_backends!(
     bad_bodies_get_uniform_json_errors,
     bad_bodies_get_uniform_json_errors
 );
+
+async fn guessing_is_rate_limited_per_account_and_per_address(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let org = setup(&app).await;
+    let device = DeviceKeys::generate().unwrap();
+    for _ in 0..5 {
+        expect_error(
+            login(&app, "caseworker", "a wrong password!", &device).await,
+            401,
+            ErrorCode::AuthenticationFailed,
+        )
+        .await;
+    }
+    // The sixth try is refused before the password is even checked.
+    let limited = login(&app, "caseworker", STAFF_PASSWORD, &device).await;
+    let retry: i64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&retry), "{retry}");
+    expect_error(limited, 429, ErrorCode::RateLimited).await;
+    // Another account from the same address is still allowed (5 < 20).
+    let _: TokenPair = expect(login(&app, "admin", ADMIN_PASSWORD, &device).await, 201).await;
+    // After the window, the right password works again.
+    app.clock.advance(900);
+    let _: TokenPair = expect(
+        login(&app, "caseworker", STAFF_PASSWORD, &org.staff_device).await,
+        201,
+    )
+    .await;
+
+    // Sign-up attempts: 10 per address per 15 minutes, right or wrong.
+    for _ in 0..10 {
+        expect_error(
+            signup(&app, "AAAA-AAAA-AAAA-AAAA-AAAA", &device).await,
+            401,
+            ErrorCode::AuthenticationFailed,
+        )
+        .await;
+    }
+    let staff: TokenPair = expect(
+        login(&app, "caseworker", STAFF_PASSWORD, &org.staff_device).await,
+        201,
+    )
+    .await;
+    let org = Org { staff, ..org };
+    let invitation = invite(&app, &org, "010203-1234").await;
+    let limited = signup(&app, &invitation.code, &DeviceKeys::generate().unwrap()).await;
+    assert!(limited.headers().contains_key("retry-after"));
+    expect_error(limited, 429, ErrorCode::RateLimited).await;
+    app.stop().await;
+}
+on_both_backends!(
+    guessing_is_rate_limited_per_account_and_per_address,
+    guessing_is_rate_limited_per_account_and_per_address
+);

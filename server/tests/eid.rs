@@ -119,6 +119,7 @@ async fn expect<T: DeserializeOwned>(response: reqwest::Response, status: u16) -
 }
 
 struct World {
+    attempts: std::sync::atomic::AtomicU32,
     app: TestApp,
     key: BrokerKey,
     jwks: Jwks,
@@ -138,6 +139,9 @@ async fn world(db: &TestDatabase) -> World {
         national_id_claim: "national_id".into(),
         min_assurance: "substantial".into(),
     }];
+    // The test stands behind a "proxy" so each attempt can come from its own
+    // address and the per-address sign-up limit does not interfere.
+    settings.identity.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     let app = TestApp::spawn_with(&settings).await;
     let boot: BootstrapResponse = expect(
         app.call(
@@ -193,6 +197,7 @@ async fn world(db: &TestDatabase) -> World {
     )
     .await;
     World {
+        attempts: Default::default(),
         app,
         key,
         jwks,
@@ -238,9 +243,17 @@ impl World {
         if let Some(token) = id_token {
             body["id_token"] = json!(token);
         }
+        let n = self
+            .attempts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.app
-            .call(Method::POST, "/v1/signup", None, Some(body))
+            .client
+            .post(format!("{}/v1/signup", self.app.address))
+            .header("x-forwarded-for", format!("198.51.100.{}", n % 250))
+            .json(&body)
+            .send()
             .await
+            .unwrap()
     }
 
     async fn citizens(&self) -> Vec<CitizenInfo> {

@@ -1,6 +1,9 @@
 //! Organisation bootstrap, staff login, sessions and devices.
 
-use axum::extract::{Path, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::HeaderMap;
 use axum::response::NoContent;
 use samtale_protocol::keys::{DevicePublicKeys, OrgRootPublicKey};
 use samtale_protocol::org_fingerprint;
@@ -150,9 +153,22 @@ pub(super) fn new_device<'a>(
 /// `POST /v1/sessions`
 pub(super) async fn login(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Created<TokenPair>, ApiError> {
     validate::name("device_label", &req.device_label)?;
+    let now = state.clock.now();
+    let address = state.limits.client_address(peer, &headers).to_string();
+    let account_key = req.username.to_lowercase();
+    if let Some(wait) = state
+        .limits
+        .login_account
+        .check(&account_key, now)
+        .or_else(|| state.limits.login_address.check(&address, now))
+    {
+        return Err(ApiError::rate_limited(wait, "failed logins"));
+    }
     let account = state.storage.staff_by_username(&req.username).await?;
     let ok = state
         .passwords
@@ -164,6 +180,8 @@ pub(super) async fn login(
     let account = match account {
         Some(a) if ok => a,
         _ => {
+            state.limits.login_account.record(&account_key, now);
+            state.limits.login_address.record(&address, now);
             return Err(ApiError::new(
                 ErrorCode::AuthenticationFailed,
                 "the user name or password is wrong",
@@ -176,7 +194,7 @@ pub(super) async fn login(
             "this account is disabled; ask your administrator",
         ));
     }
-    let now = state.clock.now();
+    state.limits.login_account.clear(&account_key);
     let existing = state
         .storage
         .device_by_identity(&req.device.identity.to_bytes())

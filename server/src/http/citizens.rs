@@ -2,7 +2,10 @@
 //! staff see.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::HeaderMap;
 use axum::response::NoContent;
 use samtale_protocol::Roles;
 use samtale_protocol::keys::OrgRootPublicKey;
@@ -186,8 +189,19 @@ fn code_refused() -> ApiError {
 /// `POST /v1/signup`: a citizen redeems an invitation code.
 pub(super) async fn signup(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<RedeemInvitationRequest>,
 ) -> Result<Created<TokenPair>, ApiError> {
+    let address = state.limits.client_address(peer, &headers).to_string();
+    let now = state.clock.now();
+    if let Some(wait) = state.limits.redeem_address.check(&address, now) {
+        return Err(ApiError::rate_limited(
+            wait,
+            "sign-up attempts from this address",
+        ));
+    }
+    state.limits.redeem_address.record(&address, now);
     validate::name("device_label", &req.device_label)?;
     let consent = consent_text();
     if req.consent.version != consent.version || req.consent.text_sha256 != consent.text_sha256 {
@@ -219,7 +233,6 @@ pub(super) async fn signup(
     };
     let handle = &code[..auth::HANDLE_CHARS];
     let presented = auth::code_hash(INVITATION_DOMAIN, &code);
-    let now = state.clock.now();
     let invitation = state.storage.invitation_by_handle(handle).await?;
     let matches = invitation
         .as_ref()

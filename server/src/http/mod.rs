@@ -42,6 +42,8 @@ pub struct AppState {
     pub invitation_ttl_days: u32,
     /// eID brokers (none configured: citizens join unverified).
     pub eid: crate::eid::EidVerifier,
+    /// Rate limits against guessing.
+    pub limits: crate::limits::Limits,
 }
 
 /// An error answered as `{"code": …, "message": …}` with the code's status.
@@ -50,6 +52,7 @@ pub struct AppState {
 pub struct ApiError {
     code: ErrorCode,
     message: String,
+    retry_after: Option<i64>,
 }
 
 impl ApiError {
@@ -58,6 +61,16 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// `429` with `Retry-After`.
+    pub fn rate_limited(seconds: i64, what: &str) -> Self {
+        Self {
+            code: ErrorCode::RateLimited,
+            message: format!("too many {what}; try again in {seconds} seconds"),
+            retry_after: Some(seconds.max(1)),
         }
     }
 }
@@ -167,7 +180,13 @@ impl IntoResponse for ApiError {
             code: self.code,
             message: self.message,
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
     }
 }
 
