@@ -139,6 +139,16 @@ macro_rules! b64_key_serde {
             }
         }
 
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $ty {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                crate::openapi::key_schema()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $ty {}
+
         impl<'de> Deserialize<'de> for $ty {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 let bytes = b64::deserialize_bytes(deserializer)?;
@@ -154,6 +164,7 @@ b64_key_serde!(OrgRootPublicKey, OrgRootPublicKey::from_slice);
 
 /// The public half of a device: what the server stores and others see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DevicePublicKeys {
     /// Ed25519: signs envelopes, grants, receipts, membership records.

@@ -94,6 +94,8 @@ pub mod ids;
 pub mod keys;
 pub mod membership;
 pub mod minimise;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod primitives;
 mod receipt;
 mod rng;

@@ -31,6 +31,7 @@ pub const MAX_TOKEN_BYTES: usize = 4096;
 
 /// Stable error codes, shared by REST error bodies and `error` frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The frame or body is not valid JSON of the expected shape.
@@ -116,6 +117,7 @@ impl ErrorCode {
 
 /// The body of every REST error response, and the payload of `error` frames.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ErrorBody {
     /// Stable, machine-readable code.
@@ -357,6 +359,7 @@ impl ServerFrame {
 
 /// `GET /healthz` and `GET /readyz`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HealthStatus {
     /// `"ok"` or `"unavailable"`.
@@ -367,6 +370,7 @@ pub struct HealthStatus {
 /// the account has not used before is registered by its public keys; a
 /// revoked device cannot log in again.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The staff member's user name.
@@ -390,6 +394,7 @@ impl std::fmt::Debug for LoginRequest {
 
 /// Tokens returned by bootstrap, login, sign-up and refresh.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TokenPair {
     /// The account the tokens are for.
@@ -416,6 +421,7 @@ impl std::fmt::Debug for TokenPair {
 
 /// `POST /v1/sessions/refresh`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     /// The current refresh token.
@@ -430,6 +436,7 @@ impl std::fmt::Debug for RefreshRequest {
 
 /// `POST /v1/devices`: register a device's public keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RegisterDeviceRequest {
     /// The device's public keys.
@@ -440,6 +447,7 @@ pub struct RegisterDeviceRequest {
 
 /// A device as listed to its owner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DeviceInfo {
     /// The device.
@@ -457,6 +465,7 @@ pub struct DeviceInfo {
 
 /// `POST /v1/invitations`: staff invite a citizen into a team.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateInvitationRequest {
     /// The team the citizen will talk to.
@@ -477,6 +486,7 @@ impl std::fmt::Debug for CreateInvitationRequest {
 
 /// The answer to an invitation: the one-time code and the letter text.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct InvitationCreated {
     /// The one-time code, grouped for reading aloud.
@@ -497,6 +507,7 @@ impl std::fmt::Debug for InvitationCreated {
 
 /// The consent a citizen gives at sign-up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConsentAcceptance {
     /// The consent text's version.
@@ -507,6 +518,7 @@ pub struct ConsentAcceptance {
 
 /// `POST /v1/signup`: a citizen redeems an invitation code.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RedeemInvitationRequest {
     /// The code from the letter.
@@ -533,15 +545,18 @@ impl std::fmt::Debug for RedeemInvitationRequest {
 
 /// `PUT /v1/keys/{holder}/{epoch}`: publish a signed holder key record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PublishHolderKey {
     /// The encoded holder key record.
     #[serde(with = "b64::bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[A-Za-z0-9_-]*$"))]
     pub record: Vec<u8>,
 }
 
 /// `POST /v1/grants`: upload grants for other devices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UploadGrants {
     /// Encoded grants.
@@ -550,15 +565,18 @@ pub struct UploadGrants {
 
 /// One encoded grant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GrantBlob {
     /// The encoded grant.
     #[serde(with = "b64::bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[A-Za-z0-9_-]*$"))]
     pub grant: Vec<u8>,
 }
 
 /// `POST /v1/threads`: staff open a thread.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateThreadRequest {
     /// The client-chosen thread id.
@@ -573,15 +591,18 @@ pub struct CreateThreadRequest {
 
 /// One encoded membership record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MembershipBlob {
     /// The encoded record.
     #[serde(with = "b64::bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[A-Za-z0-9_-]*$"))]
     pub record: Vec<u8>,
 }
 
 /// A thread as listed. The subject is inside the encrypted payload only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ThreadSummary {
     /// The thread.
@@ -599,6 +620,7 @@ pub struct ThreadSummary {
 
 /// The level of assurance of a citizen's identity (NSIS / eIDAS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AssuranceLevel {
     /// Joined with the code alone: give general answers only.
@@ -615,6 +637,7 @@ pub enum AssuranceLevel {
 /// enrolment code the server printed on its first start. The organisation
 /// root's private key was made on the admin's machine and never leaves it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BootstrapRequest {
     /// The one-time enrolment code from the server's first start.
@@ -646,6 +669,7 @@ impl std::fmt::Debug for BootstrapRequest {
 
 /// The answer to a bootstrap: the organisation and the admin's session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BootstrapResponse {
     /// The new organisation.
@@ -658,6 +682,7 @@ pub struct BootstrapResponse {
 
 /// A role of a staff account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Talks to citizens in the teams the account belongs to.
@@ -670,6 +695,7 @@ pub enum Role {
 
 /// Which kind of account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AccountKind {
     /// Municipal staff (including admins and record clerks).
@@ -680,6 +706,7 @@ pub enum AccountKind {
 
 /// `POST /v1/teams`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateTeamRequest {
     /// The team's name ("Familieafdelingen").
@@ -688,6 +715,7 @@ pub struct CreateTeamRequest {
 
 /// A team as listed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TeamInfo {
     /// The team.
@@ -700,6 +728,7 @@ pub struct TeamInfo {
 
 /// `POST /v1/staff`: an admin creates a staff account.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateStaffRequest {
     /// The user name to log in with.
@@ -727,6 +756,7 @@ impl std::fmt::Debug for CreateStaffRequest {
 
 /// A staff account as an admin sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StaffInfo {
     /// The account.
@@ -745,6 +775,7 @@ pub struct StaffInfo {
 
 /// `POST /v1/teams/{team}/members`: add a staff member to a team.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddTeamMember {
     /// The staff account.
@@ -754,10 +785,12 @@ pub struct AddTeamMember {
 /// `PUT /v1/devices/{device}/certificate`: the organisation root's
 /// certificate for a staff device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UploadCertificate {
     /// The encoded certificate.
     #[serde(with = "b64::bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[A-Za-z0-9_-]*$"))]
     pub certificate: Vec<u8>,
 }
 
@@ -772,6 +805,7 @@ impl UploadCertificate {
 
 /// Whether a citizen's consent stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentState {
     /// Given and not withdrawn.
@@ -782,6 +816,7 @@ pub enum ConsentState {
 
 /// A citizen as staff of one of their teams see them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CitizenInfo {
     /// The account.
@@ -802,6 +837,7 @@ pub struct CitizenInfo {
 
 /// `GET /v1/me`: who the caller is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AccountInfo {
     /// The account.
@@ -830,6 +866,7 @@ pub struct AccountInfo {
 
 /// `GET /v1/consent`: the consent text a citizen accepts at sign-up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConsentText {
     /// Its version.

@@ -86,3 +86,27 @@ on_both_backends!(
     a_second_start_on_the_same_database_keeps_its_data,
     a_second_start_on_the_same_database_keeps_its_data
 );
+
+async fn the_openapi_document_is_served_and_describes_the_api(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let response = app.get("/openapi.json").await;
+    assert_eq!(response.status(), 200);
+    let doc: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 19, "{}", paths.len());
+    // Every request body is a closed object, as the server enforces.
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for name in [
+        "LoginRequest",
+        "RedeemInvitationRequest",
+        "CreateStaffRequest",
+    ] {
+        assert_eq!(schemas[name]["additionalProperties"], false, "{name}");
+    }
+    app.stop().await;
+}
+on_both_backends!(
+    the_openapi_document_is_served_and_describes_the_api,
+    the_openapi_document_is_served_and_describes_the_api
+);

@@ -63,6 +63,21 @@ pub(super) fn new_id() -> Result<String, ApiError> {
 }
 
 /// `POST /v1/bootstrap`
+#[utoipa::path(
+    post,
+    path = "/v1/bootstrap",
+    tag = "setup",
+    request_body = samtale_protocol::wire::BootstrapRequest,
+    responses(
+        (status = 201, description = "The organisation and its first admin exist; the admin is logged in.", body = samtale_protocol::wire::BootstrapResponse),
+        (status = 400, description = "The body is not JSON of the expected shape.", body = samtale_protocol::wire::ErrorBody),
+        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
+        (status = 409, description = "Conflicts with existing state.", body = samtale_protocol::wire::ErrorBody),
+        (status = 413, description = "The body is too large.", body = samtale_protocol::wire::ErrorBody),
+        (status = 422, description = "A field failed validation; the message names it.", body = samtale_protocol::wire::ErrorBody),
+        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+    )
+)]
 pub(super) async fn bootstrap(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<BootstrapRequest>,
@@ -151,6 +166,22 @@ pub(super) fn new_device<'a>(
 }
 
 /// `POST /v1/sessions`
+#[utoipa::path(
+    post,
+    path = "/v1/sessions",
+    tag = "sessions",
+    request_body = samtale_protocol::wire::LoginRequest,
+    responses(
+        (status = 201, description = "Logged in.", body = samtale_protocol::wire::TokenPair),
+        (status = 400, description = "The body is not JSON of the expected shape.", body = samtale_protocol::wire::ErrorBody),
+        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
+        (status = 409, description = "Conflicts with existing state.", body = samtale_protocol::wire::ErrorBody),
+        (status = 413, description = "The body is too large.", body = samtale_protocol::wire::ErrorBody),
+        (status = 422, description = "A field failed validation; the message names it.", body = samtale_protocol::wire::ErrorBody),
+        (status = 429, description = "Too many attempts; see Retry-After.", body = samtale_protocol::wire::ErrorBody),
+        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+    )
+)]
 pub(super) async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -232,6 +263,19 @@ pub(super) async fn login(
 }
 
 /// `POST /v1/sessions/refresh`
+#[utoipa::path(
+    post,
+    path = "/v1/sessions/refresh",
+    tag = "sessions",
+    request_body = samtale_protocol::wire::RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens; the presented refresh token is spent.", body = samtale_protocol::wire::TokenPair),
+        (status = 400, description = "The body is not JSON of the expected shape.", body = samtale_protocol::wire::ErrorBody),
+        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
+        (status = 413, description = "The body is too large.", body = samtale_protocol::wire::ErrorBody),
+        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+    )
+)]
 pub(super) async fn refresh(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<RefreshRequest>,
@@ -281,6 +325,17 @@ pub(super) async fn refresh(
 }
 
 /// `DELETE /v1/sessions/current`: log out.
+#[utoipa::path(
+    delete,
+    path = "/v1/sessions/current",
+    tag = "sessions",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Logged out."),
+        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
+        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+    )
+)]
 pub(super) async fn logout(
     State(state): State<AppState>,
     caller: Caller,
@@ -293,6 +348,17 @@ pub(super) async fn logout(
 }
 
 /// `GET /v1/me`
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    tag = "sessions",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Who the caller is.", body = samtale_protocol::wire::AccountInfo),
+        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
+        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+    )
+)]
 pub(super) async fn me(
     State(state): State<AppState>,
     caller: Caller,
@@ -339,6 +405,17 @@ pub(super) async fn me(
 }
 
 /// `GET /v1/devices`: the caller's own devices.
+#[utoipa::path(
+    get,
+    path = "/v1/devices",
+    tag = "devices",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's devices.", body = [samtale_protocol::wire::DeviceInfo]),
+        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
+        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+    )
+)]
 pub(super) async fn list_devices(
     State(state): State<AppState>,
     caller: Caller,
@@ -359,6 +436,19 @@ pub(super) async fn list_devices(
 
 /// `DELETE /v1/devices/{device}`: revoke one of the caller's devices (a lost
 /// phone, from the desktop). Its sessions end at once.
+#[utoipa::path(
+    delete,
+    path = "/v1/devices/{device}",
+    tag = "devices",
+    params(("device" = String, Path, description = "A device id (UUID).")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked; its sessions have ended."),
+        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
+        (status = 404, description = "No such object, or the caller may not see it.", body = samtale_protocol::wire::ErrorBody),
+        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+    )
+)]
 pub(super) async fn revoke_device(
     State(state): State<AppState>,
     caller: Caller,
@@ -382,6 +472,23 @@ pub(super) async fn revoke_device(
 /// `PUT /v1/devices/{device}/certificate`: the organisation root's
 /// certificate for a staff device, uploaded by the device's owner or an
 /// admin. Checked against the organisation root before it is stored.
+#[utoipa::path(
+    put,
+    path = "/v1/devices/{device}/certificate",
+    tag = "devices",
+    request_body = samtale_protocol::wire::UploadCertificate,
+    params(("device" = String, Path, description = "A device id (UUID).")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The certificate is valid and stored."),
+        (status = 400, description = "The body is not JSON of the expected shape.", body = samtale_protocol::wire::ErrorBody),
+        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
+        (status = 404, description = "No such object, or the caller may not see it.", body = samtale_protocol::wire::ErrorBody),
+        (status = 413, description = "The body is too large.", body = samtale_protocol::wire::ErrorBody),
+        (status = 422, description = "A field failed validation; the message names it.", body = samtale_protocol::wire::ErrorBody),
+        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+    )
+)]
 pub(super) async fn upload_certificate(
     State(state): State<AppState>,
     caller: Caller,

@@ -16,6 +16,23 @@ use super::{ApiError, ApiJson, AppState, Created};
 use crate::storage::accounts::AccountRow;
 
 /// `POST /v1/teams` (admin)
+#[utoipa::path(
+    post,
+    path = "/v1/teams",
+    tag = "admin",
+    request_body = samtale_protocol::wire::CreateTeamRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created.", body = samtale_protocol::wire::TeamInfo),
+        (status = 400, description = "The body is not JSON of the expected shape.", body = samtale_protocol::wire::ErrorBody),
+        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
+        (status = 403, description = "The caller's role may not do this.", body = samtale_protocol::wire::ErrorBody),
+        (status = 409, description = "Conflicts with existing state.", body = samtale_protocol::wire::ErrorBody),
+        (status = 413, description = "The body is too large.", body = samtale_protocol::wire::ErrorBody),
+        (status = 422, description = "A field failed validation; the message names it.", body = samtale_protocol::wire::ErrorBody),
+        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+    )
+)]
 pub(super) async fn create_team(
     State(state): State<AppState>,
     caller: Caller,
@@ -45,6 +62,18 @@ pub(super) async fn create_team(
 
 /// `GET /v1/teams`: admins see every team of their organisation, staff the
 /// teams they belong to.
+#[utoipa::path(
+    get,
+    path = "/v1/teams",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Teams the caller may see.", body = [samtale_protocol::wire::TeamInfo]),
+        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
+        (status = 403, description = "The caller's role may not do this.", body = samtale_protocol::wire::ErrorBody),
+        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+    )
+)]
 pub(super) async fn list_teams(
     State(state): State<AppState>,
     caller: Caller,
@@ -89,6 +118,23 @@ pub(super) async fn team_in_org(
 }
 
 /// `POST /v1/teams/{team}/members` (admin)
+#[utoipa::path(
+    post,
+    path = "/v1/teams/{team}/members",
+    tag = "admin",
+    request_body = samtale_protocol::wire::AddTeamMember,
+    params(("team" = String, Path, description = "A team id (UUID).")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The account is a member."),
+        (status = 400, description = "The body is not JSON of the expected shape.", body = samtale_protocol::wire::ErrorBody),
+        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
+        (status = 403, description = "The caller's role may not do this.", body = samtale_protocol::wire::ErrorBody),
+        (status = 404, description = "No such object, or the caller may not see it.", body = samtale_protocol::wire::ErrorBody),
+        (status = 413, description = "The body is too large.", body = samtale_protocol::wire::ErrorBody),
+        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+    )
+)]
 pub(super) async fn add_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -131,6 +177,24 @@ fn staff_info(row: &AccountRow, teams: Vec<String>) -> Result<StaffInfo, ApiErro
 }
 
 /// `POST /v1/staff` (admin)
+#[utoipa::path(
+    post,
+    path = "/v1/staff",
+    tag = "admin",
+    request_body = samtale_protocol::wire::CreateStaffRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created.", body = samtale_protocol::wire::StaffInfo),
+        (status = 400, description = "The body is not JSON of the expected shape.", body = samtale_protocol::wire::ErrorBody),
+        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
+        (status = 403, description = "The caller's role may not do this.", body = samtale_protocol::wire::ErrorBody),
+        (status = 404, description = "No such object, or the caller may not see it.", body = samtale_protocol::wire::ErrorBody),
+        (status = 409, description = "Conflicts with existing state.", body = samtale_protocol::wire::ErrorBody),
+        (status = 413, description = "The body is too large.", body = samtale_protocol::wire::ErrorBody),
+        (status = 422, description = "A field failed validation; the message names it.", body = samtale_protocol::wire::ErrorBody),
+        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+    )
+)]
 pub(super) async fn create_staff(
     State(state): State<AppState>,
     caller: Caller,
@@ -173,6 +237,18 @@ pub(super) async fn create_staff(
 }
 
 /// `GET /v1/staff` (admin)
+#[utoipa::path(
+    get,
+    path = "/v1/staff",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The organisation's staff.", body = [samtale_protocol::wire::StaffInfo]),
+        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
+        (status = 403, description = "The caller's role may not do this.", body = samtale_protocol::wire::ErrorBody),
+        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+    )
+)]
 pub(super) async fn list_staff(
     State(state): State<AppState>,
     caller: Caller,
@@ -188,6 +264,21 @@ pub(super) async fn list_staff(
 
 /// `POST /v1/staff/{account}/disable` (admin): the account can no longer
 /// log in and every session of it ends at once.
+#[utoipa::path(
+    post,
+    path = "/v1/staff/{account}/disable",
+    tag = "admin",
+    params(("account" = String, Path, description = "A staff account id (UUID).")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Disabled; its sessions have ended."),
+        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
+        (status = 403, description = "The caller's role may not do this.", body = samtale_protocol::wire::ErrorBody),
+        (status = 404, description = "No such object, or the caller may not see it.", body = samtale_protocol::wire::ErrorBody),
+        (status = 409, description = "Conflicts with existing state.", body = samtale_protocol::wire::ErrorBody),
+        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+    )
+)]
 pub(super) async fn disable_staff(
     State(state): State<AppState>,
     caller: Caller,

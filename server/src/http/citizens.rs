@@ -54,12 +54,32 @@ fn consent_text() -> ConsentText {
 }
 
 /// `GET /v1/consent`: the text to show before sign-up.
+#[utoipa::path(
+    get,
+    path = "/v1/consent",
+    tag = "citizens",
+    responses(
+        (status = 200, description = "The consent text.", body = samtale_protocol::wire::ConsentText),
+    )
+)]
 pub(super) async fn get_consent() -> Json<ConsentText> {
     Json(consent_text())
 }
 
 /// `POST /v1/consent/withdraw` (citizen): new messages to the citizen are
 /// refused from now on and every session of theirs ends.
+#[utoipa::path(
+    post,
+    path = "/v1/consent/withdraw",
+    tag = "citizens",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Withdrawn; every session of the citizen has ended."),
+        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
+        (status = 403, description = "The caller's role may not do this.", body = samtale_protocol::wire::ErrorBody),
+        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+    )
+)]
 pub(super) async fn withdraw_consent(
     State(state): State<AppState>,
     caller: Caller,
@@ -110,6 +130,23 @@ fn letter(org_name: &str, code: &str, fingerprint: &str, expires_at: i64) -> Str
 }
 
 /// `POST /v1/invitations` (staff of the team)
+#[utoipa::path(
+    post,
+    path = "/v1/invitations",
+    tag = "citizens",
+    request_body = samtale_protocol::wire::CreateInvitationRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The code and the letter.", body = samtale_protocol::wire::InvitationCreated),
+        (status = 400, description = "The body is not JSON of the expected shape.", body = samtale_protocol::wire::ErrorBody),
+        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
+        (status = 403, description = "The caller's role may not do this.", body = samtale_protocol::wire::ErrorBody),
+        (status = 404, description = "No such object, or the caller may not see it.", body = samtale_protocol::wire::ErrorBody),
+        (status = 413, description = "The body is too large.", body = samtale_protocol::wire::ErrorBody),
+        (status = 422, description = "A field failed validation; the message names it.", body = samtale_protocol::wire::ErrorBody),
+        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+    )
+)]
 pub(super) async fn create_invitation(
     State(state): State<AppState>,
     caller: Caller,
@@ -187,6 +224,22 @@ fn code_refused() -> ApiError {
 }
 
 /// `POST /v1/signup`: a citizen redeems an invitation code.
+#[utoipa::path(
+    post,
+    path = "/v1/signup",
+    tag = "citizens",
+    request_body = samtale_protocol::wire::RedeemInvitationRequest,
+    responses(
+        (status = 201, description = "The citizen exists (or a new device joined their account) and is logged in.", body = samtale_protocol::wire::TokenPair),
+        (status = 400, description = "The body is not JSON of the expected shape.", body = samtale_protocol::wire::ErrorBody),
+        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
+        (status = 409, description = "Conflicts with existing state.", body = samtale_protocol::wire::ErrorBody),
+        (status = 413, description = "The body is too large.", body = samtale_protocol::wire::ErrorBody),
+        (status = 422, description = "A field failed validation; the message names it.", body = samtale_protocol::wire::ErrorBody),
+        (status = 429, description = "Too many attempts; see Retry-After.", body = samtale_protocol::wire::ErrorBody),
+        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+    )
+)]
 pub(super) async fn signup(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -347,6 +400,20 @@ pub(super) async fn signup(
 }
 
 /// `GET /v1/teams/{team}/citizens` (staff of the team)
+#[utoipa::path(
+    get,
+    path = "/v1/teams/{team}/citizens",
+    tag = "citizens",
+    params(("team" = String, Path, description = "A team id (UUID).")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The team's citizens.", body = [samtale_protocol::wire::CitizenInfo]),
+        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
+        (status = 403, description = "The caller's role may not do this.", body = samtale_protocol::wire::ErrorBody),
+        (status = 404, description = "No such object, or the caller may not see it.", body = samtale_protocol::wire::ErrorBody),
+        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+    )
+)]
 pub(super) async fn list_citizens(
     State(state): State<AppState>,
     caller: Caller,

@@ -8,6 +8,7 @@ mod accounts;
 mod admin;
 pub mod caller;
 mod citizens;
+pub mod openapi;
 mod validate;
 
 use axum::extract::rejection::JsonRejection;
@@ -257,9 +258,13 @@ fn health_routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi::openapi_json))
 }
 
 /// Liveness: the process is up and serving HTTP.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses(
+    (status = 200, description = "The process is up.", body = HealthStatus),
+))]
 async fn healthz() -> Json<HealthStatus> {
     Json(HealthStatus {
         status: "ok".into(),
@@ -267,6 +272,10 @@ async fn healthz() -> Json<HealthStatus> {
 }
 
 /// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+    (status = 200, description = "The database answers.", body = HealthStatus),
+    (status = 503, description = "The database is not reachable.", body = ErrorBody),
+))]
 async fn readyz(State(state): State<AppState>) -> Result<Json<HealthStatus>, ApiError> {
     match state.storage.ping().await {
         Ok(()) => Ok(Json(HealthStatus {

@@ -1,0 +1,100 @@
+//! The OpenAPI 3.1 description of the REST API, generated from the handlers'
+//! annotations and the protocol crate's wire types, served at
+//! `GET /openapi.json`.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{accounts, admin, citizens};
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Samtale",
+        description = "End-to-end encrypted messaging between municipal staff and citizens. \
+                       The server relays and stores ciphertext only. See docs/API.md and docs/PROTOCOL.md.",
+        license(name = "AGPL-3.0-or-later")
+    ),
+    paths(
+        super::healthz,
+        super::readyz,
+        accounts::bootstrap,
+        accounts::login,
+        accounts::refresh,
+        accounts::logout,
+        accounts::me,
+        accounts::list_devices,
+        accounts::revoke_device,
+        accounts::upload_certificate,
+        admin::create_team,
+        admin::list_teams,
+        admin::add_member,
+        admin::create_staff,
+        admin::list_staff,
+        admin::disable_staff,
+        citizens::create_invitation,
+        citizens::signup,
+        citizens::get_consent,
+        citizens::withdraw_consent,
+        citizens::list_citizens,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "health", description = "Liveness and readiness."),
+        (name = "setup", description = "Registering the organisation."),
+        (name = "sessions", description = "Logging in, refreshing, logging out."),
+        (name = "devices", description = "A caller's devices and staff device certificates."),
+        (name = "admin", description = "Teams and staff accounts."),
+        (name = "citizens", description = "Invitations, sign-up, consent."),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An access token from POST /v1/sessions, /v1/signup or /v1/bootstrap.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// `GET /openapi.json`
+pub(super) async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_is_openapi_3_1_and_lists_every_route() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        assert_eq!(doc["openapi"], "3.1.0");
+        for path in [
+            "/v1/bootstrap",
+            "/v1/sessions",
+            "/v1/signup",
+            "/v1/teams/{team}/citizens",
+            "/healthz",
+        ] {
+            assert!(doc["paths"].get(path).is_some(), "{path} missing");
+        }
+        assert!(doc["components"]["schemas"].get("ErrorBody").is_some());
+        assert!(doc["components"]["securitySchemes"].get("bearer").is_some());
+    }
+}
