@@ -380,6 +380,7 @@ pub struct LoginRequest {
     /// The device logging in.
     pub device: DevicePublicKeys,
     /// A label the owner recognises ("Work laptop"); used when the device is new.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub device_label: String,
 }
 
@@ -442,6 +443,7 @@ pub struct RegisterDeviceRequest {
     /// The device's public keys.
     pub keys: DevicePublicKeys,
     /// A label the owner recognises ("Work laptop").
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub label: String,
 }
 
@@ -473,6 +475,7 @@ pub struct CreateInvitationRequest {
     /// The citizen's national id number (stored only as a keyed hash).
     pub national_id: String,
     /// A name only staff clients show.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub display_name: String,
 }
 
@@ -529,6 +532,7 @@ pub struct RedeemInvitationRequest {
     /// The new device's public keys (the ID token's nonce is derived from them).
     pub device: DevicePublicKeys,
     /// A label for the device.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub device_label: String,
     /// The consent accepted.
     pub consent: ConsentAcceptance,
@@ -643,18 +647,26 @@ pub struct BootstrapRequest {
     /// The one-time enrolment code from the server's first start.
     pub enrolment_code: String,
     /// The organisation's name, as printed on letters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub organisation_name: String,
     /// The organisation root's public key.
     pub root_public_key: OrgRootPublicKey,
     /// The first admin's user name.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 3, max_length = 64, pattern = "^[a-z0-9][a-z0-9._-]*$")
+    )]
     pub username: String,
     /// The first admin's name, as colleagues see it.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub display_name: String,
     /// The first admin's password (never logged).
+    #[cfg_attr(feature = "openapi", schema(min_length = 12, max_length = 1024))]
     pub password: String,
     /// The admin's device.
     pub device: DevicePublicKeys,
     /// A label for the device.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub device_label: String,
 }
 
@@ -710,6 +722,7 @@ pub enum AccountKind {
 #[serde(deny_unknown_fields)]
 pub struct CreateTeamRequest {
     /// The team's name ("Familieafdelingen").
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: String,
 }
 
@@ -732,12 +745,19 @@ pub struct TeamInfo {
 #[serde(deny_unknown_fields)]
 pub struct CreateStaffRequest {
     /// The user name to log in with.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 3, max_length = 64, pattern = "^[a-z0-9][a-z0-9._-]*$")
+    )]
     pub username: String,
     /// The name colleagues and citizens see.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub display_name: String,
     /// The initial password (never logged).
+    #[cfg_attr(feature = "openapi", schema(min_length = 12, max_length = 1024))]
     pub password: String,
     /// The roles; at least one.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub roles: Vec<Role>,
     /// Teams the account joins.
     #[serde(default)]

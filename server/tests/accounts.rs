@@ -946,7 +946,7 @@ async fn bad_bodies_get_uniform_json_errors(db: &TestDatabase) {
             Some(json!({"username": "a", "password": "b", "extra": 1})),
         )
         .await;
-    expect_error(unknown_field, 400, ErrorCode::BadRequest).await;
+    expect_error(unknown_field, 422, ErrorCode::ValidationFailed).await;
     let not_json = app
         .client
         .post(format!("{}/v1/sessions", app.address))

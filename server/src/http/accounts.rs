@@ -273,6 +273,7 @@ pub(super) async fn login(
         (status = 400, description = "The body is not JSON of the expected shape.", body = samtale_protocol::wire::ErrorBody),
         (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
         (status = 413, description = "The body is too large.", body = samtale_protocol::wire::ErrorBody),
+        (status = 422, description = "A field failed validation; the message names it.", body = samtale_protocol::wire::ErrorBody),
         (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
     )
 )]

@@ -23,7 +23,9 @@ use crate::storage::accounts::AccountRow;
     request_body = samtale_protocol::wire::CreateTeamRequest,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Created.", body = samtale_protocol::wire::TeamInfo),
+        (status = 201, description = "Created. A creator who also has the staff role joins the team.", body = samtale_protocol::wire::TeamInfo, links(
+            ("ListCitizens" = (operation_id = "list_citizens", parameters(("team" = "$response.body#/team_id"))))
+        )),
         (status = 400, description = "The body is not JSON of the expected shape.", body = samtale_protocol::wire::ErrorBody),
         (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
         (status = 403, description = "The caller's role may not do this.", body = samtale_protocol::wire::ErrorBody),
@@ -52,11 +54,20 @@ pub(super) async fn create_team(
             format!("a team called {name:?} already exists"),
         ));
     }
+    // An admin who is also staff creates teams to work in: they join it.
+    let mut staff = Vec::new();
+    if caller.roles().contains(Roles::STAFF) {
+        state
+            .storage
+            .add_team_member(&id, caller.id(), state.clock.now())
+            .await?;
+        staff.push(parse_id(caller.id())?);
+    }
     tracing::info!(team_id = %id, "team created");
     Ok(Created(TeamInfo {
         team_id: parse_id(&id)?,
         name: name.to_owned(),
-        staff: Vec::new(),
+        staff,
     }))
 }
 
@@ -132,6 +143,7 @@ pub(super) async fn team_in_org(
         (status = 403, description = "The caller's role may not do this.", body = samtale_protocol::wire::ErrorBody),
         (status = 404, description = "No such object, or the caller may not see it.", body = samtale_protocol::wire::ErrorBody),
         (status = 413, description = "The body is too large.", body = samtale_protocol::wire::ErrorBody),
+        (status = 422, description = "A field failed validation; the message names it.", body = samtale_protocol::wire::ErrorBody),
         (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
     )
 )]

@@ -150,10 +150,11 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
                 format!("the body exceeds {MAX_REST_BODY_BYTES} bytes"),
             )
         }
-        // The serde message names the field and what was expected; it never
-        // echoes values.
+        // Valid JSON that does not fit the type (a missing or unknown field,
+        // a wrong type, a key that is not a valid point): 422, like any
+        // other field that fails validation. The message names the field.
         JsonRejection::JsonDataError(e) => ApiError::new(
-            ErrorCode::BadRequest,
+            ErrorCode::ValidationFailed,
             format!("the JSON body does not fit: {}", e.body_text()),
         ),
         JsonRejection::JsonSyntaxError(_) => {
