@@ -49,10 +49,23 @@ struct Args {
     /// Log filter, e.g. info or samtale_server=debug [env: SAMTALE_LOG] [default: info]
     #[arg(long, value_name = "FILTER")]
     log: Option<String>,
+
+    #[command(subcommand)]
+    command: Option<Subcommand>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Subcommand {
+    /// Print a one-time enrolment code for registering another organisation
+    /// on this server, then exit. Uses the same settings as the server.
+    ///
+    /// Example: samtale-server --data-dir /var/lib/samtale enrol
+    Enrol,
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    let command = args.command.take();
     let cli = Layer {
         listen: args.listen,
         data_dir: args.data_dir,
@@ -85,6 +98,9 @@ fn main() -> ExitCode {
             config::DatabaseSettings::Sqlite { path } => path.display().to_string(),
             config::DatabaseSettings::Postgres { url } => url.redacted(),
         };
+        if let Some(Subcommand::Enrol) = command {
+            return enrol(&settings).await;
+        }
         let app = match Application::build(&settings).await {
             Ok(app) => app,
             Err(error) => {
@@ -123,4 +139,31 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// `samtale-server enrol`: one more organisation on this server.
+async fn enrol(settings: &Settings) -> ExitCode {
+    let storage = match samtale_server::storage::Storage::open(&settings.database).await {
+        Ok(storage) => storage,
+        Err(error) => {
+            eprintln!("samtale-server: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let now = samtale_server::auth::Clock::default().now();
+    let result = samtale_server::startup::issue_enrolment_code(&storage, now).await;
+    storage.close().await;
+    match result {
+        Ok(code) => {
+            println!(
+                "A one-time enrolment code for a new organisation on this server:\n\n    {code}\n\n\
+                 Its first admin registers the organisation with it (POST /v1/bootstrap)."
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("samtale-server: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }

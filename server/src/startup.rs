@@ -43,6 +43,15 @@ pub enum StartError {
     HttpClient(#[from] reqwest::Error),
 }
 
+/// Makes a one-time enrolment code for registering another organisation on
+/// this server (`samtale-server enrol`). Only its hash is stored; the code
+/// is returned to be shown once.
+pub async fn issue_enrolment_code(storage: &Storage, now: i64) -> Result<String, StartError> {
+    let code = auth::new_code(ENROLMENT_DOMAIN).map_err(|_| StartError::Randomness)?;
+    storage.add_enrolment_code(&code.hash, now).await?;
+    Ok(code.text.to_string())
+}
+
 /// A server that is bound and ready to serve.
 #[derive(Debug)]
 pub struct Application {

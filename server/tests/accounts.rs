@@ -1036,3 +1036,163 @@ on_both_backends!(
     guessing_is_rate_limited_per_account_and_per_address,
     guessing_is_rate_limited_per_account_and_per_address
 );
+
+// ---------------------------------------------------------------- organisations
+
+async fn an_organisation_sees_nothing_of_another_on_the_same_server(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let a = setup(&app).await;
+
+    // A second organisation, registered with an operator-issued code.
+    let code = samtale_server::startup::issue_enrolment_code(&app.storage, app.clock.now())
+        .await
+        .unwrap();
+    let b_root = OrgRootKey::generate().unwrap();
+    let b: BootstrapResponse = expect(
+        app.call(
+            Method::POST,
+            "/v1/bootstrap",
+            None,
+            Some(json!({
+                "enrolment_code": code,
+                "organisation_name": "Odense Kommune",
+                "root_public_key": b_root.public(),
+                "username": "odense-admin",
+                "display_name": "Otto",
+                "password": ADMIN_PASSWORD,
+                "device": device_json(&DeviceKeys::generate().unwrap()),
+                "device_label": "Otto's laptop",
+            })),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_ne!(b.org_id, a.org_id);
+    let b_admin = b.tokens.access_token.clone();
+    let b_team: TeamInfo = expect(
+        app.call(
+            Method::POST,
+            "/v1/teams",
+            Some(&b_admin),
+            Some(json!({"name": "Familieafdelingen"})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let b_staff: StaffInfo = expect(
+        app.call(
+            Method::POST,
+            "/v1/staff",
+            Some(&b_admin),
+            Some(json!({"username": "odense-worker", "display_name": "Olga", "password": STAFF_PASSWORD,
+                        "roles": ["staff"], "teams": [b_team.team_id]})),
+        )
+        .await,
+        201,
+    )
+    .await;
+
+    // A's admin lists only A's teams and staff.
+    let teams: Vec<TeamInfo> = expect(
+        app.call(Method::GET, "/v1/teams", Some(&a.admin.access_token), None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        teams.iter().map(|t| t.team_id).collect::<Vec<_>>(),
+        vec![a.team.team_id]
+    );
+    let staff: Vec<StaffInfo> = expect(
+        app.call(Method::GET, "/v1/staff", Some(&a.admin.access_token), None)
+            .await,
+        200,
+    )
+    .await;
+    assert!(
+        staff
+            .iter()
+            .all(|s| s.account_id != b_staff.account_id && s.username != "odense-admin")
+    );
+
+    // B's objects do not exist for A: 404, never 403.
+    let a_admin = Some(a.admin.access_token.as_str());
+    for (method, path, body) in [
+        (
+            Method::POST,
+            format!("/v1/teams/{}/members", b_team.team_id),
+            Some(json!({"account_id": b_staff.account_id})),
+        ),
+        (
+            Method::POST,
+            format!("/v1/staff/{}/disable", b_staff.account_id),
+            None,
+        ),
+        (
+            Method::PUT,
+            format!("/v1/devices/{}/certificate", b.tokens.device_id),
+            Some(json!({"certificate": "AAAA"})),
+        ),
+        (
+            Method::POST,
+            format!("/v1/teams/{}/members", a.team.team_id),
+            Some(json!({"account_id": b_staff.account_id})),
+        ),
+    ] {
+        expect_error(
+            app.call(method, &path, a_admin, body).await,
+            404,
+            ErrorCode::NotFound,
+        )
+        .await;
+    }
+    // A's staff cannot invite into or list B's team; A's team does not
+    // accept B's staff either.
+    expect_error(
+        app.call(
+            Method::POST,
+            "/v1/invitations",
+            Some(&a.staff.access_token),
+            Some(json!({"team_id": b_team.team_id, "national_id": "010203-1234", "display_name": "X"})),
+        )
+        .await,
+        404,
+        ErrorCode::NotFound,
+    )
+    .await;
+    expect_error(
+        app.call(
+            Method::GET,
+            &format!("/v1/teams/{}/citizens", b_team.team_id),
+            Some(&a.staff.access_token),
+            None,
+        )
+        .await,
+        404,
+        ErrorCode::NotFound,
+    )
+    .await;
+    // Creating staff in A with B's team is refused as not found.
+    expect_error(
+        app.call(
+            Method::POST,
+            "/v1/staff",
+            a_admin,
+            Some(
+                json!({"username": "sneaky", "display_name": "S", "password": STAFF_PASSWORD,
+                        "roles": ["staff"], "teams": [b_team.team_id]}),
+            ),
+        )
+        .await,
+        404,
+        ErrorCode::NotFound,
+    )
+    .await;
+    app.stop().await;
+}
+on_both_backends!(
+    an_organisation_sees_nothing_of_another_on_the_same_server,
+    an_organisation_sees_nothing_of_another_on_the_same_server
+);

@@ -244,3 +244,27 @@ fn help_explains_every_option_with_an_example() {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
     }
 }
+
+#[test]
+fn enrol_prints_a_one_time_code_for_another_organisation_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .args(["--data-dir", dir.path().to_str().unwrap(), "enrol"])
+        .env_remove("SAMTALE_DATABASE_URL")
+        .env_remove("SAMTALE_CONFIG")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let code = stdout
+        .split_whitespace()
+        .find(|w| w.len() == 24 && w.matches('-').count() == 4)
+        .unwrap_or_else(|| panic!("no code in {stdout}"));
+    assert!(code.chars().all(|c| c == '-' || c.is_ascii_alphanumeric()));
+    // The database exists and holds only the hash, not the code.
+    let db = std::fs::read(dir.path().join("samtale.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("samtale.db-wal")).unwrap_or_default();
+    for bytes in [db, wal] {
+        assert!(!String::from_utf8_lossy(&bytes).contains(code));
+    }
+}

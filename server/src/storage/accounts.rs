@@ -284,6 +284,19 @@ impl Storage {
         Ok(())
     }
 
+    /// Stores an additional enrolment code hash (for another organisation
+    /// on this server), leaving other unused codes valid.
+    pub async fn add_enrolment_code(&self, hash: &[u8], now: i64) -> Result<(), StorageError> {
+        with_pool!(self, |pool| {
+            sqlx::query("INSERT INTO enrolment_codes (code_hash, created_at) VALUES ($1, $2)")
+                .bind(hash)
+                .bind(now)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
     /// Creates the organisation, its first admin, the admin's device and
     /// session, spending the enrolment code — all or nothing. `false` when
     /// the code is unknown or spent.
