@@ -8,31 +8,17 @@ mod support;
 use reqwest::Method;
 use samtale_protocol::wire::{
     AccountInfo, AssuranceLevel, BootstrapResponse, CitizenInfo, ConsentState, ConsentText,
-    DeviceInfo, ErrorBody, ErrorCode, InvitationCreated, StaffInfo, TeamInfo, TokenPair,
+    DeviceInfo, ErrorCode, InvitationCreated, StaffInfo, TeamInfo, TokenPair,
 };
 use samtale_protocol::{
     CertificateBody, CertifiedTeam, DeviceCertificate, DeviceKeys, OrgRootKey, Roles, minimise,
     org_fingerprint,
 };
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use support::{TestApp, TestDatabase};
+use support::{TestApp, TestDatabase, expect, expect_error};
 
 const ADMIN_PASSWORD: &str = "correct horse battery staple";
 const STAFF_PASSWORD: &str = "another long passphrase";
-
-async fn expect<T: DeserializeOwned>(response: reqwest::Response, status: u16) -> T {
-    let got = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    assert_eq!(got, status, "unexpected status; body: {text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
-
-async fn expect_error(response: reqwest::Response, status: u16, code: ErrorCode) -> ErrorBody {
-    let body: ErrorBody = expect(response, status).await;
-    assert_eq!(body.code, code, "{}", body.message);
-    body
-}
 
 fn device_json(keys: &DeviceKeys) -> Value {
     serde_json::to_value(keys.public()).unwrap()

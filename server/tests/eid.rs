@@ -20,9 +20,8 @@ use samtale_protocol::wire::{
 };
 use samtale_protocol::{DeviceKeys, OrgRootKey, eid_nonce};
 use samtale_server::config::EidProviderSettings;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use support::{TestApp, TestDatabase};
+use support::{TestApp, TestDatabase, expect};
 
 const ISSUER: &str = "https://broker.test";
 const CLIENT_ID: &str = "samtale-aarhus";
@@ -109,13 +108,6 @@ fn claims(device: &DeviceKeys, national_id: &str, sub: &str) -> Value {
         "acr": "https://data.gov.dk/concept/core/nsis/loa/Substantial",
         "national_id": national_id,
     })
-}
-
-async fn expect<T: DeserializeOwned>(response: reqwest::Response, status: u16) -> T {
-    let got = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    assert_eq!(got, status, "unexpected status; body: {text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
 struct World {

@@ -23,10 +23,9 @@ use samtale_protocol::wire::{
 };
 use samtale_protocol::{DeviceKeys, OrgRootKey, eid_nonce};
 use samtale_server::config::EidProviderSettings;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use support::{TestApp, TestDatabase};
+use support::{TestApp, TestDatabase, expect};
 
 const OP_ENV: &str = "SAMTALE_TEST_OIDC_OP";
 
@@ -164,13 +163,6 @@ async fn id_token(op: &Op, user: &str, nonce: &str) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("no id_token: {tokens}"))
         .to_owned()
-}
-
-async fn expect<T: DeserializeOwned>(response: reqwest::Response, status: u16) -> T {
-    let got = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    assert_eq!(got, status, "unexpected status; body: {text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
 async fn invite(

@@ -70,12 +70,9 @@ pub(super) fn new_id() -> Result<String, ApiError> {
     request_body = samtale_protocol::wire::BootstrapRequest,
     responses(
         (status = 201, description = "The organisation and its first admin exist; the admin is logged in.", body = samtale_protocol::wire::BootstrapResponse),
-        (status = 400, description = "The body is not JSON of the expected shape.", body = samtale_protocol::wire::ErrorBody),
-        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
-        (status = 409, description = "Conflicts with existing state.", body = samtale_protocol::wire::ErrorBody),
-        (status = 413, description = "The body is too large.", body = samtale_protocol::wire::ErrorBody),
-        (status = 422, description = "A field failed validation; the message names it.", body = samtale_protocol::wire::ErrorBody),
-        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+        super::openapi::BodyErrors,
+        super::openapi::Unauthorized,
+        super::openapi::Conflict,
     )
 )]
 pub(super) async fn bootstrap(
@@ -173,13 +170,10 @@ pub(super) fn new_device<'a>(
     request_body = samtale_protocol::wire::LoginRequest,
     responses(
         (status = 201, description = "Logged in.", body = samtale_protocol::wire::TokenPair),
-        (status = 400, description = "The body is not JSON of the expected shape.", body = samtale_protocol::wire::ErrorBody),
-        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
-        (status = 409, description = "Conflicts with existing state.", body = samtale_protocol::wire::ErrorBody),
-        (status = 413, description = "The body is too large.", body = samtale_protocol::wire::ErrorBody),
-        (status = 422, description = "A field failed validation; the message names it.", body = samtale_protocol::wire::ErrorBody),
-        (status = 429, description = "Too many attempts; see Retry-After.", body = samtale_protocol::wire::ErrorBody),
-        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+        super::openapi::BodyErrors,
+        super::openapi::Unauthorized,
+        super::openapi::Conflict,
+        super::openapi::TooManyRequests,
     )
 )]
 pub(super) async fn login(
@@ -270,11 +264,8 @@ pub(super) async fn login(
     request_body = samtale_protocol::wire::RefreshRequest,
     responses(
         (status = 200, description = "New tokens; the presented refresh token is spent.", body = samtale_protocol::wire::TokenPair),
-        (status = 400, description = "The body is not JSON of the expected shape.", body = samtale_protocol::wire::ErrorBody),
-        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
-        (status = 413, description = "The body is too large.", body = samtale_protocol::wire::ErrorBody),
-        (status = 422, description = "A field failed validation; the message names it.", body = samtale_protocol::wire::ErrorBody),
-        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+        super::openapi::BodyErrors,
+        super::openapi::Unauthorized,
     )
 )]
 pub(super) async fn refresh(
@@ -333,8 +324,8 @@ pub(super) async fn refresh(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Logged out."),
-        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
-        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+        super::openapi::ServerError,
+        super::openapi::Unauthorized,
     )
 )]
 pub(super) async fn logout(
@@ -356,8 +347,8 @@ pub(super) async fn logout(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Who the caller is.", body = samtale_protocol::wire::AccountInfo),
-        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
-        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+        super::openapi::ServerError,
+        super::openapi::Unauthorized,
     )
 )]
 pub(super) async fn me(
@@ -413,8 +404,8 @@ pub(super) async fn me(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's devices.", body = [samtale_protocol::wire::DeviceInfo]),
-        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
-        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+        super::openapi::ServerError,
+        super::openapi::Unauthorized,
     )
 )]
 pub(super) async fn list_devices(
@@ -445,9 +436,9 @@ pub(super) async fn list_devices(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Revoked; its sessions have ended."),
-        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
-        (status = 404, description = "No such object, or the caller may not see it.", body = samtale_protocol::wire::ErrorBody),
-        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+        super::openapi::ServerError,
+        super::openapi::Unauthorized,
+        super::openapi::NotFound,
     )
 )]
 pub(super) async fn revoke_device(
@@ -482,12 +473,9 @@ pub(super) async fn revoke_device(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "The certificate is valid and stored."),
-        (status = 400, description = "The body is not JSON of the expected shape.", body = samtale_protocol::wire::ErrorBody),
-        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
-        (status = 404, description = "No such object, or the caller may not see it.", body = samtale_protocol::wire::ErrorBody),
-        (status = 413, description = "The body is too large.", body = samtale_protocol::wire::ErrorBody),
-        (status = 422, description = "A field failed validation; the message names it.", body = samtale_protocol::wire::ErrorBody),
-        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+        super::openapi::BodyErrors,
+        super::openapi::Unauthorized,
+        super::openapi::NotFound,
     )
 )]
 pub(super) async fn upload_certificate(

@@ -26,13 +26,10 @@ use crate::storage::accounts::AccountRow;
         (status = 201, description = "Created. A creator who also has the staff role joins the team.", body = samtale_protocol::wire::TeamInfo, links(
             ("ListCitizens" = (operation_id = "list_citizens", parameters(("team" = "$response.body#/team_id"))))
         )),
-        (status = 400, description = "The body is not JSON of the expected shape.", body = samtale_protocol::wire::ErrorBody),
-        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
-        (status = 403, description = "The caller's role may not do this.", body = samtale_protocol::wire::ErrorBody),
-        (status = 409, description = "Conflicts with existing state.", body = samtale_protocol::wire::ErrorBody),
-        (status = 413, description = "The body is too large.", body = samtale_protocol::wire::ErrorBody),
-        (status = 422, description = "A field failed validation; the message names it.", body = samtale_protocol::wire::ErrorBody),
-        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+        super::openapi::BodyErrors,
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
+        super::openapi::Conflict,
     )
 )]
 pub(super) async fn create_team(
@@ -80,9 +77,9 @@ pub(super) async fn create_team(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Teams the caller may see.", body = [samtale_protocol::wire::TeamInfo]),
-        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
-        (status = 403, description = "The caller's role may not do this.", body = samtale_protocol::wire::ErrorBody),
-        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+        super::openapi::ServerError,
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
     )
 )]
 pub(super) async fn list_teams(
@@ -138,13 +135,10 @@ pub(super) async fn team_in_org(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "The account is a member."),
-        (status = 400, description = "The body is not JSON of the expected shape.", body = samtale_protocol::wire::ErrorBody),
-        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
-        (status = 403, description = "The caller's role may not do this.", body = samtale_protocol::wire::ErrorBody),
-        (status = 404, description = "No such object, or the caller may not see it.", body = samtale_protocol::wire::ErrorBody),
-        (status = 413, description = "The body is too large.", body = samtale_protocol::wire::ErrorBody),
-        (status = 422, description = "A field failed validation; the message names it.", body = samtale_protocol::wire::ErrorBody),
-        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+        super::openapi::BodyErrors,
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
+        super::openapi::NotFound,
     )
 )]
 pub(super) async fn add_member(
@@ -197,14 +191,11 @@ fn staff_info(row: &AccountRow, teams: Vec<String>) -> Result<StaffInfo, ApiErro
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Created.", body = samtale_protocol::wire::StaffInfo),
-        (status = 400, description = "The body is not JSON of the expected shape.", body = samtale_protocol::wire::ErrorBody),
-        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
-        (status = 403, description = "The caller's role may not do this.", body = samtale_protocol::wire::ErrorBody),
-        (status = 404, description = "No such object, or the caller may not see it.", body = samtale_protocol::wire::ErrorBody),
-        (status = 409, description = "Conflicts with existing state.", body = samtale_protocol::wire::ErrorBody),
-        (status = 413, description = "The body is too large.", body = samtale_protocol::wire::ErrorBody),
-        (status = 422, description = "A field failed validation; the message names it.", body = samtale_protocol::wire::ErrorBody),
-        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+        super::openapi::BodyErrors,
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
+        super::openapi::NotFound,
+        super::openapi::Conflict,
     )
 )]
 pub(super) async fn create_staff(
@@ -256,9 +247,9 @@ pub(super) async fn create_staff(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The organisation's staff.", body = [samtale_protocol::wire::StaffInfo]),
-        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
-        (status = 403, description = "The caller's role may not do this.", body = samtale_protocol::wire::ErrorBody),
-        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+        super::openapi::ServerError,
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
     )
 )]
 pub(super) async fn list_staff(
@@ -284,11 +275,11 @@ pub(super) async fn list_staff(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Disabled; its sessions have ended."),
-        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
-        (status = 403, description = "The caller's role may not do this.", body = samtale_protocol::wire::ErrorBody),
-        (status = 404, description = "No such object, or the caller may not see it.", body = samtale_protocol::wire::ErrorBody),
-        (status = 409, description = "Conflicts with existing state.", body = samtale_protocol::wire::ErrorBody),
-        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+        super::openapi::ServerError,
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
+        super::openapi::NotFound,
+        super::openapi::Conflict,
     )
 )]
 pub(super) async fn disable_staff(

@@ -75,9 +75,9 @@ pub(super) async fn get_consent() -> Json<ConsentText> {
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Withdrawn; every session of the citizen has ended."),
-        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
-        (status = 403, description = "The caller's role may not do this.", body = samtale_protocol::wire::ErrorBody),
-        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+        super::openapi::ServerError,
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
     )
 )]
 pub(super) async fn withdraw_consent(
@@ -138,13 +138,10 @@ fn letter(org_name: &str, code: &str, fingerprint: &str, expires_at: i64) -> Str
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The code and the letter.", body = samtale_protocol::wire::InvitationCreated),
-        (status = 400, description = "The body is not JSON of the expected shape.", body = samtale_protocol::wire::ErrorBody),
-        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
-        (status = 403, description = "The caller's role may not do this.", body = samtale_protocol::wire::ErrorBody),
-        (status = 404, description = "No such object, or the caller may not see it.", body = samtale_protocol::wire::ErrorBody),
-        (status = 413, description = "The body is too large.", body = samtale_protocol::wire::ErrorBody),
-        (status = 422, description = "A field failed validation; the message names it.", body = samtale_protocol::wire::ErrorBody),
-        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+        super::openapi::BodyErrors,
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
+        super::openapi::NotFound,
     )
 )]
 pub(super) async fn create_invitation(
@@ -231,13 +228,10 @@ fn code_refused() -> ApiError {
     request_body = samtale_protocol::wire::RedeemInvitationRequest,
     responses(
         (status = 201, description = "The citizen exists (or a new device joined their account) and is logged in.", body = samtale_protocol::wire::TokenPair),
-        (status = 400, description = "The body is not JSON of the expected shape.", body = samtale_protocol::wire::ErrorBody),
-        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
-        (status = 409, description = "Conflicts with existing state.", body = samtale_protocol::wire::ErrorBody),
-        (status = 413, description = "The body is too large.", body = samtale_protocol::wire::ErrorBody),
-        (status = 422, description = "A field failed validation; the message names it.", body = samtale_protocol::wire::ErrorBody),
-        (status = 429, description = "Too many attempts; see Retry-After.", body = samtale_protocol::wire::ErrorBody),
-        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+        super::openapi::BodyErrors,
+        super::openapi::Unauthorized,
+        super::openapi::Conflict,
+        super::openapi::TooManyRequests,
     )
 )]
 pub(super) async fn signup(
@@ -408,10 +402,10 @@ pub(super) async fn signup(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The team's citizens.", body = [samtale_protocol::wire::CitizenInfo]),
-        (status = 401, description = "Not authenticated, or the credentials or token were refused.", body = samtale_protocol::wire::ErrorBody),
-        (status = 403, description = "The caller's role may not do this.", body = samtale_protocol::wire::ErrorBody),
-        (status = 404, description = "No such object, or the caller may not see it.", body = samtale_protocol::wire::ErrorBody),
-        (status = 500, description = "Something failed on the server; nothing was changed.", body = samtale_protocol::wire::ErrorBody),
+        super::openapi::ServerError,
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
+        super::openapi::NotFound,
     )
 )]
 pub(super) async fn list_citizens(

@@ -6,7 +6,56 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use samtale_protocol::wire::ErrorBody;
+
 use super::{accounts, admin, citizens};
+
+/// The errors of any endpoint that takes a JSON body.
+#[derive(utoipa::IntoResponses)]
+pub enum BodyErrors {
+    /// The body is not JSON, or not sent as `application/json`.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// The body is larger than 256 KiB.
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// A field is missing, unknown or invalid; the message names it.
+    #[response(status = 422)]
+    Invalid(ErrorBody),
+    /// Something failed on the server; nothing was changed.
+    #[response(status = 500)]
+    Internal(ErrorBody),
+}
+
+/// Something failed on the server; nothing was changed.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 500)]
+pub struct ServerError(pub ErrorBody);
+
+/// Not authenticated, or the credentials or token were refused.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 401)]
+pub struct Unauthorized(pub ErrorBody);
+
+/// The caller's role may not do this.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 403)]
+pub struct Forbidden(pub ErrorBody);
+
+/// No such object, or the caller may not see it.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 404)]
+pub struct NotFound(pub ErrorBody);
+
+/// Conflicts with existing state; the message says which.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 409)]
+pub struct Conflict(pub ErrorBody);
+
+/// Too many attempts: wait for `Retry-After` seconds.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 429, headers(("Retry-After" = u64, description = "Seconds to wait.")))]
+pub struct TooManyRequests(pub ErrorBody);
 
 /// The API description.
 #[derive(OpenApi)]

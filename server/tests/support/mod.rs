@@ -146,6 +146,25 @@ fn getrandom_fill(buf: &mut [u8]) {
     buf.copy_from_slice(&id.as_bytes()[..buf.len()]);
 }
 
+/// Asserts the status and decodes the JSON body (printing it on mismatch).
+pub async fn expect<T: serde::de::DeserializeOwned>(response: reqwest::Response, status: u16) -> T {
+    let got = response.status().as_u16();
+    let text = response.text().await.expect("response body");
+    assert_eq!(got, status, "unexpected status; body: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// Asserts an error response: status and stable code.
+pub async fn expect_error(
+    response: reqwest::Response,
+    status: u16,
+    code: samtale_protocol::wire::ErrorCode,
+) -> samtale_protocol::wire::ErrorBody {
+    let body: samtale_protocol::wire::ErrorBody = expect(response, status).await;
+    assert_eq!(body.code, code, "{}", body.message);
+    body
+}
+
 /// A running in-process server.
 pub struct TestApp {
     pub address: String,
