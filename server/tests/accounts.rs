@@ -1182,3 +1182,79 @@ on_both_backends!(
     an_organisation_sees_nothing_of_another_on_the_same_server,
     an_organisation_sees_nothing_of_another_on_the_same_server
 );
+
+async fn a_token_signed_with_the_server_key_but_for_another_audience_or_issuer_is_refused(
+    db: &TestDatabase,
+) {
+    // With the token key configured, the test can sign exactly what the
+    // server signs, and change one claim at a time.
+    let key = [9u8; 32];
+    let mut settings = db.app_settings();
+    settings.identity.token_key = Some(samtale_server::config::SecretText(base64_std(&key)));
+    let app = TestApp::spawn_with(&settings).await;
+    let org = setup(&app).await;
+    let issuer = settings.identity.public_url.clone();
+    let now = app.clock.now();
+    let sign = |claims: Value| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(&key),
+        )
+        .unwrap()
+    };
+    let me = |token: String| {
+        let app = &app;
+        async move { app.call(Method::GET, "/v1/me", Some(&token), None).await }
+    };
+    let claims = |aud: &str, iss: &str| {
+        json!({"iss": iss, "aud": aud, "sub": org.staff.account_id.to_string(),
+               "did": org.staff.device_id.to_string(), "sid": session_of(&org.staff.access_token),
+               "knd": "staff", "iat": now, "exp": now + 300})
+    };
+    // The control: right audience and issuer is accepted.
+    assert_eq!(me(sign(claims("samtale-api", &issuer))).await.status(), 200);
+    expect_error(
+        me(sign(claims("another-api", &issuer))).await,
+        401,
+        ErrorCode::AuthenticationFailed,
+    )
+    .await;
+    expect_error(
+        me(sign(claims("samtale-api", "https://elsewhere.test"))).await,
+        401,
+        ErrorCode::AuthenticationFailed,
+    )
+    .await;
+    // HS512 under the same key: the algorithm is pinned.
+    let hs512 = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
+        &claims("samtale-api", &issuer),
+        &jsonwebtoken::EncodingKey::from_secret(&key),
+    )
+    .unwrap();
+    expect_error(me(hs512).await, 401, ErrorCode::AuthenticationFailed).await;
+    app.stop().await;
+}
+on_both_backends!(
+    a_token_signed_with_the_server_key_but_for_another_audience_or_issuer_is_refused,
+    a_token_signed_with_the_server_key_but_for_another_audience_or_issuer_is_refused
+);
+
+fn base64_std(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The `sid` claim of an access token (read without verifying).
+fn session_of(token: &str) -> String {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["sid"].as_str().unwrap().to_owned()
+}
