@@ -547,6 +547,30 @@ impl std::fmt::Debug for RedeemInvitationRequest {
     }
 }
 
+/// `POST /v1/sessions/eid`: a citizen who signed up with eID logs in again
+/// (a new phone, or after the session ended) with a fresh ID token whose
+/// nonce is derived from the device's keys.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EidLoginRequest {
+    /// The OpenID Connect ID token from the eID broker.
+    pub id_token: String,
+    /// The device logging in (registered if new).
+    pub device: DevicePublicKeys,
+    /// A label for the device, used when it is new.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
+    pub device_label: String,
+}
+
+impl std::fmt::Debug for EidLoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EidLoginRequest")
+            .field("device", &self.device)
+            .finish_non_exhaustive()
+    }
+}
+
 /// `PUT /v1/keys/{holder}/{epoch}`: publish a signed holder key record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -519,3 +519,92 @@ on_both_backends!(
     a_replayed_id_token_is_refused_and_rotated_broker_keys_are_fetched,
     a_replayed_id_token_is_refused_and_rotated_broker_keys_are_fetched
 );
+
+async fn a_signed_up_citizen_logs_in_again_with_eid_on_a_new_phone(db: &TestDatabase) {
+    let w = world(db).await;
+    let invitation = w.invite(PERSONNUMMER).await;
+    let phone = DeviceKeys::generate().unwrap();
+    let first: TokenPair = expect(
+        w.signup(
+            &invitation.code,
+            &phone,
+            Some(&w.key.sign(&claims(&phone, PERSONNUMMER, "bankid-7"))),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let login = |device: &DeviceKeys, token: String| {
+        let body =
+            json!({"id_token": token, "device": device.public(), "device_label": "New phone"});
+        let app = &w.app;
+        async move {
+            app.call(Method::POST, "/v1/sessions/eid", None, Some(body))
+                .await
+        }
+    };
+
+    // A new phone, a fresh eID login: same account, a second device.
+    let new_phone = DeviceKeys::generate().unwrap();
+    let token = w.key.sign(&claims(&new_phone, PERSONNUMMER, "bankid-7"));
+    let again: TokenPair = expect(login(&new_phone, token.clone()).await, 201).await;
+    assert_eq!(again.account_id, first.account_id);
+    assert_ne!(again.device_id, first.device_id);
+    // The token is spent; another device's nonce does not fit it.
+    let body: ErrorBody = expect(login(&new_phone, token).await, 401).await;
+    assert!(
+        body.message.contains("already been used"),
+        "{}",
+        body.message
+    );
+    let body: ErrorBody = expect(
+        login(
+            &DeviceKeys::generate().unwrap(),
+            w.key.sign(&claims(&new_phone, PERSONNUMMER, "bankid-7")),
+        )
+        .await,
+        401,
+    )
+    .await;
+    assert!(body.message.contains("nonce"), "{}", body.message);
+    // An eID identity with no account is sent to the letter.
+    let stranger = DeviceKeys::generate().unwrap();
+    let body: ErrorBody = expect(
+        login(
+            &stranger,
+            w.key.sign(&claims(&stranger, "19850709-9805", "bankid-99")),
+        )
+        .await,
+        401,
+    )
+    .await;
+    assert!(body.message.contains("invitation code"), "{}", body.message);
+
+    // After withdrawing consent, logging in is refused with that reason.
+    let out = w
+        .app
+        .call(
+            Method::POST,
+            "/v1/consent/withdraw",
+            Some(&again.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(out.status(), 204);
+    let third = DeviceKeys::generate().unwrap();
+    let body: ErrorBody = expect(
+        login(
+            &third,
+            w.key.sign(&claims(&third, PERSONNUMMER, "bankid-7")),
+        )
+        .await,
+        403,
+    )
+    .await;
+    assert_eq!(body.code, ErrorCode::ConsentWithdrawn);
+    w.app.stop().await;
+}
+on_both_backends!(
+    a_signed_up_citizen_logs_in_again_with_eid_on_a_new_phone,
+    a_signed_up_citizen_logs_in_again_with_eid_on_a_new_phone
+);

@@ -12,8 +12,8 @@ use samtale_protocol::keys::OrgRootPublicKey;
 use samtale_protocol::minimise;
 use samtale_protocol::org_fingerprint;
 use samtale_protocol::wire::{
-    AssuranceLevel, CitizenInfo, ConsentState, ConsentText, CreateInvitationRequest, ErrorCode,
-    InvitationCreated, RedeemInvitationRequest, TokenPair,
+    AssuranceLevel, CitizenInfo, ConsentState, ConsentText, CreateInvitationRequest,
+    EidLoginRequest, ErrorCode, InvitationCreated, RedeemInvitationRequest, TokenPair,
 };
 
 use super::accounts::{grant_session, new_device, new_id};
@@ -391,6 +391,129 @@ pub(super) async fn signup(
             }))
         }
     }
+}
+
+/// `POST /v1/sessions/eid`: a citizen logs in again with eID.
+#[utoipa::path(
+    post,
+    path = "/v1/sessions/eid",
+    tag = "sessions",
+    request_body = samtale_protocol::wire::EidLoginRequest,
+    responses(
+        (status = 201, description = "Logged in (the device is registered if new).", body = samtale_protocol::wire::TokenPair),
+        super::openapi::BodyErrors,
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
+        super::openapi::Conflict,
+        super::openapi::TooManyRequests,
+    )
+)]
+pub(super) async fn eid_login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<EidLoginRequest>,
+) -> Result<Created<TokenPair>, ApiError> {
+    validate::name("device_label", &req.device_label)?;
+    let address = state.limits.client_address(peer, &headers).to_string();
+    let now = state.clock.now();
+    if let Some(wait) = state.limits.login_address.check(&address, now) {
+        return Err(ApiError::rate_limited(wait, "failed logins"));
+    }
+    if !state.eid.enabled() {
+        return Err(ApiError::new(
+            ErrorCode::ValidationFailed,
+            "id_token: this server has no eID provider configured; ask your caseworker for a new invitation",
+        ));
+    }
+    let nonce = samtale_protocol::eid_nonce(&req.device);
+    let identity = match state.eid.verify(&req.id_token, &nonce, now).await {
+        Ok(identity) => identity,
+        Err(e) => {
+            state.limits.login_address.record(&address, now);
+            tracing::info!(reason = %e, "eID login refused");
+            return Err(ApiError::new(
+                ErrorCode::AuthenticationFailed,
+                e.to_string(),
+            ));
+        }
+    };
+    let Some(account) = state
+        .storage
+        .citizen_by_identity(&identity.issuer, &identity.subject)
+        .await?
+    else {
+        state.limits.login_address.record(&address, now);
+        return Err(ApiError::new(
+            ErrorCode::AuthenticationFailed,
+            "no account is linked to this eID identity; sign up with the invitation code from your letter",
+        ));
+    };
+    if account.disabled_at.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::AuthenticationFailed,
+            "this account is closed",
+        ));
+    }
+    if state.storage.consent_withdrawn(&account.id).await? {
+        return Err(ApiError::new(
+            ErrorCode::ConsentWithdrawn,
+            "you withdrew your consent; to use Samtale again, ask for a new invitation",
+        ));
+    }
+    let existing = state
+        .storage
+        .device_by_identity(&req.device.identity.to_bytes())
+        .await?;
+    let (device_id, is_new) = match existing {
+        Some(d) if d.account_id != account.id => {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                "this device key is registered to another account; make new device keys",
+            ));
+        }
+        Some(d) if d.revoked_at.is_some() => {
+            return Err(ApiError::new(
+                ErrorCode::DeviceRevoked,
+                "this device has been revoked; make new device keys to log in from it again",
+            ));
+        }
+        Some(d) if d.agreement_key != req.device.agreement.to_bytes() => {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                "this device's agreement key differs from the one registered",
+            ));
+        }
+        Some(d) => (d.id, false),
+        None => (new_id()?, true),
+    };
+    if !state
+        .storage
+        .spend_id_token(&auth::id_token_hash(&req.id_token), identity.expires_at)
+        .await?
+    {
+        return Err(ApiError::new(
+            ErrorCode::AuthenticationFailed,
+            crate::eid::EidError::Replayed.to_string(),
+        ));
+    }
+    let grant = grant_session(&state, &account.id, &device_id, "citizen", now)?;
+    state
+        .storage
+        .open_session(
+            &account.id,
+            &new_device(&device_id, &req.device, &req.device_label),
+            is_new,
+            &NewSession {
+                id: &grant.session_id,
+                refresh_hash: &grant.refresh_hash,
+                expires_at: grant.expires_at,
+            },
+            now,
+        )
+        .await?;
+    tracing::info!(account_id = %account.id, device_id, new_device = is_new, "citizen logged in with eID");
+    Ok(Created(grant.tokens))
 }
 
 /// `GET /v1/teams/{team}/citizens` (staff of the team)

@@ -233,6 +233,7 @@ fn api_routes() -> Router<AppState> {
         .route("/v1/bootstrap", post(accounts::bootstrap))
         .route("/v1/sessions", post(accounts::login))
         .route("/v1/sessions/refresh", post(accounts::refresh))
+        .route("/v1/sessions/eid", post(citizens::eid_login))
         .route("/v1/sessions/current", delete(accounts::logout))
         .route("/v1/me", get(accounts::me))
         .route("/v1/devices", get(accounts::list_devices))

@@ -85,6 +85,7 @@ pub struct TooManyRequests(pub ErrorBody);
         admin::disable_staff,
         citizens::create_invitation,
         citizens::signup,
+        citizens::eid_login,
         citizens::get_consent,
         citizens::withdraw_consent,
         citizens::list_citizens,

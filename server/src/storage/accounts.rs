@@ -1012,6 +1012,53 @@ impl Storage {
         })
     }
 
+    /// The citizen account linked to a verified eID identity.
+    pub async fn citizen_by_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<AccountRow>, StorageError> {
+        let sql = format!(
+            "SELECT {} FROM accounts a JOIN citizen_identities ci ON ci.account_id = a.id \
+             WHERE ci.issuer = $1 AND ci.subject = $2 AND a.kind = 'citizen'",
+            ACCOUNT_COLUMNS
+                .split(", ")
+                .map(|c| format!("a.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let row = with_pool!(self, |pool| {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(issuer)
+                .bind(subject)
+                .fetch_optional(pool)
+                .await?
+                .map(|r| account_from!(&r))
+                .transpose()?
+        });
+        Ok(row)
+    }
+
+    /// Records a used eID ID token; `false` if it was used before.
+    pub async fn spend_id_token(
+        &self,
+        token_hash: &[u8],
+        expires_at: i64,
+    ) -> Result<bool, StorageError> {
+        let n = with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO used_id_tokens (token_hash, expires_at) VALUES ($1, $2) \
+                 ON CONFLICT (token_hash) DO NOTHING",
+            )
+            .bind(token_hash)
+            .bind(expires_at)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
     /// Whether an eID ID token (by hash) was used for a sign-up before.
     pub async fn id_token_used(&self, token_hash: &[u8]) -> Result<bool, StorageError> {
         let n: i64 = with_pool!(self, |pool| {
