@@ -33,3 +33,26 @@ pub mod bytes {
         deserialize_bytes(d)
     }
 }
+
+/// `#[serde(with = "samtale_protocol::b64::opt_bytes")]` for `Option<Vec<u8>>`
+/// fields (absent or `null` is `None`).
+pub mod opt_bytes {
+    use super::*;
+
+    /// Serialises `Some` as unpadded base64url and `None` as `null`.
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(bytes) => s.serialize_some(&encode(bytes)),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Deserialises unpadded base64url or `null`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        let s = <Option<std::borrow::Cow<'de, str>>>::deserialize(d)?;
+        s.map(|s| {
+            decode(&s).map_err(|_| serde::de::Error::custom("invalid base64url (unpadded) data"))
+        })
+        .transpose()
+    }
+}

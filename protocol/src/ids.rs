@@ -158,6 +158,10 @@ id_type!(
     /// A device registered with the server.
     DeviceId
 );
+id_type!(
+    /// An encrypted attachment blob, referenced from inside an envelope.
+    AttachmentId
+);
 
 #[cfg(test)]
 mod tests {

@@ -342,6 +342,7 @@ impl fmt::Debug for OrgRootKey {
 
 /// What a key holder stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum HolderKind {
     /// A team's inbox key, granted to every team member's devices.
@@ -373,6 +374,7 @@ impl HolderKind {
 
 /// One epoch of one key holder: the unit messages are sealed to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HolderEpoch {
     /// The holder.

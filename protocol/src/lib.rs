@@ -113,7 +113,7 @@ pub use envelope::{
 };
 pub use grant::{GRANT_LEN, GRANT_VERSION, Grant, GrantError};
 pub use holder_key::{HOLDER_KEY_RECORD_LEN, HOLDER_KEY_VERSION, HolderKeyError, HolderKeyRecord};
-pub use ids::{AccountId, DeviceId, HolderId, MessageId, OrgId, TeamId, ThreadId};
+pub use ids::{AccountId, AttachmentId, DeviceId, HolderId, MessageId, OrgId, TeamId, ThreadId};
 pub use keys::{
     AgreementKey, DeviceKeys, DevicePublicKeys, HolderEpoch, HolderKeyPair, HolderKind,
     HolderPublicKey, IdentityKey, KeyError, OrgRootKey, OrgRootPublicKey, eid_nonce,

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::b64;
 use crate::cert::DeviceCertificate;
 use crate::envelope::MAX_ENVELOPE_BYTES;
-use crate::ids::{AccountId, DeviceId, MessageId, OrgId, TeamId, ThreadId};
-use crate::keys::{DevicePublicKeys, OrgRootPublicKey};
+use crate::ids::{AccountId, AttachmentId, DeviceId, HolderId, MessageId, OrgId, TeamId, ThreadId};
+use crate::keys::{DevicePublicKeys, HolderEpoch, HolderKind, OrgRootPublicKey};
 use crate::receipt::ReceiptKind;
 
 /// The WebSocket subprotocol for this version.
@@ -919,6 +919,194 @@ pub struct ConsentText {
     pub text: String,
     /// SHA-256 of `text` (UTF-8), lowercase hex: what the client echoes back.
     pub text_sha256: String,
+}
+
+// ------------------------------------------------------------ messaging
+
+/// `GET /v1/keys/{holder}` and `GET /v1/keys?owner=…`: a key holder's
+/// published epochs, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HolderKeySet {
+    /// The holder.
+    pub holder_id: HolderId,
+    /// Team, citizen or archive.
+    pub kind: HolderKind,
+    /// The team, citizen account or organisation the holder belongs to.
+    pub owner: String,
+    /// The newest epoch; messages are sealed to it.
+    pub current_epoch: u32,
+    /// A member left, a device was revoked or the rotation period passed:
+    /// a member should publish the next epoch and grant it.
+    pub rotation_due: bool,
+    /// The signed holder key records, one per epoch, oldest first.
+    pub records: Vec<PublishHolderKey>,
+}
+
+/// A device entitled to a holder's key, as a granting device sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EntitledDevice {
+    /// The device.
+    pub device_id: DeviceId,
+    /// Its account.
+    pub account_id: AccountId,
+    /// Its public keys (grants are sealed to `agreement`).
+    pub keys: DevicePublicKeys,
+    /// Its certificate from the organisation root (staff devices).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "b64::opt_bytes"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub certificate: Option<Vec<u8>>,
+    /// The epochs it has no grant for yet.
+    pub missing_epochs: Vec<u32>,
+}
+
+/// `GET /v1/keys/{holder}/devices`: the devices that should hold the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EntitledDevices {
+    /// Devices, in registration order.
+    pub devices: Vec<EntitledDevice>,
+}
+
+/// `GET /v1/grants`: the grants addressed to the calling device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct GrantList {
+    /// Encoded grants, by holder and epoch.
+    pub grants: Vec<GrantBlob>,
+}
+
+/// `POST /v1/grants`: how many grants were stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct GrantsStored {
+    /// New grants stored (a grant already stored is not counted).
+    pub stored: u32,
+}
+
+/// A citizen taking part in a thread, as the thread's members see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ThreadCitizen {
+    /// The account.
+    pub account_id: AccountId,
+    /// The name staff gave at invitation.
+    pub display_name: String,
+    /// How the identity was established.
+    pub assurance: AssuranceLevel,
+    /// Consent given or withdrawn.
+    pub consent: ConsentState,
+}
+
+/// `GET /v1/threads/{thread}`: a thread with its participants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ThreadDetail {
+    /// Sequence and activity.
+    pub summary: ThreadSummary,
+    /// The citizens taking part.
+    pub citizens: Vec<ThreadCitizen>,
+    /// The organisation's archive key holder: a disclosed participant that
+    /// every message is also sealed to, so the thread can be journaled.
+    pub archive_holder: HolderId,
+    /// The holder epochs a message to this thread must be sealed to now.
+    pub recipients: Vec<HolderEpoch>,
+    /// The signed participant log, in order; clients replay and verify it.
+    pub participants: Vec<MembershipBlob>,
+}
+
+/// `GET /v1/threads`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ThreadList {
+    /// Threads, most recent activity first.
+    pub threads: Vec<ThreadSummary>,
+}
+
+/// `POST /v1/threads/{thread}/participants`: add a citizen to a thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AddParticipantRequest {
+    /// The citizen (of the thread's team).
+    pub citizen: AccountId,
+    /// The next signed participant record, adding that citizen.
+    pub record: MembershipBlob,
+}
+
+/// A stored message, as read over REST.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StoredMessage {
+    /// Its position in the thread.
+    pub seq: u64,
+    /// The message id.
+    pub message_id: MessageId,
+    /// When it was committed (server clock, Unix milliseconds).
+    pub committed_at_ms: u64,
+    /// The encoded envelope.
+    #[serde(with = "b64::bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[A-Za-z0-9_-]*$"))]
+    pub envelope: Vec<u8>,
+}
+
+/// `GET /v1/threads/{thread}/messages?after=…&limit=…`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MessagePage {
+    /// Messages in sequence order.
+    pub messages: Vec<StoredMessage>,
+    /// The thread's highest sequence number now.
+    pub last_seq: u64,
+}
+
+/// One device's receipt in a thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptBlob {
+    /// The encoded, signed receipt.
+    #[serde(with = "b64::bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[A-Za-z0-9_-]*$"))]
+    pub receipt: Vec<u8>,
+}
+
+/// `GET /v1/threads/{thread}/receipts`: the latest receipt of each kind
+/// from each device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptList {
+    /// Receipts.
+    pub receipts: Vec<ReceiptBlob>,
+}
+
+/// `POST /v1/threads/{thread}/attachments`: an uploaded encrypted blob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentStored {
+    /// Reference it from inside the envelope's payload.
+    pub attachment_id: AttachmentId,
+    /// Its size in bytes.
+    pub size: u64,
+    /// SHA-256 of the uploaded (encrypted) bytes, lowercase hex.
+    pub sha256: String,
 }
 
 /// A receipt kind, re-exported for REST listings of read state.

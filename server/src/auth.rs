@@ -35,6 +35,14 @@ impl Clock {
         real.saturating_add(self.offset.load(Ordering::Relaxed))
     }
 
+    /// Milliseconds since the Unix epoch, plus any offset a test added.
+    pub fn now_ms(&self) -> i64 {
+        let real = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        real.saturating_add(self.offset.load(Ordering::Relaxed).saturating_mul(1000))
+    }
+
     /// Moves this clock (and every clone of it) forward.
     pub fn advance(&self, seconds: i64) {
         self.offset.fetch_add(seconds, Ordering::Relaxed);

@@ -177,6 +177,47 @@ impl Default for IdentitySettings {
     }
 }
 
+/// The WebSocket relay, attachments, key rotation and notifications.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessagingSettings {
+    /// Browser origins allowed to open a WebSocket (`Origin` header).
+    /// Native clients send none and are always allowed.
+    pub allowed_origins: Vec<String>,
+    /// The largest attachment upload, in bytes.
+    pub attachment_max_bytes: u64,
+    /// Days after which a holder key is due for a new epoch.
+    pub key_rotation_days: u32,
+    /// Frames per second a connection may send on average (bursts of five
+    /// seconds' worth are allowed).
+    pub ws_frames_per_second: u32,
+    /// Where content-free notifications go (a JSON POST); none: no notifications.
+    pub notify_webhook_url: Option<String>,
+    /// Key for the notification's HMAC-SHA256 signature header.
+    pub notify_webhook_secret: Option<SecretText>,
+    /// The neutral notification text; `{organisation}` is replaced.
+    pub notify_template: String,
+    /// Minimum seconds between two notifications to the same person.
+    pub notify_interval_seconds: u32,
+}
+
+/// The default notification text (Danish): no content, no names.
+pub const DEFAULT_NOTIFY_TEMPLATE: &str = "Du har en ny besked fra {organisation}";
+
+impl Default for MessagingSettings {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            attachment_max_bytes: 25 * 1024 * 1024,
+            key_rotation_days: 30,
+            ws_frames_per_second: 50,
+            notify_webhook_url: None,
+            notify_webhook_secret: None,
+            notify_template: DEFAULT_NOTIFY_TEMPLATE.into(),
+            notify_interval_seconds: 15 * 60,
+        }
+    }
+}
+
 /// The effective configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -192,6 +233,8 @@ pub struct Settings {
     pub log_filter: String,
     /// Accounts, sessions and invitations.
     pub identity: IdentitySettings,
+    /// Relay, attachments, key rotation, notifications.
+    pub messaging: MessagingSettings,
 }
 
 /// Settings from one layer; `None` leaves the lower layer's value.
@@ -222,6 +265,22 @@ pub struct Layer {
     pub eid: Option<Vec<EidProviderSettings>>,
     /// `trusted_proxies = ["10.0.0.1"]`
     pub trusted_proxies: Option<Vec<String>>,
+    /// `allowed_origins = ["https://samtale.example.dk"]`
+    pub allowed_origins: Option<Vec<String>>,
+    /// `attachment_max_bytes = 26214400`
+    pub attachment_max_bytes: Option<u64>,
+    /// `key_rotation_days = 30`
+    pub key_rotation_days: Option<u32>,
+    /// `ws_frames_per_second = 50`
+    pub ws_frames_per_second: Option<u32>,
+    /// `notify_webhook_url = "https://sms-gateway.example.dk/samtale"`
+    pub notify_webhook_url: Option<String>,
+    /// `notify_webhook_secret = "<a long random string>"`
+    pub notify_webhook_secret: Option<String>,
+    /// `notify_template = "Du har en ny besked fra {organisation}"`
+    pub notify_template: Option<String>,
+    /// `notify_interval_seconds = 900`
+    pub notify_interval_seconds: Option<u32>,
 }
 
 impl Layer {
@@ -239,6 +298,16 @@ impl Layer {
             access_token_minutes: self.access_token_minutes.or(base.access_token_minutes),
             eid: self.eid.or(base.eid),
             trusted_proxies: self.trusted_proxies.or(base.trusted_proxies),
+            allowed_origins: self.allowed_origins.or(base.allowed_origins),
+            attachment_max_bytes: self.attachment_max_bytes.or(base.attachment_max_bytes),
+            key_rotation_days: self.key_rotation_days.or(base.key_rotation_days),
+            ws_frames_per_second: self.ws_frames_per_second.or(base.ws_frames_per_second),
+            notify_webhook_url: self.notify_webhook_url.or(base.notify_webhook_url),
+            notify_webhook_secret: self.notify_webhook_secret.or(base.notify_webhook_secret),
+            notify_template: self.notify_template.or(base.notify_template),
+            notify_interval_seconds: self
+                .notify_interval_seconds
+                .or(base.notify_interval_seconds),
         }
     }
 
@@ -290,7 +359,31 @@ impl Layer {
                 });
             }
         };
+        let list = |name: &str| {
+            var(name).map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+        };
+        let attachment_max_bytes = var("SAMTALE_ATTACHMENT_MAX_BYTES")
+            .map(|v| {
+                v.trim().parse().map_err(|_| ConfigError::Invalid {
+                    setting: "SAMTALE_ATTACHMENT_MAX_BYTES",
+                    message: format!("expected a whole number of bytes, got {v:?}"),
+                })
+            })
+            .transpose()?;
         Ok(Layer {
+            allowed_origins: list("SAMTALE_ALLOWED_ORIGINS"),
+            attachment_max_bytes,
+            key_rotation_days: number("SAMTALE_KEY_ROTATION_DAYS")?,
+            ws_frames_per_second: number("SAMTALE_WS_FRAMES_PER_SECOND")?,
+            notify_webhook_url: var("SAMTALE_NOTIFY_WEBHOOK_URL"),
+            notify_webhook_secret: var("SAMTALE_NOTIFY_WEBHOOK_SECRET"),
+            notify_template: var("SAMTALE_NOTIFY_TEMPLATE"),
+            notify_interval_seconds: number("SAMTALE_NOTIFY_INTERVAL_SECONDS")?,
             trusted_proxies: var("SAMTALE_TRUSTED_PROXIES").map(|v| {
                 v.split(',')
                     .map(|s| s.trim().to_owned())
@@ -343,6 +436,7 @@ impl Settings {
     }
 
     fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
+        let layer_messaging = layer.clone();
         let listen_text = layer.listen.unwrap_or_else(|| DEFAULT_LISTEN.into());
         let listen = listen_text.parse().map_err(|_| ConfigError::Invalid {
             setting: "listen (SAMTALE_LISTEN, --listen)",
@@ -444,8 +538,10 @@ impl Settings {
                 });
             }
         }
+        let messaging = resolve_messaging(&layer_messaging)?;
         Ok(Settings {
             identity,
+            messaging,
             listen,
             data_dir,
             database,
@@ -453,6 +549,82 @@ impl Settings {
             log_filter: layer.log.unwrap_or_else(|| "info".into()),
         })
     }
+}
+
+fn resolve_messaging(layer: &Layer) -> Result<MessagingSettings, ConfigError> {
+    let d = MessagingSettings::default();
+    let m = MessagingSettings {
+        allowed_origins: layer.allowed_origins.clone().unwrap_or_default(),
+        attachment_max_bytes: layer.attachment_max_bytes.unwrap_or(d.attachment_max_bytes),
+        key_rotation_days: layer.key_rotation_days.unwrap_or(d.key_rotation_days),
+        ws_frames_per_second: layer.ws_frames_per_second.unwrap_or(d.ws_frames_per_second),
+        notify_webhook_url: layer.notify_webhook_url.clone(),
+        notify_webhook_secret: layer.notify_webhook_secret.clone().map(SecretText),
+        notify_template: layer.notify_template.clone().unwrap_or(d.notify_template),
+        notify_interval_seconds: layer
+            .notify_interval_seconds
+            .unwrap_or(d.notify_interval_seconds),
+    };
+    if !(1024..=1024 * 1024 * 1024).contains(&m.attachment_max_bytes) {
+        return Err(ConfigError::Invalid {
+            setting: "attachment_max_bytes (SAMTALE_ATTACHMENT_MAX_BYTES)",
+            message: format!(
+                "must be between 1 KiB and 1 GiB, got {}",
+                m.attachment_max_bytes
+            ),
+        });
+    }
+    if !(1..=365).contains(&m.key_rotation_days) {
+        return Err(ConfigError::Invalid {
+            setting: "key_rotation_days (SAMTALE_KEY_ROTATION_DAYS)",
+            message: format!("must be between 1 and 365, got {}", m.key_rotation_days),
+        });
+    }
+    if m.ws_frames_per_second == 0 {
+        return Err(ConfigError::Invalid {
+            setting: "ws_frames_per_second (SAMTALE_WS_FRAMES_PER_SECOND)",
+            message: "must be at least 1".into(),
+        });
+    }
+    if m.notify_webhook_url.is_some() != m.notify_webhook_secret.is_some() {
+        return Err(ConfigError::Invalid {
+            setting: "notify_webhook_url, notify_webhook_secret (SAMTALE_NOTIFY_WEBHOOK_*)",
+            message: "set both to send notifications, or neither".into(),
+        });
+    }
+    if let Some(url) = &m.notify_webhook_url
+        && !(url.starts_with("https://")
+            || url.starts_with("http://127.0.0.1")
+            || url.starts_with("http://localhost"))
+    {
+        return Err(ConfigError::Invalid {
+            setting: "notify_webhook_url (SAMTALE_NOTIFY_WEBHOOK_URL)",
+            message: "must be an https:// URL (plain http only on loopback, for tests)".into(),
+        });
+    }
+    // The text goes out by SMS or push, outside the encrypted channel: it
+    // must say nothing about anyone.
+    let sample = m.notify_template.replace("{organisation}", "Kommune");
+    let findings = samtale_protocol::minimise::Minimiser::new().scan(&sample);
+    if !findings.is_empty() || !m.notify_template.contains("{organisation}") {
+        return Err(ConfigError::Invalid {
+            setting: "notify_template (SAMTALE_NOTIFY_TEMPLATE)",
+            message: format!(
+                "a notification must be neutral and name only the organisation as {{organisation}}; \
+                 the minimisation rules flag: {}",
+                if findings.is_empty() {
+                    "no {organisation} placeholder".to_string()
+                } else {
+                    findings
+                        .iter()
+                        .map(|f| f.category.explanation())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                }
+            ),
+        });
+    }
+    Ok(m)
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@
 //! * [`config`]: layered settings (defaults, file, `SAMTALE_*`, flags).
 //! * [`storage`]: the one storage interface, on SQLite or PostgreSQL.
 //! * [`http`]: routes, errors, middleware.
+//! * [`relay`]: the WebSocket relay, group-commit writer, fan-out.
+//! * [`notify`]: content-free notifications to offline recipients.
 //! * [`startup`]: bind, serve, graceful shutdown.
 //! * [`telemetry`]: structured logs that carry no personal data.
 
@@ -21,6 +23,8 @@ pub mod config;
 pub mod eid;
 pub mod http;
 pub mod limits;
+pub mod notify;
+pub mod relay;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

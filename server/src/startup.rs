@@ -39,7 +39,7 @@ pub enum StartError {
     #[error("the operating system's random number generator failed")]
     Randomness,
     /// The HTTP client for eID brokers could not be built.
-    #[error("cannot set up the HTTP client for eID brokers: {0}")]
+    #[error("cannot set up an HTTP client (eID brokers, notification webhook): {0}")]
     HttpClient(#[from] reqwest::Error),
 }
 
@@ -97,7 +97,26 @@ impl Application {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let eid = crate::eid::EidVerifier::new(&identity.eid)?;
         let clock = Clock::default();
+        let messaging = &settings.messaging;
+        let hub = crate::relay::Hub::default();
+        let bus: std::sync::Arc<dyn crate::relay::Bus> =
+            std::sync::Arc::new(crate::relay::InProcessBus::new(hub.clone()));
+        let notifier =
+            crate::notify::Notifier::spawn(messaging, storage.clone(), clock.clone(), hub.clone())?;
+        let writer =
+            crate::relay::writer::spawn(storage.clone(), clock.clone(), bus.clone(), notifier);
+        let relay = crate::relay::Relay {
+            hub,
+            bus,
+            writer,
+            policy: crate::relay::PolicyVersion::default(),
+        };
         let state = AppState {
+            relay,
+            allowed_origins: messaging.allowed_origins.clone().into(),
+            ws_frames_per_second: messaging.ws_frames_per_second,
+            key_rotation_days: messaging.key_rotation_days,
+            attachment_max_bytes: messaging.attachment_max_bytes,
             storage: storage.clone(),
             passwords: Passwords::new(2)?,
             tokens: Tokens::new(
@@ -157,6 +176,11 @@ impl Application {
         &self.state.clock
     }
 
+    /// The message relay (for tests and benchmarks: commit counters, hub).
+    pub fn relay(&self) -> &crate::relay::Relay {
+        &self.state.relay
+    }
+
     /// The one-time enrolment code for the first admin, when no
     /// organisation exists yet. Shown once: only its hash is stored.
     pub fn enrolment_code(&self) -> Option<&str> {
@@ -170,12 +194,17 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let storage = self.state.storage.clone();
+        let hub = self.state.relay.hub.clone();
         let app = router(self.state);
         let served = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // WebSockets are not requests: tell them to reconnect elsewhere.
+            hub.kill_all(samtale_protocol::wire::ErrorCode::Unavailable);
+        })
         .await;
         storage.close().await;
         served

@@ -336,6 +336,10 @@ pub(super) async fn logout(
         .storage
         .revoke_session(&caller.session_id, state.clock.now())
         .await?;
+    state
+        .relay
+        .hub
+        .kill_session(&caller.session_id, ErrorCode::AuthenticationFailed);
     Ok(NoContent)
 }
 
@@ -457,6 +461,16 @@ pub(super) async fn revoke_device(
         .storage
         .revoke_device(&row.id, state.clock.now())
         .await?;
+    // Its sockets close now; every key it held is due for a new epoch.
+    state
+        .relay
+        .hub
+        .kill_device(&row.id, ErrorCode::DeviceRevoked);
+    state
+        .storage
+        .request_rotation_for_device(&row.id, state.clock.now())
+        .await?;
+    state.relay.policy.bump();
     tracing::info!(account_id = %caller.id(), device_id = %row.id, "device revoked");
     Ok(NoContent)
 }

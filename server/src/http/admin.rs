@@ -159,6 +159,7 @@ pub(super) async fn add_member(
         .storage
         .add_team_member(&team_id, &account.id, state.clock.now())
         .await?;
+    state.relay.policy.bump();
     tracing::info!(team_id, account_id = %account.id, "team member added");
     Ok(NoContent)
 }
@@ -305,6 +306,15 @@ pub(super) async fn disable_staff(
         .storage
         .disable_account(&row.id, state.clock.now())
         .await?;
+    state
+        .relay
+        .hub
+        .kill_account(&row.id, ErrorCode::AuthenticationFailed);
+    state
+        .storage
+        .request_rotation_for_account(&row.id, state.clock.now())
+        .await?;
+    state.relay.policy.bump();
     tracing::info!(account_id = %row.id, "staff account disabled");
     Ok(NoContent)
 }

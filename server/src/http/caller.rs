@@ -90,60 +90,66 @@ impl FromRequestParts<AppState> for Caller {
                     "the Authorization header must be `Bearer <access token>`",
                 )
             })?;
-        let now = state.clock.now();
-        let claims = state.tokens.verify(token, now).map_err(|e| match e {
-            TokenError::Expired => ApiError::new(
-                ErrorCode::TokenExpired,
-                "the access token has expired: refresh it with POST /v1/sessions/refresh",
-            ),
-            TokenError::Invalid => ApiError::new(
+        authenticate(state, token).await
+    }
+}
+
+/// Checks an access token and the session, device and account behind it.
+/// Used by every REST request and by the WebSocket's authentication.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+    let now = state.clock.now();
+    let claims = state.tokens.verify(token, now).map_err(|e| match e {
+        TokenError::Expired => ApiError::new(
+            ErrorCode::TokenExpired,
+            "the access token has expired: refresh it with POST /v1/sessions/refresh",
+        ),
+        TokenError::Invalid => ApiError::new(
+            ErrorCode::AuthenticationFailed,
+            "the access token is not valid",
+        ),
+    })?;
+    let check = state
+        .storage
+        .check_session(&claims.sid, &claims.did, now)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
                 ErrorCode::AuthenticationFailed,
                 "the access token is not valid",
-            ),
+            )
         })?;
-        let check = state
-            .storage
-            .check_session(&claims.sid, &claims.did, now)
-            .await?
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::AuthenticationFailed,
-                    "the access token is not valid",
-                )
-            })?;
-        if check.device_revoked {
-            return Err(ApiError::new(
-                ErrorCode::DeviceRevoked,
-                "this device has been revoked; log in again from a device you trust",
-            ));
-        }
-        if check.account_disabled {
-            return Err(ApiError::new(
-                ErrorCode::AuthenticationFailed,
-                "this account is disabled; ask your administrator",
-            ));
-        }
-        if check.session_revoked || check.session_expired {
-            return Err(ApiError::new(
-                ErrorCode::AuthenticationFailed,
-                "this session has ended; log in again",
-            ));
-        }
-        let account = state
-            .storage
-            .account(&claims.sub)
-            .await?
-            .filter(|a| a.kind == claims.knd)
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::AuthenticationFailed,
-                    "the access token is not valid",
-                )
-            })?;
-        Ok(Caller {
-            account,
-            device_id: claims.did,
-            session_id: claims.sid,
-        })
+    if check.device_revoked {
+        return Err(ApiError::new(
+            ErrorCode::DeviceRevoked,
+            "this device has been revoked; log in again from a device you trust",
+        ));
     }
+    if check.account_disabled {
+        return Err(ApiError::new(
+            ErrorCode::AuthenticationFailed,
+            "this account is disabled; ask your administrator",
+        ));
+    }
+    if check.session_revoked || check.session_expired {
+        return Err(ApiError::new(
+            ErrorCode::AuthenticationFailed,
+            "this session has ended; log in again",
+        ));
+    }
+    let account = state
+        .storage
+        .account(&claims.sub)
+        .await?
+        .filter(|a| a.kind == claims.knd)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::AuthenticationFailed,
+                "the access token is not valid",
+            )
+        })?;
+    Ok(Caller {
+        account,
+        device_id: claims.did,
+        session_id: claims.sid,
+    })
 }

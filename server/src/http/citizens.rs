@@ -94,6 +94,11 @@ pub(super) async fn withdraw_consent(
         .storage
         .withdraw_consent(caller.id(), state.clock.now())
         .await?;
+    state
+        .relay
+        .hub
+        .kill_account(caller.id(), ErrorCode::ConsentWithdrawn);
+    state.relay.policy.bump();
     tracing::info!(account_id = %caller.id(), "consent withdrawn");
     Ok(NoContent)
 }

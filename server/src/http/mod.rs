@@ -6,9 +6,12 @@ use std::time::Duration;
 
 mod accounts;
 mod admin;
+mod attachments;
 pub mod caller;
 mod citizens;
+mod keys;
 pub mod openapi;
+pub mod threads;
 mod validate;
 
 use axum::extract::rejection::JsonRejection;
@@ -45,6 +48,16 @@ pub struct AppState {
     pub eid: crate::eid::EidVerifier,
     /// Rate limits against guessing.
     pub limits: crate::limits::Limits,
+    /// The message relay (writer, hub, bus).
+    pub relay: crate::relay::Relay,
+    /// Browser origins allowed to open a WebSocket.
+    pub allowed_origins: std::sync::Arc<[String]>,
+    /// Frames per second one WebSocket may send.
+    pub ws_frames_per_second: u32,
+    /// Days before a holder key is due for rotation.
+    pub key_rotation_days: u32,
+    /// The largest attachment upload.
+    pub attachment_max_bytes: u64,
 }
 
 /// An error answered as `{"code": …, "message": …}` with the code's status.
@@ -77,6 +90,16 @@ impl ApiError {
 }
 
 impl ApiError {
+    /// The stable code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The sentence for people.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// A server-side failure: logged here, opaque to the client.
     pub fn internal(what: &str) -> Self {
         tracing::error!(what, "internal error");
@@ -194,16 +217,26 @@ impl IntoResponse for ApiError {
 
 /// Every route of the server, with its middleware.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    // Streams (attachments, the WebSocket) have their own limits and no
+    // request timeout; everything else is small and quick.
+    let bounded = Router::new()
         .merge(health_routes())
         .merge(api_routes())
         .fallback(not_found)
-        .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_REST_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
-        ))
+        ));
+    Router::new()
+        .route("/ws", get(crate::relay::socket::ws_handler))
+        .route(
+            "/v1/threads/{thread}/attachments",
+            post(attachments::upload),
+        )
+        .route("/v1/attachments/{attachment}", get(attachments::download))
+        .merge(bounded)
+        .with_state(state)
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header_layer(header::CACHE_CONTROL, "no-store"))
         .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
@@ -254,6 +287,26 @@ fn api_routes() -> Router<AppState> {
         .route("/v1/signup", post(citizens::signup))
         .route("/v1/consent", get(citizens::get_consent))
         .route("/v1/consent/withdraw", post(citizens::withdraw_consent))
+        .route("/v1/keys", get(keys::find_key))
+        .route("/v1/keys/{holder}", get(keys::get_key))
+        .route("/v1/keys/{holder}/devices", get(keys::entitled_devices))
+        .route("/v1/keys/{holder}/{epoch}", put(keys::publish_key))
+        .route(
+            "/v1/grants",
+            post(keys::upload_grants).get(keys::list_grants),
+        )
+        .route(
+            "/v1/threads",
+            post(threads::create_thread).get(threads::list_threads),
+        )
+        .route("/v1/threads/{thread}", get(threads::get_thread))
+        .route(
+            "/v1/threads/{thread}/participants",
+            post(threads::add_participant),
+        )
+        .route("/v1/threads/{thread}/messages", get(threads::list_messages))
+        .route("/v1/threads/{thread}/receipts", get(threads::list_receipts))
+        .route("/v1/threads/{thread}/grants", get(threads::thread_grants))
 }
 
 fn health_routes() -> Router<AppState> {

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 
 use samtale_protocol::wire::ErrorBody;
 
-use super::{accounts, admin, citizens};
+use super::{accounts, admin, attachments, citizens, keys, threads};
 
 /// The errors of any endpoint that takes a JSON body.
 #[derive(utoipa::IntoResponses)]
@@ -89,6 +89,21 @@ pub struct TooManyRequests(pub ErrorBody);
         citizens::get_consent,
         citizens::withdraw_consent,
         citizens::list_citizens,
+        keys::publish_key,
+        keys::get_key,
+        keys::find_key,
+        keys::entitled_devices,
+        keys::upload_grants,
+        keys::list_grants,
+        threads::create_thread,
+        threads::list_threads,
+        threads::get_thread,
+        threads::add_participant,
+        threads::list_messages,
+        threads::list_receipts,
+        threads::thread_grants,
+        attachments::upload,
+        attachments::download,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -98,6 +113,8 @@ pub struct TooManyRequests(pub ErrorBody);
         (name = "devices", description = "A caller's devices and staff device certificates."),
         (name = "admin", description = "Teams and staff accounts."),
         (name = "citizens", description = "Invitations, sign-up, consent."),
+        (name = "keys", description = "Key holders' public keys and grants of their private keys."),
+        (name = "threads", description = "Threads, their participants, stored messages, receipts and attachments. Live traffic goes over the WebSocket at /ws."),
     )
 )]
 pub struct ApiDoc;

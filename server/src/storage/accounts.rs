@@ -7,17 +7,6 @@ use sqlx::Row;
 
 use super::{Backend, Storage, StorageError};
 
-/// Runs `$body` with `$pool` bound to the configured pool. The body is
-/// compiled once per backend, so each gets its own statically typed code.
-macro_rules! with_pool {
-    ($storage:expr, |$pool:ident| $body:expr) => {
-        match &$storage.backend {
-            Backend::Sqlite($pool) => $body,
-            Backend::Postgres($pool) => $body,
-        }
-    };
-}
-
 /// An organisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgRow {

@@ -3,7 +3,22 @@
 //! the default) and PostgreSQL (many nodes). Both run the same migrations'
 //! intent from `migrations/<dialect>/` and the same test suite.
 
+#[macro_use]
+mod macros {
+    /// Runs `$body` with `$pool` bound to the configured pool. The body is
+    /// compiled once per backend, so each gets its own statically typed code.
+    macro_rules! with_pool {
+        ($storage:expr, |$pool:ident| $body:expr) => {
+            match &$storage.backend {
+                Backend::Sqlite($pool) => $body,
+                Backend::Postgres($pool) => $body,
+            }
+        };
+    }
+}
+
 pub mod accounts;
+pub mod messaging;
 mod postgres;
 mod sqlite;
 

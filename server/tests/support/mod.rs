@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+pub mod world;
+
 use samtale_server::config::{DatabaseSettings, DatabaseUrl, LogFormat, Settings};
 use samtale_server::startup::Application;
 use sqlx::Connection;
@@ -84,6 +86,7 @@ impl TestDatabase {
             log_format: LogFormat::Pretty,
             log_filter: "warn".into(),
             identity: samtale_server::config::IdentitySettings::default(),
+            messaging: samtale_server::config::MessagingSettings::default(),
         }
     }
 
@@ -172,6 +175,7 @@ pub struct TestApp {
     pub storage: samtale_server::storage::Storage,
     pub clock: samtale_server::auth::Clock,
     pub enrolment_code: Option<String>,
+    pub relay: samtale_server::relay::Relay,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -189,6 +193,7 @@ impl TestApp {
         let storage = app.storage().clone();
         let clock = app.clock().clone();
         let enrolment_code = app.enrolment_code().map(str::to_owned);
+        let relay = app.relay().clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async move {
             let _ = rx.await;
@@ -199,6 +204,7 @@ impl TestApp {
             storage,
             clock,
             enrolment_code,
+            relay,
             shutdown: Some(tx),
             task,
         }

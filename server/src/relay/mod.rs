@@ -1,0 +1,284 @@
+//! The message relay: one group-commit writer, a bus that fans committed
+//! messages and receipts out to connections, and the registry of open
+//! WebSocket connections.
+//!
+//! * [`writer`]: the single writer that commits many messages per
+//!   transaction and acknowledges them after the commit.
+//! * [`Hub`]: open connections by account, with bounded queues; a connection
+//!   that cannot keep up is closed, never allowed to grow memory.
+//! * [`Bus`]: how committed events reach the hubs of every node (in process
+//!   here; NATS when several nodes share a PostgreSQL database).
+//! * [`socket`]: one device's WebSocket.
+
+pub mod socket;
+pub mod writer;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use samtale_protocol::wire::ErrorCode;
+use tokio::sync::{Notify, mpsc};
+
+/// How many events may wait for one connection before it is closed as a
+/// slow consumer.
+pub const CONNECTION_QUEUE: usize = 1024;
+
+/// A committed message, as fanned out.
+#[derive(Debug)]
+pub struct Delivered {
+    pub thread_id: samtale_protocol::ThreadId,
+    pub seq: u64,
+    pub message_id: samtale_protocol::MessageId,
+    pub committed_at_ms: u64,
+    pub envelope: Vec<u8>,
+    /// The sending device (it has the ack; it gets no copy).
+    pub sender_device_id: String,
+}
+
+/// What a connection is told.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A message in one of the account's threads.
+    Message(Arc<Delivered>),
+    /// A receipt in one of the account's threads.
+    Receipt {
+        thread_id: samtale_protocol::ThreadId,
+        from_device_id: String,
+        receipt: Arc<Vec<u8>>,
+    },
+}
+
+/// Something for the accounts of `audience`, wherever they are connected.
+#[derive(Debug, Clone)]
+pub struct BusEvent {
+    pub audience: Arc<[String]>,
+    pub event: Event,
+}
+
+/// Carries committed events to every node's [`Hub`].
+pub trait Bus: Send + Sync + std::fmt::Debug {
+    /// Publishes an event; delivery is best effort (devices that miss it
+    /// catch up from their cursor).
+    fn publish(&self, event: BusEvent);
+}
+
+/// The bus of a single node: straight to the local hub.
+#[derive(Debug, Clone)]
+pub struct InProcessBus {
+    hub: Hub,
+}
+
+impl InProcessBus {
+    /// A bus delivering to `hub`.
+    pub fn new(hub: Hub) -> Self {
+        Self { hub }
+    }
+}
+
+impl Bus for InProcessBus {
+    fn publish(&self, event: BusEvent) {
+        self.hub.fan_out(&event);
+    }
+}
+
+/// Why and how a connection must close; set once, then the connection is
+/// woken.
+#[derive(Debug, Default)]
+pub struct KillSwitch {
+    code: AtomicU16,
+    notify: Notify,
+}
+
+impl KillSwitch {
+    /// Asks the connection to close with `code` (the first reason wins).
+    pub fn kill(&self, code: ErrorCode) {
+        let _ =
+            self.code
+                .compare_exchange(0, code.close_code(), Ordering::SeqCst, Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+
+    /// Waits until the connection must close; returns the reason's code.
+    pub async fn killed(&self) -> u16 {
+        loop {
+            let code = self.code.load(Ordering::SeqCst);
+            if code != 0 {
+                return code;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Connection {
+    id: u64,
+    device_id: String,
+    session_id: String,
+    tx: mpsc::Sender<Event>,
+    kill: Arc<KillSwitch>,
+}
+
+/// Open connections by account.
+#[derive(Debug, Clone, Default)]
+pub struct Hub {
+    inner: Arc<RwLock<HashMap<String, Vec<Connection>>>>,
+    next_id: Arc<AtomicU64>,
+}
+
+/// A connection's registration; dropping it unregisters.
+#[derive(Debug)]
+pub struct Registration {
+    hub: Hub,
+    account_id: String,
+    id: u64,
+    /// Events for this connection.
+    pub events: mpsc::Receiver<Event>,
+    /// Set when the connection must close.
+    pub kill: Arc<KillSwitch>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.hub.inner.write()
+            && let Some(list) = map.get_mut(&self.account_id)
+        {
+            list.retain(|c| c.id != self.id);
+            if list.is_empty() {
+                map.remove(&self.account_id);
+            }
+        }
+    }
+}
+
+impl Hub {
+    /// Registers a connection of `device_id` (session `session_id`).
+    pub fn register(&self, account_id: &str, device_id: &str, session_id: &str) -> Registration {
+        let (tx, events) = mpsc::channel(CONNECTION_QUEUE);
+        let kill = Arc::new(KillSwitch::default());
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut map) = self.inner.write() {
+            map.entry(account_id.to_owned())
+                .or_default()
+                .push(Connection {
+                    id,
+                    device_id: device_id.to_owned(),
+                    session_id: session_id.to_owned(),
+                    tx,
+                    kill: kill.clone(),
+                });
+        }
+        Registration {
+            hub: self.clone(),
+            account_id: account_id.to_owned(),
+            id,
+            events,
+            kill,
+        }
+    }
+
+    /// Hands an event to every connection of its audience. A full queue
+    /// closes that connection (slow consumer); it catches up on reconnect.
+    pub fn fan_out(&self, event: &BusEvent) {
+        let Ok(map) = self.inner.read() else { return };
+        for account in event.audience.iter() {
+            let Some(list) = map.get(account) else {
+                continue;
+            };
+            for conn in list {
+                let skip = match &event.event {
+                    Event::Message(m) => m.sender_device_id == conn.device_id,
+                    Event::Receipt { from_device_id, .. } => *from_device_id == conn.device_id,
+                };
+                if skip {
+                    continue;
+                }
+                if conn.tx.try_send(event.event.clone()).is_err() {
+                    conn.kill.kill(ErrorCode::SlowConsumer);
+                }
+            }
+        }
+    }
+
+    /// Whether any device of the account has an open connection.
+    pub fn is_online(&self, account_id: &str) -> bool {
+        self.inner
+            .read()
+            .map(|map| map.get(account_id).is_some_and(|l| !l.is_empty()))
+            .unwrap_or(false)
+    }
+
+    /// Closes the connections of a device.
+    pub fn kill_device(&self, device_id: &str, code: ErrorCode) {
+        self.kill_where(|c| c.device_id == device_id, code);
+    }
+
+    /// Closes the connections of a session.
+    pub fn kill_session(&self, session_id: &str, code: ErrorCode) {
+        self.kill_where(|c| c.session_id == session_id, code);
+    }
+
+    /// Closes every connection of an account.
+    pub fn kill_account(&self, account_id: &str, code: ErrorCode) {
+        if let Ok(map) = self.inner.read()
+            && let Some(list) = map.get(account_id)
+        {
+            for conn in list {
+                conn.kill.kill(code);
+            }
+        }
+    }
+
+    /// Closes every connection (the server is stopping).
+    pub fn kill_all(&self, code: ErrorCode) {
+        self.kill_where(|_| true, code);
+    }
+
+    fn kill_where(&self, pred: impl Fn(&Connection) -> bool, code: ErrorCode) {
+        if let Ok(map) = self.inner.read() {
+            for conn in map.values().flatten().filter(|c| pred(c)) {
+                conn.kill.kill(code);
+            }
+        }
+    }
+
+    /// The number of open connections.
+    pub fn connections(&self) -> usize {
+        self.inner
+            .read()
+            .map(|m| m.values().map(Vec::len).sum())
+            .unwrap_or(0)
+    }
+}
+
+/// A counter bumped whenever something that send-time checks depend on
+/// changes (participants, team members, keys, consent, revocation), so that
+/// connections know their cached view of a thread is stale.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyVersion(Arc<AtomicU64>);
+
+impl PolicyVersion {
+    /// The current version.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Marks every cached view stale.
+    pub fn bump(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// The relay's parts, shared by HTTP handlers and sockets.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    /// Open connections on this node.
+    pub hub: Hub,
+    /// Fan-out to every node.
+    pub bus: Arc<dyn Bus>,
+    /// The group-commit writer.
+    pub writer: writer::WriterHandle,
+    /// Staleness of cached send-time checks.
+    pub policy: PolicyVersion,
+}

@@ -1,0 +1,784 @@
+//! One device's WebSocket at `/ws`.
+//!
+//! * Authentication comes in the first frame (`auth`) or as a
+//!   `samtale.bearer.<token>` entry of `Sec-WebSocket-Protocol`, never in
+//!   the URL. A browser's `Origin` must be configured.
+//! * Small buffers: a 4 KiB read buffer, frames and messages capped at the
+//!   protocol's frame limit, a bounded write buffer, a bounded event queue
+//!   (a connection that cannot keep up is closed with `slow_consumer`), a
+//!   per-connection frame rate limit, and ping/pong heartbeats.
+//! * `send` is checked (thread access, consent, the envelope's signature,
+//!   ids and recipients) and handed to the group-commit writer; the `ack`
+//!   follows the commit.
+//! * `sync` replays a thread from a cursor, then live traffic follows. A
+//!   live message that would skip a sequence number makes the connection
+//!   fetch the gap from the database first, so no cursor ever skips one.
+//! * Errors about one frame are answered with an `error` frame and the
+//!   connection goes on; errors about the connection end it with the code's
+//!   close code.
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
+use samtale_protocol::wire::{
+    ClientFrame, ErrorCode, MAX_FRAME_BYTES, ServerFrame, WS_SUBPROTOCOL,
+};
+use samtale_protocol::{Envelope, MessageId, Receipt, ReceiptKind, ThreadId};
+use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
+
+use super::writer::WriteRequest;
+use super::{BusEvent, Event};
+use crate::http::caller::{Caller, authenticate};
+use crate::http::threads::{Access, ThreadContext, consent_withdrawn, thread_context};
+use crate::http::{ApiError, AppState};
+use crate::storage::messaging::{CommitOutcome, PendingMessage};
+
+/// The prefix of the `Sec-WebSocket-Protocol` entry that carries a token.
+pub const BEARER_PROTOCOL_PREFIX: &str = "samtale.bearer.";
+/// How long a connection may take to authenticate.
+pub const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the server pings and re-checks the session.
+pub const HEARTBEAT: Duration = Duration::from_secs(15);
+/// Silence after which a connection is considered dead.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
+/// How long one frame may take to go out before the reader counts as stuck.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Messages fetched per database round trip during a sync.
+const SYNC_PAGE: i64 = 200;
+/// Threads whose checks a connection caches.
+const CONTEXT_CACHE: usize = 256;
+
+/// `GET /ws`: upgrade to the relay protocol.
+pub async fn ws_handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let allowed = origin
+            .to_str()
+            .is_ok_and(|o| state.allowed_origins.iter().any(|a| a == o));
+        if !allowed {
+            return ApiError::new(
+                ErrorCode::Forbidden,
+                "this web origin may not open a WebSocket; an operator can add it to allowed_origins",
+            )
+            .into_response();
+        }
+    }
+    let mut speaks_v1 = false;
+    let mut token = None;
+    for protocol in ws.requested_protocols() {
+        let Ok(p) = protocol.to_str() else { continue };
+        if p == WS_SUBPROTOCOL {
+            speaks_v1 = true;
+        } else if let Some(t) = p.strip_prefix(BEARER_PROTOCOL_PREFIX) {
+            token = Some(t.to_owned());
+        }
+    }
+    if !speaks_v1 {
+        return ApiError::new(
+            ErrorCode::BadRequest,
+            format!("offer the WebSocket subprotocol {WS_SUBPROTOCOL}"),
+        )
+        .into_response();
+    }
+    ws.protocols([WS_SUBPROTOCOL])
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_write_buffer_size(2 * MAX_FRAME_BYTES)
+        .max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| async move {
+            if let Some(mut conn) = Connection::authenticate(state, socket, token).await {
+                conn.run().await;
+            }
+        })
+}
+
+type AckFuture = Pin<Box<dyn Future<Output = ServerFrame> + Send>>;
+
+/// Why a frame failed: answered, and the connection goes on.
+struct FrameFailure {
+    code: ErrorCode,
+    message: String,
+}
+
+impl From<ApiError> for FrameFailure {
+    fn from(e: ApiError) -> Self {
+        Self {
+            code: e.code(),
+            message: e.message().to_owned(),
+        }
+    }
+}
+
+fn fail(code: ErrorCode, message: impl Into<String>) -> FrameFailure {
+    FrameFailure {
+        code,
+        message: message.into(),
+    }
+}
+
+/// A token bucket: `rate` frames per second, bursts of five seconds' worth.
+struct Bucket {
+    tokens: f64,
+    rate: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(rate: u32) -> Self {
+        let rate = f64::from(rate.max(1));
+        Self {
+            tokens: rate * 5.0,
+            rate,
+            last: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
+            .min(self.rate * 5.0);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+struct Connection {
+    state: AppState,
+    socket: WebSocket,
+    caller: Caller,
+    identity_key: [u8; 32],
+    registration: super::Registration,
+    /// Per subscribed thread: the highest sequence number this connection
+    /// has delivered.
+    cursors: HashMap<ThreadId, u64>,
+    /// Sequence numbers of this device's own messages (acked, never echoed).
+    own: HashMap<ThreadId, BTreeSet<u64>>,
+    contexts: HashMap<String, (u64, Arc<ThreadContext>)>,
+    pending: FuturesOrdered<AckFuture>,
+    bucket: Bucket,
+    last_heard: Instant,
+}
+
+fn text(frame: &ServerFrame) -> Message {
+    Message::Text(Utf8Bytes::from(frame.to_json()))
+}
+
+fn error_frame(code: ErrorCode, message: impl Into<String>, id: Option<MessageId>) -> ServerFrame {
+    ServerFrame::Error {
+        code,
+        message: message.into(),
+        message_id: id,
+    }
+}
+
+/// Sends a final error frame and a close frame.
+async fn close_with(socket: &mut WebSocket, code: ErrorCode, message: &str) {
+    let _ = tokio::time::timeout(SEND_TIMEOUT, async {
+        let _ = socket.send(text(&error_frame(code, message, None))).await;
+        let _ = socket
+            .send(Message::Close(Some(CloseFrame {
+                code: code.close_code(),
+                reason: Utf8Bytes::from(format!("{code:?}")),
+            })))
+            .await;
+    })
+    .await;
+}
+
+impl Connection {
+    /// Authenticates from the header token or the first frame; `None` when
+    /// the connection was refused (and closed).
+    async fn authenticate(
+        state: AppState,
+        mut socket: WebSocket,
+        header_token: Option<String>,
+    ) -> Option<Self> {
+        let token = match header_token {
+            Some(t) => t,
+            None => match tokio::time::timeout(AUTH_TIMEOUT, socket.recv()).await {
+                Err(_) => {
+                    close_with(
+                        &mut socket,
+                        ErrorCode::NotAuthenticated,
+                        "authenticate within 10 seconds: send an auth frame first",
+                    )
+                    .await;
+                    return None;
+                }
+                Ok(None | Some(Err(_))) => return None,
+                Ok(Some(Ok(Message::Text(t)))) => match ClientFrame::parse(t.as_str()) {
+                    Ok(ClientFrame::Auth { token }) => token,
+                    Ok(_) => {
+                        close_with(
+                            &mut socket,
+                            ErrorCode::NotAuthenticated,
+                            "the first frame must be auth (or send the token in Sec-WebSocket-Protocol)",
+                        )
+                        .await;
+                        return None;
+                    }
+                    Err(e) => {
+                        close_with(&mut socket, e.code, &e.message).await;
+                        return None;
+                    }
+                },
+                Ok(Some(Ok(_))) => {
+                    close_with(
+                        &mut socket,
+                        ErrorCode::NotAuthenticated,
+                        "the first frame must be an auth text frame",
+                    )
+                    .await;
+                    return None;
+                }
+            },
+        };
+        let caller = match authenticate(&state, &token).await {
+            Ok(c) => c,
+            Err(e) => {
+                close_with(&mut socket, e.code(), e.message()).await;
+                return None;
+            }
+        };
+        let identity_key = match state.storage.device(&caller.device_id).await {
+            Ok(Some(d)) => d.identity_key.as_slice().try_into().ok()?,
+            _ => {
+                close_with(
+                    &mut socket,
+                    ErrorCode::Internal,
+                    "the device could not be loaded",
+                )
+                .await;
+                return None;
+            }
+        };
+        let registration =
+            state
+                .relay
+                .hub
+                .register(caller.id(), &caller.device_id, &caller.session_id);
+        let ready = ServerFrame::Ready {
+            device_id: caller.device_id.parse().ok()?,
+            server_time_ms: u64::try_from(state.clock.now_ms()).unwrap_or(0),
+        };
+        if socket.send(text(&ready)).await.is_err() {
+            return None;
+        }
+        let bucket = Bucket::new(state.ws_frames_per_second);
+        Some(Self {
+            state,
+            socket,
+            caller,
+            identity_key,
+            registration,
+            cursors: HashMap::new(),
+            own: HashMap::new(),
+            contexts: HashMap::new(),
+            pending: FuturesOrdered::new(),
+            bucket,
+            last_heard: Instant::now(),
+        })
+    }
+
+    async fn send(&mut self, frame: &ServerFrame) -> Result<(), ()> {
+        match tokio::time::timeout(SEND_TIMEOUT, self.socket.send(text(frame))).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(()),
+            Err(_) => {
+                // The reader stopped reading: its buffers are full.
+                self.registration.kill.kill(ErrorCode::SlowConsumer);
+                Err(())
+            }
+        }
+    }
+
+    async fn close(&mut self, code: ErrorCode, message: &str) {
+        close_with(&mut self.socket, code, message).await;
+    }
+
+    async fn run(&mut self) {
+        let kill = self.registration.kill.clone();
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        heartbeat.tick().await;
+        loop {
+            tokio::select! {
+                code = kill.killed() => {
+                    let (code, why) = close_reason(code);
+                    self.close(code, why).await;
+                    break;
+                }
+                Some(frame) = self.pending.next(), if !self.pending.is_empty() => {
+                    if let ServerFrame::Ack { thread_id, seq, .. } = &frame {
+                        self.own.entry(*thread_id).or_default().insert(*seq);
+                    }
+                    if self.send(&frame).await.is_err() {
+                        break;
+                    }
+                }
+                event = self.registration.events.recv() => {
+                    let Some(event) = event else { break };
+                    if self.on_event(event).await.is_err() {
+                        break;
+                    }
+                }
+                message = self.socket.recv() => {
+                    match message {
+                        None => break,
+                        Some(Err(error)) => {
+                            if is_too_large(error) {
+                                self.close(ErrorCode::TooLarge, &format!("frames are limited to {MAX_FRAME_BYTES} bytes")).await;
+                                // The rest of the oversize frame is unread: closing the
+                                // socket now would reset it before the peer reads the
+                                // close frame. Linger briefly.
+                                tokio::time::sleep(Duration::from_millis(500)).await;
+                            }
+                            break;
+                        }
+                        Some(Ok(message)) => {
+                            self.last_heard = Instant::now();
+                            match message {
+                                Message::Text(t) => {
+                                    if self.on_text(t.as_str()).await.is_err() {
+                                        break;
+                                    }
+                                }
+                                Message::Binary(_) => {
+                                    let frame = error_frame(ErrorCode::BadRequest, "this protocol uses text frames only", None);
+                                    if self.send(&frame).await.is_err() {
+                                        break;
+                                    }
+                                }
+                                Message::Close(_) => break,
+                                Message::Ping(_) | Message::Pong(_) => {}
+                            }
+                        }
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    if self.last_heard.elapsed() > IDLE_TIMEOUT {
+                        self.close(ErrorCode::BadRequest, "no traffic or pong within 45 seconds").await;
+                        break;
+                    }
+                    if let Some((code, why)) = self.session_ended().await {
+                        self.close(code, why).await;
+                        break;
+                    }
+                    if self.socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Re-checks the session (revocation on another node, expiry).
+    async fn session_ended(&mut self) -> Option<(ErrorCode, &'static str)> {
+        let now = self.state.clock.now();
+        match self
+            .state
+            .storage
+            .check_session(&self.caller.session_id, &self.caller.device_id, now)
+            .await
+        {
+            Ok(Some(c)) if c.device_revoked => {
+                Some((ErrorCode::DeviceRevoked, "this device has been revoked"))
+            }
+            Ok(Some(c)) if c.account_disabled || c.session_revoked || c.session_expired => Some((
+                ErrorCode::AuthenticationFailed,
+                "this session has ended; log in again",
+            )),
+            Ok(None) => Some((ErrorCode::AuthenticationFailed, "this session has ended")),
+            _ => None,
+        }
+    }
+
+    async fn on_text(&mut self, text: &str) -> Result<(), ()> {
+        let frame = match ClientFrame::parse(text) {
+            Ok(f) => f,
+            Err(e) => return self.send(&error_frame(e.code, e.message, None)).await,
+        };
+        let message_id = match &frame {
+            ClientFrame::Send { message_id, .. } => Some(*message_id),
+            _ => None,
+        };
+        if !self.bucket.take() {
+            let frame = error_frame(
+                ErrorCode::RateLimited,
+                "too many frames on this connection: slow down and resend",
+                message_id,
+            );
+            return self.send(&frame).await;
+        }
+        let result = match frame {
+            ClientFrame::Auth { .. } => Err(fail(
+                ErrorCode::BadRequest,
+                "this connection is already authenticated",
+            )),
+            ClientFrame::Send {
+                thread_id,
+                message_id,
+                envelope,
+            } => self.on_send(thread_id, message_id, envelope).await,
+            ClientFrame::Sync {
+                thread_id,
+                after_seq,
+            } => return self.on_sync(thread_id, after_seq).await,
+            ClientFrame::Receipt { receipt } => self.on_receipt(receipt).await,
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(f) => self.send(&error_frame(f.code, f.message, message_id)).await,
+        }
+    }
+
+    async fn context(&mut self, thread_id: &str) -> Result<Arc<ThreadContext>, FrameFailure> {
+        let version = self.state.relay.policy.get();
+        if let Some((v, ctx)) = self.contexts.get(thread_id)
+            && *v == version
+        {
+            return Ok(ctx.clone());
+        }
+        let ctx = thread_context(&self.state, &self.caller, thread_id)
+            .await?
+            .ok_or_else(|| fail(ErrorCode::NotFound, "no such thread, or you may not see it"))?;
+        let ctx = Arc::new(ctx);
+        if self.contexts.len() >= CONTEXT_CACHE {
+            self.contexts.clear();
+        }
+        self.contexts
+            .insert(thread_id.to_owned(), (version, ctx.clone()));
+        Ok(ctx)
+    }
+
+    async fn on_send(
+        &mut self,
+        thread_id: ThreadId,
+        message_id: MessageId,
+        envelope: Vec<u8>,
+    ) -> Result<(), FrameFailure> {
+        let thread = thread_id.to_string();
+        let ctx = self.context(&thread).await?;
+        if ctx.access < Access::Write {
+            return Err(fail(
+                ErrorCode::Forbidden,
+                "record clerks read threads; only the team's staff and the citizens taking part send",
+            ));
+        }
+        if let Some(c) = ctx.citizens.iter().find(|c| c.consent_withdrawn) {
+            return Err(consent_withdrawn(&c.display_name).into());
+        }
+        let decoded = Envelope::decode(&envelope).map_err(|e| {
+            fail(
+                ErrorCode::InvalidEnvelope,
+                format!("the envelope is malformed: {e}"),
+            )
+        })?;
+        if decoded.thread_id() != thread_id || decoded.message_id() != message_id {
+            return Err(fail(
+                ErrorCode::InvalidEnvelope,
+                "the envelope's thread or message id does not match the frame",
+            ));
+        }
+        if decoded.sender().to_bytes() != self.identity_key {
+            return Err(fail(
+                ErrorCode::InvalidEnvelope,
+                "the envelope names another sender than this device",
+            ));
+        }
+        if !decoded.verify_signature() {
+            return Err(fail(
+                ErrorCode::InvalidEnvelope,
+                "the envelope's signature does not verify",
+            ));
+        }
+        let required = ctx
+            .recipients
+            .as_ref()
+            .map_err(|m| fail(ErrorCode::Conflict, format!("{m}: nothing can be sent yet")))?;
+        let mut sealed_to = decoded.recipients().to_vec();
+        sealed_to.sort();
+        if &sealed_to != required {
+            return Err(fail(
+                ErrorCode::Conflict,
+                format!(
+                    "the envelope must be sealed to the thread's current keys (team, each citizen, archive): fetch GET /v1/threads/{thread} and seal to its recipients"
+                ),
+            ));
+        }
+        let (reply, answer) = oneshot::channel();
+        let request = WriteRequest {
+            message: PendingMessage {
+                thread_id: thread,
+                message_id: message_id.to_string(),
+                sender_device_id: self.caller.device_id.clone(),
+                envelope_sha256: Sha256::digest(&envelope).into(),
+                envelope,
+            },
+            thread_id,
+            message_id,
+            audience: ctx.audience.clone(),
+            sender_account: self.caller.id().to_owned(),
+            org_id: ctx.thread.org_id.clone(),
+            reply,
+        };
+        if self.state.relay.writer.submit(request).await.is_err() {
+            return Err(fail(
+                ErrorCode::Unavailable,
+                "the server is shutting down; resend later",
+            ));
+        }
+        self.pending.push_back(Box::pin(async move {
+            match answer.await {
+                Ok(Ok(CommitOutcome::Stored {
+                    seq,
+                    committed_at_ms,
+                }))
+                | Ok(Ok(CommitOutcome::Duplicate {
+                    seq,
+                    committed_at_ms,
+                })) => ServerFrame::Ack {
+                    thread_id,
+                    message_id,
+                    seq: u64::try_from(seq).unwrap_or(0),
+                    committed_at_ms: u64::try_from(committed_at_ms).unwrap_or(0),
+                },
+                Ok(Ok(CommitOutcome::Conflict)) => error_frame(
+                    ErrorCode::Conflict,
+                    "this message id belongs to another message: choose a new random id",
+                    Some(message_id),
+                ),
+                Ok(Err(())) | Err(_) => error_frame(
+                    ErrorCode::Internal,
+                    "the message could not be stored; nothing was saved: resend it",
+                    Some(message_id),
+                ),
+            }
+        }));
+        Ok(())
+    }
+
+    async fn on_sync(&mut self, thread_id: ThreadId, after_seq: u64) -> Result<(), ()> {
+        let thread = thread_id.to_string();
+        if let Err(f) = self.context(&thread).await {
+            return self.send(&error_frame(f.code, f.message, None)).await;
+        }
+        let mut cursor = after_seq;
+        loop {
+            let rows = match self
+                .state
+                .storage
+                .messages_after(
+                    &thread,
+                    i64::try_from(cursor).unwrap_or(i64::MAX),
+                    SYNC_PAGE,
+                )
+                .await
+            {
+                Ok(rows) => rows,
+                Err(error) => {
+                    tracing::error!(%error, "sync failed");
+                    let frame =
+                        error_frame(ErrorCode::Internal, "the sync failed; sync again", None);
+                    return self.send(&frame).await;
+                }
+            };
+            let full = i64::try_from(rows.len()).unwrap_or(0) == SYNC_PAGE;
+            for row in rows {
+                let Some(frame) = deliver_frame(thread_id, row) else {
+                    continue;
+                };
+                if let ServerFrame::Deliver { seq, .. } = &frame {
+                    cursor = *seq;
+                }
+                self.send(&frame).await?;
+            }
+            if !full {
+                break;
+            }
+        }
+        self.cursors.insert(thread_id, cursor);
+        self.send(&ServerFrame::Synced {
+            thread_id,
+            up_to_seq: cursor,
+        })
+        .await
+    }
+
+    async fn on_receipt(&mut self, bytes: Vec<u8>) -> Result<(), FrameFailure> {
+        let receipt = Receipt::decode_and_verify(&bytes)
+            .map_err(|e| fail(ErrorCode::ValidationFailed, format!("receipt: {e}")))?;
+        if receipt.device.to_bytes() != self.identity_key {
+            return Err(fail(
+                ErrorCode::ValidationFailed,
+                "receipt: it must be signed by this device",
+            ));
+        }
+        let thread = receipt.thread_id.to_string();
+        let ctx = self.context(&thread).await?;
+        let last = self
+            .state
+            .storage
+            .thread_last_seq(&thread)
+            .await
+            .map_err(ApiError::from)?
+            .unwrap_or(0);
+        if i64::try_from(receipt.up_to_seq).unwrap_or(i64::MAX) > last {
+            return Err(fail(
+                ErrorCode::ValidationFailed,
+                "receipt: it acknowledges messages the thread does not have",
+            ));
+        }
+        let kind = match receipt.kind {
+            ReceiptKind::Delivered => "delivered",
+            ReceiptKind::Read => "read",
+        };
+        let fresh = self
+            .state
+            .storage
+            .store_receipt(
+                &thread,
+                &self.caller.device_id,
+                kind,
+                i64::try_from(receipt.up_to_seq).unwrap_or(0),
+                &bytes,
+                self.state.clock.now_ms(),
+            )
+            .await
+            .map_err(ApiError::from)?;
+        if fresh {
+            self.state.relay.bus.publish(BusEvent {
+                audience: ctx.audience.clone(),
+                event: Event::Receipt {
+                    thread_id: receipt.thread_id,
+                    from_device_id: self.caller.device_id.clone(),
+                    receipt: Arc::new(bytes),
+                },
+            });
+        }
+        Ok(())
+    }
+
+    async fn on_event(&mut self, event: Event) -> Result<(), ()> {
+        match event {
+            Event::Receipt { receipt, .. } => {
+                self.send(&ServerFrame::Receipt {
+                    receipt: receipt.as_ref().clone(),
+                })
+                .await
+            }
+            Event::Message(m) => {
+                let cursor = match self.cursors.get(&m.thread_id) {
+                    Some(c) => *c,
+                    // A brand-new thread starts live; others need a sync first.
+                    None if m.seq == 1 => 0,
+                    None => return Ok(()),
+                };
+                let mut cursor = cursor;
+                if let Some(own) = self.own.get_mut(&m.thread_id) {
+                    while own.remove(&(cursor + 1)) {
+                        cursor += 1;
+                    }
+                    own.retain(|s| *s > cursor);
+                }
+                if m.seq <= cursor {
+                    self.cursors.insert(m.thread_id, cursor);
+                    return Ok(());
+                }
+                if m.seq > cursor + 1 {
+                    // Something committed between the cursor and this
+                    // message has not reached us (yet): fetch the gap.
+                    let thread = m.thread_id.to_string();
+                    let gap = i64::try_from(m.seq - cursor - 1).unwrap_or(0);
+                    let rows = self
+                        .state
+                        .storage
+                        .messages_after(&thread, i64::try_from(cursor).unwrap_or(0), gap)
+                        .await
+                        .map_err(|error| tracing::error!(%error, "gap fetch failed"))?;
+                    for row in rows {
+                        if let Some(frame) = deliver_frame(m.thread_id, row) {
+                            self.send(&frame).await?;
+                        }
+                    }
+                }
+                self.send(&ServerFrame::Deliver {
+                    thread_id: m.thread_id,
+                    seq: m.seq,
+                    message_id: m.message_id,
+                    committed_at_ms: m.committed_at_ms,
+                    envelope: m.envelope.clone(),
+                })
+                .await?;
+                self.cursors.insert(m.thread_id, m.seq);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn deliver_frame(
+    thread_id: ThreadId,
+    row: crate::storage::messaging::MessageRow,
+) -> Option<ServerFrame> {
+    Some(ServerFrame::Deliver {
+        thread_id,
+        seq: u64::try_from(row.seq).ok()?,
+        message_id: row.message_id.parse().ok()?,
+        committed_at_ms: u64::try_from(row.committed_at_ms).unwrap_or(0),
+        envelope: row.envelope,
+    })
+}
+
+fn close_reason(code: u16) -> (ErrorCode, &'static str) {
+    if code == ErrorCode::DeviceRevoked.close_code() {
+        (ErrorCode::DeviceRevoked, "this device has been revoked")
+    } else if code == ErrorCode::SlowConsumer.close_code() {
+        (
+            ErrorCode::SlowConsumer,
+            "the connection could not keep up; reconnect and sync from your cursor",
+        )
+    } else if code == ErrorCode::ConsentWithdrawn.close_code() {
+        (
+            ErrorCode::ConsentWithdrawn,
+            "consent was withdrawn; the session has ended",
+        )
+    } else if code == ErrorCode::Unavailable.close_code() {
+        (
+            ErrorCode::Unavailable,
+            "the server is shutting down; reconnect shortly",
+        )
+    } else {
+        (
+            ErrorCode::AuthenticationFailed,
+            "this session has ended; log in again",
+        )
+    }
+}
+
+/// Whether a read error is a frame or message over the size limit.
+fn is_too_large(error: axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    error
+        .into_inner()
+        .downcast::<WsError>()
+        .is_ok_and(|e| matches!(*e, WsError::Capacity(_)))
+}

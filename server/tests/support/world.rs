@@ -1,0 +1,616 @@
+//! A populated organisation for messaging tests: an admin, a team with a
+//! caseworker, a record clerk, published team and archive keys with their
+//! grants, citizens who signed up and published their own keys, and a
+//! WebSocket client speaking the relay protocol.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use reqwest::Method;
+use samtale_protocol::membership::{LogKind, Member, MembershipState, Operation};
+use samtale_protocol::wire::{
+    BootstrapResponse, ClientFrame, ConsentText, HolderKeySet, InvitationCreated, ServerFrame,
+    StaffInfo, TeamInfo, ThreadDetail, TokenPair,
+};
+use samtale_protocol::{
+    AccountId, DeliveryContext, DeviceKeys, Envelope, Grant, HolderEpoch, HolderId, HolderKeyPair,
+    HolderKeyRecord, HolderKind, HolderPublicKey, MessageId, OrgId, OrgRootKey, TeamId, ThreadId,
+    b64,
+};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use super::{TestApp, expect};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Someone with a device and a session.
+#[derive(Debug)]
+pub struct Actor {
+    pub account: AccountId,
+    pub tokens: TokenPair,
+    pub device: DeviceKeys,
+}
+
+impl Actor {
+    pub fn token(&self) -> &str {
+        &self.tokens.access_token
+    }
+}
+
+/// A citizen: an actor plus their citizen key.
+#[derive(Debug)]
+pub struct Citizen {
+    pub actor: Actor,
+    pub key: HolderKeyPair,
+    pub national_id: String,
+}
+
+pub struct World {
+    pub org_id: OrgId,
+    pub root: OrgRootKey,
+    pub admin: Actor,
+    pub team: TeamId,
+    pub team_key: HolderKeyPair,
+    pub staff: Actor,
+    pub clerk: Actor,
+    pub archive_key: HolderKeyPair,
+}
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn device_json(keys: &DeviceKeys) -> Value {
+    serde_json::to_value(keys.public()).unwrap()
+}
+
+pub async fn login(app: &TestApp, username: &str) -> Actor {
+    let device = DeviceKeys::generate().unwrap();
+    let tokens: TokenPair = expect(
+        app.call(
+            Method::POST,
+            "/v1/sessions",
+            None,
+            Some(json!({
+                "username": username,
+                "password": PASSWORD,
+                "device": device_json(&device),
+                "device_label": "Desk",
+            })),
+        )
+        .await,
+        201,
+    )
+    .await;
+    Actor {
+        account: tokens.account_id,
+        tokens,
+        device,
+    }
+}
+
+/// Publishes a holder epoch signed by `by`.
+pub async fn publish(
+    app: &TestApp,
+    by: &Actor,
+    key: &HolderKeyPair,
+    owner: [u8; 16],
+) -> reqwest::Response {
+    let record = HolderKeyRecord::sign(&by.device, &key.public(), owner, now());
+    app.call(
+        Method::PUT,
+        &format!("/v1/keys/{}/{}", key.epoch().holder, key.epoch().epoch),
+        Some(by.token()),
+        Some(json!({"record": b64::encode(record.as_bytes())})),
+    )
+    .await
+}
+
+/// Grants `key` from `by` to each device's agreement key.
+pub async fn grant(
+    app: &TestApp,
+    by: &Actor,
+    key: &HolderKeyPair,
+    to: &[&DeviceKeys],
+) -> reqwest::Response {
+    let grants: Vec<Value> = to
+        .iter()
+        .map(|d| {
+            let g = Grant::issue(&by.device, key, &d.public().agreement, now()).unwrap();
+            json!({"grant": b64::encode(g.as_bytes())})
+        })
+        .collect();
+    app.call(
+        Method::POST,
+        "/v1/grants",
+        Some(by.token()),
+        Some(json!({"grants": grants})),
+    )
+    .await
+}
+
+/// The holder keys a device can open, from its grants.
+pub async fn my_keys(app: &TestApp, who: &Actor) -> Vec<HolderKeyPair> {
+    let list: samtale_protocol::wire::GrantList = expect(
+        app.call(Method::GET, "/v1/grants", Some(who.token()), None)
+            .await,
+        200,
+    )
+    .await;
+    list.grants
+        .iter()
+        .map(|g| Grant::decode(&g.grant).unwrap().open(&who.device).unwrap())
+        .collect()
+}
+
+impl World {
+    pub async fn build(app: &TestApp) -> World {
+        let root = OrgRootKey::generate().unwrap();
+        let admin_device = DeviceKeys::generate().unwrap();
+        let boot: BootstrapResponse = expect(
+            app.call(
+                Method::POST,
+                "/v1/bootstrap",
+                None,
+                Some(json!({
+                    "enrolment_code": app.enrolment_code.as_deref().unwrap(),
+                    "organisation_name": "Randers Kommune",
+                    "root_public_key": root.public(),
+                    "username": "admin",
+                    "display_name": "Anne Admin",
+                    "password": PASSWORD,
+                    "device": device_json(&admin_device),
+                    "device_label": "Admin laptop",
+                })),
+            )
+            .await,
+            201,
+        )
+        .await;
+        let admin = Actor {
+            account: boot.tokens.account_id,
+            tokens: boot.tokens,
+            device: admin_device,
+        };
+        let team = create_team(app, &admin, "Familieafdelingen").await;
+        create_staff(app, &admin, "caseworker", &["staff"], &[team]).await;
+        create_staff(app, &admin, "clerk", &["record_clerk"], &[]).await;
+        let staff = login(app, "caseworker").await;
+        let clerk = login(app, "clerk").await;
+        // The team key, made by the caseworker's device and granted to it.
+        let team_key =
+            HolderKeyPair::generate(HolderId::random().unwrap(), HolderKind::Team, 0).unwrap();
+        expect::<Value>(publish(app, &staff, &team_key, *team.as_bytes()).await, 201).await;
+        expect::<Value>(grant(app, &staff, &team_key, &[&staff.device]).await, 200).await;
+        // The archive key, made by the admin and granted to the record clerk.
+        let archive_key =
+            HolderKeyPair::generate(HolderId::random().unwrap(), HolderKind::Archive, 0).unwrap();
+        expect::<Value>(
+            publish(app, &admin, &archive_key, *boot.org_id.as_bytes()).await,
+            201,
+        )
+        .await;
+        expect::<Value>(
+            grant(app, &admin, &archive_key, &[&clerk.device]).await,
+            200,
+        )
+        .await;
+        World {
+            org_id: boot.org_id,
+            root,
+            admin,
+            team,
+            team_key,
+            staff,
+            clerk,
+            archive_key,
+        }
+    }
+
+    /// Invites a citizen to `team` (by `staff`), signs them up and publishes
+    /// their citizen key.
+    pub async fn citizen(
+        &self,
+        app: &TestApp,
+        staff: &Actor,
+        team: TeamId,
+        national_id: &str,
+    ) -> Citizen {
+        let device = DeviceKeys::generate().unwrap();
+        let actor = self.signup(app, staff, team, national_id, device).await;
+        let key =
+            HolderKeyPair::generate(HolderId::random().unwrap(), HolderKind::Citizen, 0).unwrap();
+        expect::<Value>(
+            publish(app, &actor, &key, *actor.account.as_bytes()).await,
+            201,
+        )
+        .await;
+        expect::<Value>(grant(app, &actor, &key, &[&actor.device]).await, 200).await;
+        Citizen {
+            actor,
+            key,
+            national_id: national_id.to_owned(),
+        }
+    }
+
+    /// Invites and signs up a (new or existing) citizen on `device`.
+    pub async fn signup(
+        &self,
+        app: &TestApp,
+        staff: &Actor,
+        team: TeamId,
+        national_id: &str,
+        device: DeviceKeys,
+    ) -> Actor {
+        let invitation: InvitationCreated = expect(
+            app.call(
+                Method::POST,
+                "/v1/invitations",
+                Some(staff.token()),
+                Some(json!({"team_id": team, "national_id": national_id, "display_name": "Maja"})),
+            )
+            .await,
+            201,
+        )
+        .await;
+        let consent: ConsentText =
+            expect(app.call(Method::GET, "/v1/consent", None, None).await, 200).await;
+        let tokens: TokenPair = expect(
+            app.call(
+                Method::POST,
+                "/v1/signup",
+                None,
+                Some(json!({
+                    "code": invitation.code,
+                    "device": device_json(&device),
+                    "device_label": "Phone",
+                    "consent": {"version": consent.version, "text_sha256": consent.text_sha256},
+                })),
+            )
+            .await,
+            201,
+        )
+        .await;
+        Actor {
+            account: tokens.account_id,
+            tokens,
+            device,
+        }
+    }
+
+    /// Opens a thread between `team` (by `staff`) and the citizens.
+    pub async fn open_thread(
+        &self,
+        app: &TestApp,
+        staff: &Actor,
+        team: TeamId,
+        citizens: &[&Citizen],
+    ) -> ThreadId {
+        let thread = ThreadId::random().unwrap();
+        let response = self
+            .try_open_thread(app, staff, team, thread, citizens)
+            .await;
+        let detail: ThreadDetail = expect(response, 201).await;
+        assert_eq!(detail.summary.thread_id, thread);
+        thread
+    }
+
+    pub async fn try_open_thread(
+        &self,
+        app: &TestApp,
+        staff: &Actor,
+        team: TeamId,
+        thread: ThreadId,
+        citizens: &[&Citizen],
+    ) -> reqwest::Response {
+        let mut state = MembershipState::new(LogKind::ThreadParticipants, *thread.as_bytes());
+        let mut records = Vec::new();
+        let mut members = vec![
+            Member::Team(team),
+            Member::Holder(self.archive_key.epoch().holder),
+        ];
+        members.extend(citizens.iter().map(|c| Member::Citizen(c.actor.account)));
+        for member in members {
+            let record = state.next_record(&staff.device, Operation::Add, member, now());
+            state.apply(&record, |_, _, _| true).unwrap();
+            records.push(json!({"record": b64::encode(record.as_bytes())}));
+        }
+        app.call(
+            Method::POST,
+            "/v1/threads",
+            Some(staff.token()),
+            Some(json!({
+                "thread_id": thread,
+                "team_id": team,
+                "citizens": citizens.iter().map(|c| c.actor.account).collect::<Vec<_>>(),
+                "participants": records,
+            })),
+        )
+        .await
+    }
+}
+
+pub async fn create_team(app: &TestApp, admin: &Actor, name: &str) -> TeamId {
+    let team: TeamInfo = expect(
+        app.call(
+            Method::POST,
+            "/v1/teams",
+            Some(admin.token()),
+            Some(json!({"name": name})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    team.team_id
+}
+
+pub async fn create_staff(
+    app: &TestApp,
+    admin: &Actor,
+    username: &str,
+    roles: &[&str],
+    teams: &[TeamId],
+) -> AccountId {
+    let info: StaffInfo = expect(
+        app.call(
+            Method::POST,
+            "/v1/staff",
+            Some(admin.token()),
+            Some(json!({
+                "username": username,
+                "display_name": username,
+                "password": PASSWORD,
+                "roles": roles,
+                "teams": teams,
+            })),
+        )
+        .await,
+        201,
+    )
+    .await;
+    info.account_id
+}
+
+/// The holder epochs a message to `thread` must be sealed to, with keys.
+pub async fn recipients(app: &TestApp, who: &Actor, thread: ThreadId) -> Vec<HolderPublicKey> {
+    let detail: ThreadDetail = expect(
+        app.call(
+            Method::GET,
+            &format!("/v1/threads/{thread}"),
+            Some(who.token()),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let mut keys = Vec::new();
+    for HolderEpoch { holder, epoch } in detail.recipients {
+        let set: HolderKeySet = expect(
+            app.call(
+                Method::GET,
+                &format!("/v1/keys/{holder}"),
+                Some(who.token()),
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+        let record = &set.records[epoch as usize];
+        keys.push(
+            *HolderKeyRecord::decode_and_verify(&record.record)
+                .unwrap()
+                .key(),
+        );
+    }
+    keys
+}
+
+/// Seals `text` from `sender` into `thread`.
+pub fn seal(
+    sender: &Actor,
+    thread: ThreadId,
+    to: &[HolderPublicKey],
+    text: &[u8],
+) -> (MessageId, Vec<u8>) {
+    let id = MessageId::random().unwrap();
+    let envelope = Envelope::seal(&sender.device, thread, id, to, text).unwrap();
+    (id, envelope.into_bytes())
+}
+
+/// Opens a delivered envelope with one of `keys`.
+pub fn open(
+    thread: ThreadId,
+    id: MessageId,
+    envelope: &[u8],
+    keys: &[HolderKeyPair],
+) -> Option<Vec<u8>> {
+    let envelope = Envelope::decode(envelope).ok()?;
+    let ctx = DeliveryContext {
+        thread_id: thread,
+        message_id: id,
+    };
+    keys.iter()
+        .find_map(|k| envelope.open(&ctx, k).ok())
+        .map(|m| m.payload.to_vec())
+}
+
+pub fn send_frame(thread: ThreadId, id: MessageId, envelope: &[u8]) -> ClientFrame {
+    ClientFrame::Send {
+        thread_id: thread,
+        message_id: id,
+        envelope: envelope.to_vec(),
+    }
+}
+
+type Stream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A relay client.
+pub struct Ws {
+    pub stream: Stream,
+}
+
+/// How a connection ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Closed {
+    Code(u16),
+    Dropped,
+}
+
+impl Ws {
+    fn url(app: &TestApp) -> String {
+        format!("{}/ws", app.address.replacen("http://", "ws://", 1))
+    }
+
+    /// Connects with the token in `Sec-WebSocket-Protocol` and waits for `ready`.
+    pub async fn connect(app: &TestApp, token: &str) -> Ws {
+        let mut ws = Self::raw(app, Some(token)).await.expect("upgrade");
+        match ws.recv().await {
+            Some(ServerFrame::Ready { .. }) => ws,
+            other => panic!("expected ready, got {other:?}"),
+        }
+    }
+
+    /// Connects; `token` goes in the subprotocol header when given.
+    pub async fn raw(
+        app: &TestApp,
+        token: Option<&str>,
+    ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+        let mut request = Self::url(app).into_client_request().unwrap();
+        let protocols = match token {
+            Some(t) => format!("samtale.v1, samtale.bearer.{t}"),
+            None => "samtale.v1".to_string(),
+        };
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", protocols.parse().unwrap());
+        let (stream, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(Ws { stream })
+    }
+
+    pub async fn send(&mut self, frame: &ClientFrame) {
+        self.stream
+            .send(Message::Text(frame.to_json().into()))
+            .await
+            .expect("send frame");
+    }
+
+    pub async fn send_raw(&mut self, message: Message) {
+        let _ = self.stream.send(message).await;
+    }
+
+    /// The next server frame (skipping pings); `None` on close.
+    pub async fn recv(&mut self) -> Option<ServerFrame> {
+        self.next_or_close(Duration::from_secs(20)).await.ok()
+    }
+
+    /// The next frame, or how the connection ended.
+    pub async fn next_or_close(&mut self, wait: Duration) -> Result<ServerFrame, Closed> {
+        loop {
+            let message = tokio::time::timeout(wait, self.stream.next())
+                .await
+                .expect("the server answered in time");
+            match message {
+                Some(Ok(Message::Text(t))) => {
+                    return Ok(ServerFrame::parse(t.as_str()).expect("valid server frame"));
+                }
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return Err(Closed::Code(frame.code.into()));
+                }
+                Some(Ok(Message::Close(None))) | None | Some(Err(_)) => {
+                    return Err(Closed::Dropped);
+                }
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Reads frames until the connection closes; returns its close code.
+    pub async fn closed(&mut self, wait: Duration) -> Closed {
+        loop {
+            match self.next_or_close(wait).await {
+                Ok(_) => continue,
+                Err(c) => return c,
+            }
+        }
+    }
+
+    /// Syncs a thread and collects the delivered frames up to `synced`.
+    pub async fn sync(&mut self, thread: ThreadId, after: u64) -> Vec<(u64, MessageId, Vec<u8>)> {
+        self.send(&ClientFrame::Sync {
+            thread_id: thread,
+            after_seq: after,
+        })
+        .await;
+        let mut out = Vec::new();
+        loop {
+            match self.recv().await.expect("frame") {
+                ServerFrame::Deliver {
+                    thread_id,
+                    seq,
+                    message_id,
+                    envelope,
+                    ..
+                } if thread_id == thread => {
+                    out.push((seq, message_id, envelope));
+                }
+                ServerFrame::Synced { thread_id, .. } if thread_id == thread => return out,
+                ServerFrame::Error { code, message, .. } => {
+                    panic!("sync failed: {code:?} {message}")
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Sends and waits for the ack (skipping other frames); returns its seq.
+    pub async fn send_and_ack(
+        &mut self,
+        frame: &ClientFrame,
+    ) -> Result<u64, (samtale_protocol::wire::ErrorCode, String)> {
+        let want = match frame {
+            ClientFrame::Send { message_id, .. } => *message_id,
+            _ => panic!("not a send"),
+        };
+        self.send(frame).await;
+        loop {
+            match self.recv().await.expect("frame") {
+                ServerFrame::Ack {
+                    message_id, seq, ..
+                } if message_id == want => return Ok(seq),
+                ServerFrame::Error {
+                    code,
+                    message,
+                    message_id,
+                } if message_id == Some(want) => {
+                    return Err((code, message));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Waits for the next `deliver` frame.
+    pub async fn next_delivery(&mut self) -> (ThreadId, u64, MessageId, Vec<u8>) {
+        loop {
+            if let ServerFrame::Deliver {
+                thread_id,
+                seq,
+                message_id,
+                envelope,
+                ..
+            } = self.recv().await.expect("frame")
+            {
+                return (thread_id, seq, message_id, envelope);
+            }
+        }
+    }
+}
