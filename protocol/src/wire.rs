@@ -944,6 +944,16 @@ pub struct HolderKeySet {
     pub records: Vec<PublishHolderKey>,
 }
 
+/// `GET /v1/threads/{thread}/keys`: the published keys of the holders a
+/// message to the thread is sealed to (team, each citizen, archive).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ThreadKeys {
+    /// One entry per holder.
+    pub holders: Vec<HolderKeySet>,
+}
+
 /// A device entitled to a holder's key, as a granting device sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

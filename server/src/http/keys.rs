@@ -100,7 +100,10 @@ async fn may_see(state: &AppState, caller: &Caller, holder: &HolderRow) -> Resul
     })
 }
 
-async fn key_set(state: &AppState, holder: &HolderRow) -> Result<HolderKeySet, ApiError> {
+pub(super) async fn key_set(
+    state: &AppState,
+    holder: &HolderRow,
+) -> Result<HolderKeySet, ApiError> {
     let epochs = state.storage.holder_epochs(&holder.id).await?;
     let latest = epochs.last();
     let current_epoch = latest.map_or(0, |e| u32::try_from(e.epoch).unwrap_or(u32::MAX));
@@ -284,6 +287,7 @@ pub(super) async fn get_key(
 
 /// Finding a holder by what it belongs to.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct OwnerQuery {
     /// `team`, `citizen` or `archive`.
@@ -525,6 +529,7 @@ pub(super) async fn upload_grants(
 
 /// Filtering the caller's grants.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct GrantQuery {
     /// Only grants for this holder.

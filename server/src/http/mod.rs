@@ -307,6 +307,7 @@ fn api_routes() -> Router<AppState> {
         .route("/v1/threads/{thread}/messages", get(threads::list_messages))
         .route("/v1/threads/{thread}/receipts", get(threads::list_receipts))
         .route("/v1/threads/{thread}/grants", get(threads::thread_grants))
+        .route("/v1/threads/{thread}/keys", get(threads::thread_keys))
 }
 
 fn health_routes() -> Router<AppState> {

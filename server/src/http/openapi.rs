@@ -102,6 +102,7 @@ pub struct TooManyRequests(pub ErrorBody);
         threads::list_messages,
         threads::list_receipts,
         threads::thread_grants,
+        threads::thread_keys,
         attachments::upload,
         attachments::download,
     ),

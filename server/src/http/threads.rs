@@ -18,7 +18,7 @@ use samtale_protocol::membership::{LogKind, Member, MembershipRecord, Membership
 use samtale_protocol::wire::{
     AddParticipantRequest, ConsentState, CreateThreadRequest, ErrorCode, GrantBlob, GrantList,
     MembershipBlob, MessagePage, ReceiptBlob, ReceiptList, StoredMessage, ThreadCitizen,
-    ThreadDetail, ThreadList, ThreadSummary,
+    ThreadDetail, ThreadKeys, ThreadList, ThreadSummary,
 };
 use samtale_protocol::{HolderEpoch, HolderId, IdentityKey, Roles, ThreadId};
 
@@ -560,6 +560,7 @@ pub(super) async fn add_participant(
 
 /// Paging through a thread's messages.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct PageQuery {
     /// Return messages after this sequence number (default 0: from the start).
@@ -652,6 +653,44 @@ pub(super) async fn list_receipts(
         .map(|receipt| ReceiptBlob { receipt })
         .collect();
     Ok(Json(ReceiptList { receipts }))
+}
+
+/// `GET /v1/threads/{thread}/keys`: the keys a message to the thread is
+/// sealed to, each with its signed records.
+#[utoipa::path(
+    get,
+    path = "/v1/threads/{thread}/keys",
+    tag = "threads",
+    params(("thread" = String, Path, description = "The thread id.")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The recipients' key holders.", body = ThreadKeys),
+        super::openapi::Unauthorized,
+        super::openapi::NotFound,
+    )
+)]
+pub(super) async fn thread_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(thread): Path<String>,
+) -> Result<Json<ThreadKeys>, ApiError> {
+    let ctx = visible(&state, &caller, &thread).await?;
+    let mut owners = vec![
+        ("team", ctx.thread.team_id.clone()),
+        ("archive", ctx.thread.org_id.clone()),
+    ];
+    owners.extend(
+        ctx.citizens
+            .iter()
+            .map(|c| ("citizen", c.account_id.clone())),
+    );
+    let mut holders = Vec::new();
+    for (kind, owner) in owners {
+        if let Some(h) = state.storage.holder_by_owner(kind, &owner).await? {
+            holders.push(super::keys::key_set(&state, &h).await?);
+        }
+    }
+    Ok(Json(ThreadKeys { holders }))
 }
 
 /// `GET /v1/threads/{thread}/grants`: the calling device's grants for the

@@ -1088,3 +1088,14 @@ impl Storage {
         }))
     }
 }
+
+impl Storage {
+    /// How many attachment chunks are stored (for operators and tests).
+    pub async fn attachment_chunk_count(&self) -> Result<i64, StorageError> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM attachment_chunks")
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+}
