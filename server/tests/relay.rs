@@ -813,3 +813,66 @@ async fn a_citizen_who_withdrew_consent_cannot_be_sent_to(db: &TestDatabase) {
     app.stop().await;
 }
 on_both_backends!(consent, a_citizen_who_withdrew_consent_cannot_be_sent_to);
+
+async fn a_reader_that_cannot_keep_up_is_closed_and_catches_up_after(db: &TestDatabase) {
+    const N: usize = 1500;
+    let app = fast_app(db).await;
+    let world = World::build(&app).await;
+    let maja = world
+        .citizen(&app, &world.staff, world.team, "180118-8888")
+        .await;
+    let thread = world
+        .open_thread(&app, &world.staff, world.team, &[&maja])
+        .await;
+    let to = recipients(&app, &world.staff, thread).await;
+    let mut slow = Ws::connect(&app, maja.actor.token()).await;
+    slow.sync(thread, 0).await;
+    // The citizen's device stops reading; large messages fill the socket
+    // buffers and then the connection's bounded queue.
+    let mut staff_ws = Ws::connect(&app, world.staff.token()).await;
+    let filler = vec![b'x'; 30_000];
+    for _ in 0..N {
+        let (id, env) = seal(&world.staff, thread, &to, &filler);
+        staff_ws.send(&send_frame(thread, id, &env)).await;
+    }
+    let mut acked = 0;
+    while acked < N {
+        if let ServerFrame::Ack { .. } = staff_ws.recv().await.unwrap() {
+            acked += 1;
+        }
+    }
+    // Now it reads: some deliveries, then the end of the connection.
+    let mut last = 0;
+    let ended = loop {
+        match slow.next_or_close(Duration::from_secs(30)).await {
+            Ok(ServerFrame::Deliver { seq, .. }) => {
+                assert_eq!(seq, last + 1, "in order, nothing skipped");
+                last = seq;
+            }
+            Ok(_) => {}
+            Err(closed) => break closed,
+        }
+    };
+    assert!(
+        matches!(ended, Closed::Code(4013) | Closed::Dropped),
+        "{ended:?}"
+    );
+    assert!(
+        (last as usize) < N,
+        "the slow reader was cut off ({last} of {N})"
+    );
+    assert!(
+        app.relay.hub.connections() <= 1,
+        "the slow connection is gone"
+    );
+    // Reconnecting resumes from the cursor with nothing missing.
+    let mut again = Ws::connect(&app, maja.actor.token()).await;
+    let rest = again.sync(thread, last).await;
+    assert_eq!(rest.len(), N - last as usize);
+    assert_eq!(rest.first().map(|r| r.0), Some(last + 1));
+    app.stop().await;
+}
+on_both_backends!(
+    slow_consumer,
+    a_reader_that_cannot_keep_up_is_closed_and_catches_up_after
+);

@@ -315,6 +315,36 @@ fn health_routes() -> Router<AppState> {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi::openapi_json))
+        .route("/metrics", get(metrics))
+}
+
+/// Counters in the Prometheus text format, for operators and the load
+/// generator: commits, messages, open WebSockets. Content-free, and only
+/// answered to clients on the loopback interface.
+async fn metrics(
+    State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+) -> Response {
+    if !peer.ip().is_loopback() {
+        return not_found().await.into_response();
+    }
+    use std::sync::atomic::Ordering;
+    let stats = &state.relay.writer.stats;
+    let body = format!(
+        "# HELP samtale_relay_commits_total Group-commit transactions.\n\
+         # TYPE samtale_relay_commits_total counter\n\
+         samtale_relay_commits_total {}\n\
+         # HELP samtale_relay_messages_total Messages stored.\n\
+         # TYPE samtale_relay_messages_total counter\n\
+         samtale_relay_messages_total {}\n\
+         # HELP samtale_ws_connections Open authenticated WebSockets on this node.\n\
+         # TYPE samtale_ws_connections gauge\n\
+         samtale_ws_connections {}\n",
+        stats.commits.load(Ordering::Relaxed),
+        stats.messages.load(Ordering::Relaxed),
+        state.relay.hub.connections(),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
 /// Liveness: the process is up and serving HTTP.

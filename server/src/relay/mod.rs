@@ -42,11 +42,15 @@ pub enum Event {
     /// A message in one of the account's threads.
     Message(Arc<Delivered>),
     /// A receipt in one of the account's threads.
-    Receipt {
-        thread_id: samtale_protocol::ThreadId,
-        from_device_id: String,
-        receipt: Arc<Vec<u8>>,
-    },
+    Receipt(Arc<ReceiptEvent>),
+}
+
+/// A relayed receipt.
+#[derive(Debug)]
+pub struct ReceiptEvent {
+    pub thread_id: samtale_protocol::ThreadId,
+    pub from_device_id: String,
+    pub receipt: Vec<u8>,
 }
 
 /// Something for the accounts of `audience`, wherever they are connected.
@@ -189,7 +193,7 @@ impl Hub {
             for conn in list {
                 let skip = match &event.event {
                     Event::Message(m) => m.sender_device_id == conn.device_id,
-                    Event::Receipt { from_device_id, .. } => *from_device_id == conn.device_id,
+                    Event::Receipt(r) => r.from_device_id == conn.device_id,
                 };
                 if skip {
                     continue;

@@ -100,7 +100,10 @@ pub async fn ws_handler(
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
-            if let Some(mut conn) = Connection::authenticate(state, socket, token).await {
+            // Boxed: the task of an idle connection then holds only what
+            // waiting needs, not the largest future it ever awaited.
+            if let Some(conn) = Box::pin(Connection::authenticate(state, socket, token)).await {
+                let mut conn = Box::new(conn);
                 conn.run().await;
             }
         })
@@ -323,7 +326,7 @@ impl Connection {
             tokio::select! {
                 code = kill.killed() => {
                     let (code, why) = close_reason(code);
-                    self.close(code, why).await;
+                    Box::pin(self.close(code, why)).await;
                     break;
                 }
                 Some(frame) = self.pending.next(), if !self.pending.is_empty() => {
@@ -336,7 +339,7 @@ impl Connection {
                 }
                 event = self.registration.events.recv() => {
                     let Some(event) = event else { break };
-                    if self.on_event(event).await.is_err() {
+                    if Box::pin(self.on_event(event)).await.is_err() {
                         break;
                     }
                 }
@@ -357,7 +360,7 @@ impl Connection {
                             self.last_heard = Instant::now();
                             match message {
                                 Message::Text(t) => {
-                                    if self.on_text(t.as_str()).await.is_err() {
+                                    if Box::pin(self.on_text(t.as_str())).await.is_err() {
                                         break;
                                     }
                                 }
@@ -378,7 +381,7 @@ impl Connection {
                         self.close(ErrorCode::BadRequest, "no traffic or pong within 45 seconds").await;
                         break;
                     }
-                    if let Some((code, why)) = self.session_ended().await {
+                    if let Some((code, why)) = Box::pin(self.session_ended()).await {
                         self.close(code, why).await;
                         break;
                     }
@@ -667,11 +670,11 @@ impl Connection {
         if fresh {
             self.state.relay.bus.publish(BusEvent {
                 audience: ctx.audience.clone(),
-                event: Event::Receipt {
+                event: Event::Receipt(Arc::new(super::ReceiptEvent {
                     thread_id: receipt.thread_id,
                     from_device_id: self.caller.device_id.clone(),
-                    receipt: Arc::new(bytes),
-                },
+                    receipt: bytes,
+                })),
             });
         }
         Ok(())
@@ -679,9 +682,9 @@ impl Connection {
 
     async fn on_event(&mut self, event: Event) -> Result<(), ()> {
         match event {
-            Event::Receipt { receipt, .. } => {
+            Event::Receipt(r) => {
                 self.send(&ServerFrame::Receipt {
-                    receipt: receipt.as_ref().clone(),
+                    receipt: r.receipt.clone(),
                 })
                 .await
             }

@@ -133,13 +133,35 @@ type ExistingMessage = (String, i64, i64, Vec<u8>, String);
 type AttachmentTuple = (String, String, i64, Option<Vec<u8>>, Option<i64>);
 
 /// The body of the group commit, inside an open transaction `$tx`.
+/// Rows per multi-row INSERT (7 parameters each, well under SQLite's limit).
+const INSERT_ROWS: usize = 100;
+
 macro_rules! commit_in {
-    ($tx:ident, $batch:expr, $now_ms:expr) => {{
+    ($tx:ident, $batch:expr, $now_ms:expr, $json_each:expr, $placeholder:expr) => {{
         let batch: &[PendingMessage] = $batch;
         let mut out: Vec<Option<CommitOutcome>> = vec![None; batch.len()];
         // Messages new to the database, by thread, in arrival order.
         let mut fresh: Vec<(String, Vec<usize>)> = Vec::new();
         let mut seen: HashMap<&str, usize> = HashMap::new();
+        // One query finds every id of the batch that is stored already.
+        let ids = serde_json::to_string(
+            &batch.iter().map(|m| m.message_id.as_str()).collect::<Vec<_>>(),
+        )
+        .unwrap_or_default();
+        let existing: Vec<(String, String, i64, i64, Vec<u8>, String)> = sqlx::query_as(
+            sqlx::AssertSqlSafe(format!(
+                "SELECT message_id, thread_id, seq, committed_at_ms, envelope_sha256, sender_device_id \
+                 FROM messages WHERE message_id IN (SELECT value FROM {})",
+                $json_each
+            )),
+        )
+        .bind(ids)
+        .fetch_all(&mut *$tx)
+        .await?;
+        let existing: HashMap<String, ExistingMessage> = existing
+            .into_iter()
+            .map(|(id, thread, seq, at, hash, sender)| (id, (thread, seq, at, hash, sender)))
+            .collect();
         for (i, m) in batch.iter().enumerate() {
             if let Some(&first) = seen.get(m.message_id.as_str()) {
                 // The same id twice in one batch: settle it after the first.
@@ -153,22 +175,15 @@ macro_rules! commit_in {
                 continue;
             }
             seen.insert(&m.message_id, i);
-            let existing: Option<ExistingMessage> = sqlx::query_as(
-                "SELECT thread_id, seq, committed_at_ms, envelope_sha256, sender_device_id \
-                 FROM messages WHERE message_id = $1",
-            )
-            .bind(&m.message_id)
-            .fetch_optional(&mut *$tx)
-            .await?;
-            match existing {
+            match existing.get(&m.message_id) {
                 Some((thread, seq, at, hash, sender))
-                    if thread == m.thread_id
-                        && sender == m.sender_device_id
+                    if *thread == m.thread_id
+                        && *sender == m.sender_device_id
                         && hash.as_slice() == m.envelope_sha256.as_slice() =>
                 {
                     out[i] = Some(CommitOutcome::Duplicate {
-                        seq,
-                        committed_at_ms: at,
+                        seq: *seq,
+                        committed_at_ms: *at,
                     });
                 }
                 Some(_) => out[i] = Some(CommitOutcome::Conflict),
@@ -178,6 +193,7 @@ macro_rules! commit_in {
                 },
             }
         }
+        let mut rows: Vec<(usize, i64)> = Vec::new();
         for (thread_id, indices) in &fresh {
             let n = i64::try_from(indices.len()).unwrap_or(i64::MAX);
             // Reserving the range in one atomic update keeps the sequence
@@ -194,25 +210,45 @@ macro_rules! commit_in {
             let mut seq = last - n;
             for &i in indices {
                 seq += 1;
-                let m = &batch[i];
-                sqlx::query(
-                    "INSERT INTO messages (thread_id, seq, message_id, sender_device_id, envelope, \
-                     envelope_sha256, committed_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(&m.thread_id)
-                .bind(seq)
-                .bind(&m.message_id)
-                .bind(&m.sender_device_id)
-                .bind(&m.envelope)
-                .bind(&m.envelope_sha256[..])
-                .bind($now_ms)
-                .execute(&mut *$tx)
-                .await?;
+                rows.push((i, seq));
                 out[i] = Some(CommitOutcome::Stored {
                     seq,
                     committed_at_ms: $now_ms,
                 });
             }
+        }
+        // Multi-row inserts: a few statements per batch, not one per message.
+        for chunk in rows.chunks(INSERT_ROWS) {
+            let mut sql = String::from(
+                "INSERT INTO messages (thread_id, seq, message_id, sender_device_id, envelope, \
+                 envelope_sha256, committed_at_ms) VALUES ",
+            );
+            for k in 0..chunk.len() {
+                let b = k * 7;
+                if k > 0 {
+                    sql.push_str(", ");
+                }
+                // `?N` on SQLite binds by position; named `$N` would make
+                // every bind a linear search through the parameter names.
+                let p = $placeholder;
+                sql.push_str(&format!(
+                    "({p}{}, {p}{}, {p}{}, {p}{}, {p}{}, {p}{}, {p}{})",
+                    b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7
+                ));
+            }
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for &(i, seq) in chunk {
+                let m = &batch[i];
+                query = query
+                    .bind(&m.thread_id)
+                    .bind(seq)
+                    .bind(&m.message_id)
+                    .bind(&m.sender_device_id)
+                    .bind(&m.envelope)
+                    .bind(&m.envelope_sha256[..])
+                    .bind($now_ms);
+            }
+            query.execute(&mut *$tx).await?;
         }
         // In-batch repeats answer like their first occurrence.
         let mut result = Vec::with_capacity(batch.len());
@@ -725,13 +761,13 @@ impl Storage {
                 // IMMEDIATE: take the write lock up front, so the read-then-write
                 // below never has to upgrade (and fail) under another writer.
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let out = commit_in!(tx, batch, now_ms);
+                let out = commit_in!(tx, batch, now_ms, "json_each($1)", "?");
                 tx.commit().await?;
                 Ok(out)
             }
             Backend::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                let out = commit_in!(tx, batch, now_ms);
+                let out = commit_in!(tx, batch, now_ms, "json_array_elements_text($1::json)", "$");
                 tx.commit().await?;
                 Ok(out)
             }

@@ -1,0 +1,736 @@
+//! Load generator for the relay (a benchmark, not a test).
+//!
+//! ```text
+//! cargo build --release -p samtale-server -p samtale-tests
+//! taskset -c 1 target/release/loadgen relay --server-bin target/release/samtale-server
+//! ```
+//!
+//! It measures, with the same client code against two servers started as
+//! child processes on their own core (`taskset -c 0`):
+//!
+//! 1. a raw tokio-tungstenite echo server: the ceiling for this machine;
+//! 2. the Samtale server (SQLite by default, `--database-url` for
+//!    PostgreSQL): real envelopes sealed by the protocol crate, sent by staff
+//!    connections and delivered to citizen connections, every message
+//!    durably committed before its ack.
+//!
+//! and prints delivered messages per second, send→ack and send→deliver
+//! latency (p50/p99/p99.9), messages per database commit (from the server's
+//! `/metrics`), and the server's memory per idle authenticated connection.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use futures_util::{SinkExt, StreamExt};
+use samtale_protocol::membership::{LogKind, Member, MembershipState, Operation};
+use samtale_protocol::wire::{ClientFrame, ServerFrame};
+use samtale_protocol::{
+    DeviceKeys, Envelope, Grant, HolderId, HolderKeyPair, HolderKeyRecord, HolderKind,
+    HolderPublicKey, MessageId, OrgRootKey, ThreadId, b64,
+};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+#[derive(Parser)]
+#[command(about = "Load generator for the Samtale relay: throughput, latency, commits, memory.")]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Measure the echo ceiling and the relay, and print a report.
+    Relay {
+        /// The samtale-server binary (build it with --release).
+        #[arg(long)]
+        server_bin: std::path::PathBuf,
+        /// PostgreSQL URL of an empty database (default: SQLite in a temp dir).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Sender/receiver connection pairs, one thread each.
+        #[arg(long, default_value_t = 32)]
+        pairs: usize,
+        /// Messages in the timed run.
+        #[arg(long, default_value_t = 20_000)]
+        messages: usize,
+        /// Unacknowledged messages each sender keeps in flight.
+        #[arg(long, default_value_t = 32)]
+        window: usize,
+        /// Idle authenticated connections for the memory measurement.
+        #[arg(long, default_value_t = 10_000)]
+        idle: usize,
+        /// The core the server runs on (the generator should run on another).
+        #[arg(long, default_value_t = 0)]
+        server_cpu: usize,
+    },
+    /// Run a raw tokio-tungstenite echo server (used by `relay`).
+    EchoServer {
+        /// Address to listen on.
+        #[arg(long)]
+        listen: String,
+    },
+}
+
+fn main() -> Result<(), AnyError> {
+    let args = Args::parse();
+    // reqwest is built without a TLS provider of its own in this workspace.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match args.command {
+        Command::EchoServer { listen } => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(echo_server(listen)),
+        Command::Relay {
+            server_bin,
+            database_url,
+            pairs,
+            messages,
+            window,
+            idle,
+            server_cpu,
+        } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(relay(Config {
+                server_bin,
+                database_url,
+                pairs,
+                messages,
+                window,
+                idle,
+                server_cpu,
+            })),
+    }
+}
+
+struct Config {
+    server_bin: std::path::PathBuf,
+    database_url: Option<String>,
+    pairs: usize,
+    messages: usize,
+    window: usize,
+    idle: usize,
+    server_cpu: usize,
+}
+
+async fn echo_server(listen: String) -> Result<(), AnyError> {
+    let listener = tokio::net::TcpListener::bind(&listen).await?;
+    loop {
+        let (stream, _) = listener.accept().await?;
+        tokio::spawn(async move {
+            let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+                return;
+            };
+            while let Some(Ok(message)) = ws.next().await {
+                if message.is_text() && ws.send(message).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+fn free_port() -> Result<u16, AnyError> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn pinned(cpu: usize, program: &std::path::Path) -> tokio::process::Command {
+    if std::path::Path::new("/usr/bin/taskset").exists() {
+        let mut c = tokio::process::Command::new("/usr/bin/taskset");
+        c.arg("-c").arg(cpu.to_string()).arg(program);
+        c
+    } else {
+        tokio::process::Command::new(program)
+    }
+}
+
+/// Latency percentiles in microseconds.
+fn percentiles(mut samples: Vec<u64>) -> (u64, u64, u64) {
+    samples.sort_unstable();
+    let at = |q: f64| {
+        if samples.is_empty() {
+            return 0;
+        }
+        let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
+        samples[i]
+    };
+    (at(0.5), at(0.99), at(0.999))
+}
+
+async fn connect(url: &str, token: Option<&str>) -> Result<Ws, AnyError> {
+    let mut request = url.into_client_request()?;
+    if let Some(token) = token {
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            format!("samtale.v1, samtale.bearer.{token}").parse()?,
+        );
+    }
+    let (ws, _) = tokio_tungstenite::connect_async(request).await?;
+    Ok(ws)
+}
+
+async fn next_frame(ws: &mut Ws) -> Result<ServerFrame, AnyError> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => return Ok(ServerFrame::parse(t.as_str())?),
+            Some(Ok(Message::Close(c))) => return Err(format!("closed: {c:?}").into()),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(e.into()),
+            None => return Err("connection ended".into()),
+        }
+    }
+}
+
+struct RunResult {
+    delivered_per_second: f64,
+    ack: (u64, u64, u64),
+    deliver: (u64, u64, u64),
+    elapsed: Duration,
+}
+
+/// Sends `frames[i]` on sender `i % pairs` with a window; an "ack" is the
+/// echo (echo server) or the `ack` frame (relay); a delivery is the echo
+/// or a `deliver` frame on the paired receiver.
+async fn run_load(
+    senders: Vec<Ws>,
+    receivers: Option<Vec<Ws>>,
+    frames: Vec<Vec<(MessageId, String)>>,
+    window: usize,
+) -> Result<RunResult, AnyError> {
+    let total: usize = frames.iter().map(Vec::len).sum();
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(bool, u64)>();
+    let sent_at: std::sync::Arc<std::sync::Mutex<HashMap<MessageId, Instant>>> =
+        std::sync::Arc::default();
+    let echo = receivers.is_none();
+    for (ws, list) in senders.into_iter().zip(frames) {
+        let tx = tx.clone();
+        let sent_at = sent_at.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut sink, mut stream) = ws.split();
+            let mut next = 0;
+            let mut in_flight = 0;
+            let mut done = 0;
+            while done < list.len() {
+                while in_flight < window && next < list.len() {
+                    let (id, text) = &list[next];
+                    sent_at
+                        .lock()
+                        .map(|mut m| m.insert(*id, Instant::now()))
+                        .ok();
+                    if sink.send(Message::Text(text.clone().into())).await.is_err() {
+                        return;
+                    }
+                    next += 1;
+                    in_flight += 1;
+                }
+                let Some(Ok(message)) = stream.next().await else {
+                    return;
+                };
+                let Message::Text(t) = message else { continue };
+                let id = if echo {
+                    match ClientFrame::parse(t.as_str()) {
+                        Ok(ClientFrame::Send { message_id, .. }) => Some(message_id),
+                        _ => None,
+                    }
+                } else {
+                    match ServerFrame::parse(t.as_str()) {
+                        Ok(ServerFrame::Ack { message_id, .. }) => Some(message_id),
+                        Ok(ServerFrame::Error { message, .. }) => {
+                            eprintln!("send refused: {message}");
+                            None
+                        }
+                        _ => None,
+                    }
+                };
+                if let Some(id) = id {
+                    let at = sent_at.lock().ok().and_then(|m| m.get(&id).copied());
+                    if let Some(at) = at {
+                        let us = at.elapsed().as_micros() as u64;
+                        let _ = tx.send((false, us));
+                        if echo {
+                            let _ = tx.send((true, us));
+                        }
+                    }
+                    in_flight -= 1;
+                    done += 1;
+                }
+            }
+        }));
+    }
+    if let Some(receivers) = receivers {
+        for ws in receivers {
+            let tx = tx.clone();
+            let sent_at = sent_at.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut ws = ws;
+                while let Ok(frame) = next_frame(&mut ws).await {
+                    if let ServerFrame::Deliver { message_id, .. } = frame {
+                        let at = sent_at
+                            .lock()
+                            .ok()
+                            .and_then(|m| m.get(&message_id).copied());
+                        if let Some(at) = at {
+                            let _ = tx.send((true, at.elapsed().as_micros() as u64));
+                        }
+                    }
+                }
+            }));
+        }
+    }
+    drop(tx);
+    let mut acks = Vec::with_capacity(total);
+    let mut deliveries = Vec::with_capacity(total);
+    let mut last_delivery = start;
+    while deliveries.len() < total || acks.len() < total {
+        match tokio::time::timeout(Duration::from_secs(60), rx.recv()).await {
+            Ok(Some((true, us))) => {
+                deliveries.push(us);
+                last_delivery = Instant::now();
+            }
+            Ok(Some((false, us))) => acks.push(us),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    for t in tasks {
+        t.abort();
+    }
+    if deliveries.len() < total {
+        return Err(format!(
+            "only {} of {total} messages were delivered",
+            deliveries.len()
+        )
+        .into());
+    }
+    let elapsed = last_delivery - start;
+    Ok(RunResult {
+        delivered_per_second: total as f64 / elapsed.as_secs_f64(),
+        ack: percentiles(acks),
+        deliver: percentiles(deliveries),
+        elapsed,
+    })
+}
+
+struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> Result<Value, AnyError> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        if !body.is_null() {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let text = response.text().await?;
+        if !status.is_success() {
+            return Err(format!("{path}: {status} {text}").into());
+        }
+        Ok(if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)?
+        })
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn rss_kib(pid: u32) -> Result<u64, AnyError> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .ok_or("no VmRSS")?;
+    Ok(line.split_whitespace().nth(1).ok_or("bad VmRSS")?.parse()?)
+}
+
+async fn metric(api: &Api, name: &str) -> Result<f64, AnyError> {
+    let text = api
+        .http
+        .get(format!("{}/metrics", api.base))
+        .send()
+        .await?
+        .text()
+        .await?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        .ok_or_else(|| format!("metric {name} missing").into())
+}
+
+async fn relay(c: Config) -> Result<(), AnyError> {
+    let me = std::env::current_exe()?;
+    println!("# Samtale relay load test");
+    println!(
+        "pairs {}, messages {}, window {}, idle connections {}, server on cpu {}",
+        c.pairs, c.messages, c.window, c.idle, c.server_cpu
+    );
+
+    // ----------------------------------------------------------- the relay
+    let port = free_port()?;
+    let data = std::env::temp_dir().join(format!("samtale-loadgen-{port}"));
+    let mut server = pinned(c.server_cpu, &c.server_bin);
+    server
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--log",
+            "warn",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .env("SAMTALE_WS_FRAMES_PER_SECOND", "1000000")
+        .env("SAMTALE_TRUSTED_PROXIES", "127.0.0.1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    if let Some(url) = &c.database_url {
+        server.args(["--database-url", url]);
+    }
+    let mut child = server.spawn()?;
+    let pid = child.id().ok_or("no server pid")?;
+    let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
+    let mut code = None;
+    while let Some(line) = lines.next_line().await? {
+        if let Some(found) = line.split_whitespace().find(|w| {
+            w.len() == 24
+                && w.split('-').count() == 5
+                && w.chars().all(|ch| ch == '-' || ch.is_ascii_alphanumeric())
+        }) {
+            code = Some(found.to_string());
+            break;
+        }
+    }
+    let code = code.ok_or("the server printed no enrolment code (use an empty database)")?;
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let api = Api {
+        base: format!("http://127.0.0.1:{port}"),
+        http: reqwest::Client::new(),
+    };
+    for _ in 0..100 {
+        if api
+            .call(reqwest::Method::GET, "/readyz", None, Value::Null)
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ws_url = format!("ws://127.0.0.1:{port}/ws");
+    let password = "load generator passphrase";
+    let admin_device = DeviceKeys::generate()?;
+    let boot = api
+        .call(
+            reqwest::Method::POST,
+            "/v1/bootstrap",
+            None,
+            json!({
+                "enrolment_code": code, "organisation_name": "Belastning Kommune",
+                "root_public_key": OrgRootKey::generate()?.public(), "username": "admin",
+                "display_name": "Admin", "password": password,
+                "device": admin_device.public(), "device_label": "loadgen",
+            }),
+        )
+        .await?;
+    let admin = boot["tokens"]["access_token"]
+        .as_str()
+        .ok_or("no admin token")?
+        .to_string();
+    let org: [u8; 16] = *boot["org_id"]
+        .as_str()
+        .ok_or("no org")?
+        .parse::<samtale_protocol::OrgId>()?
+        .as_bytes();
+    let team = api
+        .call(
+            reqwest::Method::POST,
+            "/v1/teams",
+            Some(&admin),
+            json!({"name": "Team"}),
+        )
+        .await?;
+    let team_id = team["team_id"].as_str().ok_or("no team")?.to_string();
+    let team_uuid: samtale_protocol::TeamId = team_id.parse()?;
+    api.call(
+        reqwest::Method::POST,
+        "/v1/staff",
+        Some(&admin),
+        json!({
+            "username": "sender", "display_name": "Sender", "password": password,
+            "roles": ["staff"], "teams": [team_id],
+        }),
+    )
+    .await?;
+    let staff_device = DeviceKeys::generate()?;
+    let staff = api
+        .call(
+            reqwest::Method::POST,
+            "/v1/sessions",
+            None,
+            json!({
+                "username": "sender", "password": password,
+                "device": staff_device.public(), "device_label": "loadgen",
+            }),
+        )
+        .await?;
+    let staff_token = staff["access_token"]
+        .as_str()
+        .ok_or("no staff token")?
+        .to_string();
+    let publish = |who: &DeviceKeys, key: &HolderKeyPair, owner: [u8; 16]| {
+        let record = HolderKeyRecord::sign(who, &key.public(), owner, now());
+        (
+            format!("/v1/keys/{}/{}", key.epoch().holder, key.epoch().epoch),
+            json!({"record": b64::encode(record.as_bytes())}),
+        )
+    };
+    let team_key = HolderKeyPair::generate(HolderId::random()?, HolderKind::Team, 0)?;
+    let (path, body) = publish(&staff_device, &team_key, *team_uuid.as_bytes());
+    api.call(reqwest::Method::PUT, &path, Some(&staff_token), body)
+        .await?;
+    let archive_key = HolderKeyPair::generate(HolderId::random()?, HolderKind::Archive, 0)?;
+    let (path, body) = publish(&admin_device, &archive_key, org);
+    api.call(reqwest::Method::PUT, &path, Some(&admin), body)
+        .await?;
+    let grant = Grant::issue(
+        &staff_device,
+        &team_key,
+        &staff_device.public().agreement,
+        now(),
+    )?;
+    api.call(
+        reqwest::Method::POST,
+        "/v1/grants",
+        Some(&staff_token),
+        json!({"grants": [{"grant": b64::encode(grant.as_bytes())}]}),
+    )
+    .await?;
+
+    let consent = api
+        .call(reqwest::Method::GET, "/v1/consent", None, Value::Null)
+        .await?;
+    let mut threads = Vec::new();
+    let mut citizen_tokens = Vec::new();
+    for i in 0..c.pairs {
+        let invitation = api
+            .call(
+                reqwest::Method::POST,
+                "/v1/invitations",
+                Some(&staff_token),
+                json!({
+                    "team_id": team_id, "national_id": format!("{:06}-{:04}", 10190 + i, 1000 + i),
+                    "display_name": "Borger",
+                }),
+            )
+            .await?;
+        let device = DeviceKeys::generate()?;
+        // Each citizen signs up from their own address (the server trusts
+        // the generator as a proxy), as real citizens would: sign-ups are
+        // rate limited per address.
+        let response = api
+            .http
+            .post(format!("{}/v1/signup", api.base))
+            .header(
+                "x-forwarded-for",
+                format!("10.0.{}.{}", i / 250, 1 + i % 250),
+            )
+            .json(&json!({
+                "code": invitation["code"], "device": device.public(), "device_label": "loadgen",
+                "consent": {"version": consent["version"], "text_sha256": consent["text_sha256"]},
+            }))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Err(format!("/v1/signup: {}", response.text().await?).into());
+        }
+        let tokens: Value = response.json().await?;
+        let token = tokens["access_token"]
+            .as_str()
+            .ok_or("no citizen token")?
+            .to_string();
+        let account: samtale_protocol::AccountId =
+            tokens["account_id"].as_str().ok_or("no account")?.parse()?;
+        let key = HolderKeyPair::generate(HolderId::random()?, HolderKind::Citizen, 0)?;
+        let (path, body) = publish(&device, &key, *account.as_bytes());
+        api.call(reqwest::Method::PUT, &path, Some(&token), body)
+            .await?;
+        let thread = ThreadId::random()?;
+        let mut log = MembershipState::new(LogKind::ThreadParticipants, *thread.as_bytes());
+        let mut records = Vec::new();
+        for member in [
+            Member::Team(team_uuid),
+            Member::Holder(archive_key.epoch().holder),
+            Member::Citizen(account),
+        ] {
+            let record = log.next_record(&staff_device, Operation::Add, member, now());
+            log.apply(&record, |_, _, _| true)?;
+            records.push(json!({"record": b64::encode(record.as_bytes())}));
+        }
+        api.call(reqwest::Method::POST, "/v1/threads", Some(&staff_token), json!({
+            "thread_id": thread, "team_id": team_id, "citizens": [account], "participants": records,
+        }))
+        .await?;
+        threads.push((
+            thread,
+            vec![team_key.public(), key.public(), archive_key.public()],
+        ));
+        citizen_tokens.push(token);
+    }
+
+    // Pre-sealed: the generator's core measures the server, not HPKE.
+    let payload = vec![b'x'; 200];
+    let mut frames: Vec<Vec<(MessageId, String)>> = vec![Vec::new(); c.pairs];
+    for i in 0..c.messages {
+        let (thread, to): &(ThreadId, Vec<HolderPublicKey>) = &threads[i % c.pairs];
+        let id = MessageId::random()?;
+        let envelope = Envelope::seal(&staff_device, *thread, id, to, &payload)?;
+        let frame = ClientFrame::Send {
+            thread_id: *thread,
+            message_id: id,
+            envelope: envelope.into_bytes(),
+        };
+        frames[i % c.pairs].push((id, frame.to_json()));
+    }
+    let frame_bytes = frames[0][0].1.len();
+
+    // ------------------------------------------------------- echo ceiling
+    let echo_port = free_port()?;
+    let mut echo = pinned(c.server_cpu, &me);
+    echo.args(["echo-server", "--listen", &format!("127.0.0.1:{echo_port}")])
+        .kill_on_drop(true);
+    let mut echo_child = echo.spawn()?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let echo_url = format!("ws://127.0.0.1:{echo_port}/");
+    let mut echo_senders = Vec::new();
+    for _ in 0..c.pairs {
+        echo_senders.push(connect(&echo_url, None).await?);
+    }
+    let ceiling = run_load(echo_senders, None, frames.clone(), c.window).await?;
+    echo_child.kill().await.ok();
+
+    // ----------------------------------------------------------- relay run
+    let mut senders = Vec::new();
+    let mut receivers = Vec::new();
+    for (i, token) in citizen_tokens.iter().enumerate() {
+        let mut s = connect(&ws_url, Some(&staff_token)).await?;
+        next_frame(&mut s).await?;
+        senders.push(s);
+        let mut r = connect(&ws_url, Some(token)).await?;
+        next_frame(&mut r).await?;
+        let sync = ClientFrame::Sync {
+            thread_id: threads[i].0,
+            after_seq: 0,
+        };
+        r.send(Message::Text(sync.to_json().into())).await?;
+        while !matches!(next_frame(&mut r).await?, ServerFrame::Synced { .. }) {}
+        receivers.push(r);
+    }
+    let commits_before = metric(&api, "samtale_relay_commits_total").await?;
+    let messages_before = metric(&api, "samtale_relay_messages_total").await?;
+    let relay_run = run_load(senders, Some(receivers), frames, c.window).await?;
+    let commits = metric(&api, "samtale_relay_commits_total").await? - commits_before;
+    let stored = metric(&api, "samtale_relay_messages_total").await? - messages_before;
+
+    // -------------------------------------------------- idle connections
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_before = rss_kib(pid)?;
+    let mut idle = Vec::with_capacity(c.idle);
+    let token = citizen_tokens[0].clone();
+    let mut pending = futures_util::stream::FuturesUnordered::new();
+    let mut opened = 0;
+    while opened < c.idle || !pending.is_empty() {
+        while opened < c.idle && pending.len() < 256 {
+            let url = ws_url.clone();
+            let token = token.clone();
+            pending.push(async move {
+                let mut ws = connect(&url, Some(&token)).await?;
+                match next_frame(&mut ws).await? {
+                    ServerFrame::Ready { .. } => Ok::<Ws, AnyError>(ws),
+                    other => Err(format!("{other:?}").into()),
+                }
+            });
+            opened += 1;
+        }
+        if let Some(result) = pending.next().await {
+            idle.push(result?);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let connections = metric(&api, "samtale_ws_connections").await?;
+    let rss_after = rss_kib(pid)?;
+    let per_connection = (rss_after.saturating_sub(rss_before)) as f64 * 1024.0 / c.idle as f64;
+    drop(idle);
+    child.kill().await.ok();
+    let _ = std::fs::remove_dir_all(&data);
+
+    let ratio = relay_run.delivered_per_second / ceiling.delivered_per_second;
+    println!();
+    println!("frame size {frame_bytes} bytes (a 200-byte payload sealed to 3 holders)");
+    println!();
+    println!("| measure | echo ceiling | samtale relay | ratio / goal |");
+    println!("| --- | ---: | ---: | --- |");
+    println!(
+        "| delivered messages/s | {:.0} | {:.0} | {:.2}× (goal ≥ 0.5×) |",
+        ceiling.delivered_per_second, relay_run.delivered_per_second, ratio
+    );
+    println!(
+        "| send→ack p50 / p99 / p99.9 (ms) | {:.2} / {:.2} / {:.2} | {:.2} / {:.2} / {:.2} | |",
+        ceiling.ack.0 as f64 / 1000.0,
+        ceiling.ack.1 as f64 / 1000.0,
+        ceiling.ack.2 as f64 / 1000.0,
+        relay_run.ack.0 as f64 / 1000.0,
+        relay_run.ack.1 as f64 / 1000.0,
+        relay_run.ack.2 as f64 / 1000.0,
+    );
+    println!(
+        "| send→deliver p50 / p99 / p99.9 (ms) | {:.2} / {:.2} / {:.2} | {:.2} / {:.2} / {:.2} | |",
+        ceiling.deliver.0 as f64 / 1000.0,
+        ceiling.deliver.1 as f64 / 1000.0,
+        ceiling.deliver.2 as f64 / 1000.0,
+        relay_run.deliver.0 as f64 / 1000.0,
+        relay_run.deliver.1 as f64 / 1000.0,
+        relay_run.deliver.2 as f64 / 1000.0,
+    );
+    println!(
+        "| messages per commit | | {:.1} ({stored:.0} in {commits:.0} commits) | goal ≥ 10 |",
+        if commits > 0.0 { stored / commits } else { 0.0 }
+    );
+    println!(
+        "| server memory per idle connection | | {:.1} KB ({connections:.0} open, RSS {rss_before} → {rss_after} KiB) | goal ≤ 12 KB |",
+        per_connection / 1000.0
+    );
+    println!(
+        "| run time | {:.2} s | {:.2} s | |",
+        ceiling.elapsed.as_secs_f64(),
+        relay_run.elapsed.as_secs_f64()
+    );
+    Ok(())
+}
