@@ -293,6 +293,7 @@ pub(super) struct OwnerQuery {
     /// `team`, `citizen` or `archive`.
     kind: HolderKind,
     /// The team id, citizen account id or organisation id.
+    #[param(value_type = samtale_protocol::AccountId)]
     owner: String,
 }
 
@@ -533,6 +534,7 @@ pub(super) async fn upload_grants(
 #[serde(deny_unknown_fields)]
 pub(super) struct GrantQuery {
     /// Only grants for this holder.
+    #[param(value_type = Option<samtale_protocol::HolderId>)]
     holder: Option<String>,
 }
 
@@ -545,6 +547,7 @@ pub(super) struct GrantQuery {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Grants for this device.", body = GrantList),
+        (status = 422, description = "`holder` is not a holder id.", body = samtale_protocol::wire::ErrorBody),
         (status = 400, description = "A query parameter is invalid.", body = samtale_protocol::wire::ErrorBody),
         super::openapi::Unauthorized,
     )
@@ -560,7 +563,10 @@ pub(super) async fn list_grants(
         Some(h) => Some(
             h.parse::<HolderId>()
                 .map_err(|_| {
-                    ApiError::new(ErrorCode::BadRequest, "query: `holder` is a holder id")
+                    ApiError::new(
+                        ErrorCode::ValidationFailed,
+                        "query: `holder` must be a holder id (a UUID)",
+                    )
                 })?
                 .to_string(),
         ),
