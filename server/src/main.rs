@@ -23,6 +23,16 @@ use samtale_server::telemetry;
 ///   samtale-server --listen 0.0.0.0:8080 --data-dir /var/lib/samtale
 ///
 ///   SAMTALE_DATABASE_URL=postgres://samtale@db/samtale samtale-server --log-format json
+///
+/// Identity and messaging settings live in the file or the environment only
+/// (docs/API.md lists them all), for example:
+///
+///   SAMTALE_PUBLIC_URL               the server's public URL (token issuer)
+///   SAMTALE_ALLOWED_ORIGINS          web origins that may open /ws
+///   SAMTALE_ATTACHMENT_MAX_BYTES     largest attachment (default 25 MiB)
+///   SAMTALE_KEY_ROTATION_DAYS        key holder rotation period (default 30)
+///   SAMTALE_NOTIFY_WEBHOOK_URL       where content-free notifications go
+///   SAMTALE_NOTIFY_WEBHOOK_SECRET    their HMAC key (set both or neither)
 #[derive(Debug, Parser)]
 #[command(name = "samtale-server", version, verbatim_doc_comment)]
 struct Args {
