@@ -23,6 +23,41 @@ use support::world::{
 use support::{TestApp, TestDatabase, expect, expect_error};
 use tokio_tungstenite::tungstenite::Message;
 
+/// A server with an organisation, one citizen and their thread with the
+/// caseworker's team, and the keys a message to it is sealed to.
+struct Scene {
+    app: TestApp,
+    world: World,
+    maja: support::world::Citizen,
+    thread: ThreadId,
+    to: Vec<samtale_protocol::HolderPublicKey>,
+}
+
+impl Scene {
+    async fn new(db: &TestDatabase, national_id: &str, fast: bool) -> Scene {
+        let app = if fast {
+            fast_app(db).await
+        } else {
+            TestApp::spawn(db).await
+        };
+        let world = World::build(&app).await;
+        let maja = world
+            .citizen(&app, &world.staff, world.team, national_id)
+            .await;
+        let thread = world
+            .open_thread(&app, &world.staff, world.team, &[&maja])
+            .await;
+        let to = recipients(&app, &world.staff, thread).await;
+        Scene {
+            app,
+            world,
+            maja,
+            thread,
+            to,
+        }
+    }
+}
+
 async fn staff_and_citizen_exchange_messages_with_receipts(db: &TestDatabase) {
     let app = TestApp::spawn(db).await;
     let world = World::build(&app).await;
@@ -255,15 +290,13 @@ async fn fast_app(db: &TestDatabase) -> TestApp {
 }
 
 async fn an_offline_citizen_catches_up_500_messages_in_order(db: &TestDatabase) {
-    let app = fast_app(db).await;
-    let world = World::build(&app).await;
-    let maja = world
-        .citizen(&app, &world.staff, world.team, "040460-4567")
-        .await;
-    let thread = world
-        .open_thread(&app, &world.staff, world.team, &[&maja])
-        .await;
-    let to = recipients(&app, &world.staff, thread).await;
+    let Scene {
+        app,
+        world,
+        maja,
+        thread,
+        to,
+    } = Scene::new(db, "040460-4567", true).await;
     let mut staff_ws = Ws::connect(&app, world.staff.token()).await;
     let mut ids = Vec::new();
     // Pipelined: all frames out, then all acks.
@@ -442,15 +475,13 @@ on_both_backends!(
 );
 
 async fn the_same_send_frame_1000_times_is_stored_and_delivered_once(db: &TestDatabase) {
-    let app = fast_app(db).await;
-    let world = World::build(&app).await;
-    let maja = world
-        .citizen(&app, &world.staff, world.team, "060660-6789")
-        .await;
-    let thread = world
-        .open_thread(&app, &world.staff, world.team, &[&maja])
-        .await;
-    let to = recipients(&app, &world.staff, thread).await;
+    let Scene {
+        app,
+        world,
+        maja,
+        thread,
+        to,
+    } = Scene::new(db, "060660-6789", true).await;
     let mut citizen_ws = Ws::connect(&app, maja.actor.token()).await;
     citizen_ws.sync(thread, 0).await;
     let mut staff_ws = Ws::connect(&app, world.staff.token()).await;
@@ -523,15 +554,13 @@ on_both_backends!(
 async fn eight_concurrent_senders_never_make_a_syncing_reader_skip(db: &TestDatabase) {
     const SENDERS: usize = 8;
     const EACH: usize = 60;
-    let app = fast_app(db).await;
-    let world = World::build(&app).await;
-    let maja = world
-        .citizen(&app, &world.staff, world.team, "070770-7890")
-        .await;
-    let thread = world
-        .open_thread(&app, &world.staff, world.team, &[&maja])
-        .await;
-    let to = recipients(&app, &world.staff, thread).await;
+    let Scene {
+        app,
+        world,
+        maja,
+        thread,
+        to,
+    } = Scene::new(db, "070770-7890", true).await;
     let mut senders = Vec::new();
     for _ in 0..SENDERS {
         let actor = login(&app, "caseworker").await;
@@ -585,15 +614,13 @@ on_both_backends!(
 );
 
 async fn bad_frames_get_their_documented_errors_and_the_connection_goes_on(db: &TestDatabase) {
-    let app = TestApp::spawn(db).await;
-    let world = World::build(&app).await;
-    let maja = world
-        .citizen(&app, &world.staff, world.team, "080880-8901")
-        .await;
-    let thread = world
-        .open_thread(&app, &world.staff, world.team, &[&maja])
-        .await;
-    let to = recipients(&app, &world.staff, thread).await;
+    let Scene {
+        app,
+        world,
+        maja: _,
+        thread,
+        to,
+    } = Scene::new(db, "080880-8901", false).await;
 
     // A frame before authentication ends the connection with 4002.
     let mut ws = Ws::raw(&app, None).await.unwrap();
@@ -750,15 +777,13 @@ on_both_backends!(
 );
 
 async fn a_citizen_who_withdrew_consent_cannot_be_sent_to(db: &TestDatabase) {
-    let app = TestApp::spawn(db).await;
-    let world = World::build(&app).await;
-    let maja = world
-        .citizen(&app, &world.staff, world.team, "090990-9012")
-        .await;
-    let thread = world
-        .open_thread(&app, &world.staff, world.team, &[&maja])
-        .await;
-    let to = recipients(&app, &world.staff, thread).await;
+    let Scene {
+        app,
+        world,
+        maja,
+        thread,
+        to,
+    } = Scene::new(db, "090990-9012", false).await;
     let mut staff_ws = Ws::connect(&app, world.staff.token()).await;
     let (id, env) = seal(&world.staff, thread, &to, b"foer");
     staff_ws
@@ -816,15 +841,13 @@ on_both_backends!(consent, a_citizen_who_withdrew_consent_cannot_be_sent_to);
 
 async fn a_reader_that_cannot_keep_up_is_closed_and_catches_up_after(db: &TestDatabase) {
     const N: usize = 1500;
-    let app = fast_app(db).await;
-    let world = World::build(&app).await;
-    let maja = world
-        .citizen(&app, &world.staff, world.team, "180118-8888")
-        .await;
-    let thread = world
-        .open_thread(&app, &world.staff, world.team, &[&maja])
-        .await;
-    let to = recipients(&app, &world.staff, thread).await;
+    let Scene {
+        app,
+        world,
+        maja,
+        thread,
+        to,
+    } = Scene::new(db, "180118-8888", true).await;
     let mut slow = Ws::connect(&app, maja.actor.token()).await;
     slow.sync(thread, 0).await;
     // The citizen's device stops reading; large messages fill the socket
