@@ -274,6 +274,72 @@ async fn multi_party_thread_second_device_and_a_colleague_who_joins_later(db: &T
     // And the colleague can answer in the team's thread.
     let (id, env) = seal(&colleague, thread, &to, b"Jeg overtager sagen");
     assert_eq!(cws.send_and_ack(&send_frame(thread, id, &env)).await, Ok(4));
+
+    // The colleague leaves the team: the thread is gone for them at once,
+    // and the team key is due for an epoch they are not entitled to.
+    let response = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/teams/{}/members/{}", world.team, colleague.account),
+            Some(world.admin.token()),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 204);
+    let (id, env) = seal(&colleague, thread, &to, b"efter jeg gik");
+    let (code, _) = cws
+        .send_and_ack(&send_frame(thread, id, &env))
+        .await
+        .unwrap_err();
+    assert_eq!(code, ErrorCode::NotFound);
+    expect_error(
+        app.call(
+            Method::GET,
+            &format!("/v1/threads/{thread}"),
+            Some(colleague.token()),
+            None,
+        )
+        .await,
+        404,
+        ErrorCode::NotFound,
+    )
+    .await;
+    let holder = world.team_key.epoch().holder;
+    let set: HolderKeySet = expect(
+        app.call(
+            Method::GET,
+            &format!("/v1/keys/{holder}"),
+            Some(world.staff.token()),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert!(set.rotation_due);
+    let devices: EntitledDevices = expect(
+        app.call(
+            Method::GET,
+            &format!("/v1/keys/{holder}/devices"),
+            Some(world.staff.token()),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert!(
+        devices
+            .devices
+            .iter()
+            .all(|d| d.account_id != colleague.account)
+    );
+    expect_error(
+        grant(&app, &world.staff, &world.team_key, &[&colleague.device]).await,
+        422,
+        ErrorCode::ValidationFailed,
+    )
+    .await;
     app.stop().await;
 }
 on_both_backends!(

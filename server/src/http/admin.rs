@@ -164,6 +164,51 @@ pub(super) async fn add_member(
     Ok(NoContent)
 }
 
+/// `DELETE /v1/teams/{team}/members/{account}` (admin): the staff member
+/// leaves the team. They lose access to its threads at once, and the team
+/// key is due for a new epoch that they will not be granted.
+#[utoipa::path(
+    delete,
+    path = "/v1/teams/{team}/members/{account}",
+    tag = "admin",
+    params(
+        ("team" = String, Path, description = "A team id (UUID)."),
+        ("account" = String, Path, description = "A staff account id (UUID)."),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The account has left the team."),
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
+        super::openapi::NotFound,
+    )
+)]
+pub(super) async fn remove_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((team, account)): Path<(String, String)>,
+) -> Result<NoContent, ApiError> {
+    caller.require(Roles::ADMIN, "changing a team")?;
+    let team_id = team_in_org(&state, &caller, &team).await?;
+    let account: AccountId = path_id(&account)?;
+    let account = state
+        .storage
+        .account(&account.to_string())
+        .await?
+        .filter(|a| a.org_id == caller.org_id() && a.kind == "staff")
+        .ok_or_else(|| ApiError::not_found("staff account"))?;
+    if !state
+        .storage
+        .remove_team_member(&team_id, &account.id, state.clock.now())
+        .await?
+    {
+        return Err(ApiError::not_found("team member"));
+    }
+    state.relay.policy.bump();
+    tracing::info!(team_id, account_id = %account.id, "team member removed");
+    Ok(NoContent)
+}
+
 fn staff_info(row: &AccountRow, teams: Vec<String>) -> Result<StaffInfo, ApiError> {
     Ok(StaffInfo {
         account_id: parse_id(&row.id)?,

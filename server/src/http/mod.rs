@@ -277,6 +277,10 @@ fn api_routes() -> Router<AppState> {
         )
         .route("/v1/teams", post(admin::create_team).get(admin::list_teams))
         .route("/v1/teams/{team}/members", post(admin::add_member))
+        .route(
+            "/v1/teams/{team}/members/{account}",
+            delete(admin::remove_member),
+        )
         .route("/v1/teams/{team}/citizens", get(citizens::list_citizens))
         .route(
             "/v1/staff",

@@ -80,6 +80,7 @@ pub struct TooManyRequests(pub ErrorBody);
         admin::create_team,
         admin::list_teams,
         admin::add_member,
+        admin::remove_member,
         admin::create_staff,
         admin::list_staff,
         admin::disable_staff,

@@ -1135,3 +1135,37 @@ impl Storage {
         }))
     }
 }
+
+impl Storage {
+    /// Removes a staff member from a team and marks the team's key holder
+    /// due for a new epoch; `false` when they were not a member.
+    pub async fn remove_team_member(
+        &self,
+        team_id: &str,
+        account_id: &str,
+        now: i64,
+    ) -> Result<bool, StorageError> {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let removed =
+                sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND account_id = $2")
+                    .bind(team_id)
+                    .bind(account_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            if removed == 0 {
+                return Ok(false);
+            }
+            sqlx::query(
+                "UPDATE holders SET rotation_requested_at = $1 WHERE kind = 'team' AND owner_id = $2",
+            )
+            .bind(now)
+            .bind(team_id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+}
