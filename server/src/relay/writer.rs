@@ -77,6 +77,37 @@ pub fn spawn(
     WriterHandle { tx, stats }
 }
 
+/// What the writer does with a message once its outcome is known.
+struct Route {
+    thread_id: ThreadId,
+    message_id: MessageId,
+    audience: Arc<[String]>,
+    sender_account: String,
+    org_id: String,
+    reply: oneshot::Sender<Result<CommitOutcome, ()>>,
+}
+
+fn split(request: WriteRequest) -> (PendingMessage, Route) {
+    let WriteRequest {
+        message,
+        thread_id,
+        message_id,
+        audience,
+        sender_account,
+        org_id,
+        reply,
+    } = request;
+    let route = Route {
+        thread_id,
+        message_id,
+        audience,
+        sender_account,
+        org_id,
+        reply,
+    };
+    (message, route)
+}
+
 async fn run(
     storage: Storage,
     clock: Clock,
@@ -85,64 +116,69 @@ async fn run(
     mut rx: mpsc::Receiver<WriteRequest>,
     stats: Arc<WriterStats>,
 ) {
-    let mut batch: Vec<WriteRequest> = Vec::with_capacity(MAX_BATCH);
+    // The envelopes move from the request into the batch and on into the
+    // fan-out: nothing on this path copies them.
+    let mut messages: Vec<PendingMessage> = Vec::with_capacity(MAX_BATCH);
+    let mut routes: Vec<Route> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
+        let (message, route) = split(first);
+        messages.push(message);
+        routes.push(route);
+        while messages.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(next) => batch.push(next),
+                Ok(next) => {
+                    let (message, route) = split(next);
+                    messages.push(message);
+                    routes.push(route);
+                }
                 Err(_) => break,
             }
         }
-        let pending: Vec<PendingMessage> = batch.iter().map(|r| r.message.clone()).collect();
         let now_ms = clock.now_ms();
-        match storage.commit_messages(&pending, now_ms).await {
+        match storage.commit_messages(&messages, now_ms).await {
             Ok(outcomes) => {
                 stats.commits.fetch_add(1, Ordering::Relaxed);
                 let mut stored = 0;
-                for (request, outcome) in batch.drain(..).zip(outcomes) {
-                    if let CommitOutcome::Stored {
+                for ((message, route), outcome) in
+                    messages.drain(..).zip(routes.drain(..)).zip(outcomes)
+                {
+                    // Acknowledge first: the sender's wait is the latency
+                    // that matters; fan-out is for everyone else.
+                    let _ = route.reply.send(Ok(outcome));
+                    let CommitOutcome::Stored {
                         seq,
                         committed_at_ms,
                     } = outcome
-                    {
-                        stored += 1;
-                        let WriteRequest {
-                            message,
-                            thread_id,
-                            message_id,
-                            audience,
-                            sender_account,
-                            org_id,
-                            reply,
-                        } = request;
-                        // Acknowledge first: the sender's wait is the latency
-                        // that matters; fan-out is for everyone else.
-                        let _ = reply.send(Ok(outcome));
-                        if let Some(notifier) = &notifier {
-                            notifier.message_committed(&org_id, &audience, &sender_account);
-                        }
-                        bus.publish(BusEvent {
-                            audience,
-                            event: Event::Message(Arc::new(Delivered {
-                                thread_id,
-                                seq: u64::try_from(seq).unwrap_or(0),
-                                message_id,
-                                committed_at_ms: u64::try_from(committed_at_ms).unwrap_or(0),
-                                envelope: message.envelope,
-                                sender_device_id: message.sender_device_id,
-                            })),
-                        });
-                    } else {
-                        let _ = request.reply.send(Ok(outcome));
+                    else {
+                        continue;
+                    };
+                    stored += 1;
+                    if let Some(notifier) = &notifier {
+                        notifier.message_committed(
+                            &route.org_id,
+                            &route.audience,
+                            &route.sender_account,
+                        );
                     }
+                    bus.publish(BusEvent {
+                        audience: route.audience,
+                        event: Event::Message(Arc::new(Delivered {
+                            thread_id: route.thread_id,
+                            seq: u64::try_from(seq).unwrap_or(0),
+                            message_id: route.message_id,
+                            committed_at_ms: u64::try_from(committed_at_ms).unwrap_or(0),
+                            envelope: message.envelope,
+                            sender_device_id: message.sender_device_id,
+                        })),
+                    });
                 }
                 stats.messages.fetch_add(stored, Ordering::Relaxed);
             }
             Err(error) => {
-                tracing::error!(%error, messages = batch.len(), "group commit failed; nothing stored");
-                for request in batch.drain(..) {
-                    let _ = request.reply.send(Err(()));
+                tracing::error!(%error, messages = messages.len(), "group commit failed; nothing stored");
+                messages.clear();
+                for route in routes.drain(..) {
+                    let _ = route.reply.send(Err(()));
                 }
             }
         }
