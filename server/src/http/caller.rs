@@ -36,15 +36,12 @@ impl Caller {
 
     /// Whether this is a staff account.
     pub fn is_staff(&self) -> bool {
-        self.account.kind == "staff"
+        is_staff(&self.account)
     }
 
     /// The staff roles (empty for citizens).
     pub fn roles(&self) -> Roles {
-        u8::try_from(self.account.roles)
-            .ok()
-            .and_then(Roles::from_bits)
-            .unwrap_or(Roles::empty())
+        roles_of(&self.account)
     }
 
     /// Refuses unless the caller is staff with `role`.
@@ -58,6 +55,19 @@ impl Caller {
             ))
         }
     }
+}
+
+/// Whether an account is a staff account.
+pub fn is_staff(account: &AccountRow) -> bool {
+    account.kind == "staff"
+}
+
+/// An account's staff roles (empty for citizens).
+pub fn roles_of(account: &AccountRow) -> Roles {
+    u8::try_from(account.roles)
+        .ok()
+        .and_then(Roles::from_bits)
+        .unwrap_or(Roles::empty())
 }
 
 fn role_name(role: Roles) -> &'static str {

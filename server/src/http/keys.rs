@@ -19,9 +19,11 @@ use samtale_protocol::wire::{
 };
 use samtale_protocol::{Grant, HolderId, HolderKeyRecord, HolderKind, Roles};
 
-use super::caller::Caller;
+use super::caller::{Caller, is_staff, roles_of};
+use super::threads::is_team_staff;
 use super::validate::{device_keys_from_db, parse_id, path_id};
 use super::{ApiError, ApiJson, AppState, Created};
+use crate::storage::accounts::AccountRow;
 use crate::storage::messaging::{HolderRow, NewEpoch, PublishOutcome};
 
 /// The most grants one upload may carry.
@@ -47,25 +49,24 @@ fn uuid_of(bytes: &[u8; 16]) -> String {
     samtale_protocol::AccountId::from_bytes(*bytes).to_string()
 }
 
-/// Whether the caller may hold (and so grant) the holder's private key.
-async fn entitled(state: &AppState, caller: &Caller, holder: &HolderRow) -> Result<bool, ApiError> {
-    if holder.org_id != caller.org_id() {
+/// Whether an account may hold (and so publish and grant) a holder's
+/// private key: the one rule for publishing, granting and receiving grants.
+async fn entitled(
+    state: &AppState,
+    account: &AccountRow,
+    holder: &HolderRow,
+) -> Result<bool, ApiError> {
+    if holder.org_id != account.org_id {
         return Ok(false);
     }
     Ok(match holder.kind.as_str() {
-        "team" => {
-            caller.is_staff()
-                && caller.roles().contains(Roles::STAFF)
-                && state
-                    .storage
-                    .is_team_member(&holder.owner_id, caller.id())
-                    .await?
-        }
-        "citizen" => !caller.is_staff() && holder.owner_id == caller.id(),
+        "team" => is_team_staff(state, account, &holder.owner_id).await?,
+        "citizen" => !is_staff(account) && holder.owner_id == account.id,
         _ => {
-            caller.is_staff()
-                && (caller.roles().contains(Roles::ADMIN)
-                    || caller.roles().contains(Roles::RECORD_CLERK))
+            holder.owner_id == holder.org_id
+                && is_staff(account)
+                && (roles_of(account).contains(Roles::ADMIN)
+                    || roles_of(account).contains(Roles::RECORD_CLERK))
         }
     })
 }
@@ -180,21 +181,14 @@ pub(super) async fn publish_key(
     }
     let owner = uuid_of(record.owner());
     let kind = kind_to_db(key.kind);
-    let allowed = match key.kind {
-        HolderKind::Team => {
-            state.storage.team_org(&owner).await?.as_deref() == Some(caller.org_id())
-                && caller.is_staff()
-                && caller.roles().contains(Roles::STAFF)
-                && state.storage.is_team_member(&owner, caller.id()).await?
-        }
-        HolderKind::Citizen => !caller.is_staff() && owner == caller.id(),
-        HolderKind::Archive => {
-            owner == caller.org_id()
-                && caller.is_staff()
-                && (caller.roles().contains(Roles::ADMIN)
-                    || caller.roles().contains(Roles::RECORD_CLERK))
-        }
+    let candidate = HolderRow {
+        id: holder_id.to_string(),
+        org_id: caller.org_id().to_owned(),
+        kind: kind.to_owned(),
+        owner_id: owner.clone(),
+        rotation_requested_at: None,
     };
+    let allowed = entitled(&state, &caller.account, &candidate).await?;
     if !allowed {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
@@ -355,7 +349,7 @@ pub(super) async fn entitled_devices(
     Path(holder): Path<String>,
 ) -> Result<Json<EntitledDevices>, ApiError> {
     let holder = visible_holder(&state, &caller, &holder).await?;
-    if !entitled(&state, &caller, &holder).await? {
+    if !entitled(&state, &caller.account, &holder).await? {
         return Err(ApiError::not_found("key holder"));
     }
     let accounts = match holder.kind.as_str() {
@@ -451,7 +445,7 @@ pub(super) async fn upload_grants(
         let key = grant.holder();
         let holder_id = key.holder.to_string();
         let holder = match state.storage.holder(&holder_id).await? {
-            Some(h) if entitled(&state, &caller, &h).await? => h,
+            Some(h) if entitled(&state, &caller.account, &h).await? => h,
             _ => return Err(ApiError::not_found("key holder")),
         };
         let published = state
@@ -481,12 +475,7 @@ pub(super) async fn upload_grants(
             if account.disabled_at.is_some() {
                 continue;
             }
-            let as_caller = Caller {
-                account,
-                device_id: device_id.clone(),
-                session_id: String::new(),
-            };
-            if entitled(&state, &as_caller, &holder).await? {
+            if entitled(&state, &account, &holder).await? {
                 recipient = Some(device_id);
                 break;
             }

@@ -22,9 +22,10 @@ use samtale_protocol::wire::{
 };
 use samtale_protocol::{HolderEpoch, HolderId, IdentityKey, Roles, ThreadId};
 
-use super::caller::Caller;
+use super::caller::{Caller, is_staff, roles_of};
 use super::validate::{assurance_from_db, parse_id, path_id};
 use super::{ApiError, ApiJson, AppState, Created};
+use crate::storage::accounts::AccountRow;
 use crate::storage::messaging::{NewThread, ThreadCitizenRow, ThreadRow};
 
 /// The most citizens in one thread.
@@ -61,15 +62,16 @@ pub struct ThreadContext {
     pub archive_holder: Option<String>,
 }
 
-/// Whether the caller is a staff member (with the staff role) of `team_id`.
+/// Whether an account is a staff member (with the staff role) of
+/// `team_id`: who manages the team's threads and holds its key.
 pub async fn is_team_staff(
     state: &AppState,
-    caller: &Caller,
+    account: &AccountRow,
     team_id: &str,
 ) -> Result<bool, ApiError> {
-    Ok(caller.is_staff()
-        && caller.roles().contains(Roles::STAFF)
-        && state.storage.is_team_member(team_id, caller.id()).await?)
+    Ok(is_staff(account)
+        && roles_of(account).contains(Roles::STAFF)
+        && state.storage.is_team_member(team_id, &account.id).await?)
 }
 
 /// The caller's access to a loaded thread.
@@ -82,7 +84,7 @@ pub async fn access_to(
     if thread.org_id != caller.org_id() {
         return Ok(Access::None);
     }
-    if is_team_staff(state, caller, &thread.team_id).await? {
+    if is_team_staff(state, &caller.account, &thread.team_id).await? {
         return Ok(Access::Manage);
     }
     if !caller.is_staff() && citizens.iter().any(|c| c.account_id == caller.id()) {
@@ -291,7 +293,7 @@ pub(super) async fn create_thread(
 ) -> Result<Created<ThreadDetail>, ApiError> {
     let team_id = req.team_id.to_string();
     if state.storage.team_org(&team_id).await?.as_deref() != Some(caller.org_id())
-        || !is_team_staff(&state, &caller, &team_id).await?
+        || !is_team_staff(&state, &caller.account, &team_id).await?
     {
         return Err(ApiError::not_found("team"));
     }
@@ -427,14 +429,13 @@ pub(super) async fn list_threads(
         .storage
         .visible_threads(caller.id(), caller.org_id(), clerk)
         .await?;
-    let mut threads = Vec::with_capacity(rows.len());
-    for row in &rows {
-        // Staff see their teams' threads only with the staff role.
-        if caller.is_staff() && !clerk && !caller.roles().contains(Roles::STAFF) {
-            continue;
-        }
-        threads.push(summary(row)?);
+    // Staff see their teams' threads only with the staff role.
+    if caller.is_staff() && !clerk && !caller.roles().contains(Roles::STAFF) {
+        return Ok(Json(ThreadList {
+            threads: Vec::new(),
+        }));
     }
+    let threads = rows.iter().map(summary).collect::<Result<_, _>>()?;
     Ok(Json(ThreadList { threads }))
 }
 
