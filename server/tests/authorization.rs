@@ -41,7 +41,6 @@ struct Object {
 }
 
 struct Setup {
-    world: World,
     principals: HashMap<&'static str, Option<usize>>,
     actors: Vec<Actor>,
     objects: HashMap<&'static str, Object>,
@@ -165,7 +164,6 @@ async fn setup(app: &TestApp) -> Setup {
         ("a_revoked", Some(6)),
     ]);
     Setup {
-        world,
         principals,
         actors,
         objects,
@@ -375,7 +373,6 @@ async fn every_principal_object_and_action_matches_the_table(db: &TestDatabase) 
         "authorization mismatches:\n{}",
         mismatches.join("\n")
     );
-    let _ = &s.world;
     app.stop().await;
 }
 on_both_backends!(matrix, every_principal_object_and_action_matches_the_table);

@@ -15,12 +15,13 @@ use ed25519_dalek::SigningKey;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Method;
 use samtale_protocol::wire::{
-    AccountInfo, AssuranceLevel, BootstrapResponse, CitizenInfo, ConsentText, ErrorBody, ErrorCode,
-    InvitationCreated, TeamInfo, TokenPair,
+    AccountInfo, AssuranceLevel, CitizenInfo, ConsentText, ErrorBody, ErrorCode, InvitationCreated,
+    TokenPair,
 };
-use samtale_protocol::{DeviceKeys, OrgRootKey, eid_nonce};
+use samtale_protocol::{DeviceKeys, TeamId, eid_nonce};
 use samtale_server::config::EidProviderSettings;
 use serde_json::{Value, json};
+use support::world::{Actor, org_with_staff};
 use support::{TestApp, TestDatabase, expect};
 
 const ISSUER: &str = "https://broker.test";
@@ -115,8 +116,8 @@ struct World {
     app: TestApp,
     key: BrokerKey,
     jwks: Jwks,
-    staff: TokenPair,
-    team: TeamInfo,
+    staff: Actor,
+    team: TeamId,
 }
 
 async fn world(db: &TestDatabase) -> World {
@@ -135,59 +136,7 @@ async fn world(db: &TestDatabase) -> World {
     // address and the per-address sign-up limit does not interfere.
     settings.identity.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     let app = TestApp::spawn_with(&settings).await;
-    let boot: BootstrapResponse = expect(
-        app.call(
-            Method::POST,
-            "/v1/bootstrap",
-            None,
-            Some(json!({
-                "enrolment_code": app.enrolment_code.clone().unwrap(),
-                "organisation_name": "Malmö stad",
-                "root_public_key": OrgRootKey::generate().unwrap().public(),
-                "username": "admin", "display_name": "Admin", "password": "correct horse battery staple",
-                "device": DeviceKeys::generate().unwrap().public(), "device_label": "Admin",
-            })),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let admin = boot.tokens.access_token;
-    let team: TeamInfo = expect(
-        app.call(
-            Method::POST,
-            "/v1/teams",
-            Some(&admin),
-            Some(json!({"name": "Socialtjänsten"})),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let _: Value = expect(
-        app.call(
-            Method::POST,
-            "/v1/staff",
-            Some(&admin),
-            Some(json!({"username": "sara", "display_name": "Sara", "password": "another long passphrase",
-                        "roles": ["staff"], "teams": [team.team_id]})),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let staff: TokenPair = expect(
-        app.call(
-            Method::POST,
-            "/v1/sessions",
-            None,
-            Some(json!({"username": "sara", "password": "another long passphrase",
-                        "device": DeviceKeys::generate().unwrap().public(), "device_label": "Desk"})),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let (_, team, staff) = org_with_staff(&app, "Malmö stad", "Socialtjänsten", "sara").await;
     World {
         attempts: Default::default(),
         app,
@@ -205,11 +154,9 @@ impl World {
                 .call(
                     Method::POST,
                     "/v1/invitations",
-                    Some(&self.staff.access_token),
-                    Some(
-                        json!({"team_id": self.team.team_id, "national_id": national_id,
-                                "display_name": "Elsa Andersson"}),
-                    ),
+                    Some(self.staff.token()),
+                    Some(json!({"team_id": self.team, "national_id": national_id,
+                                "display_name": "Elsa Andersson"})),
                 )
                 .await,
             201,
@@ -253,8 +200,8 @@ impl World {
             self.app
                 .call(
                     Method::GET,
-                    &format!("/v1/teams/{}/citizens", self.team.team_id),
-                    Some(&self.staff.access_token),
+                    &format!("/v1/teams/{}/citizens", self.team),
+                    Some(self.staff.token()),
                     None,
                 )
                 .await,

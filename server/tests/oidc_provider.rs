@@ -18,13 +18,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::{Method, Url};
 use samtale_protocol::wire::{
-    AccountInfo, AssuranceLevel, BootstrapResponse, ConsentText, ErrorBody, ErrorCode,
-    InvitationCreated, TeamInfo, TokenPair,
+    AccountInfo, AssuranceLevel, ConsentText, ErrorBody, ErrorCode, InvitationCreated, TokenPair,
 };
-use samtale_protocol::{DeviceKeys, OrgRootKey, eid_nonce};
+use samtale_protocol::{DeviceKeys, TeamId, eid_nonce};
 use samtale_server::config::EidProviderSettings;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use support::world::org_with_staff;
 use support::{TestApp, TestDatabase, expect};
 
 const OP_ENV: &str = "SAMTALE_TEST_OIDC_OP";
@@ -165,18 +165,13 @@ async fn id_token(op: &Op, user: &str, nonce: &str) -> String {
         .to_owned()
 }
 
-async fn invite(
-    app: &TestApp,
-    staff: &str,
-    team: &TeamInfo,
-    national_id: &str,
-) -> InvitationCreated {
+async fn invite(app: &TestApp, staff: &str, team: TeamId, national_id: &str) -> InvitationCreated {
     expect(
         app.call(
             Method::POST,
             "/v1/invitations",
             Some(staff),
-            Some(json!({"team_id": team.team_id, "national_id": national_id, "display_name": "Maja"})),
+            Some(json!({"team_id": team, "national_id": national_id, "display_name": "Maja"})),
         )
         .await,
         201,
@@ -215,62 +210,10 @@ async fn a_citizen_signs_up_with_a_real_id_token_from_a_real_openid_provider(db:
         min_assurance: "substantial".into(),
     }];
     let app = TestApp::spawn_with(&settings).await;
-    let boot: BootstrapResponse = expect(
-        app.call(
-            Method::POST,
-            "/v1/bootstrap",
-            None,
-            Some(json!({
-                "enrolment_code": app.enrolment_code.clone().unwrap(),
-                "organisation_name": "Aarhus Kommune",
-                "root_public_key": OrgRootKey::generate().unwrap().public(),
-                "username": "admin", "display_name": "Admin", "password": "correct horse battery staple",
-                "device": DeviceKeys::generate().unwrap().public(), "device_label": "Admin",
-            })),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let admin = boot.tokens.access_token;
-    let team: TeamInfo = expect(
-        app.call(
-            Method::POST,
-            "/v1/teams",
-            Some(&admin),
-            Some(json!({"name": "Børn og Unge"})),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let _: Value = expect(
-        app.call(
-            Method::POST,
-            "/v1/staff",
-            Some(&admin),
-            Some(json!({"username": "mentor", "display_name": "Mette", "password": "another long passphrase",
-                        "roles": ["staff"], "teams": [team.team_id]})),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let staff: TokenPair = expect(
-        app.call(
-            Method::POST,
-            "/v1/sessions",
-            None,
-            Some(json!({"username": "mentor", "password": "another long passphrase",
-                        "device": DeviceKeys::generate().unwrap().public(), "device_label": "Desk"})),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let (_, team, staff) = org_with_staff(&app, "Aarhus Kommune", "Børn og Unge", "mentor").await;
 
     // Maja, NSIS substantial: signs up, verified.
-    let invitation = invite(&app, &staff.access_token, &team, "010203-1234").await;
+    let invitation = invite(&app, staff.token(), team, "010203-1234").await;
     let phone = DeviceKeys::generate().unwrap();
     let token = id_token(&op, "maja", &eid_nonce(&phone.public())).await;
     let header: Value = serde_json::from_slice(
@@ -290,7 +233,7 @@ async fn a_citizen_signs_up_with_a_real_id_token_from_a_real_openid_provider(db:
     assert_eq!(me.assurance, Some(AssuranceLevel::Substantial));
 
     // The same person logged in at NSIS low: refused.
-    let again = invite(&app, &staff.access_token, &team, "010203-1234").await;
+    let again = invite(&app, staff.token(), team, "010203-1234").await;
     let phone2 = DeviceKeys::generate().unwrap();
     let low = id_token(&op, "lav", &eid_nonce(&phone2.public())).await;
     let body: ErrorBody = expect(signup(&app, &again.code, &phone2, &low).await, 401).await;

@@ -148,35 +148,57 @@ pub async fn my_keys(app: &TestApp, who: &Actor) -> Vec<HolderKeyPair> {
         .collect()
 }
 
+/// Registers an organisation with a fresh server's enrolment code; its
+/// first admin (admin role only) is logged in.
+pub async fn bootstrap(app: &TestApp, organisation: &str) -> (OrgRootKey, OrgId, Actor) {
+    let root = OrgRootKey::generate().unwrap();
+    let device = DeviceKeys::generate().unwrap();
+    let boot: BootstrapResponse = expect(
+        app.call(
+            Method::POST,
+            "/v1/bootstrap",
+            None,
+            Some(json!({
+                "enrolment_code": app.enrolment_code.as_deref().unwrap(),
+                "organisation_name": organisation,
+                "root_public_key": root.public(),
+                "username": "admin",
+                "display_name": "Anne Admin",
+                "password": PASSWORD,
+                "device": device_json(&device),
+                "device_label": "Admin laptop",
+            })),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let admin = Actor {
+        account: boot.tokens.account_id,
+        tokens: boot.tokens,
+        device,
+    };
+    (root, boot.org_id, admin)
+}
+
+/// An organisation with one team and one logged-in staff member in it
+/// (user name `username`, password [`PASSWORD`]).
+pub async fn org_with_staff(
+    app: &TestApp,
+    organisation: &str,
+    team: &str,
+    username: &str,
+) -> (Actor, TeamId, Actor) {
+    let (_, _, admin) = bootstrap(app, organisation).await;
+    let team = create_team(app, &admin, team).await;
+    create_staff(app, &admin, username, &["staff"], &[team]).await;
+    let staff = login(app, username).await;
+    (admin, team, staff)
+}
+
 impl World {
     pub async fn build(app: &TestApp) -> World {
-        let root = OrgRootKey::generate().unwrap();
-        let admin_device = DeviceKeys::generate().unwrap();
-        let boot: BootstrapResponse = expect(
-            app.call(
-                Method::POST,
-                "/v1/bootstrap",
-                None,
-                Some(json!({
-                    "enrolment_code": app.enrolment_code.as_deref().unwrap(),
-                    "organisation_name": "Randers Kommune",
-                    "root_public_key": root.public(),
-                    "username": "admin",
-                    "display_name": "Anne Admin",
-                    "password": PASSWORD,
-                    "device": device_json(&admin_device),
-                    "device_label": "Admin laptop",
-                })),
-            )
-            .await,
-            201,
-        )
-        .await;
-        let admin = Actor {
-            account: boot.tokens.account_id,
-            tokens: boot.tokens,
-            device: admin_device,
-        };
+        let (root, org_id, admin) = bootstrap(app, "Randers Kommune").await;
         let team = create_team(app, &admin, "Familieafdelingen").await;
         create_staff(app, &admin, "caseworker", &["staff"], &[team]).await;
         create_staff(app, &admin, "clerk", &["record_clerk"], &[]).await;
@@ -191,7 +213,7 @@ impl World {
         let archive_key =
             HolderKeyPair::generate(HolderId::random().unwrap(), HolderKind::Archive, 0).unwrap();
         expect::<Value>(
-            publish(app, &admin, &archive_key, *boot.org_id.as_bytes()).await,
+            publish(app, &admin, &archive_key, *org_id.as_bytes()).await,
             201,
         )
         .await;
@@ -201,7 +223,7 @@ impl World {
         )
         .await;
         World {
-            org_id: boot.org_id,
+            org_id,
             root,
             admin,
             team,
