@@ -906,6 +906,11 @@ pub struct AccountInfo {
     pub consent: Option<ConsentState>,
     /// The device of this session.
     pub device_id: DeviceId,
+    /// The organisation's root public key, which certifies staff devices.
+    /// Check it against the fingerprint on the invitation letter.
+    pub root_public_key: OrgRootPublicKey,
+    /// Its fingerprint, as printed on invitation letters.
+    pub root_fingerprint: String,
 }
 
 /// `GET /v1/consent`: the consent text a citizen accepts at sign-up.
@@ -1044,6 +1049,72 @@ pub struct ThreadDetail {
 pub struct ThreadList {
     /// Threads, most recent activity first.
     pub threads: Vec<ThreadSummary>,
+}
+
+/// One device that may have written to a thread: how a client names and
+/// verifies the sender of an envelope (by its identity key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ThreadDevice {
+    /// The device.
+    pub device_id: DeviceId,
+    /// Its account.
+    pub account_id: AccountId,
+    /// Staff or citizen.
+    pub kind: AccountKind,
+    /// The account's display name (for staff; a citizen's as invited).
+    pub display_name: String,
+    /// Its public keys.
+    pub keys: DevicePublicKeys,
+    /// Its certificate from the organisation root (staff devices).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "b64::opt_bytes"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub certificate: Option<Vec<u8>>,
+    /// When it was revoked (Unix seconds); its earlier messages still verify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<u64>,
+}
+
+/// `GET /v1/threads/{thread}/devices`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ThreadDevices {
+    /// The devices of the team's staff, of the thread's citizens and of
+    /// every account that has sent a message to it, revoked ones included.
+    pub devices: Vec<ThreadDevice>,
+}
+
+/// `GET /v1/eid`: the eID brokers a citizen's app can log in with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EidProviders {
+    /// Empty when the server has none: citizens sign up unverified.
+    pub providers: Vec<EidProviderInfo>,
+}
+
+/// One eID broker (an OpenID Provider) for the native-app flow
+/// (authorization code with PKCE, loopback redirect, RFC 8252).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EidProviderInfo {
+    /// The issuer; its discovery document is at
+    /// `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// The client id to use at the broker.
+    pub client_id: String,
+    /// The scopes to ask for (space separated).
+    pub scope: String,
+    /// The `acr_values` to ask for (space separated), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr_values: Option<String>,
 }
 
 /// `POST /v1/threads/{thread}/participants`: add a citizen to a thread.

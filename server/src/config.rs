@@ -130,6 +130,18 @@ pub struct EidProviderSettings {
     /// The lowest accepted level of assurance (`low`, `substantial`, `high`).
     #[serde(default = "default_min_assurance")]
     pub min_assurance: String,
+    /// The scopes a citizen's app asks the broker for (space separated);
+    /// they must make it put the national-id claim in the ID token.
+    #[serde(default = "default_eid_scope")]
+    pub scope: String,
+    /// The `acr_values` the app asks for (space separated), if the broker
+    /// needs them to put the level of assurance in the ID token.
+    #[serde(default)]
+    pub acr_values: Option<String>,
+}
+
+fn default_eid_scope() -> String {
+    "openid".into()
 }
 
 fn default_national_id_claim() -> String {
@@ -351,6 +363,8 @@ impl Layer {
                     .unwrap_or_else(default_national_id_claim),
                 min_assurance: var("SAMTALE_EID_MIN_ASSURANCE")
                     .unwrap_or_else(default_min_assurance),
+                scope: var("SAMTALE_EID_SCOPE").unwrap_or_else(default_eid_scope),
+                acr_values: var("SAMTALE_EID_ACR_VALUES"),
             }]),
             _ => {
                 return Err(ConfigError::Invalid {

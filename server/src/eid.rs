@@ -195,6 +195,19 @@ impl EidVerifier {
         })
     }
 
+    /// What a citizen's app needs to log in at each broker.
+    pub fn public_info(&self) -> Vec<samtale_protocol::wire::EidProviderInfo> {
+        self.providers
+            .iter()
+            .map(|p| samtale_protocol::wire::EidProviderInfo {
+                issuer: p.settings.issuer.clone(),
+                client_id: p.settings.client_id.clone(),
+                scope: p.settings.scope.clone(),
+                acr_values: p.settings.acr_values.clone(),
+            })
+            .collect()
+    }
+
     /// Whether any broker is configured.
     pub fn enabled(&self) -> bool {
         !self.providers.is_empty()

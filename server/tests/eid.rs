@@ -131,6 +131,8 @@ async fn world(db: &TestDatabase) -> World {
         jwks_url: jwks.url.clone(),
         national_id_claim: "national_id".into(),
         min_assurance: "substantial".into(),
+        scope: "openid national_id".into(),
+        acr_values: None,
     }];
     // The test stands behind a "proxy" so each attempt can come from its own
     // address and the per-address sign-up limit does not interfere.

@@ -208,8 +208,17 @@ async fn a_citizen_signs_up_with_a_real_id_token_from_a_real_openid_provider(db:
         jwks_url: op.jwks_uri.clone(),
         national_id_claim: "national_id".into(),
         min_assurance: "substantial".into(),
+        scope: "openid national_id".into(),
+        acr_values: None,
     }];
     let app = TestApp::spawn_with(&settings).await;
+    // The app discovers the broker from the server.
+    let brokers: samtale_protocol::wire::EidProviders =
+        expect(app.call(Method::GET, "/v1/eid", None, None).await, 200).await;
+    assert_eq!(brokers.providers.len(), 1);
+    assert_eq!(brokers.providers[0].issuer, op.issuer);
+    assert_eq!(brokers.providers[0].client_id, op.client_id);
+    assert_eq!(brokers.providers[0].scope, "openid national_id");
     let (_, team, staff) = org_with_staff(&app, "Aarhus Kommune", "Børn og Unge", "mentor").await;
 
     // Maja, NSIS substantial: signs up, verified.

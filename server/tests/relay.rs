@@ -965,3 +965,123 @@ on_both_backends!(
     slow_consumer,
     a_reader_that_cannot_keep_up_is_closed_and_catches_up_after
 );
+
+async fn a_client_can_name_and_verify_every_sender_of_a_thread(db: &TestDatabase) {
+    use samtale_protocol::wire::{AccountInfo, AccountKind, ThreadDevices};
+    use samtale_protocol::{CertificateBody, CertifiedTeam, DeviceCertificate, Roles};
+    let Scene {
+        app,
+        world,
+        maja,
+        thread,
+        to,
+    } = Scene::new(db, "010190-1234", false).await;
+    // The root certifies the caseworker's device.
+    let staff_id = world.staff.device.public();
+    let cert = DeviceCertificate::issue(
+        &world.root,
+        CertificateBody {
+            org_id: world.org_id,
+            org_name: "Randers Kommune".into(),
+            device: staff_id.clone(),
+            staff_id: world.staff.account,
+            staff_name: "caseworker".into(),
+            roles: Roles::STAFF,
+            teams: vec![CertifiedTeam {
+                id: world.team,
+                name: "Familieafdelingen".into(),
+            }],
+            not_before: support::world::now() - 60,
+            not_after: support::world::now() + 86_400,
+        },
+    )
+    .unwrap();
+    let uploaded = app
+        .call(
+            Method::PUT,
+            &format!("/v1/devices/{}/certificate", world.staff.tokens.device_id),
+            Some(world.staff.token()),
+            Some(
+                serde_json::to_value(samtale_protocol::wire::UploadCertificate::new(&cert))
+                    .unwrap(),
+            ),
+        )
+        .await;
+    assert_eq!(uploaded.status(), 204);
+    let mut ws = Ws::connect(&app, world.staff.token()).await;
+    let (id, envelope) = seal(&world.staff, thread, &to, b"Hej");
+    ws.send_and_ack(&send_frame(thread, id, &envelope))
+        .await
+        .unwrap();
+
+    // The citizen learns the root key (to check against the letter) and
+    // every device that may write, with the staff certificate.
+    let me: AccountInfo = expect(
+        app.call(Method::GET, "/v1/me", Some(maja.actor.token()), None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(me.root_public_key, world.root.public());
+    assert_eq!(
+        me.root_fingerprint,
+        samtale_protocol::org_fingerprint(&world.root.public())
+    );
+    let devices: ThreadDevices = expect(
+        app.call(
+            Method::GET,
+            &format!("/v1/threads/{thread}/devices"),
+            Some(maja.actor.token()),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let staff = devices
+        .devices
+        .iter()
+        .find(|d| d.device_id == world.staff.tokens.device_id)
+        .expect("the caseworker's device is listed");
+    assert_eq!(staff.kind, AccountKind::Staff);
+    let listed = DeviceCertificate::decode(staff.certificate.as_deref().unwrap()).unwrap();
+    let opened = samtale_protocol::Envelope::decode(&envelope).unwrap();
+    let body = listed
+        .verify_signer(&me.root_public_key, support::world::now(), &opened.sender())
+        .unwrap();
+    assert_eq!(body.staff_name, "caseworker");
+    let citizen = devices
+        .devices
+        .iter()
+        .find(|d| d.account_id == maja.actor.account)
+        .expect("the citizen's device is listed");
+    assert_eq!(citizen.kind, AccountKind::Citizen);
+    assert!(citizen.certificate.is_none());
+    // The record clerk is not a writer.
+    assert!(
+        devices
+            .devices
+            .iter()
+            .all(|d| d.account_id != world.clerk.account)
+    );
+
+    // Someone outside the thread sees nothing.
+    let other = world
+        .citizen(&app, &world.staff, world.team, "020290-1234")
+        .await;
+    let status = app
+        .call(
+            Method::GET,
+            &format!("/v1/threads/{thread}/devices"),
+            Some(other.actor.token()),
+            None,
+        )
+        .await
+        .status();
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+on_both_backends!(
+    thread_devices,
+    a_client_can_name_and_verify_every_sender_of_a_thread
+);

@@ -364,6 +364,8 @@ pub(super) async fn me(
         .organisation(caller.org_id())
         .await?
         .ok_or_else(|| ApiError::internal("account without organisation"))?;
+    let root = OrgRootPublicKey::from_slice(&org.root_public_key)
+        .map_err(|_| ApiError::internal("stored root key is invalid"))?;
     let teams = state.storage.teams_of(caller.id()).await?;
     let citizen = !caller.is_staff();
     let consent = if citizen {
@@ -397,6 +399,8 @@ pub(super) async fn me(
             .map(validate::assurance_from_db),
         consent,
         device_id: parse_id(&caller.device_id)?,
+        root_fingerprint: org_fingerprint(&root),
+        root_public_key: root,
     }))
 }
 

@@ -53,6 +53,23 @@ fn consent_text() -> ConsentText {
     }
 }
 
+/// `GET /v1/eid`: the eID brokers a citizen's app logs in with.
+#[utoipa::path(
+    get,
+    path = "/v1/eid",
+    tag = "citizens",
+    responses(
+        (status = 200, description = "The configured eID brokers; none means citizens sign up unverified.", body = samtale_protocol::wire::EidProviders),
+    )
+)]
+pub(super) async fn eid_providers(
+    State(state): State<AppState>,
+) -> Json<samtale_protocol::wire::EidProviders> {
+    Json(samtale_protocol::wire::EidProviders {
+        providers: state.eid.public_info(),
+    })
+}
+
 /// `GET /v1/consent`: the text to show before sign-up.
 #[utoipa::path(
     get,

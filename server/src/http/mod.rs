@@ -290,6 +290,7 @@ fn api_routes() -> Router<AppState> {
         .route("/v1/invitations", post(citizens::create_invitation))
         .route("/v1/signup", post(citizens::signup))
         .route("/v1/consent", get(citizens::get_consent))
+        .route("/v1/eid", get(citizens::eid_providers))
         .route("/v1/consent/withdraw", post(citizens::withdraw_consent))
         .route("/v1/keys", get(keys::find_key))
         .route("/v1/keys/{holder}", get(keys::get_key))
@@ -312,6 +313,7 @@ fn api_routes() -> Router<AppState> {
         .route("/v1/threads/{thread}/receipts", get(threads::list_receipts))
         .route("/v1/threads/{thread}/grants", get(threads::thread_grants))
         .route("/v1/threads/{thread}/keys", get(threads::thread_keys))
+        .route("/v1/threads/{thread}/devices", get(threads::thread_devices))
 }
 
 fn health_routes() -> Router<AppState> {

@@ -736,3 +736,61 @@ pub(super) async fn thread_grants(
     }
     Ok(Json(GrantList { grants }))
 }
+
+/// `GET /v1/threads/{thread}/devices`: the devices that may have written
+/// to the thread, so a client can name and verify each envelope's sender.
+#[utoipa::path(
+    get,
+    path = "/v1/threads/{thread}/devices",
+    tag = "threads",
+    params(("thread" = String, Path, description = "The thread id.")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Staff, citizen and past sender devices, revoked ones included.", body = samtale_protocol::wire::ThreadDevices),
+        super::openapi::Unauthorized,
+        super::openapi::NotFound,
+    )
+)]
+pub(super) async fn thread_devices(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(thread): Path<String>,
+) -> Result<Json<samtale_protocol::wire::ThreadDevices>, ApiError> {
+    use samtale_protocol::wire::{AccountKind, ThreadDevice};
+    let ctx = visible(&state, &caller, &thread).await?;
+    let mut accounts = state.storage.team_staff(&ctx.thread.team_id).await?;
+    accounts.extend(ctx.citizens.iter().map(|c| c.account_id.clone()));
+    accounts.extend(state.storage.thread_senders(&ctx.thread.id).await?);
+    accounts.sort();
+    accounts.dedup();
+    let mut devices = Vec::new();
+    for id in accounts {
+        let Some(account) = state.storage.account(&id).await? else {
+            continue;
+        };
+        let staff = super::caller::is_staff(&account);
+        // A citizen is named as the team knows them (the invitation's
+        // display name), which is what the thread's citizen list shows.
+        let display_name = ctx
+            .citizens
+            .iter()
+            .find(|c| c.account_id == id)
+            .map_or_else(|| account.display_name.clone(), |c| c.display_name.clone());
+        for d in state.storage.devices_of(&id).await? {
+            devices.push(ThreadDevice {
+                device_id: parse_id(&d.id)?,
+                account_id: parse_id(&id)?,
+                kind: if staff {
+                    AccountKind::Staff
+                } else {
+                    AccountKind::Citizen
+                },
+                display_name: display_name.clone(),
+                keys: super::validate::device_keys_from_db(&d.identity_key, &d.agreement_key)?,
+                certificate: d.certificate,
+                revoked_at: d.revoked_at.and_then(|t| u64::try_from(t).ok()),
+            });
+        }
+    }
+    Ok(Json(samtale_protocol::wire::ThreadDevices { devices }))
+}

@@ -517,6 +517,19 @@ impl Storage {
         }))
     }
 
+    /// The accounts whose devices have sent messages to a thread.
+    pub async fn thread_senders(&self, thread_id: &str) -> Result<Vec<String>, StorageError> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT DISTINCT d.account_id FROM messages m JOIN devices d ON d.id = m.sender_device_id \
+                 WHERE m.thread_id = $1 ORDER BY d.account_id",
+            )
+            .bind(thread_id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
     /// Live staff accounts of an organisation with the record clerk role.
     pub async fn record_clerks(&self, org_id: &str) -> Result<Vec<String>, StorageError> {
         Ok(with_pool!(self, |pool| {
