@@ -15,6 +15,7 @@
 //! * [`safety_number`], [`org_fingerprint`]: fingerprints people compare.
 //! * [`wire`]: WebSocket frames and REST bodies, limits and error codes.
 //! * [`minimise`]: finds personal data in text that leaves the channel.
+//! * [`payload`]: what is inside an envelope, and encrypted attachments.
 //!
 //! ## A message from staff to a citizen, read by the archive
 //!
@@ -96,6 +97,7 @@ pub mod membership;
 pub mod minimise;
 #[cfg(feature = "openapi")]
 mod openapi;
+pub mod payload;
 mod primitives;
 mod receipt;
 mod rng;
