@@ -463,6 +463,9 @@ pub struct DeviceInfo {
     /// Revoked (Unix seconds), if it has been.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<u64>,
+    /// Whether the organisation root has certified it (staff devices).
+    #[serde(default)]
+    pub certified: bool,
 }
 
 /// `POST /v1/invitations`: staff invite a citizen into a team.

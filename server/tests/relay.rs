@@ -1008,6 +1008,29 @@ async fn a_client_can_name_and_verify_every_sender_of_a_thread(db: &TestDatabase
         )
         .await;
     assert_eq!(uploaded.status(), 204);
+    // The admin sees the device as certified; a caseworker may not look.
+    let listed: Vec<samtale_protocol::wire::DeviceInfo> = expect(
+        app.call(
+            Method::GET,
+            &format!("/v1/staff/{}/devices", world.staff.account),
+            Some(world.admin.token()),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].certified);
+    let refused = app
+        .call(
+            Method::GET,
+            &format!("/v1/staff/{}/devices", world.admin.account),
+            Some(world.staff.token()),
+            None,
+        )
+        .await;
+    assert_eq!(refused.status(), 403);
     let mut ws = Ws::connect(&app, world.staff.token()).await;
     let (id, envelope) = seal(&world.staff, thread, &to, b"Hej");
     ws.send_and_ack(&send_frame(thread, id, &envelope))

@@ -420,7 +420,15 @@ pub(super) async fn list_devices(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<axum::Json<Vec<DeviceInfo>>, ApiError> {
-    let rows = state.storage.devices_of(caller.id()).await?;
+    device_infos(&state, caller.id()).await.map(axum::Json)
+}
+
+/// An account's devices as [`DeviceInfo`], oldest first.
+pub(super) async fn device_infos(
+    state: &AppState,
+    account_id: &str,
+) -> Result<Vec<DeviceInfo>, ApiError> {
+    let rows = state.storage.devices_of(account_id).await?;
     let mut out = Vec::with_capacity(rows.len());
     for d in rows {
         out.push(DeviceInfo {
@@ -429,9 +437,10 @@ pub(super) async fn list_devices(
             label: d.label,
             created_at: u64::try_from(d.created_at).unwrap_or(0),
             revoked_at: d.revoked_at.and_then(|t| u64::try_from(t).ok()),
+            certified: d.certificate.is_some(),
         });
     }
-    Ok(axum::Json(out))
+    Ok(out)
 }
 
 /// `DELETE /v1/devices/{device}`: revoke one of the caller's devices (a lost

@@ -311,6 +311,40 @@ pub(super) async fn list_staff(
     Ok(Json(out))
 }
 
+/// `GET /v1/staff/{account}/devices` (admin): a staff member's devices,
+/// to certify the new ones with the organisation root.
+#[utoipa::path(
+    get,
+    path = "/v1/staff/{account}/devices",
+    tag = "admin",
+    params(("account" = String, Path, description = "A staff account id (UUID).")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The staff member's devices, oldest first.", body = [samtale_protocol::wire::DeviceInfo]),
+        super::openapi::ServerError,
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
+        super::openapi::NotFound,
+    )
+)]
+pub(super) async fn staff_devices(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(account): Path<String>,
+) -> Result<Json<Vec<samtale_protocol::wire::DeviceInfo>>, ApiError> {
+    caller.require(Roles::ADMIN, "listing staff devices")?;
+    let id: AccountId = path_id(&account)?;
+    let row = state
+        .storage
+        .account(&id.to_string())
+        .await?
+        .filter(|a| a.org_id == caller.org_id() && a.kind == "staff")
+        .ok_or_else(|| ApiError::not_found("staff account"))?;
+    super::accounts::device_infos(&state, &row.id)
+        .await
+        .map(Json)
+}
+
 /// `POST /v1/staff/{account}/disable` (admin): the account can no longer
 /// log in and every session of it ends at once.
 #[utoipa::path(

@@ -287,6 +287,7 @@ fn api_routes() -> Router<AppState> {
             post(admin::create_staff).get(admin::list_staff),
         )
         .route("/v1/staff/{account}/disable", post(admin::disable_staff))
+        .route("/v1/staff/{account}/devices", get(admin::staff_devices))
         .route("/v1/invitations", post(citizens::create_invitation))
         .route("/v1/signup", post(citizens::signup))
         .route("/v1/consent", get(citizens::get_consent))

@@ -84,6 +84,7 @@ pub struct TooManyRequests(pub ErrorBody);
         admin::create_staff,
         admin::list_staff,
         admin::disable_staff,
+        admin::staff_devices,
         citizens::create_invitation,
         citizens::signup,
         citizens::eid_login,
