@@ -1,27 +1,205 @@
-//! `samtale`: the command-line client. This first version carries the
-//! minimisation check staff use before text leaves the encrypted channel
-//! (a notification template, an invitation letter, an SMS they still have
-//! to send); the account, chat and records commands build on it.
+//! `samtale`: the command-line client for every role. The commands are thin:
+//! the work is in the `samtale_cli` library, which the chat view shares.
 
-use std::io::Read;
+mod commands;
+mod scan;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use clap::{Parser, Subcommand};
-use samtale_protocol::minimise::{Finding, Minimiser};
+use clap::{Args, Parser, Subcommand};
 
 /// Samtale: secure messaging between municipalities and citizens.
+///
+/// Messages are end-to-end encrypted: the server relays ciphertext only.
+/// Each account lives in a profile (--profile) whose keys are kept in a
+/// keystore encrypted with your passphrase.
 #[derive(Debug, Parser)]
-#[command(name = "samtale", version)]
+#[command(
+    name = "samtale",
+    version,
+    after_help = "\
+Getting started:
+  samtale admin init --server https://samtale.example --organisation \"Randers Kommune\"   (a new organisation)
+  samtale login --server https://samtale.example --username mette                       (staff)
+  samtale join --server https://samtale.example --code XXXX-XXXX-...                     (citizens)
+  samtale chat
+
+Passphrase: prompted for, or SAMTALE_PASSPHRASE, or --passphrase-file.
+Profiles live in the platform's config directory (or SAMTALE_HOME).
+
+Exit codes: 0 done; 1 `scan` found personal data; 2 error; 3 session ended
+(log in again); 4 server unreachable; 5 refused or not found (including
+withdrawn consent); 6 a security check failed (do not trust the data)."
+)]
 struct Cli {
+    #[command(flatten)]
+    global: Global,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The profile (account) to use; several can live side by side.
+    #[arg(long, global = true, env = "SAMTALE_PROFILE", default_value = "default")]
+    pub profile: String,
+    /// Where profiles are kept (default: the platform's config directory).
+    #[arg(long, global = true, env = "SAMTALE_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Print JSON for scripts instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Read the keystore passphrase from this file (first line).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check text for personal data before it leaves the encrypted channel.
+    /// Staff: log in on this machine, or start a new session.
+    ///
+    /// The first login registers this machine as a new device; later, it
+    /// starts a new session when yours has ended.
+    ///
+    /// The first login makes the profile: a device key and an encrypted
+    /// keystore. Ask an admin to certify the device (`samtale admin certify
+    /// USER`) before you can receive the team's key.
+    ///
+    /// Example:
+    ///
+    ///   samtale login --server https://samtale.randers.dk --username mette
+    #[command(verbatim_doc_comment)]
+    Login(commands::LoginArgs),
+    /// Citizens: join with the code from your letter and your eID.
+    ///
+    /// Your national eID: MitID, BankID, Freja.
+    /// Opens your browser for the eID login (or prints the address with
+    /// --print-url), shows the consent text, and checks the organisation's
+    /// fingerprint against the one on your letter.
+    ///
+    /// Example:
+    ///
+    ///   samtale join --server https://samtale.randers.dk --code 7K2Q-XM3P-... --fingerprint ABCDE-...
+    #[command(verbatim_doc_comment)]
+    Join(commands::JoinArgs),
+    /// Ends this profile's session on the server (the keys stay).
+    ///
+    /// Example:  samtale logout
+    Logout,
+    /// Shows who this profile is.
+    ///
+    /// Account, organisation and its fingerprint, roles, identity level and
+    /// consent.
+    ///
+    /// Example:  samtale whoami --json
+    Whoami,
+    /// Lists your threads as a table.
+    ///
+    /// Newest first: unread count, last activity, participants with their
+    /// identity level, journal state.
+    ///
+    /// Example:
+    ///
+    ///   samtale threads
+    ///   samtale threads --ready      (record clerks: threads to journal)
+    #[command(verbatim_doc_comment)]
+    Threads(commands::ThreadsArgs),
+    /// Shows a thread's messages and marks them read.
+    ///
+    /// Each message with its verified sender.
+    ///
+    /// THREAD is an id or the start of one (see `samtale threads`).
+    ///
+    /// Example:  samtale show 3f2a
+    Show(commands::ShowArgs),
+    /// Sends a message (and files) to a thread.
+    ///
+    /// Staff are warned (and stopped, unless --force) when the text holds
+    /// personal data. The text comes from the argument, or standard input with "-".
+    ///
+    /// Example:
+    ///
+    ///   samtale send 3f2a "Hej Maja, her er bevillingen." --file bevilling.pdf
+    #[command(verbatim_doc_comment)]
+    Send(commands::SendArgs),
+    /// Downloads an attachment: checks its hash, decrypts it, saves it.
+    ///
+    /// Example:  samtale download 3f2a 4 1 --out ~/Downloads/
+    Download(commands::DownloadArgs),
+    /// Staff: starts a thread with one or more citizens of your team.
+    ///
+    /// Example:
+    ///
+    ///   samtale new-thread --team Familieplejen --citizen "Maja Hansen" --citizen "Ole Hansen"
+    #[command(verbatim_doc_comment)]
+    NewThread(commands::NewThreadArgs),
+    /// Staff: invites a citizen; prints the letter to send.
+    ///
+    /// The national id number is sent to the server, which keeps only a
+    /// keyed hash of it. The letter is checked for personal data before
+    /// it is printed.
+    ///
+    /// Example:
+    ///
+    ///   samtale invite --team Jobcenter --national-id 010203-1234 --name "Maja"
+    #[command(verbatim_doc_comment)]
+    Invite(commands::InviteArgs),
+    /// Staff: lists your team's citizens.
+    ///
+    /// With identity level and consent.
+    ///
+    /// Example:  samtale citizens --team Jobcenter
+    Citizens(commands::CitizensArgs),
+    /// Shows safety numbers to compare with the other participants.
+    ///
+    /// Read them to each other (by phone or in person); they must match.
+    ///
+    /// Example:  samtale safety 3f2a
+    Safety(commands::ShowArgs),
+    /// Keeps keys in order (run after changes to teams or devices).
+    ///
+    /// Opens new grants, makes your team's or your own key if it is
+    /// missing, rotates keys that are due, and grants them to colleagues'
+    /// certified devices (so a new colleague can read the team's history)
+    /// and to your other devices.
+    ///
+    /// Example:  samtale keys
+    Keys,
+    /// Lists your devices, or revokes one (a lost phone).
+    ///
+    /// Example:
+    ///
+    ///   samtale devices
+    ///   samtale devices revoke 0193c0de-...
+    #[command(verbatim_doc_comment)]
+    Devices(commands::DevicesArgs),
+    /// Citizens: show the consent you gave, or withdraw it.
+    ///
+    /// Example:  samtale consent withdraw
+    Consent(commands::ConsentArgs),
+    /// Checks the organisation's fingerprint against your letter.
+    ///
+    /// Example:  samtale fingerprint ABCDE-FGHJK-MNPQR-STVWX-YZ012
+    Fingerprint(commands::FingerprintArgs),
+    /// Citizens: exports everything held about you, as JSON.
+    ///
+    /// Your messages are decrypted on this machine.
+    ///
+    /// Example:  samtale export --out mine.json
+    Export(commands::ExportArgs),
+    /// The interactive chat: thread list and conversation, live.
+    ///
+    /// Example:  samtale chat
+    Chat(commands::ChatArgs),
+    /// Admins: organisation, teams, staff, certificates, archive key.
+    #[command(subcommand)]
+    Admin(commands::AdminCommand),
+    /// Profiles on this machine.
+    #[command(subcommand)]
+    Profile(commands::ProfileCommand),
+    /// Checks text for personal data before it leaves the channel.
     ///
     /// Finds national id numbers (Danish CPR, Swedish personnummer, also
     /// partial ones), e-mail addresses and phone numbers, and, for the people
@@ -37,166 +215,35 @@ enum Command {
     ///
     ///   samtale scan --json --person "Elsa Lindqvist" --school "Vasaskolan" draft.txt
     #[command(verbatim_doc_comment)]
-    Scan {
-        /// A person the text may be about, as "First Last" (repeatable).
-        #[arg(long = "person", value_name = "NAME")]
-        people: Vec<String>,
-        /// A school name to treat as identifying (repeatable).
-        #[arg(long = "school", value_name = "NAME")]
-        schools: Vec<String>,
-        /// Print findings as JSON for scripts.
-        #[arg(long)]
-        json: bool,
-        /// The file to check; standard input when absent or "-".
-        file: Option<PathBuf>,
-    },
+    Scan(scan::ScanArgs),
 }
 
 fn main() -> ExitCode {
+    // The local time zone must be read before any thread starts.
+    let offset = samtale_cli::output::local_offset();
     let cli = Cli::parse();
-    match run(cli) {
+    if let Command::Scan(args) = cli.command {
+        return scan::run(args, cli.global.json);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("samtale: cannot start: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let style = samtale_cli::output::Style::detect(cli.global.json, offset);
+    let result = runtime.block_on(commands::dispatch(cli.command, &cli.global, style));
+    match result {
         Ok(code) => code,
         Err(error) => {
+            let code = commands::exit_code(&error);
             eprintln!("samtale: {error:#}");
-            ExitCode::from(2)
+            ExitCode::from(code)
         }
     }
-}
-
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        Command::Scan {
-            people,
-            schools,
-            json,
-            file,
-        } => {
-            let text = read_input(file.as_deref())?;
-            let mut minimiser = Minimiser::new();
-            for person in &people {
-                let (given, family) = person.rsplit_once(' ').with_context(|| {
-                    format!("--person needs a first and a last name, like \"Sofie Hansen\" (got {person:?})")
-                })?;
-                minimiser = minimiser.with_person(given, family);
-            }
-            for school in &schools {
-                minimiser = minimiser.with_school(school);
-            }
-            let findings = minimiser.scan(&text);
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report(&text, &findings))?
-                );
-            } else {
-                print_table(&text, &findings);
-            }
-            Ok(if findings.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
-    }
-}
-
-fn read_input(file: Option<&std::path::Path>) -> anyhow::Result<String> {
-    match file {
-        Some(path) if path.as_os_str() != "-" => {
-            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
-        }
-        _ => {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .context("cannot read standard input (is it UTF-8 text?)")?;
-            Ok(text)
-        }
-    }
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
-
-fn report(text: &str, findings: &[Finding]) -> serde_json::Value {
-    serde_json::Value::Array(
-        findings
-            .iter()
-            .map(|f| {
-                let (line, column) = line_col(text, f.span.start);
-                serde_json::json!({
-                    "category": f.category,
-                    "line": line,
-                    "column": column,
-                    "start": f.span.start,
-                    "end": f.span.end,
-                    "text": &text[f.span.clone()],
-                    "explanation": f.category.explanation(),
-                })
-            })
-            .collect(),
-    )
-}
-
-fn print_table(text: &str, findings: &[Finding]) {
-    if findings.is_empty() {
-        println!("No personal data found.");
-        return;
-    }
-    let rows: Vec<[String; 3]> = findings
-        .iter()
-        .map(|f| {
-            let (line, col) = line_col(text, f.span.start);
-            [
-                format!("{line}:{col}"),
-                format!("{:?}", f.category),
-                text[f.span.clone()].replace('\n', " "),
-            ]
-        })
-        .collect();
-    let headers = ["WHERE", "WHAT", "TEXT"];
-    let widths: Vec<usize> = (0..3)
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([headers[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    println!(
-        "{:<w0$}  {:<w1$}  {}",
-        headers[0],
-        headers[1],
-        headers[2],
-        w0 = widths[0],
-        w1 = widths[1]
-    );
-    for r in &rows {
-        println!(
-            "{:<w0$}  {:<w1$}  {}",
-            r[0],
-            r[1],
-            r[2],
-            w0 = widths[0],
-            w1 = widths[1]
-        );
-    }
-    println!();
-    let mut seen = Vec::new();
-    for f in findings {
-        if !seen.contains(&f.category) {
-            seen.push(f.category);
-            println!("{:?}: {}", f.category, f.category.explanation());
-        }
-    }
-    println!(
-        "\n{} finding(s). Remove or rewrite them before this text leaves the encrypted channel.",
-        findings.len()
-    );
 }

@@ -1,0 +1,324 @@
+//! Making a profile: an organisation's first admin (`admin init`), a staff
+//! login, a citizen joining with an invitation code (and eID).
+
+use samtale_protocol::wire::{
+    AccountInfo, AccountKind, BootstrapRequest, BootstrapResponse, ConsentAcceptance, ConsentText,
+    EidLoginRequest, RedeemInvitationRequest, TokenPair,
+};
+use samtale_protocol::{DeviceKeys, OrgRootKey, fingerprints_match, org_fingerprint};
+use zeroize::Zeroizing;
+
+use super::{ClientError, Session, now_secs};
+use crate::api::Api;
+use crate::keystore::{Keystore, Secrets};
+use crate::profile::{Profile, ProfileConfig};
+
+/// `samtale admin init`.
+#[derive(Debug)]
+pub struct InitRequest<'a> {
+    /// The server.
+    pub server: &'a str,
+    /// The one-time enrolment code the server printed.
+    pub enrolment_code: &'a str,
+    /// The organisation's name.
+    pub organisation: &'a str,
+    /// The first admin's user name.
+    pub username: &'a str,
+    /// Their display name.
+    pub display_name: &'a str,
+    /// Their password.
+    pub password: &'a str,
+    /// This device's label.
+    pub device_label: &'a str,
+}
+
+/// `samtale login`.
+#[derive(Debug)]
+pub struct LoginRequest<'a> {
+    /// The server.
+    pub server: &'a str,
+    /// The staff user name.
+    pub username: &'a str,
+    /// The password.
+    pub password: &'a str,
+    /// This device's label.
+    pub device_label: &'a str,
+}
+
+/// `samtale join`.
+pub struct JoinRequest<'a> {
+    /// The server.
+    pub server: &'a str,
+    /// The invitation code from the letter.
+    pub code: &'a str,
+    /// The organisation fingerprint from the letter, if the user typed it.
+    pub fingerprint: Option<&'a str>,
+    /// An ID token from the eID broker, bound to `device` (None: no broker).
+    pub id_token: Option<String>,
+    /// The device keys the ID token's nonce was made for.
+    pub device: DeviceKeys,
+    /// This device's label.
+    pub device_label: &'a str,
+    /// The consent the user accepted.
+    pub consent: &'a ConsentText,
+}
+
+impl std::fmt::Debug for JoinRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinRequest")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Creates the profile's files for a fresh session.
+async fn finish(
+    profile: Profile,
+    passphrase: &str,
+    api: Api,
+    pair: TokenPair,
+    device: DeviceKeys,
+    root: Option<OrgRootKey>,
+    username: Option<&str>,
+    root_checked: bool,
+) -> Result<Session, anyhow::Error> {
+    let mut api = api;
+    api.set_token(Some(pair.access_token.clone()));
+    let me: AccountInfo = api.get("/v1/me").await?;
+    let config = ProfileConfig {
+        server: api.base().to_owned(),
+        account_id: me.account_id,
+        device_id: me.device_id,
+        kind: me.kind,
+        username: username.map(str::to_owned),
+        display_name: me.display_name.clone(),
+        org_id: me.org_id,
+        org_name: me.organisation_name.clone(),
+        root_public_key: me.root_public_key,
+        root_checked,
+    };
+    let secrets = Secrets {
+        device: Some(device),
+        root,
+        holders: Vec::new(),
+        refresh_token: Some(Zeroizing::new(pair.refresh_token.clone())),
+        access_token: Some((
+            Zeroizing::new(pair.access_token.clone()),
+            now_secs() + pair.expires_in,
+        )),
+    };
+    let keystore = Keystore::create(&profile.keystore_path(), passphrase, secrets)?;
+    profile.save_config(&config)?;
+    Ok(Session {
+        profile,
+        config,
+        keystore,
+        api,
+    })
+}
+
+fn refuse_existing(profile: &Profile) -> Result<(), anyhow::Error> {
+    if profile.exists() || profile.keystore_path().exists() {
+        anyhow::bail!(
+            "profile {:?} is already set up; use another one with --profile NAME, or `samtale profile remove {}` first",
+            profile.name,
+            profile.name
+        );
+    }
+    Ok(())
+}
+
+/// Registers a new organisation: makes its root key (kept in this
+/// profile's keystore), the first admin and their device.
+pub async fn init_organisation(
+    profile: Profile,
+    passphrase: &str,
+    req: &InitRequest<'_>,
+) -> Result<(Session, String), anyhow::Error> {
+    refuse_existing(&profile)?;
+    let api = Api::new(req.server)?;
+    let root = OrgRootKey::generate()?;
+    let device = DeviceKeys::generate()?;
+    let boot: BootstrapResponse = api
+        .post(
+            "/v1/bootstrap",
+            &BootstrapRequest {
+                enrolment_code: req.enrolment_code.to_owned(),
+                organisation_name: req.organisation.to_owned(),
+                root_public_key: root.public(),
+                username: req.username.to_owned(),
+                display_name: req.display_name.to_owned(),
+                password: req.password.to_owned(),
+                device: device.public(),
+                device_label: req.device_label.to_owned(),
+            },
+        )
+        .await?;
+    let fingerprint = boot.root_fingerprint.clone();
+    if fingerprint != org_fingerprint(&root.public()) {
+        anyhow::bail!("the server reports another fingerprint for the new root key");
+    }
+    let session = finish(
+        profile,
+        passphrase,
+        api,
+        boot.tokens,
+        device,
+        Some(root),
+        Some(req.username),
+        true,
+    )
+    .await?;
+    Ok((session, fingerprint))
+}
+
+/// Logs a staff member in on this machine as a new device.
+pub async fn login(
+    profile: Profile,
+    passphrase: &str,
+    req: &LoginRequest<'_>,
+) -> Result<Session, anyhow::Error> {
+    refuse_existing(&profile)?;
+    let api = Api::new(req.server)?;
+    let device = DeviceKeys::generate()?;
+    let pair: TokenPair = api
+        .post(
+            "/v1/sessions",
+            &samtale_protocol::wire::LoginRequest {
+                username: req.username.to_owned(),
+                password: req.password.to_owned(),
+                device: device.public(),
+                device_label: req.device_label.to_owned(),
+            },
+        )
+        .await?;
+    finish(
+        profile,
+        passphrase,
+        api,
+        pair,
+        device,
+        None,
+        Some(req.username),
+        false,
+    )
+    .await
+}
+
+/// Signs a citizen up with an invitation code (and an eID ID token), checks
+/// the organisation's fingerprint against the letter, and makes their
+/// citizen key.
+pub async fn join(
+    profile: Profile,
+    passphrase: &str,
+    req: JoinRequest<'_>,
+) -> Result<Session, anyhow::Error> {
+    refuse_existing(&profile)?;
+    let api = Api::new(req.server)?;
+    let pair: TokenPair = api
+        .post(
+            "/v1/signup",
+            &RedeemInvitationRequest {
+                code: req.code.to_owned(),
+                id_token: req.id_token.clone(),
+                device: req.device.public(),
+                device_label: req.device_label.to_owned(),
+                consent: ConsentAcceptance {
+                    version: req.consent.version.clone(),
+                    text_sha256: req.consent.text_sha256.clone(),
+                },
+            },
+        )
+        .await?;
+    // Check the organisation before keeping anything.
+    let mut probe = api.clone();
+    probe.set_token(Some(pair.access_token.clone()));
+    let me: AccountInfo = probe.get("/v1/me").await?;
+    if let Some(typed) = req.fingerprint
+        && !fingerprints_match(typed, &me.root_fingerprint)
+    {
+        // Do not leave a device behind on a server we do not trust.
+        let _ = probe
+            .call::<()>(
+                reqwest::Method::DELETE,
+                &format!("/v1/devices/{}", me.device_id),
+                None,
+            )
+            .await;
+        anyhow::bail!(ClientError::Verification(format!(
+            "the organisation's fingerprint is {}, not the {typed} on your letter. Nothing was kept; call the municipality before you use this server",
+            me.root_fingerprint
+        )));
+    }
+    let mut session = finish(
+        profile,
+        passphrase,
+        api,
+        pair,
+        req.device,
+        None,
+        None,
+        req.fingerprint.is_some(),
+    )
+    .await?;
+    session.upkeep().await?;
+    Ok(session)
+}
+
+impl Session {
+    /// Starts a new session for this profile's device: a staff password
+    /// login, or a citizen's eID login with a fresh ID token.
+    pub async fn relogin(
+        profile: Profile,
+        passphrase: &str,
+        password: Option<&str>,
+        id_token: Option<String>,
+    ) -> Result<Session, anyhow::Error> {
+        let config = profile.config()?;
+        let keystore = Keystore::open(&profile.keystore_path(), passphrase)?;
+        let api = Api::new(&config.server)?;
+        let device = keystore
+            .secrets()
+            .device()
+            .ok_or_else(|| anyhow::anyhow!("the keystore holds no device key"))?;
+        let pair: TokenPair = match (config.kind, password, id_token) {
+            (AccountKind::Staff, Some(password), _) => {
+                let username = config
+                    .username
+                    .clone()
+                    .ok_or_else(|| anyhow::anyhow!("this profile has no user name"))?;
+                api.post(
+                    "/v1/sessions",
+                    &samtale_protocol::wire::LoginRequest {
+                        username,
+                        password: password.to_owned(),
+                        device: device.public(),
+                        device_label: "samtale".into(),
+                    },
+                )
+                .await?
+            }
+            (AccountKind::Citizen, _, Some(id_token)) => {
+                api.post(
+                    "/v1/sessions/eid",
+                    &EidLoginRequest {
+                        id_token,
+                        device: device.public(),
+                        device_label: "samtale".into(),
+                    },
+                )
+                .await?
+            }
+            _ => anyhow::bail!("staff log in with a password, citizens with eID"),
+        };
+        let mut session = Session {
+            profile,
+            config,
+            keystore,
+            api,
+        };
+        session.store_tokens(&pair)?;
+        session.me().await?;
+        Ok(session)
+    }
+}

@@ -1,0 +1,755 @@
+//! Threads as people see them: every message opened, its sender checked
+//! (certificate from the organisation root for staff, thread membership for
+//! citizens) before anything is shown, delivered/read marks, and the
+//! banners staff must see. Sending text and files.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use samtale_protocol::payload::{
+    AttachmentKey, AttachmentRef, MessagePayload, blob_sha256, open_referenced, seal_attachment,
+};
+use samtale_protocol::wire::{
+    AccountKind, AssuranceLevel, AttachmentStored, ConsentState, ErrorCode, MessagePage,
+    ReceiptList, TeamInfo, ThreadDetail, ThreadDevice, ThreadSummary,
+};
+use samtale_protocol::{
+    DeliveryContext, DeviceCertificate, Envelope, IdentityKey, MessageId, Receipt, ReceiptKind,
+    TeamId, ThreadId, safety_number,
+};
+use serde::Serialize;
+
+use super::{ClientError, Session, now_secs};
+
+/// Progress of long work, for progress bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tick {
+    /// Messages fetched so far, of a total.
+    Messages(u64, u64),
+    /// Bytes transferred so far, of a total (when known).
+    Bytes(u64, Option<u64>),
+}
+
+/// How far a sender is verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Badge {
+    /// A staff device certified by the organisation root for this team.
+    Certified,
+    /// A citizen of the thread, with their identity level.
+    Citizen {
+        /// The level of assurance.
+        assurance: AssuranceLevel,
+    },
+}
+
+/// Who sent a message, verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sender {
+    /// The name (the certificate's staff name, or the citizen's name).
+    pub name: String,
+    /// The team (staff).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// How it was verified.
+    pub badge: Badge,
+    /// Whether it is this account.
+    pub me: bool,
+}
+
+/// What a shown message says (or why it cannot be shown).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum Body {
+    /// Opened and verified.
+    Ok {
+        /// The text.
+        text: String,
+        /// Attached files.
+        attachments: Vec<AttachmentInfo>,
+    },
+    /// Not shown: the reason.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// An attachment as listed (the key stays inside the client).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttachmentInfo {
+    /// Its number within the message, from 1.
+    pub index: usize,
+    /// The file name.
+    pub name: String,
+    /// Its media type.
+    pub media_type: String,
+    /// Its size.
+    pub size: u64,
+}
+
+/// One message in a thread view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShownMessage {
+    /// Its position in the thread.
+    pub seq: u64,
+    /// Its id.
+    pub message_id: MessageId,
+    /// When the server committed it (Unix milliseconds).
+    pub at_ms: u64,
+    /// Who sent it (None: the sender could not be verified).
+    pub sender: Option<Sender>,
+    /// The content.
+    pub body: Body,
+    /// For own messages: another device has received it.
+    pub delivered: bool,
+    /// For own messages: another participant has read it.
+    pub read: bool,
+}
+
+/// A warning shown above a thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Banner {
+    /// A citizen without eID verification.
+    Unverified {
+        /// Their name.
+        name: String,
+    },
+    /// A citizen who withdrew consent.
+    ConsentWithdrawn {
+        /// Their name.
+        name: String,
+    },
+    /// The thread is filed on a case up to a message.
+    Journaled {
+        /// The last filed message.
+        up_to_seq: u64,
+    },
+}
+
+impl Banner {
+    /// The sentence shown to people.
+    pub fn text(&self) -> String {
+        match self {
+            Self::Unverified { name } => format!(
+                "{name} has not verified their identity with eID — give general answers only"
+            ),
+            Self::ConsentWithdrawn { name } => format!(
+                "{name} has withdrawn consent — use letter or digital post"
+            ),
+            Self::Journaled { up_to_seq } => {
+                format!("Filed on the case up to message {up_to_seq}; later messages are not yet journaled")
+            }
+        }
+    }
+}
+
+/// A participant as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Participant {
+    /// The name.
+    pub name: String,
+    /// Identity level.
+    pub assurance: AssuranceLevel,
+    /// Consent state.
+    pub consent: ConsentState,
+}
+
+/// A thread in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ThreadRow {
+    /// The thread.
+    pub thread_id: ThreadId,
+    /// Its team.
+    pub team: String,
+    /// The citizens.
+    pub participants: Vec<Participant>,
+    /// Messages in it.
+    pub messages: u64,
+    /// Messages after the last one this profile read.
+    pub unread: u64,
+    /// Last activity (Unix milliseconds).
+    pub last_activity_ms: u64,
+    /// Filed on a case up to this message.
+    pub journaled_up_to: Option<u64>,
+}
+
+impl ThreadRow {
+    /// "journaled", "partly (up to N)" or "no".
+    pub fn journal_state(&self) -> String {
+        match self.journaled_up_to {
+            Some(n) if n >= self.messages => "journaled".into(),
+            Some(n) => format!("up to {n}"),
+            None => "no".into(),
+        }
+    }
+}
+
+/// A thread with its messages, opened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ThreadView {
+    /// The list row.
+    pub row: ThreadRow,
+    /// Warnings to show above the conversation.
+    pub banners: Vec<Banner>,
+    /// The messages in order.
+    pub messages: Vec<ShownMessage>,
+}
+
+fn participants(detail: &ThreadDetail) -> Vec<Participant> {
+    detail
+        .citizens
+        .iter()
+        .map(|c| Participant {
+            name: c.display_name.clone(),
+            assurance: c.assurance,
+            consent: c.consent,
+        })
+        .collect()
+}
+
+/// Media type from a file name's extension.
+pub fn media_type(name: &str) -> &'static str {
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("pdf") => "application/pdf",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("txt") => "text/plain",
+        Some("doc") => "application/msword",
+        Some("docx") => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        _ => "application/octet-stream",
+    }
+}
+
+impl Session {
+    /// Team names this account can know: its own teams (staff) and the
+    /// teams named in the certificates of a thread's staff devices.
+    async fn team_names(
+        &mut self,
+        devices: &[ThreadDevice],
+    ) -> Result<HashMap<TeamId, String>, ClientError> {
+        let mut names = HashMap::new();
+        if self.is_staff()
+            && let Ok(teams) = self.get::<Vec<TeamInfo>>("/v1/teams").await
+        {
+            for t in teams {
+                names.insert(t.team_id, t.name);
+            }
+        }
+        let root = self.config.root_public_key;
+        for d in devices {
+            if let Some(c) = d.certificate.as_deref()
+                && let Ok(cert) = DeviceCertificate::decode(c)
+                && let Ok(body) = cert.verify(&root, now_secs())
+            {
+                for t in &body.teams {
+                    names.entry(t.id).or_insert_with(|| t.name.clone());
+                }
+            }
+        }
+        Ok(names)
+    }
+
+    /// Identifies a message's signer among the thread's writers.
+    fn verify_sender(
+        &self,
+        signer: &IdentityKey,
+        at_secs: u64,
+        detail: &ThreadDetail,
+        devices: &[ThreadDevice],
+        teams: &HashMap<TeamId, String>,
+    ) -> Result<Sender, String> {
+        let device = devices
+            .iter()
+            .find(|d| d.keys.identity == *signer)
+            .ok_or("sent from a device that is not one of this thread's participants")?;
+        let me = device.account_id == self.config.account_id;
+        match device.kind {
+            AccountKind::Staff => {
+                let cert = device
+                    .certificate
+                    .as_deref()
+                    .ok_or("sent from a staff device the organisation has not certified")?;
+                let cert = DeviceCertificate::decode(cert)
+                    .map_err(|_| "the sender's certificate is malformed")?;
+                let body = cert
+                    .verify_signer(&self.config.root_public_key, at_secs, signer)
+                    .map_err(|e| format!("the sender's certificate does not verify: {e}"))?;
+                let team = body
+                    .teams
+                    .iter()
+                    .find(|t| t.id == detail.summary.team_id)
+                    .ok_or("the sender's certificate is not for this thread's team")?;
+                Ok(Sender {
+                    name: body.staff_name.clone(),
+                    team: Some(
+                        teams
+                            .get(&team.id)
+                            .cloned()
+                            .unwrap_or_else(|| team.name.clone()),
+                    ),
+                    badge: Badge::Certified,
+                    me,
+                })
+            }
+            AccountKind::Citizen => {
+                let citizen = detail
+                    .citizens
+                    .iter()
+                    .find(|c| c.account_id == device.account_id)
+                    .ok_or("sent by a citizen who is not in this thread")?;
+                Ok(Sender {
+                    name: citizen.display_name.clone(),
+                    team: None,
+                    badge: Badge::Citizen {
+                        assurance: citizen.assurance,
+                    },
+                    me,
+                })
+            }
+        }
+    }
+
+    /// Opens one stored envelope with the keys this device holds.
+    fn open_message(
+        &self,
+        thread: ThreadId,
+        message_id: MessageId,
+        envelope: &[u8],
+        at_ms: u64,
+        detail: &ThreadDetail,
+        devices: &[ThreadDevice],
+        teams: &HashMap<TeamId, String>,
+    ) -> (Option<Sender>, Result<MessagePayload, String>) {
+        let envelope = match Envelope::decode(envelope) {
+            Ok(e) => e,
+            Err(_) => return (None, Err("the message is malformed".into())),
+        };
+        let ctx = DeliveryContext {
+            thread_id: thread,
+            message_id,
+        };
+        let Some(key) = envelope
+            .recipients()
+            .iter()
+            .find_map(|r| self.keystore.secrets().holder(*r))
+        else {
+            return (
+                None,
+                Err("this device holds no key for this message (it may not have been granted yet: try again in a moment)".into()),
+            );
+        };
+        let opened = match envelope.open(&ctx, key) {
+            Ok(o) => o,
+            Err(e) => return (None, Err(format!("the message could not be opened: {e}"))),
+        };
+        let sender = match self.verify_sender(&opened.sender, at_ms / 1000, detail, devices, teams) {
+            Ok(s) => s,
+            Err(why) => return (None, Err(why)),
+        };
+        match MessagePayload::from_bytes(&opened.payload) {
+            Ok(p) => (Some(sender), Ok(p)),
+            Err(e) => (Some(sender), Err(e.to_string())),
+        }
+    }
+
+    /// Every stored message of a thread after `after`, in order.
+    async fn fetch_messages(
+        &mut self,
+        thread: ThreadId,
+        after: u64,
+        total: u64,
+        progress: &dyn Fn(Tick),
+    ) -> Result<Vec<samtale_protocol::wire::StoredMessage>, ClientError> {
+        let mut out = Vec::new();
+        let mut cursor = after;
+        loop {
+            let page: MessagePage = self
+                .get(&format!(
+                    "/v1/threads/{thread}/messages?after={cursor}&limit=500"
+                ))
+                .await?;
+            let Some(last) = page.messages.last() else {
+                break;
+            };
+            cursor = last.seq;
+            out.extend(page.messages);
+            progress(Tick::Messages(out.len() as u64, total.saturating_sub(after)));
+            if cursor >= page.last_seq {
+                break;
+            }
+        }
+        // The sequence must be gap-free from `after`.
+        for (i, m) in out.iter().enumerate() {
+            if m.seq != after + 1 + i as u64 {
+                return Err(ClientError::Verification(format!(
+                    "message {} is missing from the thread",
+                    after + 1 + i as u64
+                )));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The list rows for every visible thread, most recent first.
+    pub async fn thread_rows(&mut self) -> Result<Vec<ThreadRow>, ClientError> {
+        let list = self.thread_list().await?;
+        let state = self.profile.state();
+        let mut team_names: HashMap<TeamId, String> = HashMap::new();
+        if self.is_staff()
+            && let Ok(teams) = self.get::<Vec<TeamInfo>>("/v1/teams").await
+        {
+            for t in teams {
+                team_names.insert(t.team_id, t.name);
+            }
+        }
+        let mut rows = Vec::new();
+        for summary in &list.threads {
+            let detail = self.thread_detail(summary.thread_id).await?;
+            if !team_names.contains_key(&summary.team_id) {
+                let devices = self.thread_devices(summary.thread_id).await?.devices;
+                team_names.extend(self.team_names(&devices).await?);
+            }
+            rows.push(row_of(summary, &detail, &team_names, &state));
+        }
+        Ok(rows)
+    }
+
+    /// Opens a thread: every message verified and decrypted.
+    pub async fn thread_view(
+        &mut self,
+        thread: ThreadId,
+        progress: &dyn Fn(Tick),
+    ) -> Result<ThreadView, ClientError> {
+        let detail = self.thread_detail(thread).await?;
+        let devices = self.thread_devices(thread).await?.devices;
+        let teams = self.team_names(&devices).await?;
+        let stored = self
+            .fetch_messages(thread, 0, detail.summary.last_seq, progress)
+            .await?;
+        // Keys granted since the last look (a colleague's history).
+        let needs_keys = stored.iter().any(|m| {
+            Envelope::decode(&m.envelope).is_ok_and(|e| {
+                !e.recipients()
+                    .iter()
+                    .any(|r| self.keystore.secrets().holder(*r).is_some())
+            })
+        });
+        if needs_keys {
+            self.sync_grants().await?;
+        }
+        let receipts: ReceiptList = self.get(&format!("/v1/threads/{thread}/receipts")).await?;
+        let own_device = self.device()?.public().identity;
+        let own_devices: Vec<IdentityKey> = devices
+            .iter()
+            .filter(|d| d.account_id == self.config.account_id)
+            .map(|d| d.keys.identity)
+            .collect();
+        let (mut delivered, mut read) = (0u64, 0u64);
+        for r in &receipts.receipts {
+            let Ok(r) = Receipt::decode_and_verify(&r.receipt) else {
+                continue;
+            };
+            if r.thread_id != thread || r.device == own_device || own_devices.contains(&r.device) {
+                continue;
+            }
+            match r.kind {
+                ReceiptKind::Delivered => delivered = delivered.max(r.up_to_seq),
+                ReceiptKind::Read => {
+                    read = read.max(r.up_to_seq);
+                    delivered = delivered.max(r.up_to_seq);
+                }
+            }
+        }
+        let mut messages = Vec::with_capacity(stored.len());
+        for m in &stored {
+            let (sender, body) = self.open_message(
+                thread,
+                m.message_id,
+                &m.envelope,
+                m.committed_at_ms,
+                &detail,
+                &devices,
+                &teams,
+            );
+            let mine = sender.as_ref().is_some_and(|s| s.me);
+            messages.push(ShownMessage {
+                seq: m.seq,
+                message_id: m.message_id,
+                at_ms: m.committed_at_ms,
+                delivered: mine && delivered >= m.seq,
+                read: mine && read >= m.seq,
+                sender,
+                body: match body {
+                    Ok(p) => Body::Ok {
+                        text: p.text.clone(),
+                        attachments: p
+                            .attachments
+                            .iter()
+                            .enumerate()
+                            .map(|(i, a)| AttachmentInfo {
+                                index: i + 1,
+                                name: a.name.clone(),
+                                media_type: a.media_type.clone(),
+                                size: a.size,
+                            })
+                            .collect(),
+                    },
+                    Err(reason) => Body::Failed { reason },
+                },
+            });
+        }
+        let state = self.profile.state();
+        let mut banners = Vec::new();
+        for c in &detail.citizens {
+            if c.consent == ConsentState::Withdrawn {
+                banners.push(Banner::ConsentWithdrawn {
+                    name: c.display_name.clone(),
+                });
+            }
+            if c.assurance == AssuranceLevel::Unverified && self.is_staff() {
+                banners.push(Banner::Unverified {
+                    name: c.display_name.clone(),
+                });
+            }
+        }
+        if let Some(n) = detail.summary.journaled_up_to {
+            banners.push(Banner::Journaled { up_to_seq: n });
+        }
+        Ok(ThreadView {
+            row: row_of(&detail.summary, &detail, &teams, &state),
+            banners,
+            messages,
+        })
+    }
+
+    /// Marks a thread read up to `seq`: remembers it and sends a signed
+    /// read receipt (over `relay` if one is open).
+    pub async fn mark_read(
+        &mut self,
+        thread: ThreadId,
+        seq: u64,
+        relay: Option<&mut crate::relay::Relay>,
+    ) -> Result<(), ClientError> {
+        if seq == 0 {
+            return Ok(());
+        }
+        let mut state = self.profile.state();
+        let before = state.read.get(&thread).copied().unwrap_or(0);
+        if seq <= before {
+            return Ok(());
+        }
+        let receipt = Receipt::sign(self.device()?, thread, seq, ReceiptKind::Read, now_secs() * 1000);
+        match relay {
+            Some(r) => r.receipt(receipt.as_bytes().to_vec()).await?,
+            None => {
+                let mut r = self.relay().await?;
+                r.receipt(receipt.as_bytes().to_vec()).await?;
+                r.close().await;
+            }
+        }
+        state.read.insert(thread, seq);
+        self.profile.save_state(&state)?;
+        Ok(())
+    }
+
+    /// Sends text (and files) to a thread; returns `(seq, message id)`
+    /// after the server has stored it.
+    pub async fn send(
+        &mut self,
+        thread: ThreadId,
+        text: &str,
+        files: &[&Path],
+        relay: Option<&mut crate::relay::Relay>,
+        progress: &dyn Fn(Tick),
+    ) -> Result<(u64, MessageId), ClientError> {
+        if text.trim().is_empty() && files.is_empty() {
+            return Err(ClientError::Refused(
+                "nothing to send: write some text or attach a file".into(),
+            ));
+        }
+        let detail = self.thread_detail(thread).await?;
+        if let Some(c) = detail
+            .citizens
+            .iter()
+            .find(|c| c.consent == ConsentState::Withdrawn)
+        {
+            return Err(ClientError::Refused(format!(
+                "{} has withdrawn consent; nothing more can be sent in Samtale. Use letter or digital post",
+                c.display_name
+            )));
+        }
+        let devices = self.thread_devices(thread).await?.devices;
+        let recipients = self.recipients(&detail, &devices).await?;
+        let mut payload = MessagePayload::text(text);
+        for path in files {
+            let file = super::read_attachment(path, 25 * 1024 * 1024)?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "file".into());
+            let key = AttachmentKey::generate().map_err(|e| ClientError::Refused(e.to_string()))?;
+            let blob = seal_attachment(&key, &file).map_err(|e| ClientError::Refused(e.to_string()))?;
+            let hash = blob_sha256(&blob);
+            let total = blob.len() as u64;
+            self.ensure_token().await?;
+            progress(Tick::Bytes(0, Some(total)));
+            let stored: AttachmentStored = self
+                .api
+                .upload(
+                    &format!("/v1/threads/{thread}/attachments"),
+                    blob,
+                    |_| {},
+                )
+                .await
+                .map_err(Session::api_error)?;
+            progress(Tick::Bytes(total, Some(total)));
+            if stored.sha256 != hash {
+                return Err(ClientError::Verification(
+                    "the server stored other bytes than were uploaded".into(),
+                ));
+            }
+            payload.attachments.push(AttachmentRef {
+                id: stored.attachment_id,
+                media_type: media_type(&name).into(),
+                name,
+                size: file.len() as u64,
+                blob_sha256: hash,
+                key,
+            });
+        }
+        let bytes = payload
+            .to_bytes()
+            .map_err(|e| ClientError::Refused(e.to_string()))?;
+        let message_id = MessageId::random().map_err(|e| ClientError::Refused(e.to_string()))?;
+        let envelope = Envelope::seal(self.device()?, thread, message_id, &recipients, &bytes)
+            .map_err(|e| ClientError::Refused(e.to_string()))?;
+        let sent = match relay {
+            Some(r) => r.send_and_ack(thread, message_id, envelope.into_bytes()).await,
+            None => {
+                let mut r = self.relay().await?;
+                let out = r.send_and_ack(thread, message_id, envelope.into_bytes()).await;
+                r.close().await;
+                out
+            }
+        };
+        match sent {
+            Ok((seq, _)) => Ok((seq, message_id)),
+            Err(crate::relay::RelayError::Refused { code, message })
+                if code == ErrorCode::ConsentWithdrawn =>
+            {
+                Err(ClientError::Refused(format!("{message}. Use letter or digital post")))
+            }
+            Err(crate::relay::RelayError::Refused { code, message })
+                if matches!(code, ErrorCode::DeviceRevoked | ErrorCode::AuthenticationFailed) =>
+            {
+                Err(ClientError::SessionEnded(message))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Downloads, checks and decrypts attachment `index` (from 1) of a
+    /// message. Returns its file name and bytes.
+    pub async fn fetch_attachment(
+        &mut self,
+        thread: ThreadId,
+        seq: u64,
+        index: usize,
+        progress: &dyn Fn(Tick),
+    ) -> Result<(String, zeroize::Zeroizing<Vec<u8>>), ClientError> {
+        let detail = self.thread_detail(thread).await?;
+        let devices = self.thread_devices(thread).await?.devices;
+        let teams = self.team_names(&devices).await?;
+        let page: MessagePage = self
+            .get(&format!(
+                "/v1/threads/{thread}/messages?after={}&limit=1",
+                seq.saturating_sub(1)
+            ))
+            .await?;
+        let m = page
+            .messages
+            .into_iter()
+            .find(|m| m.seq == seq)
+            .ok_or_else(|| ClientError::Refused(format!("there is no message {seq} in this thread")))?;
+        let (_, body) = self.open_message(
+            thread,
+            m.message_id,
+            &m.envelope,
+            m.committed_at_ms,
+            &detail,
+            &devices,
+            &teams,
+        );
+        let payload = body.map_err(ClientError::Verification)?;
+        let reference = payload
+            .attachments
+            .get(index.wrapping_sub(1))
+            .ok_or_else(|| {
+                ClientError::Refused(format!(
+                    "message {seq} has {} attachment(s); there is no number {index}",
+                    payload.attachments.len()
+                ))
+            })?
+            .clone();
+        self.ensure_token().await?;
+        let blob = self
+            .api
+            .download(
+                &format!("/v1/attachments/{}", reference.id),
+                reference.size + 1024,
+                |got, total| progress(Tick::Bytes(got, total)),
+            )
+            .await
+            .map_err(Session::api_error)?;
+        let file = open_referenced(&reference, &blob).map_err(|e| ClientError::Verification(e.to_string()))?;
+        Ok((reference.name.clone(), file))
+    }
+
+    /// Safety numbers with every other participant device of a thread.
+    pub async fn safety_numbers(
+        &mut self,
+        thread: ThreadId,
+    ) -> Result<Vec<(String, String, String)>, ClientError> {
+        let devices = self.thread_devices(thread).await?.devices;
+        let me = self.config.account_id;
+        let mine = self.device()?.public().identity;
+        Ok(devices
+            .iter()
+            .filter(|d| d.account_id != me && d.revoked_at.is_none())
+            .map(|d| {
+                (
+                    d.display_name.clone(),
+                    d.device_id.to_string(),
+                    safety_number(
+                        (me.as_bytes(), &mine),
+                        (d.account_id.as_bytes(), &d.keys.identity),
+                    ),
+                )
+            })
+            .collect())
+    }
+}
+
+fn row_of(
+    summary: &ThreadSummary,
+    detail: &ThreadDetail,
+    teams: &HashMap<TeamId, String>,
+    state: &crate::profile::ProfileState,
+) -> ThreadRow {
+    let read = state.read.get(&summary.thread_id).copied().unwrap_or(0);
+    ThreadRow {
+        thread_id: summary.thread_id,
+        team: teams
+            .get(&summary.team_id)
+            .cloned()
+            .unwrap_or_else(|| "(team)".into()),
+        participants: participants(detail),
+        messages: summary.last_seq,
+        unread: summary.last_seq.saturating_sub(read),
+        last_activity_ms: summary.last_activity_ms,
+        journaled_up_to: summary.journaled_up_to,
+    }
+}

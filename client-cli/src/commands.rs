@@ -1,0 +1,1526 @@
+//! The commands: parse what the user asked, call the client library, print
+//! a table (people) or JSON (`--json`, scripts).
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use reqwest::Method;
+use samtale_cli::client::{
+    self, Badge, Body, ClientError, InitRequest, JoinRequest, LoginRequest, Session, ShownMessage,
+    ThreadRow, Tick,
+};
+use samtale_cli::output::{Style, print_json, table};
+use samtale_cli::profile::{Home, Profile};
+use samtale_protocol::minimise::Minimiser;
+use samtale_protocol::wire::{
+    AccountInfo, AccountKind, AssuranceLevel, CitizenInfo, ConsentState, ConsentText,
+    CreateInvitationRequest, CreateStaffRequest, CreateTeamRequest, DeviceInfo, EidProviders,
+    InvitationCreated, Role, StaffInfo, TeamInfo,
+};
+use samtale_protocol::{AccountId, DeviceId, DeviceKeys, TeamId, eid_nonce, fingerprints_match};
+use serde::Serialize;
+
+use crate::{Command, Global};
+
+// ---------------------------------------------------------------- arguments
+
+/// `samtale login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The server's address (first login only).
+    #[arg(long, env = "SAMTALE_SERVER")]
+    server: Option<String>,
+    /// Your staff user name (first login only).
+    #[arg(long)]
+    username: Option<String>,
+    /// Read the password from this file (else SAMTALE_PASSWORD, else a prompt).
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// A name for this device, shown in device lists.
+    #[arg(long, default_value = "samtale desktop")]
+    device_label: String,
+    /// Citizens: log in again with eID (when your session has ended).
+    #[arg(long)]
+    eid: bool,
+    /// With --eid: print the login address instead of opening a browser.
+    #[arg(long)]
+    print_url: bool,
+}
+
+/// `samtale join`.
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// The server's address, from your letter.
+    #[arg(long, env = "SAMTALE_SERVER")]
+    server: String,
+    /// The invitation code from your letter.
+    #[arg(long)]
+    code: String,
+    /// The organisation fingerprint from your letter (strongly advised).
+    #[arg(long)]
+    fingerprint: Option<String>,
+    /// Print the eID login address instead of opening a browser.
+    #[arg(long)]
+    print_url: bool,
+    /// Accept the consent text without asking (it is still printed).
+    #[arg(long)]
+    accept_consent: bool,
+    /// A name for this device, shown in device lists.
+    #[arg(long, default_value = "samtale")]
+    device_label: String,
+    /// Seconds to wait for the eID login to finish.
+    #[arg(long, default_value_t = 600)]
+    eid_timeout: u64,
+}
+
+/// `samtale threads`.
+#[derive(Debug, Args)]
+pub struct ThreadsArgs {
+    /// Only threads with messages not yet journaled (record clerks).
+    #[arg(long)]
+    ready: bool,
+}
+
+/// A thread argument.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The thread: its id or the start of it.
+    thread: String,
+}
+
+/// `samtale send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The thread: its id or the start of it.
+    thread: String,
+    /// The text; "-" reads standard input. May be empty with --file.
+    text: Option<String>,
+    /// A file to attach (repeatable; at most 25 MiB each).
+    #[arg(long = "file", value_name = "PATH")]
+    files: Vec<PathBuf>,
+    /// Send even if the text contains personal data (staff are warned).
+    #[arg(long)]
+    force: bool,
+}
+
+/// `samtale download`.
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// The thread.
+    thread: String,
+    /// The message's number in the thread (see `samtale show`).
+    seq: u64,
+    /// The attachment's number within the message.
+    #[arg(default_value_t = 1)]
+    index: usize,
+    /// Where to save: a file, or a directory (the sender's file name).
+    #[arg(long, default_value = ".")]
+    out: PathBuf,
+}
+
+/// `samtale new-thread`.
+#[derive(Debug, Args)]
+pub struct NewThreadArgs {
+    /// The team (name or id); optional when you are in one team.
+    #[arg(long)]
+    team: Option<String>,
+    /// A citizen of the team (name or account id; repeatable).
+    #[arg(long = "citizen", required = true)]
+    citizens: Vec<String>,
+}
+
+/// `samtale invite`.
+#[derive(Debug, Args)]
+pub struct InviteArgs {
+    /// The team (name or id); optional when you are in one team.
+    #[arg(long)]
+    team: Option<String>,
+    /// The citizen's national id number (CPR or personnummer).
+    #[arg(long)]
+    national_id: String,
+    /// How the team will see the citizen (a first name is enough).
+    #[arg(long)]
+    name: String,
+}
+
+/// `samtale citizens`.
+#[derive(Debug, Args)]
+pub struct CitizensArgs {
+    /// The team (name or id); optional when you are in one team.
+    #[arg(long)]
+    team: Option<String>,
+}
+
+/// `samtale devices`.
+#[derive(Debug, Args)]
+pub struct DevicesArgs {
+    #[command(subcommand)]
+    action: Option<DevicesAction>,
+}
+
+#[derive(Debug, Subcommand)]
+enum DevicesAction {
+    /// Lists your devices.
+    List,
+    /// Revokes a device: its sessions and connections end at once, and it
+    /// receives no keys for new messages.
+    Revoke {
+        /// The device id (see `samtale devices`).
+        device: DeviceId,
+    },
+}
+
+/// `samtale consent`.
+#[derive(Debug, Args)]
+pub struct ConsentArgs {
+    #[command(subcommand)]
+    action: ConsentAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConsentAction {
+    /// Shows the consent text and whether you have given it.
+    Show,
+    /// Withdraws your consent: no more messages in Samtale; the
+    /// municipality writes to you by letter or digital post. Your sessions end.
+    Withdraw {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// `samtale fingerprint`.
+#[derive(Debug, Args)]
+pub struct FingerprintArgs {
+    /// The fingerprint printed on your letter.
+    expected: Option<String>,
+}
+
+/// `samtale export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The file to write (JSON); standard output when absent.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// `samtale chat`.
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// Open this thread first.
+    thread: Option<String>,
+}
+
+/// `samtale admin …`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Sets up a new organisation on a server: makes the organisation's
+    /// root key (kept in this profile's keystore), registers it with the
+    /// enrolment code the server printed, and prints its fingerprint for
+    /// invitation letters.
+    ///
+    /// Example:
+    ///
+    ///   samtale admin init --server https://samtale.randers.dk --enrolment-code ABCD-... \
+    ///       --organisation "Randers Kommune" --username anne --name "Anne Admin"
+    #[command(verbatim_doc_comment)]
+    Init(InitArgs),
+    /// Teams: create, list, add or remove members.
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// Staff accounts: create, list, disable.
+    #[command(subcommand)]
+    Staff(StaffCommand),
+    /// Certifies a staff member's new devices with the organisation root.
+    ///
+    /// Compare the device fingerprint shown with the one on the staff
+    /// member's screen (`samtale whoami`) before certifying.
+    ///
+    /// Example:  samtale admin certify mette
+    Certify {
+        /// The staff member's user name.
+        username: String,
+    },
+    /// Makes the organisation's archive key if it has none and grants it to
+    /// every certified record clerk device (run again after certifying a
+    /// new clerk).
+    ///
+    /// Example:  samtale admin archive-key
+    ArchiveKey,
+}
+
+/// `samtale admin init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The server's address.
+    #[arg(long, env = "SAMTALE_SERVER")]
+    server: String,
+    /// The enrolment code the server printed (or `samtale-server enrol`).
+    #[arg(long)]
+    enrolment_code: String,
+    /// The organisation's name, as citizens will see it.
+    #[arg(long)]
+    organisation: String,
+    /// Your user name.
+    #[arg(long)]
+    username: String,
+    /// Your name, as colleagues see it.
+    #[arg(long)]
+    name: String,
+    /// Read the new password from this file (else SAMTALE_PASSWORD, else a prompt).
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+}
+
+/// `samtale admin team …`.
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Creates a team.  Example: samtale admin team create Jobcenter
+    Create {
+        /// Its name.
+        name: String,
+    },
+    /// Lists teams.  Example: samtale admin team list
+    List,
+    /// Adds a staff member to a team; then a team member runs `samtale keys`
+    /// to grant them the team key (and its history).
+    ///
+    /// Example: samtale admin team add Jobcenter mette
+    Add {
+        /// The team (name or id).
+        team: String,
+        /// The staff member's user name.
+        username: String,
+    },
+    /// Removes a staff member from a team; the team key is rotated so they
+    /// cannot read new messages.
+    ///
+    /// Example: samtale admin team remove Jobcenter mette
+    Remove {
+        /// The team (name or id).
+        team: String,
+        /// The staff member's user name.
+        username: String,
+    },
+}
+
+/// `samtale admin staff …`.
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Creates a staff account.
+    ///
+    /// Example:
+    ///
+    ///   samtale admin staff create mette --name "Mette Jensen" --role staff --team Jobcenter
+    #[command(verbatim_doc_comment)]
+    Create {
+        /// The user name.
+        username: String,
+        /// The name colleagues and citizens see.
+        #[arg(long)]
+        name: String,
+        /// A role: staff, record-clerk, admin (repeatable).
+        #[arg(long = "role", value_parser = parse_role, required = true)]
+        roles: Vec<Role>,
+        /// A team (name or id; repeatable).
+        #[arg(long = "team")]
+        teams: Vec<String>,
+        /// Read the initial password from this file (else SAMTALE_PASSWORD, else a prompt).
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
+    /// Lists staff accounts.  Example: samtale admin staff list
+    List,
+    /// Disables a staff account: it can no longer log in and its sessions
+    /// end at once.  Example: samtale admin staff disable mette
+    Disable {
+        /// The user name.
+        username: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    match s {
+        "staff" => Ok(Role::Staff),
+        "record-clerk" | "record_clerk" | "clerk" => Ok(Role::RecordClerk),
+        "admin" => Ok(Role::Admin),
+        _ => Err("one of: staff, record-clerk, admin".into()),
+    }
+}
+
+/// `samtale profile …`.
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Lists the profiles on this machine.  Example: samtale profile list
+    List,
+    /// Removes a profile's files from this machine (revoke the device
+    /// first with `samtale devices revoke` if it is not lost).
+    ///
+    /// Example: samtale profile remove old-laptop
+    Remove {
+        /// The profile.
+        name: String,
+    },
+}
+
+// ---------------------------------------------------------------- plumbing
+
+/// The exit code for an error (see `samtale --help`).
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    for cause in error.chain() {
+        if let Some(e) = cause.downcast_ref::<ClientError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<samtale_cli::api::ApiError>() {
+            return match e {
+                samtale_cli::api::ApiError::Unreachable { .. } => 4,
+                samtale_cli::api::ApiError::Server { code, .. } => client_code_exit(*code),
+                samtale_cli::api::ApiError::Protocol(_) => 2,
+            };
+        }
+        if cause.downcast_ref::<samtale_cli::relay::RelayError>().is_some() {
+            return 4;
+        }
+    }
+    2
+}
+
+fn client_code_exit(code: samtale_protocol::wire::ErrorCode) -> u8 {
+    use samtale_protocol::wire::ErrorCode as E;
+    match code {
+        E::AuthenticationFailed | E::TokenExpired | E::DeviceRevoked | E::NotAuthenticated => 3,
+        E::Forbidden | E::ConsentWithdrawn | E::NotFound => 5,
+        _ => 2,
+    }
+}
+
+fn read_secret_file(path: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(text.lines().next().unwrap_or("").to_owned())
+}
+
+/// The keystore passphrase: --passphrase-file, SAMTALE_PASSPHRASE, or a
+/// prompt (twice when `new`).
+fn passphrase(global: &Global, new: bool) -> anyhow::Result<String> {
+    if let Some(p) = &global.passphrase_file {
+        return read_secret_file(p);
+    }
+    if let Ok(p) = std::env::var("SAMTALE_PASSPHRASE") {
+        return Ok(p);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no passphrase: set SAMTALE_PASSPHRASE or use --passphrase-file for scripts");
+    }
+    if new {
+        let a = rpassword::prompt_password(
+            "Choose a passphrase for this device's keystore (at least 8 characters): ",
+        )?;
+        let b = rpassword::prompt_password("Repeat it: ")?;
+        if a != b {
+            bail!("the passphrases differ; nothing was saved");
+        }
+        Ok(a)
+    } else {
+        Ok(rpassword::prompt_password("Keystore passphrase: ")?)
+    }
+}
+
+/// A password: --password-file, SAMTALE_PASSWORD, or a prompt.
+fn password(file: Option<&Path>, prompt: &str) -> anyhow::Result<String> {
+    if let Some(p) = file {
+        return read_secret_file(p);
+    }
+    if let Ok(p) = std::env::var("SAMTALE_PASSWORD") {
+        return Ok(p);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no password: set SAMTALE_PASSWORD or use --password-file for scripts");
+    }
+    Ok(rpassword::prompt_password(prompt)?)
+}
+
+fn profile(global: &Global) -> anyhow::Result<Profile> {
+    let home = Home::locate(global.home.as_deref())?;
+    Profile::new(&home, &global.profile)
+}
+
+async fn open(global: &Global) -> anyhow::Result<Session> {
+    let profile = profile(global)?;
+    // Say what is missing before asking for a passphrase.
+    profile.config()?;
+    let pass = passphrase(global, false)?;
+    Session::open(profile, &pass).await
+}
+
+/// A progress bar on a terminal (hidden for scripts).
+fn bar(style: &Style, message: &str) -> ProgressBar {
+    if style.json || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(message.to_owned());
+    bar
+}
+
+fn ticker(bar: &ProgressBar) -> impl Fn(Tick) + '_ {
+    move |t| match t {
+        Tick::Messages(done, total) | Tick::Bytes(done, Some(total)) => {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+        Tick::Bytes(done, None) => bar.set_position(done),
+    }
+}
+
+async fn resolve_team(session: &mut Session, given: Option<&str>) -> anyhow::Result<TeamInfo> {
+    let teams: Vec<TeamInfo> = session.get("/v1/teams").await?;
+    match given {
+        None => match teams.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => bail!("you are in no team; ask an admin to add you (`samtale admin team add`)"),
+            _ => bail!(
+                "you are in several teams; choose one with --team ({})",
+                teams.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        },
+        Some(g) => teams
+            .iter()
+            .find(|t| t.team_id.to_string() == g || t.name.eq_ignore_ascii_case(g))
+            .cloned()
+            .with_context(|| {
+                format!(
+                    "no team {g:?}; yours are: {}",
+                    teams.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+                )
+            }),
+    }
+}
+
+async fn resolve_staff(session: &mut Session, username: &str) -> anyhow::Result<StaffInfo> {
+    let staff: Vec<StaffInfo> = session.get("/v1/staff").await?;
+    staff
+        .into_iter()
+        .find(|s| s.username == username)
+        .with_context(|| format!("no staff member {username:?}; `samtale admin staff list` shows them"))
+}
+
+fn assurance(a: AssuranceLevel) -> &'static str {
+    match a {
+        AssuranceLevel::Unverified => "unverified",
+        AssuranceLevel::Low => "eID low",
+        AssuranceLevel::Substantial => "eID substantial",
+        AssuranceLevel::High => "eID high",
+    }
+}
+
+fn done() -> anyhow::Result<ExitCode> {
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------- dispatch
+
+/// Runs one command.
+pub async fn dispatch(command: Command, global: &Global, style: Style) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Login(a) => login(global, &style, a).await,
+        Command::Join(a) => join(global, &style, a).await,
+        Command::Logout => {
+            let mut s = open(global).await?;
+            s.logout().await?;
+            if style.json {
+                print_json(&serde_json::json!({"logged_out": true}))?;
+            } else {
+                println!("Logged out. `samtale login` starts a new session on this device.");
+            }
+            done()
+        }
+        Command::Whoami => whoami(global, &style).await,
+        Command::Threads(a) => threads(global, &style, a).await,
+        Command::Show(a) => show(global, &style, a).await,
+        Command::Send(a) => send(global, &style, a).await,
+        Command::Download(a) => download(global, &style, a).await,
+        Command::NewThread(a) => new_thread(global, &style, a).await,
+        Command::Invite(a) => invite(global, &style, a).await,
+        Command::Citizens(a) => citizens(global, &style, a).await,
+        Command::Safety(a) => safety(global, &style, a).await,
+        Command::Keys => {
+            let mut s = open(global).await?;
+            let report = s.upkeep().await?;
+            print_upkeep(&style, &report)?;
+            done()
+        }
+        Command::Devices(a) => devices(global, &style, a).await,
+        Command::Consent(a) => consent(global, &style, a).await,
+        Command::Fingerprint(a) => fingerprint(global, &style, a).await,
+        Command::Export(a) => export(global, &style, a).await,
+        Command::Chat(a) => {
+            let mut s = open(global).await?;
+            let thread = match &a.thread {
+                Some(t) => Some(s.resolve_thread(t).await?),
+                None => None,
+            };
+            samtale_cli::tui::run(&mut s, thread, style.offset).await?;
+            done()
+        }
+        Command::Admin(c) => admin(global, &style, c).await,
+        Command::Profile(c) => profiles(global, &style, c),
+        Command::Scan(_) => done(),
+    }
+}
+
+fn print_upkeep(style: &Style, r: &client::UpkeepReport) -> anyhow::Result<()> {
+    if style.json {
+        return print_json(r);
+    }
+    println!(
+        "Keys: {} new from grants, {} published, {} granted to other devices.",
+        r.opened,
+        r.published.len(),
+        r.granted
+    );
+    for p in &r.published {
+        println!("  published {p}");
+    }
+    for s in &r.skipped {
+        println!("  {}", style.warn(&format!("not granted to {s}")));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- setup
+
+async fn login(global: &Global, style: &Style, a: LoginArgs) -> anyhow::Result<ExitCode> {
+    let profile = profile(global)?;
+    if profile.exists() {
+        // A new session for this device.
+        let config = profile.config()?;
+        let pass = passphrase(global, false)?;
+        let session = if a.eid || config.kind == AccountKind::Citizen {
+            let api = samtale_cli::api::Api::new(&config.server)?;
+            let keystore =
+                samtale_cli::keystore::Keystore::open(&profile.keystore_path(), &pass)?;
+            let device = keystore
+                .secrets()
+                .device()
+                .context("the keystore holds no device key")?;
+            let token = eid_login(&api, device, a.print_url, 600).await?
+                .context("this server has no eID broker; citizens cannot log in again")?;
+            Session::relogin(profile, &pass, None, Some(token)).await?
+        } else {
+            let pw = password(a.password_file.as_deref(), "Password: ")?;
+            Session::relogin(profile, &pass, Some(&pw), None).await?
+        };
+        if style.json {
+            print_json(&serde_json::json!({"logged_in": true, "account_id": session.config.account_id}))?;
+        } else {
+            println!("Logged in again as {}.", session.config.display_name);
+        }
+        return done();
+    }
+    let server = a
+        .server
+        .context("the first login needs --server (the address your admin gave you)")?;
+    let username = a
+        .username
+        .context("the first login needs --username")?;
+    let pw = password(a.password_file.as_deref(), "Password: ")?;
+    let pass = passphrase(global, true)?;
+    let mut session = client::login(
+        profile,
+        &pass,
+        &LoginRequest {
+            server: &server,
+            username: &username,
+            password: &pw,
+            device_label: &a.device_label,
+        },
+    )
+    .await?;
+    let me = session.me().await?;
+    let report = session.upkeep().await.ok();
+    let device = session.device()?.public();
+    let fingerprint = samtale_protocol::safety_number(
+        (me.account_id.as_bytes(), &device.identity),
+        (me.account_id.as_bytes(), &device.identity),
+    );
+    if style.json {
+        print_json(&serde_json::json!({
+            "account_id": me.account_id,
+            "device_id": me.device_id,
+            "organisation": me.organisation_name,
+            "root_fingerprint": me.root_fingerprint,
+            "keys": report,
+        }))?;
+    } else {
+        println!("Logged in as {} at {}.", me.display_name, me.organisation_name);
+        println!("Organisation fingerprint: {}", me.root_fingerprint);
+        println!("This device: {}", me.device_id);
+        println!(
+            "Device code for your admin to compare: {}",
+            &fingerprint[..fingerprint.len().min(35)]
+        );
+        println!(
+            "{}",
+            style.warn("Next: ask an admin to run `samtale admin certify USERNAME`, then run `samtale keys`.")
+        );
+    }
+    done()
+}
+
+/// Runs the eID login; `None` when the server has no broker.
+async fn eid_login(
+    api: &samtale_cli::api::Api,
+    device: &DeviceKeys,
+    print_url: bool,
+    timeout: u64,
+) -> anyhow::Result<Option<String>> {
+    let brokers: EidProviders = api.get("/v1/eid").await?;
+    let Some(provider) = brokers.providers.first() else {
+        return Ok(None);
+    };
+    let flow = samtale_cli::oidc::start(provider, &eid_nonce(&device.public())).await?;
+    if print_url || !samtale_cli::oidc::open_browser(&flow.url) {
+        // On stderr, so --json output stays clean; scripts and tests read it.
+        eprintln!("Open this address in a browser to log in with eID:");
+        eprintln!("EID-LOGIN-URL {}", flow.url);
+    } else {
+        eprintln!("Your browser opens for the eID login. Waiting…");
+    }
+    let token = flow.finish(Duration::from_secs(timeout)).await?;
+    Ok(Some(token))
+}
+
+async fn join(global: &Global, style: &Style, a: JoinArgs) -> anyhow::Result<ExitCode> {
+    let profile = profile(global)?;
+    if profile.exists() {
+        bail!(
+            "profile {:?} is already set up; join with another --profile NAME",
+            profile.name
+        );
+    }
+    let api = samtale_cli::api::Api::new(&a.server)?;
+    let consent: ConsentText = api.get("/v1/consent").await?;
+    if !style.json {
+        println!("{}\n", consent.text);
+    }
+    if !a.accept_consent {
+        if !std::io::stdin().is_terminal() {
+            bail!("read the consent text above and pass --accept-consent to accept it");
+        }
+        eprint!("Do you accept? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "ja" | "j") {
+            bail!("you did not accept; nothing was done");
+        }
+    }
+    let pass = passphrase(global, true)?;
+    let device = DeviceKeys::generate()?;
+    let id_token = eid_login(&api, &device, a.print_url, a.eid_timeout).await?;
+    if id_token.is_none() && !style.json {
+        println!(
+            "{}",
+            style.warn("This server has no eID broker: you join unverified, and staff will give general answers only.")
+        );
+    }
+    let mut session = client::join(
+        profile,
+        &pass,
+        JoinRequest {
+            server: &a.server,
+            code: &a.code,
+            fingerprint: a.fingerprint.as_deref(),
+            id_token,
+            device,
+            device_label: &a.device_label,
+            consent: &consent,
+        },
+    )
+    .await?;
+    let me = session.me().await?;
+    if style.json {
+        print_json(&serde_json::json!({
+            "account_id": me.account_id,
+            "organisation": me.organisation_name,
+            "root_fingerprint": me.root_fingerprint,
+            "fingerprint_checked": a.fingerprint.is_some(),
+            "assurance": me.assurance,
+        }))?;
+    } else {
+        println!(
+            "Welcome. You are connected to {} ({}).",
+            me.organisation_name,
+            assurance(me.assurance.unwrap_or(AssuranceLevel::Unverified))
+        );
+        if a.fingerprint.is_some() {
+            println!("{}", style.good("The organisation's fingerprint matches your letter."));
+        } else {
+            println!(
+                "{}",
+                style.warn(&format!(
+                    "Check the organisation's fingerprint against your letter: {}  (`samtale fingerprint CODE`)",
+                    me.root_fingerprint
+                ))
+            );
+        }
+        println!("Next: `samtale chat` or `samtale threads`.");
+    }
+    done()
+}
+
+async fn whoami(global: &Global, style: &Style) -> anyhow::Result<ExitCode> {
+    let mut s = open(global).await?;
+    let me: AccountInfo = s.me().await?;
+    if style.json {
+        print_json(&me)?;
+        return done();
+    }
+    println!("{} ({:?})", style.bold(&me.display_name), me.kind);
+    println!("Organisation: {}", me.organisation_name);
+    println!("Fingerprint:  {}", me.root_fingerprint);
+    if !me.roles.is_empty() {
+        println!("Roles:        {:?}", me.roles);
+    }
+    if let Some(a) = me.assurance {
+        println!("Identity:     {}", assurance(a));
+    }
+    if let Some(c) = me.consent {
+        println!("Consent:      {c:?}");
+    }
+    println!("This device:  {}", me.device_id);
+    done()
+}
+
+// ---------------------------------------------------------------- threads
+
+#[derive(Serialize)]
+struct ThreadsOut<'a> {
+    threads: &'a [ThreadRow],
+}
+
+async fn threads(global: &Global, style: &Style, a: ThreadsArgs) -> anyhow::Result<ExitCode> {
+    let mut s = open(global).await?;
+    let mut rows = s.thread_rows().await?;
+    if a.ready {
+        rows.retain(|r| r.messages > r.journaled_up_to.unwrap_or(0));
+    }
+    if style.json {
+        print_json(&ThreadsOut { threads: &rows })?;
+        return done();
+    }
+    if rows.is_empty() {
+        println!(
+            "{}",
+            if a.ready {
+                "No threads wait for journaling."
+            } else {
+                "No threads yet."
+            }
+        );
+        return done();
+    }
+    let table_rows: Vec<Vec<String>> = rows.iter().map(|r| thread_cells(style, r)).collect();
+    print!(
+        "{}",
+        table(
+            &["THREAD", "TEAM", "PARTICIPANTS", "MESSAGES", "UNREAD", "LAST ACTIVITY", "JOURNALED"],
+            &table_rows
+        )
+    );
+    done()
+}
+
+/// One row of the thread table.
+pub fn thread_cells(style: &Style, r: &ThreadRow) -> Vec<String> {
+    let people: Vec<String> = r
+        .participants
+        .iter()
+        .map(|p| {
+            let mut s = format!("{} ({})", p.name, assurance(p.assurance));
+            if p.consent == ConsentState::Withdrawn {
+                s.push_str(" [consent withdrawn]");
+            }
+            s
+        })
+        .collect();
+    vec![
+        r.thread_id.to_string()[..8].to_owned(),
+        r.team.clone(),
+        people.join(", "),
+        r.messages.to_string(),
+        r.unread.to_string(),
+        style.time(r.last_activity_ms),
+        r.journal_state(),
+    ]
+}
+
+/// A message for people.
+pub fn render_message(style: &Style, m: &ShownMessage) -> String {
+    let mut out = String::new();
+    let who = match &m.sender {
+        None => style.bad("⚠ unverified sender"),
+        Some(s) => {
+            let mut w = style.bold(&s.name);
+            if let Some(t) = &s.team {
+                w.push_str(&format!(" · {t}"));
+            }
+            match &s.badge {
+                Badge::Certified => w.push_str(&style.good(" ✔ verified")),
+                Badge::Citizen { assurance: a } => {
+                    let text = format!(" ({})", assurance(*a));
+                    w.push_str(&if *a == AssuranceLevel::Unverified {
+                        style.warn(&text)
+                    } else {
+                        style.good(&text)
+                    });
+                }
+            }
+            if s.me {
+                w.push_str(&style.dim(if m.read {
+                    "  ✓✓ read"
+                } else if m.delivered {
+                    "  ✓ delivered"
+                } else {
+                    "  · sent"
+                }));
+            }
+            w
+        }
+    };
+    out.push_str(&format!("#{} {} {}\n", m.seq, style.dim(&style.time(m.at_ms)), who));
+    match &m.body {
+        Body::Ok { text, attachments } => {
+            for l in text.lines() {
+                out.push_str(&format!("    {l}\n"));
+            }
+            for a in attachments {
+                out.push_str(&format!(
+                    "    📎 {} ({} bytes) — `samtale download THREAD {} {}`\n",
+                    a.name, a.size, m.seq, a.index
+                ));
+            }
+        }
+        Body::Failed { reason } => {
+            out.push_str(&format!("    {}\n", style.bad(&format!("⚠ not shown: {reason}"))));
+        }
+    }
+    out
+}
+
+async fn show(global: &Global, style: &Style, a: ShowArgs) -> anyhow::Result<ExitCode> {
+    let mut s = open(global).await?;
+    let thread = s.resolve_thread(&a.thread).await?;
+    let bar = bar(style, "Fetching messages");
+    let view = s.thread_view(thread, &ticker(&bar)).await?;
+    bar.finish_and_clear();
+    if let Some(last) = view.messages.last() {
+        s.mark_read(thread, last.seq, None).await?;
+    }
+    if style.json {
+        print_json(&view)?;
+        return done();
+    }
+    let names: Vec<&str> = view.row.participants.iter().map(|p| p.name.as_str()).collect();
+    println!("{} — {}", style.bold(&view.row.team), names.join(", "));
+    for b in &view.banners {
+        println!("{}", style.warn(&format!("⚠ {}", b.text())));
+    }
+    println!();
+    if view.messages.is_empty() {
+        println!("No messages yet. `samtale send {} \"…\"` writes the first.", &thread.to_string()[..8]);
+    }
+    for m in &view.messages {
+        print!("{}", render_message(style, m));
+    }
+    done()
+}
+
+async fn send(global: &Global, style: &Style, a: SendArgs) -> anyhow::Result<ExitCode> {
+    let text = match a.text.as_deref() {
+        Some("-") => {
+            let mut t = String::new();
+            std::io::stdin()
+                .read_to_string(&mut t)
+                .context("cannot read standard input (is it UTF-8 text?)")?;
+            t
+        }
+        Some(t) => t.to_owned(),
+        None => String::new(),
+    };
+    let mut s = open(global).await?;
+    let thread = s.resolve_thread(&a.thread).await?;
+    if s.is_staff() && !a.force {
+        let detail = s.thread_detail(thread).await?;
+        let mut m = Minimiser::new();
+        for c in &detail.citizens {
+            if let Some((g, f)) = c.display_name.trim().rsplit_once(' ') {
+                m = m.with_person(g, f);
+            }
+        }
+        let findings = m.scan(&text);
+        if !findings.is_empty() {
+            for f in &findings {
+                eprintln!(
+                    "{}",
+                    style.warn(&format!(
+                        "⚠ {:?} \"{}\": {}",
+                        f.category,
+                        &text[f.span.clone()],
+                        f.category.explanation()
+                    ))
+                );
+            }
+            bail!(ClientError::Refused(
+                "the message contains personal data; rewrite it, or send it anyway with --force (it stays encrypted, but minimise what you write)".into()
+            ));
+        }
+    }
+    let files: Vec<&Path> = a.files.iter().map(PathBuf::as_path).collect();
+    let bar = bar(style, "Uploading");
+    let (seq, id) = s.send(thread, &text, &files, None, &ticker(&bar)).await?;
+    bar.finish_and_clear();
+    if style.json {
+        print_json(&serde_json::json!({"thread_id": thread, "seq": seq, "message_id": id}))?;
+    } else {
+        println!("Sent as message {seq}.");
+    }
+    done()
+}
+
+async fn download(global: &Global, style: &Style, a: DownloadArgs) -> anyhow::Result<ExitCode> {
+    let mut s = open(global).await?;
+    let thread = s.resolve_thread(&a.thread).await?;
+    let bar = bar(style, "Downloading");
+    let (name, bytes) = s
+        .fetch_attachment(thread, a.seq, a.index, &ticker(&bar))
+        .await?;
+    bar.finish_and_clear();
+    let target = if a.out.is_dir() {
+        a.out.join(&name)
+    } else {
+        a.out.clone()
+    };
+    if target.exists() {
+        bail!(
+            "{} already exists; choose another place with --out",
+            target.display()
+        );
+    }
+    samtale_cli::keystore::write_atomically(&target, &bytes)?;
+    if style.json {
+        print_json(&serde_json::json!({"saved": target, "bytes": bytes.len()}))?;
+    } else {
+        println!("Saved {} ({} bytes, hash and signature checked).", target.display(), bytes.len());
+    }
+    done()
+}
+
+async fn new_thread(global: &Global, style: &Style, a: NewThreadArgs) -> anyhow::Result<ExitCode> {
+    let mut s = open(global).await?;
+    let team = resolve_team(&mut s, a.team.as_deref()).await?;
+    let known: Vec<CitizenInfo> = s.get(&format!("/v1/teams/{}/citizens", team.team_id)).await?;
+    let mut ids: Vec<AccountId> = Vec::new();
+    for given in &a.citizens {
+        let found: Vec<&CitizenInfo> = known
+            .iter()
+            .filter(|c| c.account_id.to_string() == *given || c.display_name.eq_ignore_ascii_case(given))
+            .collect();
+        match found.as_slice() {
+            [one] => ids.push(one.account_id),
+            [] => bail!("no citizen {given:?} in {}; `samtale citizens` lists them", team.name),
+            _ => bail!("{given:?} matches several citizens; use the account id from `samtale citizens`"),
+        }
+    }
+    // The team key must exist before anyone can write.
+    s.upkeep().await?;
+    let detail = s.create_thread(team.team_id, &ids).await?;
+    if style.json {
+        print_json(&detail.summary)?;
+    } else {
+        println!(
+            "Started thread {} in {}. `samtale send {} \"…\"` or `samtale chat`.",
+            detail.summary.thread_id,
+            team.name,
+            &detail.summary.thread_id.to_string()[..8]
+        );
+        for c in &detail.citizens {
+            if c.assurance == AssuranceLevel::Unverified {
+                println!(
+                    "{}",
+                    style.warn(&format!("⚠ {} has not verified their identity — give general answers only", c.display_name))
+                );
+            }
+        }
+    }
+    done()
+}
+
+async fn invite(global: &Global, style: &Style, a: InviteArgs) -> anyhow::Result<ExitCode> {
+    let mut s = open(global).await?;
+    let team = resolve_team(&mut s, a.team.as_deref()).await?;
+    let created: InvitationCreated = s
+        .post(
+            "/v1/invitations",
+            &CreateInvitationRequest {
+                team_id: team.team_id,
+                national_id: a.national_id.clone(),
+                display_name: a.name.clone(),
+            },
+        )
+        .await?;
+    // Nothing personal may go on paper: the letter is checked against the
+    // name given and any national id.
+    let mut m = Minimiser::new();
+    if let Some((g, f)) = a.name.trim().rsplit_once(' ') {
+        m = m.with_person(g, f);
+    }
+    let findings: Vec<String> = m
+        .scan(&created.letter)
+        .iter()
+        .map(|f| format!("{:?}: {}", f.category, f.category.explanation()))
+        .collect();
+    if style.json {
+        print_json(&serde_json::json!({
+            "code": created.code,
+            "expires_at": created.expires_at,
+            "letter": created.letter,
+            "findings": findings,
+        }))?;
+    } else {
+        println!("{}", created.letter);
+        println!(
+            "\nCode {} expires {}.",
+            style.bold(&created.code),
+            style.time(created.expires_at * 1000)
+        );
+        for f in &findings {
+            println!("{}", style.warn(&format!("⚠ The letter contains personal data — {f}")));
+        }
+    }
+    done()
+}
+
+async fn citizens(global: &Global, style: &Style, a: CitizensArgs) -> anyhow::Result<ExitCode> {
+    let mut s = open(global).await?;
+    let team = resolve_team(&mut s, a.team.as_deref()).await?;
+    let list: Vec<CitizenInfo> = s.get(&format!("/v1/teams/{}/citizens", team.team_id)).await?;
+    if style.json {
+        print_json(&list)?;
+        return done();
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|c| {
+            vec![
+                c.display_name.clone(),
+                assurance(c.assurance).into(),
+                format!("{:?}", c.consent).to_lowercase(),
+                c.notice.clone().unwrap_or_default(),
+                c.account_id.to_string(),
+            ]
+        })
+        .collect();
+    print!("{}", table(&["NAME", "IDENTITY", "CONSENT", "NOTICE", "ACCOUNT"], &rows));
+    done()
+}
+
+async fn safety(global: &Global, style: &Style, a: ShowArgs) -> anyhow::Result<ExitCode> {
+    let mut s = open(global).await?;
+    let thread = s.resolve_thread(&a.thread).await?;
+    let numbers = s.safety_numbers(thread).await?;
+    if style.json {
+        let out: Vec<_> = numbers
+            .iter()
+            .map(|(n, d, sn)| serde_json::json!({"name": n, "device_id": d, "safety_number": sn}))
+            .collect();
+        print_json(&out)?;
+        return done();
+    }
+    println!("Read these numbers to each other; they must match exactly on both screens.\n");
+    for (name, device, number) in numbers {
+        println!("{} (device {})", style.bold(&name), &device[..8]);
+        println!("    {number}\n");
+    }
+    done()
+}
+
+// ---------------------------------------------------------------- devices, consent
+
+async fn devices(global: &Global, style: &Style, a: DevicesArgs) -> anyhow::Result<ExitCode> {
+    let mut s = open(global).await?;
+    match a.action.unwrap_or(DevicesAction::List) {
+        DevicesAction::List => {
+            let list: Vec<DeviceInfo> = s.get("/v1/devices").await?;
+            if style.json {
+                print_json(&list)?;
+                return done();
+            }
+            let me = s.config.device_id;
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.device_id.to_string(),
+                        d.label.clone(),
+                        style.time(d.created_at * 1000),
+                        match d.revoked_at {
+                            Some(t) => format!("revoked {}", style.time(t * 1000)),
+                            None if d.device_id == me => "this device".into(),
+                            None => "active".into(),
+                        },
+                        if s.is_staff() {
+                            if d.certified { "certified" } else { "not certified" }.into()
+                        } else {
+                            String::new()
+                        },
+                    ]
+                })
+                .collect();
+            print!("{}", table(&["DEVICE", "LABEL", "ADDED", "STATE", "CERTIFICATE"], &rows));
+        }
+        DevicesAction::Revoke { device } => {
+            s.call::<()>(Method::DELETE, &format!("/v1/devices/{device}"), None)
+                .await?;
+            if style.json {
+                print_json(&serde_json::json!({"revoked": device}))?;
+            } else if device == s.config.device_id {
+                println!("This device is revoked; its session has ended.");
+            } else {
+                println!("Revoked {device}: its sessions and connections have ended.");
+                println!("Run `samtale keys` soon: your keys rotate so it cannot read new messages.");
+            }
+        }
+    }
+    done()
+}
+
+async fn consent(global: &Global, style: &Style, a: ConsentArgs) -> anyhow::Result<ExitCode> {
+    let mut s = open(global).await?;
+    match a.action {
+        ConsentAction::Show => {
+            let me = s.me().await?;
+            let text: ConsentText = s.get("/v1/consent").await?;
+            if style.json {
+                print_json(&serde_json::json!({"consent": me.consent, "version": text.version, "text": text.text}))?;
+            } else {
+                println!("{}\n", text.text);
+                println!("Your consent: {:?}", me.consent.unwrap_or(ConsentState::Given));
+            }
+        }
+        ConsentAction::Withdraw { yes } => {
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    bail!("pass --yes to withdraw consent from a script");
+                }
+                eprint!("Withdraw consent? The municipality will write to you by letter or digital post instead. [y/N] ");
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer)?;
+                if !matches!(answer.trim(), "y" | "Y" | "yes" | "ja" | "j") {
+                    bail!("nothing was changed");
+                }
+            }
+            s.call::<()>(Method::POST, "/v1/consent/withdraw", None)
+                .await?;
+            if style.json {
+                print_json(&serde_json::json!({"consent": "withdrawn"}))?;
+            } else {
+                println!("Consent withdrawn. No more messages can be sent to you in Samtale.");
+            }
+        }
+    }
+    done()
+}
+
+async fn fingerprint(global: &Global, style: &Style, a: FingerprintArgs) -> anyhow::Result<ExitCode> {
+    let mut s = open(global).await?;
+    let me = s.me().await?;
+    let Some(expected) = a.expected else {
+        if style.json {
+            print_json(&serde_json::json!({"organisation": me.organisation_name, "fingerprint": me.root_fingerprint}))?;
+        } else {
+            println!("{}: {}", me.organisation_name, me.root_fingerprint);
+        }
+        return done();
+    };
+    let ok = fingerprints_match(&expected, &me.root_fingerprint);
+    if ok {
+        let mut config = s.config.clone();
+        config.root_checked = true;
+        s.profile.save_config(&config)?;
+    }
+    if style.json {
+        print_json(&serde_json::json!({"match": ok, "fingerprint": me.root_fingerprint}))?;
+    } else if ok {
+        println!("{}", style.good(&format!("✔ Matches: you are talking to {}.", me.organisation_name)));
+    } else {
+        println!(
+            "{}",
+            style.bad(&format!(
+                "✘ Does NOT match. The server's is {}. Do not send anything; call the municipality.",
+                me.root_fingerprint
+            ))
+        );
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(6) })
+}
+
+async fn export(global: &Global, style: &Style, a: ExportArgs) -> anyhow::Result<ExitCode> {
+    let mut s = open(global).await?;
+    let me = s.me().await?;
+    let devices: Vec<DeviceInfo> = s.get("/v1/devices").await?;
+    let consent: ConsentText = s.get("/v1/consent").await?;
+    let list = s.thread_list().await?;
+    let bar = bar(style, "Exporting threads");
+    bar.set_length(list.threads.len() as u64);
+    let mut threads = Vec::new();
+    for t in &list.threads {
+        threads.push(s.thread_view(t.thread_id, &|_| {}).await?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let out = serde_json::json!({
+        "format": "samtale-personal-export",
+        "version": 1,
+        "exported_at": client::now_secs(),
+        "server": s.config.server,
+        "account": me,
+        "consent_text": {"version": consent.version, "text": consent.text},
+        "devices": devices,
+        "threads": threads,
+    });
+    let text = serde_json::to_string_pretty(&out)?;
+    match a.out {
+        Some(path) => {
+            samtale_cli::keystore::write_atomically(&path, text.as_bytes())?;
+            if !style.json {
+                println!(
+                    "Wrote {} ({} threads). It holds your messages in plain text: keep it safe.",
+                    path.display(),
+                    threads.len()
+                );
+            }
+        }
+        None => println!("{text}"),
+    }
+    done()
+}
+
+// ---------------------------------------------------------------- admin
+
+async fn admin(global: &Global, style: &Style, c: AdminCommand) -> anyhow::Result<ExitCode> {
+    if let AdminCommand::Init(a) = c {
+        let profile = profile(global)?;
+        let pw = password(a.password_file.as_deref(), "Choose your password (at least 12 characters): ")?;
+        let pass = passphrase(global, true)?;
+        let (_session, fingerprint) = client::init_organisation(
+            profile,
+            &pass,
+            &InitRequest {
+                server: &a.server,
+                enrolment_code: &a.enrolment_code,
+                organisation: &a.organisation,
+                username: &a.username,
+                display_name: &a.name,
+                password: &pw,
+                device_label: "admin",
+            },
+        )
+        .await?;
+        if style.json {
+            print_json(&serde_json::json!({"organisation": a.organisation, "root_fingerprint": fingerprint}))?;
+        } else {
+            println!("{} is set up.", a.organisation);
+            println!("Organisation fingerprint (print it on every invitation letter): {}", style.bold(&fingerprint));
+            println!("The organisation's root key is in this profile's keystore: back it up and keep the passphrase safe.");
+            println!("Next: `samtale admin team create NAME`, `samtale admin staff create …`, `samtale admin archive-key`.");
+        }
+        return done();
+    }
+    let mut s = open(global).await?;
+    match c {
+        AdminCommand::Init(_) => {}
+        AdminCommand::Team(TeamCommand::Create { name }) => {
+            let team: TeamInfo = s.post("/v1/teams", &CreateTeamRequest { name }).await?;
+            if style.json {
+                print_json(&team)?;
+            } else {
+                println!("Created team {} ({}).", team.name, team.team_id);
+            }
+        }
+        AdminCommand::Team(TeamCommand::List) => {
+            let teams: Vec<TeamInfo> = s.get("/v1/teams").await?;
+            if style.json {
+                print_json(&teams)?;
+            } else {
+                let rows: Vec<Vec<String>> = teams
+                    .iter()
+                    .map(|t| vec![t.name.clone(), t.staff.len().to_string(), t.team_id.to_string()])
+                    .collect();
+                print!("{}", table(&["TEAM", "STAFF", "ID"], &rows));
+            }
+        }
+        AdminCommand::Team(TeamCommand::Add { team, username }) => {
+            let team = resolve_any_team(&mut s, &team).await?;
+            let member = resolve_staff(&mut s, &username).await?;
+            s.call(
+                Method::POST,
+                &format!("/v1/teams/{}/members", team.team_id),
+                Some(&samtale_protocol::wire::AddTeamMember {
+                    account_id: member.account_id,
+                }),
+            )
+            .await?;
+            if style.json {
+                print_json(&serde_json::json!({"team": team.team_id, "added": member.account_id}))?;
+            } else {
+                println!("Added {username} to {}.", team.name);
+                println!("Next: `samtale admin certify {username}` (a new certificate names the team), then a team member runs `samtale keys` to share the team key and its history.");
+            }
+        }
+        AdminCommand::Team(TeamCommand::Remove { team, username }) => {
+            let team = resolve_any_team(&mut s, &team).await?;
+            let member = resolve_staff(&mut s, &username).await?;
+            s.call::<()>(
+                Method::DELETE,
+                &format!("/v1/teams/{}/members/{}", team.team_id, member.account_id),
+                None,
+            )
+            .await?;
+            if style.json {
+                print_json(&serde_json::json!({"team": team.team_id, "removed": member.account_id}))?;
+            } else {
+                println!("Removed {username} from {}. A team member's next `samtale keys` rotates the team key.", team.name);
+            }
+        }
+        AdminCommand::Staff(StaffCommand::Create { username, name, roles, teams, password_file }) => {
+            let mut team_ids: Vec<TeamId> = Vec::new();
+            for t in &teams {
+                team_ids.push(resolve_any_team(&mut s, t).await?.team_id);
+            }
+            let pw = password(password_file.as_deref(), &format!("Initial password for {username}: "))?;
+            let info: StaffInfo = s
+                .post(
+                    "/v1/staff",
+                    &CreateStaffRequest {
+                        username,
+                        display_name: name,
+                        password: pw,
+                        roles,
+                        teams: team_ids,
+                    },
+                )
+                .await?;
+            if style.json {
+                print_json(&info)?;
+            } else {
+                println!("Created {} ({}). They log in with `samtale login`; then certify their device with `samtale admin certify {}`.", info.display_name, info.username, info.username);
+            }
+        }
+        AdminCommand::Staff(StaffCommand::List) => {
+            let staff: Vec<StaffInfo> = s.get("/v1/staff").await?;
+            if style.json {
+                print_json(&staff)?;
+            } else {
+                let rows: Vec<Vec<String>> = staff
+                    .iter()
+                    .map(|m| {
+                        vec![
+                            m.username.clone(),
+                            m.display_name.clone(),
+                            m.roles.iter().map(|r| format!("{r:?}").to_lowercase()).collect::<Vec<_>>().join(","),
+                            m.teams.len().to_string(),
+                            if m.disabled { "disabled".into() } else { "active".into() },
+                        ]
+                    })
+                    .collect();
+                print!("{}", table(&["USER", "NAME", "ROLES", "TEAMS", "STATE"], &rows));
+            }
+        }
+        AdminCommand::Staff(StaffCommand::Disable { username }) => {
+            let member = resolve_staff(&mut s, &username).await?;
+            s.call::<()>(Method::POST, &format!("/v1/staff/{}/disable", member.account_id), None)
+                .await?;
+            if style.json {
+                print_json(&serde_json::json!({"disabled": member.account_id}))?;
+            } else {
+                println!("Disabled {username}: their sessions have ended. Team keys rotate at the next `samtale keys` of a team member.");
+            }
+        }
+        AdminCommand::Certify { username } => {
+            let done_devices = s.certify_staff(&username).await?;
+            if style.json {
+                print_json(&done_devices)?;
+            } else if done_devices.is_empty() {
+                println!("{username} has no uncertified devices. They must log in first (`samtale login`).");
+            } else {
+                for d in &done_devices {
+                    println!("Certified {} ({}) for {username}.", d.device_id, d.label);
+                }
+                println!("Next: {username} (or a colleague) runs `samtale keys` to receive the team key.");
+            }
+        }
+        AdminCommand::ArchiveKey => {
+            let report = s.maintain_archive_key().await?;
+            print_upkeep(style, &report)?;
+        }
+    }
+    done()
+}
+
+async fn resolve_any_team(session: &mut Session, given: &str) -> anyhow::Result<TeamInfo> {
+    resolve_team(session, Some(given)).await
+}
+
+fn profiles(global: &Global, style: &Style, c: ProfileCommand) -> anyhow::Result<ExitCode> {
+    let home = Home::locate(global.home.as_deref())?;
+    match c {
+        ProfileCommand::List => {
+            let mut rows = Vec::new();
+            let mut out = Vec::new();
+            for name in home.profiles() {
+                let p = Profile::new(&home, &name)?;
+                if let Ok(c) = p.config() {
+                    rows.push(vec![
+                        name.clone(),
+                        c.display_name.clone(),
+                        format!("{:?}", c.kind).to_lowercase(),
+                        c.org_name.clone(),
+                        c.server.clone(),
+                    ]);
+                    out.push(serde_json::json!({"profile": name, "name": c.display_name, "kind": c.kind, "organisation": c.org_name, "server": c.server}));
+                }
+            }
+            if style.json {
+                print_json(&out)?;
+            } else if rows.is_empty() {
+                println!("No profiles yet. `samtale login`, `samtale join` or `samtale admin init` makes one.");
+            } else {
+                print!("{}", table(&["PROFILE", "NAME", "KIND", "ORGANISATION", "SERVER"], &rows));
+            }
+        }
+        ProfileCommand::Remove { name } => {
+            let p = Profile::new(&home, &name)?;
+            if !p.dir.exists() {
+                bail!("there is no profile {name:?}");
+            }
+            p.remove()
+                .with_context(|| format!("cannot remove {}", p.dir.display()))?;
+            if !style.json {
+                println!("Removed profile {name} from this machine.");
+            }
+        }
+    }
+    done()
+}

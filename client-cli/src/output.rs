@@ -1,0 +1,159 @@
+//! Output conventions: tables and colours for people on a terminal, JSON
+//! for scripts (`--json`), times in the user's local time.
+
+use std::io::IsTerminal;
+
+use time::{OffsetDateTime, UtcOffset};
+
+/// How to print.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    /// Machine-readable JSON instead of tables.
+    pub json: bool,
+    /// Colours (a terminal, and `NO_COLOR` unset).
+    pub color: bool,
+    /// The local time zone's offset.
+    pub offset: UtcOffset,
+}
+
+impl Style {
+    /// Detects colour support; `offset` comes from [`local_offset`].
+    pub fn detect(json: bool, offset: UtcOffset) -> Self {
+        let color = !json
+            && std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Self {
+            json,
+            color,
+            offset,
+        }
+    }
+
+    /// Plain text, UTC: for tests and snapshots.
+    pub fn plain() -> Self {
+        Self {
+            json: false,
+            color: false,
+            offset: UtcOffset::UTC,
+        }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// Bold.
+    pub fn bold(&self, text: &str) -> String {
+        self.paint("1", text)
+    }
+
+    /// Green (verified, success).
+    pub fn good(&self, text: &str) -> String {
+        self.paint("32", text)
+    }
+
+    /// Yellow (warnings).
+    pub fn warn(&self, text: &str) -> String {
+        self.paint("33", text)
+    }
+
+    /// Red (errors, security problems).
+    pub fn bad(&self, text: &str) -> String {
+        self.paint("31", text)
+    }
+
+    /// Dim (secondary details).
+    pub fn dim(&self, text: &str) -> String {
+        self.paint("2", text)
+    }
+
+    /// A time in local time, minutes precision.
+    pub fn time(&self, unix_ms: u64) -> String {
+        format_time(unix_ms, self.offset)
+    }
+}
+
+/// The local offset; call before any threads start (the platform call is
+/// not thread-safe on Unix). UTC when it cannot be found.
+pub fn local_offset() -> UtcOffset {
+    UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC)
+}
+
+/// `2026-11-30 10:15` in the given offset.
+pub fn format_time(unix_ms: u64, offset: UtcOffset) -> String {
+    let Ok(t) = OffsetDateTime::from_unix_timestamp(i64::try_from(unix_ms / 1000).unwrap_or(0))
+    else {
+        return "?".into();
+    };
+    let t = t.to_offset(offset);
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    t.format(&format).unwrap_or_else(|_| "?".into())
+}
+
+/// A plain-text table: a header row, then rows, columns padded to the
+/// widest cell (counted in characters), two spaces apart.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let columns = headers.len();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate().take(columns) {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(cell);
+                out.push_str(&" ".repeat(widths[i] - cell.chars().count() + 2));
+            }
+        }
+        out.trim_end().to_owned()
+    };
+    let mut out = line(headers.to_vec());
+    out.push('\n');
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+        out.push('\n');
+    }
+    out
+}
+
+/// Prints JSON (pretty, stable field order from the types).
+pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_on_characters_not_bytes() {
+        let t = table(
+            &["NAME", "TEAM"],
+            &[
+                vec!["Søren Ølgaard".into(), "Børn og Unge".into()],
+                vec!["Al".into(), "Jobcenter".into()],
+            ],
+        );
+        assert_eq!(
+            t,
+            "NAME           TEAM\nSøren Ølgaard  Børn og Unge\nAl             Jobcenter\n"
+        );
+    }
+
+    #[test]
+    fn times_are_shown_in_the_given_offset() {
+        let cet = UtcOffset::from_hms(1, 0, 0).unwrap();
+        assert_eq!(format_time(1_764_500_400_000, cet), "2025-11-30 12:00");
+        assert_eq!(format_time(1_764_500_400_000, UtcOffset::UTC), "2025-11-30 11:00");
+    }
+}

@@ -1,0 +1,604 @@
+//! `samtale chat`: the terminal UI. A view over the same [`Session`] the
+//! plain commands use: [`ChatModel`] holds what is shown, [`draw`] renders
+//! it (tested with ratatui's test backend), and [`run`] connects the model
+//! to the keyboard and the live connection (reconnecting and catching up
+//! after a drop).
+
+use std::time::Duration;
+
+use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style as TuiStyle};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph, Wrap};
+use samtale_protocol::minimise::Minimiser;
+use samtale_protocol::wire::{AssuranceLevel, ServerFrame};
+use time::UtcOffset;
+
+use crate::client::{Badge, Banner, ClientError, Session, ShownMessage, ThreadRow, ThreadView};
+use crate::output::format_time;
+
+/// Which pane has the keyboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    /// The thread list.
+    Threads,
+    /// The message being written.
+    Compose,
+}
+
+/// Everything the chat screen shows.
+#[derive(Debug, Clone)]
+pub struct ChatModel {
+    /// "Mette Jensen · Randers Kommune".
+    pub title: String,
+    /// Whether the user is staff (minimisation hints, banners).
+    pub staff: bool,
+    /// The thread list.
+    pub threads: Vec<ThreadRow>,
+    /// The selected thread in the list.
+    pub selected: usize,
+    /// The open thread.
+    pub view: Option<ThreadView>,
+    /// Lines scrolled up from the newest message.
+    pub scroll: u16,
+    /// The message being written.
+    pub input: String,
+    /// Which pane has the keyboard.
+    pub focus: Focus,
+    /// The status line ("connected", "reconnecting…", an error).
+    pub status: String,
+    /// Whether the key help is open.
+    pub help: bool,
+    /// The local time zone.
+    pub offset: UtcOffset,
+}
+
+impl ChatModel {
+    /// An empty model.
+    pub fn new(title: String, staff: bool, offset: UtcOffset) -> Self {
+        Self {
+            title,
+            staff,
+            threads: Vec::new(),
+            selected: 0,
+            view: None,
+            scroll: 0,
+            input: String::new(),
+            focus: Focus::Threads,
+            status: String::new(),
+            help: false,
+            offset,
+        }
+    }
+
+    /// Minimisation hints for the text being written: national ids,
+    /// contact details, and the thread's citizens' full names with a
+    /// school, an address or health details.
+    pub fn hints(&self) -> Vec<String> {
+        if !self.staff || self.input.trim().is_empty() {
+            return Vec::new();
+        }
+        let mut m = Minimiser::new();
+        if let Some(view) = &self.view {
+            for p in &view.row.participants {
+                if let Some((given, family)) = p.name.trim().rsplit_once(' ') {
+                    m = m.with_person(given, family);
+                }
+            }
+        }
+        let mut seen = Vec::new();
+        let mut out = Vec::new();
+        for f in m.scan(&self.input) {
+            if seen.contains(&f.category) {
+                continue;
+            }
+            seen.push(f.category);
+            out.push(format!(
+                "{:?} \"{}\": {}",
+                f.category,
+                &self.input[f.span.clone()],
+                f.category.explanation()
+            ));
+        }
+        out
+    }
+}
+
+fn assurance_text(a: AssuranceLevel) -> &'static str {
+    match a {
+        AssuranceLevel::Unverified => "unverified",
+        AssuranceLevel::Low => "eID low",
+        AssuranceLevel::Substantial => "eID substantial",
+        AssuranceLevel::High => "eID high",
+    }
+}
+
+fn sender_spans(m: &ShownMessage) -> Vec<Span<'static>> {
+    match &m.sender {
+        None => vec![Span::styled(
+            "⚠ unverified sender",
+            TuiStyle::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+        )],
+        Some(s) => {
+            let mut spans = vec![Span::styled(
+                s.name.clone(),
+                TuiStyle::default().add_modifier(Modifier::BOLD),
+            )];
+            if let Some(team) = &s.team {
+                spans.push(Span::raw(format!(" · {team}")));
+            }
+            match &s.badge {
+                Badge::Certified => spans.push(Span::styled(
+                    " ✔ verified",
+                    TuiStyle::default().fg(Color::Green),
+                )),
+                Badge::Citizen { assurance } => {
+                    let color = if *assurance == AssuranceLevel::Unverified {
+                        Color::Yellow
+                    } else {
+                        Color::Green
+                    };
+                    spans.push(Span::styled(
+                        format!(" ({})", assurance_text(*assurance)),
+                        TuiStyle::default().fg(color),
+                    ));
+                }
+            }
+            spans
+        }
+    }
+}
+
+fn message_lines(m: &ShownMessage, offset: UtcOffset) -> Vec<Line<'static>> {
+    let mut head = vec![Span::styled(
+        format!("{} ", format_time(m.at_ms, offset)),
+        TuiStyle::default().fg(Color::DarkGray),
+    )];
+    head.extend(sender_spans(m));
+    if m.sender.as_ref().is_some_and(|s| s.me) {
+        let mark = if m.read {
+            " ✓✓ read"
+        } else if m.delivered {
+            " ✓ delivered"
+        } else {
+            " · sent"
+        };
+        head.push(Span::styled(mark, TuiStyle::default().fg(Color::DarkGray)));
+    }
+    let mut lines = vec![Line::from(head)];
+    match &m.body {
+        crate::client::Body::Ok { text, attachments } => {
+            for l in text.lines() {
+                lines.push(Line::from(format!("  {l}")));
+            }
+            for a in attachments {
+                lines.push(Line::from(Span::styled(
+                    format!("  📎 {} ({} bytes) — samtale download … {}", a.name, a.size, a.index),
+                    TuiStyle::default().fg(Color::Cyan),
+                )));
+            }
+        }
+        crate::client::Body::Failed { reason } => {
+            lines.push(Line::from(Span::styled(
+                format!("  ⚠ not shown: {reason}"),
+                TuiStyle::default().fg(Color::Red),
+            )));
+        }
+    }
+    lines.push(Line::from(""));
+    lines
+}
+
+const HELP: &[(&str, &str)] = &[
+    ("↑/↓", "choose a thread"),
+    ("Enter", "open the thread / send the message"),
+    ("Tab", "switch between the thread list and writing"),
+    ("PgUp/PgDn", "scroll the conversation"),
+    ("Esc", "back to the thread list"),
+    ("F1", "this help"),
+    ("Ctrl-C, q", "quit (q in the thread list)"),
+];
+
+/// Renders the whole screen.
+pub fn draw(frame: &mut Frame, model: &ChatModel) {
+    let area = frame.area();
+    let rows = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([Constraint::Min(5), Constraint::Length(1)])
+        .split(area);
+    let cols = Layout::default()
+        .direction(Direction::Horizontal)
+        .constraints([Constraint::Percentage(32), Constraint::Percentage(68)])
+        .split(rows[0]);
+    draw_threads(frame, model, cols[0]);
+    draw_conversation(frame, model, cols[1]);
+    let status = Line::from(vec![
+        Span::styled(
+            format!(" {} ", model.title),
+            TuiStyle::default().add_modifier(Modifier::REVERSED),
+        ),
+        Span::raw(format!(" {}  ", model.status)),
+        Span::styled(
+            "F1 help · Tab switch · Enter send · Ctrl-C quit",
+            TuiStyle::default().fg(Color::DarkGray),
+        ),
+    ]);
+    frame.render_widget(Paragraph::new(status), rows[1]);
+    if model.help {
+        let w = 60.min(area.width);
+        let h = (HELP.len() as u16 + 2).min(area.height);
+        let popup = Rect {
+            x: area.x + (area.width - w) / 2,
+            y: area.y + (area.height - h) / 2,
+            width: w,
+            height: h,
+        };
+        let lines: Vec<Line> = HELP
+            .iter()
+            .map(|(k, v)| Line::from(vec![Span::styled(format!("{k:<12}"), TuiStyle::default().add_modifier(Modifier::BOLD)), Span::raw(*v)]))
+            .collect();
+        frame.render_widget(Clear, popup);
+        frame.render_widget(
+            Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" Keys ")),
+            popup,
+        );
+    }
+}
+
+fn draw_threads(frame: &mut Frame, model: &ChatModel, area: Rect) {
+    let items: Vec<ListItem> = model
+        .threads
+        .iter()
+        .map(|t| {
+            let names: Vec<String> = t
+                .participants
+                .iter()
+                .map(|p| {
+                    if p.assurance == AssuranceLevel::Unverified {
+                        format!("{} (unverified)", p.name)
+                    } else {
+                        p.name.clone()
+                    }
+                })
+                .collect();
+            let mut first = vec![Span::raw(names.join(", "))];
+            if t.unread > 0 {
+                first.push(Span::styled(
+                    format!(" ({} new)", t.unread),
+                    TuiStyle::default().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                ));
+            }
+            let second = Line::from(Span::styled(
+                format!(
+                    "  {} · {}{}",
+                    t.team,
+                    format_time(t.last_activity_ms, model.offset),
+                    if t.journaled_up_to.is_some() { " · filed" } else { "" }
+                ),
+                TuiStyle::default().fg(Color::DarkGray),
+            ));
+            ListItem::new(vec![Line::from(first), second])
+        })
+        .collect();
+    let border = if model.focus == Focus::Threads {
+        TuiStyle::default().fg(Color::Cyan)
+    } else {
+        TuiStyle::default()
+    };
+    let list = List::new(items)
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(border)
+                .title(" Threads "),
+        )
+        .highlight_style(TuiStyle::default().add_modifier(Modifier::REVERSED));
+    let mut state = ListState::default();
+    if !model.threads.is_empty() {
+        state.select(Some(model.selected.min(model.threads.len() - 1)));
+    }
+    frame.render_stateful_widget(list, area, &mut state);
+}
+
+fn draw_conversation(frame: &mut Frame, model: &ChatModel, area: Rect) {
+    let Some(view) = &model.view else {
+        let text = if model.threads.is_empty() {
+            "No threads yet."
+        } else {
+            "Choose a thread and press Enter."
+        };
+        frame.render_widget(
+            Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(" Conversation ")),
+            area,
+        );
+        return;
+    };
+    let banners: Vec<Line> = view
+        .banners
+        .iter()
+        .map(|b| {
+            let color = match b {
+                Banner::ConsentWithdrawn { .. } => Color::Red,
+                Banner::Unverified { .. } => Color::Yellow,
+                Banner::Journaled { .. } => Color::Blue,
+            };
+            Line::from(Span::styled(
+                format!("⚠ {}", b.text()),
+                TuiStyle::default().fg(color).add_modifier(Modifier::BOLD),
+            ))
+        })
+        .collect();
+    let hints = model.hints();
+    let compose_height = 3 + hints.len() as u16;
+    let parts = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([
+            Constraint::Length(banners.len() as u16),
+            Constraint::Min(3),
+            Constraint::Length(compose_height),
+        ])
+        .split(area);
+    frame.render_widget(Paragraph::new(banners).wrap(Wrap { trim: false }), parts[0]);
+
+    let lines: Vec<Line> = view
+        .messages
+        .iter()
+        .flat_map(|m| message_lines(m, model.offset))
+        .collect();
+    let names: Vec<String> = view.row.participants.iter().map(|p| p.name.clone()).collect();
+    let title = format!(" {} — {} ", view.row.team, names.join(", "));
+    let inner_height = parts[1].height.saturating_sub(2);
+    let total = lines.len() as u16;
+    let bottom = total.saturating_sub(inner_height);
+    let scroll = bottom.saturating_sub(model.scroll);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(Block::default().borders(Borders::ALL).title(title))
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        parts[1],
+    );
+
+    let border = if model.focus == Focus::Compose {
+        TuiStyle::default().fg(Color::Cyan)
+    } else {
+        TuiStyle::default()
+    };
+    let mut compose = vec![Line::from(format!("{}▏", model.input))];
+    for h in &hints {
+        compose.push(Line::from(Span::styled(
+            format!("⚠ {h}"),
+            TuiStyle::default().fg(Color::Yellow),
+        )));
+    }
+    frame.render_widget(
+        Paragraph::new(compose)
+            .wrap(Wrap { trim: false })
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(border)
+                    .title(" Write (Enter sends) "),
+            ),
+        parts[2],
+    );
+}
+
+/// What a key press asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing beyond redrawing.
+    None,
+    /// Open the selected thread.
+    Open,
+    /// Send the input.
+    Send,
+    /// Leave.
+    Quit,
+}
+
+/// Applies a key press to the model.
+pub fn on_key(model: &mut ChatModel, key: KeyEvent) -> Action {
+    if key.kind != KeyEventKind::Press {
+        return Action::None;
+    }
+    if key.modifiers.contains(KeyModifiers::CONTROL) && matches!(key.code, KeyCode::Char('c' | 'q')) {
+        return Action::Quit;
+    }
+    if model.help {
+        model.help = false;
+        return Action::None;
+    }
+    match (model.focus, key.code) {
+        (_, KeyCode::F(1)) => model.help = true,
+        (_, KeyCode::Tab) => {
+            model.focus = match model.focus {
+                Focus::Threads if model.view.is_some() => Focus::Compose,
+                _ => Focus::Threads,
+            }
+        }
+        (_, KeyCode::PageUp) => model.scroll = model.scroll.saturating_add(5),
+        (_, KeyCode::PageDown) => model.scroll = model.scroll.saturating_sub(5),
+        (Focus::Threads, KeyCode::Char('q')) => return Action::Quit,
+        (Focus::Threads, KeyCode::Up) => model.selected = model.selected.saturating_sub(1),
+        (Focus::Threads, KeyCode::Down) => {
+            if model.selected + 1 < model.threads.len() {
+                model.selected += 1;
+            }
+        }
+        (Focus::Threads, KeyCode::Enter) if !model.threads.is_empty() => {
+            model.focus = Focus::Compose;
+            return Action::Open;
+        }
+        (Focus::Compose, KeyCode::Esc) => model.focus = Focus::Threads,
+        (Focus::Compose, KeyCode::Enter) if !model.input.trim().is_empty() => return Action::Send,
+        (Focus::Compose, KeyCode::Backspace) => {
+            model.input.pop();
+        }
+        (Focus::Compose, KeyCode::Char(c)) => model.input.push(c),
+        _ => {}
+    }
+    Action::None
+}
+
+/// Restores the terminal when dropped (also on errors and panics).
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        let _ = crossterm::terminal::disable_raw_mode();
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::terminal::LeaveAlternateScreen);
+    }
+}
+
+async fn reload(session: &mut Session, model: &mut ChatModel) -> Result<(), ClientError> {
+    model.threads = session.thread_rows().await?;
+    if let Some(view) = &model.view {
+        let id = view.row.thread_id;
+        model.view = Some(session.thread_view(id, &|_| {}).await?);
+        if let Some(pos) = model.threads.iter().position(|t| t.thread_id == id) {
+            model.selected = pos;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the chat until the user quits.
+pub async fn run(
+    session: &mut Session,
+    open: Option<samtale_protocol::ThreadId>,
+    offset: UtcOffset,
+) -> anyhow::Result<()> {
+    let title = format!("{} · {}", session.config.display_name, session.config.org_name);
+    let mut model = ChatModel::new(title, session.is_staff(), offset);
+    session.upkeep().await?;
+    model.threads = session.thread_rows().await?;
+    if let Some(id) = open {
+        model.selected = model.threads.iter().position(|t| t.thread_id == id).unwrap_or(0);
+        model.view = Some(session.thread_view(id, &|_| {}).await?);
+        model.focus = Focus::Compose;
+    }
+
+    // Keyboard events come from a blocking thread.
+    let (keys_tx, mut keys) = tokio::sync::mpsc::channel::<Event>(64);
+    std::thread::spawn(move || {
+        while let Ok(ev) = event::read() {
+            if keys_tx.blocking_send(ev).is_err() {
+                break;
+            }
+        }
+    });
+
+    crossterm::terminal::enable_raw_mode()?;
+    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+    let _guard = TerminalGuard;
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
+
+    let mut relay: Option<crate::relay::Relay> = None;
+    let mut backoff = Duration::from_millis(500);
+    let mut retry_at = tokio::time::Instant::now();
+    loop {
+        if let Some(view) = &model.view
+            && let Some(last) = view.messages.last()
+        {
+            let id = view.row.thread_id;
+            let _ = session.mark_read(id, last.seq, relay.as_mut()).await;
+            if let Some(t) = model.threads.iter_mut().find(|t| t.thread_id == id) {
+                t.unread = 0;
+            }
+        }
+        terminal.draw(|f| draw(f, &model))?;
+        if relay.is_none() && tokio::time::Instant::now() >= retry_at {
+            match session.relay().await {
+                Ok(r) => {
+                    relay = Some(r);
+                    backoff = Duration::from_millis(500);
+                    model.status = "connected".into();
+                    // Catch up on what arrived while disconnected.
+                    if let Err(e) = reload(session, &mut model).await {
+                        model.status = e.to_string();
+                    }
+                    continue;
+                }
+                Err(ClientError::SessionEnded(m)) => {
+                    return Err(ClientError::SessionEnded(m).into());
+                }
+                Err(e) => {
+                    model.status = format!("offline ({e}); retrying in {} s", backoff.as_secs().max(1));
+                    retry_at = tokio::time::Instant::now() + backoff;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+        let frame = async {
+            match relay.as_mut() {
+                Some(r) => Some(r.recv(Duration::from_secs(3600)).await),
+                None => {
+                    tokio::time::sleep_until(retry_at).await;
+                    None
+                }
+            }
+        };
+        tokio::select! {
+            key = keys.recv() => {
+                let Some(Event::Key(key)) = key else { continue };
+                match on_key(&mut model, key) {
+                    Action::Quit => break,
+                    Action::Open => {
+                        if let Some(t) = model.threads.get(model.selected) {
+                            let id = t.thread_id;
+                            model.scroll = 0;
+                            match session.thread_view(id, &|_| {}).await {
+                                Ok(v) => model.view = Some(v),
+                                Err(e) => model.status = e.to_string(),
+                            }
+                        }
+                    }
+                    Action::Send => {
+                        if let Some(view) = &model.view {
+                            let id = view.row.thread_id;
+                            let text = std::mem::take(&mut model.input);
+                            match session.send(id, &text, &[], relay.as_mut(), &|_| {}).await {
+                                Ok((seq, _)) => {
+                                    model.status = format!("sent (message {seq})");
+                                    if let Err(e) = reload(session, &mut model).await {
+                                        model.status = e.to_string();
+                                    }
+                                }
+                                Err(ClientError::SessionEnded(m)) => {
+                                    return Err(ClientError::SessionEnded(m).into());
+                                }
+                                Err(e) => {
+                                    model.input = text;
+                                    model.status = e.to_string();
+                                }
+                            }
+                        }
+                    }
+                    Action::None => {}
+                }
+            }
+            frame = frame => {
+                match frame {
+                    Some(Ok(ServerFrame::Deliver { .. } | ServerFrame::Receipt { .. })) => {
+                        if let Err(e) = reload(session, &mut model).await {
+                            model.status = e.to_string();
+                        }
+                    }
+                    Some(Ok(_)) | None => {}
+                    Some(Err(e)) => {
+                        relay = None;
+                        model.status = format!("connection lost ({e}); reconnecting");
+                        retry_at = tokio::time::Instant::now() + backoff;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(r) = relay {
+        r.close().await;
+    }
+    Ok(())
+}
