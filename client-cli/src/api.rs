@@ -23,7 +23,9 @@ pub enum ApiError {
         message: String,
     },
     /// The server could not be reached.
-    #[error("cannot reach the server at {url}: {reason}. Check the address and your network, or whether the server is running")]
+    #[error(
+        "cannot reach the server at {url}: {reason}. Check the address and your network, or whether the server is running"
+    )]
     Unreachable {
         /// The base URL.
         url: String,
@@ -31,7 +33,9 @@ pub enum ApiError {
         reason: String,
     },
     /// The answer was not what the API promises.
-    #[error("the server's answer could not be understood ({0}); is this a Samtale server of the same version?")]
+    #[error(
+        "the server's answer could not be understood ({0}); is this a Samtale server of the same version?"
+    )]
     Protocol(String),
 }
 
@@ -181,7 +185,11 @@ impl Api {
         path: &str,
         body: &B,
     ) -> Result<T, ApiError> {
-        Self::json(self.send(self.request(Method::POST, path).json(body)).await?).await
+        Self::json(
+            self.send(self.request(Method::POST, path).json(body))
+                .await?,
+        )
+        .await
     }
 
     /// `PUT path` with a JSON body → JSON.
@@ -190,7 +198,11 @@ impl Api {
         path: &str,
         body: &B,
     ) -> Result<T, ApiError> {
-        Self::json(self.send(self.request(Method::PUT, path).json(body)).await?).await
+        Self::json(
+            self.send(self.request(Method::PUT, path).json(body))
+                .await?,
+        )
+        .await
     }
 
     /// A request whose answer has no body (`204`).
@@ -250,7 +262,8 @@ impl Api {
                 "the download is larger than the {limit} bytes expected"
             )));
         }
-        let mut out = Vec::with_capacity(usize::try_from(total.unwrap_or(0).min(limit)).unwrap_or(0));
+        let mut out =
+            Vec::with_capacity(usize::try_from(total.unwrap_or(0).min(limit)).unwrap_or(0));
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| self.unreachable(&e))?;

@@ -384,7 +384,10 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
                 samtale_cli::api::ApiError::Protocol(_) => 2,
             };
         }
-        if cause.downcast_ref::<samtale_cli::relay::RelayError>().is_some() {
+        if cause
+            .downcast_ref::<samtale_cli::relay::RelayError>()
+            .is_some()
+        {
             return 4;
         }
     }
@@ -401,8 +404,8 @@ fn client_code_exit(code: samtale_protocol::wire::ErrorCode) -> u8 {
 }
 
 fn read_secret_file(path: &Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(text.lines().next().unwrap_or("").to_owned())
 }
 
@@ -492,7 +495,11 @@ async fn resolve_team(session: &mut Session, given: Option<&str>) -> anyhow::Res
             [] => bail!("you are in no team; ask an admin to add you (`samtale admin team add`)"),
             _ => bail!(
                 "you are in several teams; choose one with --team ({})",
-                teams.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+                teams
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         },
         Some(g) => teams
@@ -502,7 +509,11 @@ async fn resolve_team(session: &mut Session, given: Option<&str>) -> anyhow::Res
             .with_context(|| {
                 format!(
                     "no team {g:?}; yours are: {}",
-                    teams.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+                    teams
+                        .iter()
+                        .map(|t| t.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             }),
     }
@@ -513,7 +524,9 @@ async fn resolve_staff(session: &mut Session, username: &str) -> anyhow::Result<
     staff
         .into_iter()
         .find(|s| s.username == username)
-        .with_context(|| format!("no staff member {username:?}; `samtale admin staff list` shows them"))
+        .with_context(|| {
+            format!("no staff member {username:?}; `samtale admin staff list` shows them")
+        })
 }
 
 fn assurance(a: AssuranceLevel) -> &'static str {
@@ -609,13 +622,13 @@ async fn login(global: &Global, style: &Style, a: LoginArgs) -> anyhow::Result<E
         let pass = passphrase(global, false)?;
         let session = if a.eid || config.kind == AccountKind::Citizen {
             let api = samtale_cli::api::Api::new(&config.server)?;
-            let keystore =
-                samtale_cli::keystore::Keystore::open(&profile.keystore_path(), &pass)?;
+            let keystore = samtale_cli::keystore::Keystore::open(&profile.keystore_path(), &pass)?;
             let device = keystore
                 .secrets()
                 .device()
                 .context("the keystore holds no device key")?;
-            let token = eid_login(&api, device, a.print_url, 600).await?
+            let token = eid_login(&api, device, a.print_url, 600)
+                .await?
                 .context("this server has no eID broker; citizens cannot log in again")?;
             Session::relogin(profile, &pass, None, Some(token)).await?
         } else {
@@ -623,7 +636,9 @@ async fn login(global: &Global, style: &Style, a: LoginArgs) -> anyhow::Result<E
             Session::relogin(profile, &pass, Some(&pw), None).await?
         };
         if style.json {
-            print_json(&serde_json::json!({"logged_in": true, "account_id": session.config.account_id}))?;
+            print_json(
+                &serde_json::json!({"logged_in": true, "account_id": session.config.account_id}),
+            )?;
         } else {
             println!("Logged in again as {}.", session.config.display_name);
         }
@@ -632,9 +647,7 @@ async fn login(global: &Global, style: &Style, a: LoginArgs) -> anyhow::Result<E
     let server = a
         .server
         .context("the first login needs --server (the address your admin gave you)")?;
-    let username = a
-        .username
-        .context("the first login needs --username")?;
+    let username = a.username.context("the first login needs --username")?;
     let pw = password(a.password_file.as_deref(), "Password: ")?;
     let pass = passphrase(global, true)?;
     let mut session = client::login(
@@ -664,7 +677,10 @@ async fn login(global: &Global, style: &Style, a: LoginArgs) -> anyhow::Result<E
             "keys": report,
         }))?;
     } else {
-        println!("Logged in as {} at {}.", me.display_name, me.organisation_name);
+        println!(
+            "Logged in as {} at {}.",
+            me.display_name, me.organisation_name
+        );
         println!("Organisation fingerprint: {}", me.root_fingerprint);
         println!("This device: {}", me.device_id);
         println!(
@@ -765,7 +781,10 @@ async fn join(global: &Global, style: &Style, a: JoinArgs) -> anyhow::Result<Exi
             assurance(me.assurance.unwrap_or(AssuranceLevel::Unverified))
         );
         if a.fingerprint.is_some() {
-            println!("{}", style.good("The organisation's fingerprint matches your letter."));
+            println!(
+                "{}",
+                style.good("The organisation's fingerprint matches your letter.")
+            );
         } else {
             println!(
                 "{}",
@@ -835,7 +854,15 @@ async fn threads(global: &Global, style: &Style, a: ThreadsArgs) -> anyhow::Resu
     print!(
         "{}",
         table(
-            &["THREAD", "TEAM", "PARTICIPANTS", "MESSAGES", "UNREAD", "LAST ACTIVITY", "JOURNALED"],
+            &[
+                "THREAD",
+                "TEAM",
+                "PARTICIPANTS",
+                "MESSAGES",
+                "UNREAD",
+                "LAST ACTIVITY",
+                "JOURNALED"
+            ],
             &table_rows
         )
     );
@@ -899,7 +926,12 @@ pub fn render_message(style: &Style, m: &ShownMessage) -> String {
             w
         }
     };
-    out.push_str(&format!("#{} {} {}\n", m.seq, style.dim(&style.time(m.at_ms)), who));
+    out.push_str(&format!(
+        "#{} {} {}\n",
+        m.seq,
+        style.dim(&style.time(m.at_ms)),
+        who
+    ));
     match &m.body {
         Body::Ok { text, attachments } => {
             for l in text.lines() {
@@ -913,7 +945,10 @@ pub fn render_message(style: &Style, m: &ShownMessage) -> String {
             }
         }
         Body::Failed { reason } => {
-            out.push_str(&format!("    {}\n", style.bad(&format!("⚠ not shown: {reason}"))));
+            out.push_str(&format!(
+                "    {}\n",
+                style.bad(&format!("⚠ not shown: {reason}"))
+            ));
         }
     }
     out
@@ -932,14 +967,22 @@ async fn show(global: &Global, style: &Style, a: ShowArgs) -> anyhow::Result<Exi
         print_json(&view)?;
         return done();
     }
-    let names: Vec<&str> = view.row.participants.iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<&str> = view
+        .row
+        .participants
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
     println!("{} — {}", style.bold(&view.row.team), names.join(", "));
     for b in &view.banners {
         println!("{}", style.warn(&format!("⚠ {}", b.text())));
     }
     println!();
     if view.messages.is_empty() {
-        println!("No messages yet. `samtale send {} \"…\"` writes the first.", &thread.to_string()[..8]);
+        println!(
+            "No messages yet. `samtale send {} \"…\"` writes the first.",
+            &thread.to_string()[..8]
+        );
     }
     for m in &view.messages {
         print!("{}", render_message(style, m));
@@ -1022,7 +1065,11 @@ async fn download(global: &Global, style: &Style, a: DownloadArgs) -> anyhow::Re
     if style.json {
         print_json(&serde_json::json!({"saved": target, "bytes": bytes.len()}))?;
     } else {
-        println!("Saved {} ({} bytes, hash and signature checked).", target.display(), bytes.len());
+        println!(
+            "Saved {} ({} bytes, hash and signature checked).",
+            target.display(),
+            bytes.len()
+        );
     }
     done()
 }
@@ -1030,17 +1077,26 @@ async fn download(global: &Global, style: &Style, a: DownloadArgs) -> anyhow::Re
 async fn new_thread(global: &Global, style: &Style, a: NewThreadArgs) -> anyhow::Result<ExitCode> {
     let mut s = open(global).await?;
     let team = resolve_team(&mut s, a.team.as_deref()).await?;
-    let known: Vec<CitizenInfo> = s.get(&format!("/v1/teams/{}/citizens", team.team_id)).await?;
+    let known: Vec<CitizenInfo> = s
+        .get(&format!("/v1/teams/{}/citizens", team.team_id))
+        .await?;
     let mut ids: Vec<AccountId> = Vec::new();
     for given in &a.citizens {
         let found: Vec<&CitizenInfo> = known
             .iter()
-            .filter(|c| c.account_id.to_string() == *given || c.display_name.eq_ignore_ascii_case(given))
+            .filter(|c| {
+                c.account_id.to_string() == *given || c.display_name.eq_ignore_ascii_case(given)
+            })
             .collect();
         match found.as_slice() {
             [one] => ids.push(one.account_id),
-            [] => bail!("no citizen {given:?} in {}; `samtale citizens` lists them", team.name),
-            _ => bail!("{given:?} matches several citizens; use the account id from `samtale citizens`"),
+            [] => bail!(
+                "no citizen {given:?} in {}; `samtale citizens` lists them",
+                team.name
+            ),
+            _ => bail!(
+                "{given:?} matches several citizens; use the account id from `samtale citizens`"
+            ),
         }
     }
     // The team key must exist before anyone can write.
@@ -1059,7 +1115,10 @@ async fn new_thread(global: &Global, style: &Style, a: NewThreadArgs) -> anyhow:
             if c.assurance == AssuranceLevel::Unverified {
                 println!(
                     "{}",
-                    style.warn(&format!("⚠ {} has not verified their identity — give general answers only", c.display_name))
+                    style.warn(&format!(
+                        "⚠ {} has not verified their identity — give general answers only",
+                        c.display_name
+                    ))
                 );
             }
         }
@@ -1106,7 +1165,10 @@ async fn invite(global: &Global, style: &Style, a: InviteArgs) -> anyhow::Result
             style.time(created.expires_at * 1000)
         );
         for f in &findings {
-            println!("{}", style.warn(&format!("⚠ The letter contains personal data — {f}")));
+            println!(
+                "{}",
+                style.warn(&format!("⚠ The letter contains personal data — {f}"))
+            );
         }
     }
     done()
@@ -1115,7 +1177,9 @@ async fn invite(global: &Global, style: &Style, a: InviteArgs) -> anyhow::Result
 async fn citizens(global: &Global, style: &Style, a: CitizensArgs) -> anyhow::Result<ExitCode> {
     let mut s = open(global).await?;
     let team = resolve_team(&mut s, a.team.as_deref()).await?;
-    let list: Vec<CitizenInfo> = s.get(&format!("/v1/teams/{}/citizens", team.team_id)).await?;
+    let list: Vec<CitizenInfo> = s
+        .get(&format!("/v1/teams/{}/citizens", team.team_id))
+        .await?;
     if style.json {
         print_json(&list)?;
         return done();
@@ -1132,7 +1196,10 @@ async fn citizens(global: &Global, style: &Style, a: CitizensArgs) -> anyhow::Re
             ]
         })
         .collect();
-    print!("{}", table(&["NAME", "IDENTITY", "CONSENT", "NOTICE", "ACCOUNT"], &rows));
+    print!(
+        "{}",
+        table(&["NAME", "IDENTITY", "CONSENT", "NOTICE", "ACCOUNT"], &rows)
+    );
     done()
 }
 
@@ -1181,14 +1248,22 @@ async fn devices(global: &Global, style: &Style, a: DevicesArgs) -> anyhow::Resu
                             None => "active".into(),
                         },
                         if s.is_staff() {
-                            if d.certified { "certified" } else { "not certified" }.into()
+                            if d.certified {
+                                "certified"
+                            } else {
+                                "not certified"
+                            }
+                            .into()
                         } else {
                             String::new()
                         },
                     ]
                 })
                 .collect();
-            print!("{}", table(&["DEVICE", "LABEL", "ADDED", "STATE", "CERTIFICATE"], &rows));
+            print!(
+                "{}",
+                table(&["DEVICE", "LABEL", "ADDED", "STATE", "CERTIFICATE"], &rows)
+            );
         }
         DevicesAction::Revoke { device } => {
             s.call::<()>(Method::DELETE, &format!("/v1/devices/{device}"), None)
@@ -1199,7 +1274,9 @@ async fn devices(global: &Global, style: &Style, a: DevicesArgs) -> anyhow::Resu
                 println!("This device is revoked; its session has ended.");
             } else {
                 println!("Revoked {device}: its sessions and connections have ended.");
-                println!("Run `samtale keys` soon: your keys rotate so it cannot read new messages.");
+                println!(
+                    "Run `samtale keys` soon: your keys rotate so it cannot read new messages."
+                );
             }
         }
     }
@@ -1213,10 +1290,15 @@ async fn consent(global: &Global, style: &Style, a: ConsentArgs) -> anyhow::Resu
             let me = s.me().await?;
             let text: ConsentText = s.get("/v1/consent").await?;
             if style.json {
-                print_json(&serde_json::json!({"consent": me.consent, "version": text.version, "text": text.text}))?;
+                print_json(
+                    &serde_json::json!({"consent": me.consent, "version": text.version, "text": text.text}),
+                )?;
             } else {
                 println!("{}\n", text.text);
-                println!("Your consent: {:?}", me.consent.unwrap_or(ConsentState::Given));
+                println!(
+                    "Your consent: {:?}",
+                    me.consent.unwrap_or(ConsentState::Given)
+                );
             }
         }
         ConsentAction::Withdraw { yes } => {
@@ -1224,7 +1306,9 @@ async fn consent(global: &Global, style: &Style, a: ConsentArgs) -> anyhow::Resu
                 if !std::io::stdin().is_terminal() {
                     bail!("pass --yes to withdraw consent from a script");
                 }
-                eprint!("Withdraw consent? The municipality will write to you by letter or digital post instead. [y/N] ");
+                eprint!(
+                    "Withdraw consent? The municipality will write to you by letter or digital post instead. [y/N] "
+                );
                 let mut answer = String::new();
                 std::io::stdin().read_line(&mut answer)?;
                 if !matches!(answer.trim(), "y" | "Y" | "yes" | "ja" | "j") {
@@ -1243,12 +1327,18 @@ async fn consent(global: &Global, style: &Style, a: ConsentArgs) -> anyhow::Resu
     done()
 }
 
-async fn fingerprint(global: &Global, style: &Style, a: FingerprintArgs) -> anyhow::Result<ExitCode> {
+async fn fingerprint(
+    global: &Global,
+    style: &Style,
+    a: FingerprintArgs,
+) -> anyhow::Result<ExitCode> {
     let mut s = open(global).await?;
     let me = s.me().await?;
     let Some(expected) = a.expected else {
         if style.json {
-            print_json(&serde_json::json!({"organisation": me.organisation_name, "fingerprint": me.root_fingerprint}))?;
+            print_json(
+                &serde_json::json!({"organisation": me.organisation_name, "fingerprint": me.root_fingerprint}),
+            )?;
         } else {
             println!("{}: {}", me.organisation_name, me.root_fingerprint);
         }
@@ -1263,7 +1353,13 @@ async fn fingerprint(global: &Global, style: &Style, a: FingerprintArgs) -> anyh
     if style.json {
         print_json(&serde_json::json!({"match": ok, "fingerprint": me.root_fingerprint}))?;
     } else if ok {
-        println!("{}", style.good(&format!("✔ Matches: you are talking to {}.", me.organisation_name)));
+        println!(
+            "{}",
+            style.good(&format!(
+                "✔ Matches: you are talking to {}.",
+                me.organisation_name
+            ))
+        );
     } else {
         println!(
             "{}",
@@ -1273,7 +1369,11 @@ async fn fingerprint(global: &Global, style: &Style, a: FingerprintArgs) -> anyh
             ))
         );
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(6) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(6)
+    })
 }
 
 async fn export(global: &Global, style: &Style, a: ExportArgs) -> anyhow::Result<ExitCode> {
@@ -1322,7 +1422,10 @@ async fn export(global: &Global, style: &Style, a: ExportArgs) -> anyhow::Result
 async fn admin(global: &Global, style: &Style, c: AdminCommand) -> anyhow::Result<ExitCode> {
     if let AdminCommand::Init(a) = c {
         let profile = profile(global)?;
-        let pw = password(a.password_file.as_deref(), "Choose your password (at least 12 characters): ")?;
+        let pw = password(
+            a.password_file.as_deref(),
+            "Choose your password (at least 12 characters): ",
+        )?;
         let pass = passphrase(global, true)?;
         let (_session, fingerprint) = client::init_organisation(
             profile,
@@ -1339,12 +1442,21 @@ async fn admin(global: &Global, style: &Style, c: AdminCommand) -> anyhow::Resul
         )
         .await?;
         if style.json {
-            print_json(&serde_json::json!({"organisation": a.organisation, "root_fingerprint": fingerprint}))?;
+            print_json(
+                &serde_json::json!({"organisation": a.organisation, "root_fingerprint": fingerprint}),
+            )?;
         } else {
             println!("{} is set up.", a.organisation);
-            println!("Organisation fingerprint (print it on every invitation letter): {}", style.bold(&fingerprint));
-            println!("The organisation's root key is in this profile's keystore: back it up and keep the passphrase safe.");
-            println!("Next: `samtale admin team create NAME`, `samtale admin staff create …`, `samtale admin archive-key`.");
+            println!(
+                "Organisation fingerprint (print it on every invitation letter): {}",
+                style.bold(&fingerprint)
+            );
+            println!(
+                "The organisation's root key is in this profile's keystore: back it up and keep the passphrase safe."
+            );
+            println!(
+                "Next: `samtale admin team create NAME`, `samtale admin staff create …`, `samtale admin archive-key`."
+            );
         }
         return done();
     }
@@ -1366,7 +1478,13 @@ async fn admin(global: &Global, style: &Style, c: AdminCommand) -> anyhow::Resul
             } else {
                 let rows: Vec<Vec<String>> = teams
                     .iter()
-                    .map(|t| vec![t.name.clone(), t.staff.len().to_string(), t.team_id.to_string()])
+                    .map(|t| {
+                        vec![
+                            t.name.clone(),
+                            t.staff.len().to_string(),
+                            t.team_id.to_string(),
+                        ]
+                    })
                     .collect();
                 print!("{}", table(&["TEAM", "STAFF", "ID"], &rows));
             }
@@ -1386,7 +1504,9 @@ async fn admin(global: &Global, style: &Style, c: AdminCommand) -> anyhow::Resul
                 print_json(&serde_json::json!({"team": team.team_id, "added": member.account_id}))?;
             } else {
                 println!("Added {username} to {}.", team.name);
-                println!("Next: `samtale admin certify {username}` (a new certificate names the team), then a team member runs `samtale keys` to share the team key and its history.");
+                println!(
+                    "Next: `samtale admin certify {username}` (a new certificate names the team), then a team member runs `samtale keys` to share the team key and its history."
+                );
             }
         }
         AdminCommand::Team(TeamCommand::Remove { team, username }) => {
@@ -1399,17 +1519,31 @@ async fn admin(global: &Global, style: &Style, c: AdminCommand) -> anyhow::Resul
             )
             .await?;
             if style.json {
-                print_json(&serde_json::json!({"team": team.team_id, "removed": member.account_id}))?;
+                print_json(
+                    &serde_json::json!({"team": team.team_id, "removed": member.account_id}),
+                )?;
             } else {
-                println!("Removed {username} from {}. A team member's next `samtale keys` rotates the team key.", team.name);
+                println!(
+                    "Removed {username} from {}. A team member's next `samtale keys` rotates the team key.",
+                    team.name
+                );
             }
         }
-        AdminCommand::Staff(StaffCommand::Create { username, name, roles, teams, password_file }) => {
+        AdminCommand::Staff(StaffCommand::Create {
+            username,
+            name,
+            roles,
+            teams,
+            password_file,
+        }) => {
             let mut team_ids: Vec<TeamId> = Vec::new();
             for t in &teams {
                 team_ids.push(resolve_any_team(&mut s, t).await?.team_id);
             }
-            let pw = password(password_file.as_deref(), &format!("Initial password for {username}: "))?;
+            let pw = password(
+                password_file.as_deref(),
+                &format!("Initial password for {username}: "),
+            )?;
             let info: StaffInfo = s
                 .post(
                     "/v1/staff",
@@ -1425,7 +1559,10 @@ async fn admin(global: &Global, style: &Style, c: AdminCommand) -> anyhow::Resul
             if style.json {
                 print_json(&info)?;
             } else {
-                println!("Created {} ({}). They log in with `samtale login`; then certify their device with `samtale admin certify {}`.", info.display_name, info.username, info.username);
+                println!(
+                    "Created {} ({}). They log in with `samtale login`; then certify their device with `samtale admin certify {}`.",
+                    info.display_name, info.username, info.username
+                );
             }
         }
         AdminCommand::Staff(StaffCommand::List) => {
@@ -1439,23 +1576,40 @@ async fn admin(global: &Global, style: &Style, c: AdminCommand) -> anyhow::Resul
                         vec![
                             m.username.clone(),
                             m.display_name.clone(),
-                            m.roles.iter().map(|r| format!("{r:?}").to_lowercase()).collect::<Vec<_>>().join(","),
+                            m.roles
+                                .iter()
+                                .map(|r| format!("{r:?}").to_lowercase())
+                                .collect::<Vec<_>>()
+                                .join(","),
                             m.teams.len().to_string(),
-                            if m.disabled { "disabled".into() } else { "active".into() },
+                            if m.disabled {
+                                "disabled".into()
+                            } else {
+                                "active".into()
+                            },
                         ]
                     })
                     .collect();
-                print!("{}", table(&["USER", "NAME", "ROLES", "TEAMS", "STATE"], &rows));
+                print!(
+                    "{}",
+                    table(&["USER", "NAME", "ROLES", "TEAMS", "STATE"], &rows)
+                );
             }
         }
         AdminCommand::Staff(StaffCommand::Disable { username }) => {
             let member = resolve_staff(&mut s, &username).await?;
-            s.call::<()>(Method::POST, &format!("/v1/staff/{}/disable", member.account_id), None)
-                .await?;
+            s.call::<()>(
+                Method::POST,
+                &format!("/v1/staff/{}/disable", member.account_id),
+                None,
+            )
+            .await?;
             if style.json {
                 print_json(&serde_json::json!({"disabled": member.account_id}))?;
             } else {
-                println!("Disabled {username}: their sessions have ended. Team keys rotate at the next `samtale keys` of a team member.");
+                println!(
+                    "Disabled {username}: their sessions have ended. Team keys rotate at the next `samtale keys` of a team member."
+                );
             }
         }
         AdminCommand::Certify { username } => {
@@ -1463,12 +1617,16 @@ async fn admin(global: &Global, style: &Style, c: AdminCommand) -> anyhow::Resul
             if style.json {
                 print_json(&done_devices)?;
             } else if done_devices.is_empty() {
-                println!("{username} has no uncertified devices. They must log in first (`samtale login`).");
+                println!(
+                    "{username} has no uncertified devices. They must log in first (`samtale login`)."
+                );
             } else {
                 for d in &done_devices {
                     println!("Certified {} ({}) for {username}.", d.device_id, d.label);
                 }
-                println!("Next: {username} (or a colleague) runs `samtale keys` to receive the team key.");
+                println!(
+                    "Next: {username} (or a colleague) runs `samtale keys` to receive the team key."
+                );
             }
         }
         AdminCommand::ArchiveKey => {
@@ -1505,9 +1663,17 @@ fn profiles(global: &Global, style: &Style, c: ProfileCommand) -> anyhow::Result
             if style.json {
                 print_json(&out)?;
             } else if rows.is_empty() {
-                println!("No profiles yet. `samtale login`, `samtale join` or `samtale admin init` makes one.");
+                println!(
+                    "No profiles yet. `samtale login`, `samtale join` or `samtale admin init` makes one."
+                );
             } else {
-                print!("{}", table(&["PROFILE", "NAME", "KIND", "ORGANISATION", "SERVER"], &rows));
+                print!(
+                    "{}",
+                    table(
+                        &["PROFILE", "NAME", "KIND", "ORGANISATION", "SERVER"],
+                        &rows
+                    )
+                );
             }
         }
         ProfileCommand::Remove { name } => {

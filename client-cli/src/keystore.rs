@@ -48,13 +48,17 @@ pub enum KeystoreError {
     #[error("no keystore at {0}; run `samtale login` (staff) or `samtale join` (citizens) first")]
     NotFound(PathBuf),
     /// A keystore already exists where a new one was to be made.
-    #[error("a keystore already exists at {0}; use another --profile, or remove the profile with `samtale profile remove`")]
+    #[error(
+        "a keystore already exists at {0}; use another --profile, or remove the profile with `samtale profile remove`"
+    )]
     Exists(PathBuf),
     /// The passphrase does not open it.
     #[error("wrong passphrase for {0} (or the file was altered); nothing was changed")]
     WrongPassphrase(PathBuf),
     /// The file is not a keystore this client can read.
-    #[error("the keystore {path} is damaged ({reason}); nothing was changed. Restore it from a backup, or revoke this device from another one and log in again")]
+    #[error(
+        "the keystore {path} is damaged ({reason}); nothing was changed. Restore it from a backup, or revoke this device from another one and log in again"
+    )]
     Damaged {
         /// The file.
         path: PathBuf,
@@ -192,7 +196,10 @@ impl Secrets {
                 .device
                 .as_ref()
                 .map(|d| b64::encode(&d.to_keystore_bytes())),
-            root: self.root.as_ref().map(|r| b64::encode(&r.to_keystore_bytes())),
+            root: self
+                .root
+                .as_ref()
+                .map(|r| b64::encode(&r.to_keystore_bytes())),
             holders: self
                 .holders
                 .iter()
@@ -285,7 +292,12 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Keyst
     }
 }
 
-fn derive(passphrase: &str, salt: &[u8], memory_kib: u32, iterations: u32) -> Result<Zeroizing<[u8; 32]>, String> {
+fn derive(
+    passphrase: &str,
+    salt: &[u8],
+    memory_kib: u32,
+    iterations: u32,
+) -> Result<Zeroizing<[u8; 32]>, String> {
     let params = Params::new(memory_kib, iterations, 1, Some(32)).map_err(|e| e.to_string())?;
     let mut key = Zeroizing::new([0u8; 32]);
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
@@ -409,7 +421,10 @@ impl Keystore {
         if file.version != VERSION {
             return Err(damaged(
                 path,
-                format!("format version {} is not supported; update samtale", file.version),
+                format!(
+                    "format version {} is not supported; update samtale",
+                    file.version
+                ),
             ));
         }
         Ok((file, text))
@@ -420,8 +435,8 @@ impl Keystore {
         if nonce.len() != 24 {
             return Err(damaged(path, "bad nonce"));
         }
-        let ciphertext =
-            b64::decode(&file.ciphertext).map_err(|_| damaged(path, "the ciphertext is not base64"))?;
+        let ciphertext = b64::decode(&file.ciphertext)
+            .map_err(|_| damaged(path, "the ciphertext is not base64"))?;
         if ciphertext.len() < 16 {
             return Err(damaged(path, "the ciphertext is truncated"));
         }
@@ -455,12 +470,18 @@ impl Keystore {
     /// Changes the secrets: under an exclusive lock, re-reads the file (so
     /// another process's write is not lost), applies `change`, and writes
     /// the result atomically.
-    pub fn update<R>(&mut self, change: impl FnOnce(&mut Secrets) -> R) -> Result<R, KeystoreError> {
+    pub fn update<R>(
+        &mut self,
+        change: impl FnOnce(&mut Secrets) -> R,
+    ) -> Result<R, KeystoreError> {
         let _lock = Lock::take(&self.path, true)?;
         let (file, _text) = Self::read_file(&self.path)?;
         let salt = b64::decode(&file.kdf.salt).map_err(|_| damaged(&self.path, "bad salt"))?;
         if salt != self.salt {
-            return Err(damaged(&self.path, "the keystore was replaced by another one"));
+            return Err(damaged(
+                &self.path,
+                "the keystore was replaced by another one",
+            ));
         }
         let mut secrets = Self::decrypt(&self.path, &file, &self.key)?;
         let out = change(&mut secrets);
@@ -502,7 +523,8 @@ impl Keystore {
             nonce: b64::encode(&nonce),
             ciphertext: b64::encode(&ciphertext),
         };
-        let text = serde_json::to_string_pretty(&file).map_err(|_| damaged(&self.path, "cannot encode"))?;
+        let text = serde_json::to_string_pretty(&file)
+            .map_err(|_| damaged(&self.path, "cannot encode"))?;
         write_atomically(&self.path, text.as_bytes())
     }
 }
@@ -603,7 +625,10 @@ mod tests {
         for cut in [0, 1, good.len() / 3, good.len() - 3] {
             fs::write(&path, &good[..cut]).unwrap();
             let err = Keystore::open(&path, "a long passphrase").unwrap_err();
-            assert!(matches!(err, KeystoreError::Damaged { .. }), "cut {cut}: {err}");
+            assert!(
+                matches!(err, KeystoreError::Damaged { .. }),
+                "cut {cut}: {err}"
+            );
         }
         // The salt changed: the header is bound to the ciphertext.
         let text = String::from_utf8(good.clone()).unwrap();

@@ -10,9 +10,9 @@
 
 pub mod api;
 pub mod client;
-pub mod relay;
 pub mod keystore;
 pub mod oidc;
 pub mod output;
 pub mod profile;
+pub mod relay;
 pub mod tui;

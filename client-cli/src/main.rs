@@ -43,7 +43,12 @@ struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// The profile (account) to use; several can live side by side.
-    #[arg(long, global = true, env = "SAMTALE_PROFILE", default_value = "default")]
+    #[arg(
+        long,
+        global = true,
+        env = "SAMTALE_PROFILE",
+        default_value = "default"
+    )]
     pub profile: String,
     /// Where profiles are kept (default: the platform's config directory).
     #[arg(long, global = true, env = "SAMTALE_HOME", value_name = "DIR")]

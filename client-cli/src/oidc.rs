@@ -97,7 +97,9 @@ pub async fn start(provider: &EidProviderInfo, nonce: &str) -> Result<Authorizat
         .await
         .map_err(|e| broker(format!("sent a malformed discovery document: {e}")))?;
     if discovery.issuer.trim_end_matches('/') != provider.issuer.trim_end_matches('/') {
-        return Err(broker("names another issuer in its discovery document".into()));
+        return Err(broker(
+            "names another issuer in its discovery document".into(),
+        ));
     }
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
@@ -232,7 +234,9 @@ impl Authorization {
                 .next()
                 .and_then(|l| {
                     let mut parts = l.split(' ');
-                    (parts.next() == Some("GET")).then(|| parts.next()).flatten()
+                    (parts.next() == Some("GET"))
+                        .then(|| parts.next())
+                        .flatten()
                 })
                 .unwrap_or("");
             let Ok(url) = url::Url::parse(&format!("http://127.0.0.1{target}")) else {
@@ -290,7 +294,11 @@ pub fn open_browser(url: &str) -> bool {
     } else if cfg!(windows) {
         &[("cmd", &["/C", "start", ""])]
     } else {
-        &[("xdg-open", &[]), ("gio", &["open"]), ("sensible-browser", &[])]
+        &[
+            ("xdg-open", &[]),
+            ("gio", &["open"]),
+            ("sensible-browser", &[]),
+        ]
     };
     candidates.iter().any(|(cmd, args)| {
         std::process::Command::new(cmd)

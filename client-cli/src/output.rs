@@ -154,6 +154,9 @@ mod tests {
     fn times_are_shown_in_the_given_offset() {
         let cet = UtcOffset::from_hms(1, 0, 0).unwrap();
         assert_eq!(format_time(1_764_500_400_000, cet), "2025-11-30 12:00");
-        assert_eq!(format_time(1_764_500_400_000, UtcOffset::UTC), "2025-11-30 11:00");
+        assert_eq!(
+            format_time(1_764_500_400_000, UtcOffset::UTC),
+            "2025-11-30 11:00"
+        );
     }
 }

@@ -91,13 +91,11 @@ impl Relay {
                 .parse()
                 .map_err(|_| connect_error("the token is not a valid header".into()))?,
         );
-        let (stream, _) = tokio::time::timeout(
-            ANSWER_WAIT,
-            tokio_tungstenite::connect_async(request),
-        )
-        .await
-        .map_err(|_| RelayError::Timeout)?
-        .map_err(|e| connect_error(e.to_string()))?;
+        let (stream, _) =
+            tokio::time::timeout(ANSWER_WAIT, tokio_tungstenite::connect_async(request))
+                .await
+                .map_err(|_| RelayError::Timeout)?
+                .map_err(|e| connect_error(e.to_string()))?;
         let mut relay = Self {
             stream,
             pending: Default::default(),
@@ -127,7 +125,10 @@ impl Relay {
                 Some(Ok(Message::Text(t))) => {
                     return ServerFrame::parse(t.as_str()).map_err(|e| RelayError::Refused {
                         code: e.code,
-                        message: format!("the server sent a frame this client does not understand: {}", e.message),
+                        message: format!(
+                            "the server sent a frame this client does not understand: {}",
+                            e.message
+                        ),
                     });
                 }
                 Some(Ok(Message::Close(frame))) => {

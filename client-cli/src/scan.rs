@@ -39,7 +39,9 @@ fn scan(args: ScanArgs, json: bool) -> anyhow::Result<ExitCode> {
     let mut minimiser = Minimiser::new();
     for person in &args.people {
         let (given, family) = person.rsplit_once(' ').with_context(|| {
-            format!("--person needs a first and a last name, like \"Sofie Hansen\" (got {person:?})")
+            format!(
+                "--person needs a first and a last name, like \"Sofie Hansen\" (got {person:?})"
+            )
         })?;
         minimiser = minimiser.with_person(given, family);
     }
@@ -48,7 +50,10 @@ fn scan(args: ScanArgs, json: bool) -> anyhow::Result<ExitCode> {
     }
     let findings = minimiser.scan(&text);
     if json {
-        println!("{}", serde_json::to_string_pretty(&report(&text, &findings))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report(&text, &findings))?
+        );
     } else {
         print_table(&text, &findings);
     }

@@ -119,7 +119,9 @@ fn sender_spans(m: &ShownMessage) -> Vec<Span<'static>> {
     match &m.sender {
         None => vec![Span::styled(
             "⚠ unverified sender",
-            TuiStyle::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+            TuiStyle::default()
+                .fg(Color::Red)
+                .add_modifier(Modifier::BOLD),
         )],
         Some(s) => {
             let mut spans = vec![Span::styled(
@@ -175,7 +177,10 @@ fn message_lines(m: &ShownMessage, offset: UtcOffset) -> Vec<Line<'static>> {
             }
             for a in attachments {
                 lines.push(Line::from(Span::styled(
-                    format!("  📎 {} ({} bytes) — samtale download … {}", a.name, a.size, a.index),
+                    format!(
+                        "  📎 {} ({} bytes) — samtale download … {}",
+                        a.name, a.size, a.index
+                    ),
                     TuiStyle::default().fg(Color::Cyan),
                 )));
             }
@@ -237,7 +242,15 @@ pub fn draw(frame: &mut Frame, model: &ChatModel) {
         };
         let lines: Vec<Line> = HELP
             .iter()
-            .map(|(k, v)| Line::from(vec![Span::styled(format!("{k:<12}"), TuiStyle::default().add_modifier(Modifier::BOLD)), Span::raw(*v)]))
+            .map(|(k, v)| {
+                Line::from(vec![
+                    Span::styled(
+                        format!("{k:<12}"),
+                        TuiStyle::default().add_modifier(Modifier::BOLD),
+                    ),
+                    Span::raw(*v),
+                ])
+            })
             .collect();
         frame.render_widget(Clear, popup);
         frame.render_widget(
@@ -267,7 +280,9 @@ fn draw_threads(frame: &mut Frame, model: &ChatModel, area: Rect) {
             if t.unread > 0 {
                 first.push(Span::styled(
                     format!(" ({} new)", t.unread),
-                    TuiStyle::default().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                    TuiStyle::default()
+                        .fg(Color::Yellow)
+                        .add_modifier(Modifier::BOLD),
                 ));
             }
             let second = Line::from(Span::styled(
@@ -275,7 +290,11 @@ fn draw_threads(frame: &mut Frame, model: &ChatModel, area: Rect) {
                     "  {} · {}{}",
                     t.team,
                     format_time(t.last_activity_ms, model.offset),
-                    if t.journaled_up_to.is_some() { " · filed" } else { "" }
+                    if t.journaled_up_to.is_some() {
+                        " · filed"
+                    } else {
+                        ""
+                    }
                 ),
                 TuiStyle::default().fg(Color::DarkGray),
             ));
@@ -310,7 +329,11 @@ fn draw_conversation(frame: &mut Frame, model: &ChatModel, area: Rect) {
             "Choose a thread and press Enter."
         };
         frame.render_widget(
-            Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(" Conversation ")),
+            Paragraph::new(text).block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(" Conversation "),
+            ),
             area,
         );
         return;
@@ -347,7 +370,12 @@ fn draw_conversation(frame: &mut Frame, model: &ChatModel, area: Rect) {
         .iter()
         .flat_map(|m| message_lines(m, model.offset))
         .collect();
-    let names: Vec<String> = view.row.participants.iter().map(|p| p.name.clone()).collect();
+    let names: Vec<String> = view
+        .row
+        .participants
+        .iter()
+        .map(|p| p.name.clone())
+        .collect();
     let title = format!(" {} — {} ", view.row.team, names.join(", "));
     let inner_height = parts[1].height.saturating_sub(2);
     let total = lines.len() as u16;
@@ -374,14 +402,12 @@ fn draw_conversation(frame: &mut Frame, model: &ChatModel, area: Rect) {
         )));
     }
     frame.render_widget(
-        Paragraph::new(compose)
-            .wrap(Wrap { trim: false })
-            .block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .border_style(border)
-                    .title(" Write (Enter sends) "),
-            ),
+        Paragraph::new(compose).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(border)
+                .title(" Write (Enter sends) "),
+        ),
         parts[2],
     );
 }
@@ -404,7 +430,8 @@ pub fn on_key(model: &mut ChatModel, key: KeyEvent) -> Action {
     if key.kind != KeyEventKind::Press {
         return Action::None;
     }
-    if key.modifiers.contains(KeyModifiers::CONTROL) && matches!(key.code, KeyCode::Char('c' | 'q')) {
+    if key.modifiers.contains(KeyModifiers::CONTROL) && matches!(key.code, KeyCode::Char('c' | 'q'))
+    {
         return Action::Quit;
     }
     if model.help {
@@ -471,12 +498,19 @@ pub async fn run(
     open: Option<samtale_protocol::ThreadId>,
     offset: UtcOffset,
 ) -> anyhow::Result<()> {
-    let title = format!("{} · {}", session.config.display_name, session.config.org_name);
+    let title = format!(
+        "{} · {}",
+        session.config.display_name, session.config.org_name
+    );
     let mut model = ChatModel::new(title, session.is_staff(), offset);
     session.upkeep().await?;
     model.threads = session.thread_rows().await?;
     if let Some(id) = open {
-        model.selected = model.threads.iter().position(|t| t.thread_id == id).unwrap_or(0);
+        model.selected = model
+            .threads
+            .iter()
+            .position(|t| t.thread_id == id)
+            .unwrap_or(0);
         model.view = Some(session.thread_view(id, &|_| {}).await?);
         model.focus = Focus::Compose;
     }
@@ -494,7 +528,8 @@ pub async fn run(
     crossterm::terminal::enable_raw_mode()?;
     crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
     let _guard = TerminalGuard;
-    let mut terminal = ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
 
     let mut relay: Option<crate::relay::Relay> = None;
     let mut backoff = Duration::from_millis(500);
@@ -526,7 +561,8 @@ pub async fn run(
                     return Err(ClientError::SessionEnded(m).into());
                 }
                 Err(e) => {
-                    model.status = format!("offline ({e}); retrying in {} s", backoff.as_secs().max(1));
+                    model.status =
+                        format!("offline ({e}); retrying in {} s", backoff.as_secs().max(1));
                     retry_at = tokio::time::Instant::now() + backoff;
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                 }

@@ -62,10 +62,9 @@ fn may_receive(
             }
         }
         HolderKind::Team | HolderKind::Archive => {
-            let cert = device
-                .certificate
-                .as_deref()
-                .ok_or("not certified by the organisation yet (ask an admin: `samtale admin certify`)")?;
+            let cert = device.certificate.as_deref().ok_or(
+                "not certified by the organisation yet (ask an admin: `samtale admin certify`)",
+            )?;
             let cert = DeviceCertificate::decode(cert).map_err(|e| e.to_string())?;
             let body = cert
                 .verify_signer(root, now_secs(), &device.keys.identity)
@@ -128,7 +127,9 @@ impl Session {
             .await
         {
             Ok(set) => Ok(Some(set)),
-            Err(ClientError::Api(e)) if e.code() == Some(samtale_protocol::wire::ErrorCode::NotFound) => {
+            Err(ClientError::Api(e))
+                if e.code() == Some(samtale_protocol::wire::ErrorCode::NotFound) =>
+            {
                 Ok(None)
             }
             Err(e) => Err(e),
@@ -227,7 +228,9 @@ impl Session {
                 continue;
             }
             if let Err(why) = may_receive(kind, owner_text, d, &root, me) {
-                report.skipped.push(format!("device {}: {why}", d.device_id));
+                report
+                    .skipped
+                    .push(format!("device {}: {why}", d.device_id));
                 continue;
             }
             for epoch in &d.missing_epochs {
@@ -363,10 +366,13 @@ impl Session {
             .teams
             .iter()
             .filter_map(|id| {
-                teams.iter().find(|t| t.team_id == *id).map(|t| CertifiedTeam {
-                    id: t.team_id,
-                    name: t.name.clone(),
-                })
+                teams
+                    .iter()
+                    .find(|t| t.team_id == *id)
+                    .map(|t| CertifiedTeam {
+                        id: t.team_id,
+                        name: t.name.clone(),
+                    })
             })
             .collect();
         let devices: Vec<DeviceInfo> = self

@@ -32,7 +32,9 @@ use crate::relay::Relay;
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The session has ended (expired, revoked, signed out elsewhere).
-    #[error("your session has ended ({0}). Log in again: `samtale login` (staff) or `samtale login --eid` (citizens)")]
+    #[error(
+        "your session has ended ({0}). Log in again: `samtale login` (staff) or `samtale login --eid` (citizens)"
+    )]
     SessionEnded(String),
     /// The server refused or failed.
     #[error(transparent)]
@@ -46,6 +48,9 @@ pub enum ClientError {
     /// Something the user asked for cannot be done.
     #[error("{0}")]
     Refused(String),
+    /// A citizen of the thread withdrew consent.
+    #[error("{0}")]
+    ConsentWithdrawn(String),
     /// A security check failed: the server's data does not verify.
     #[error("security check failed: {0}")]
     Verification(String),
@@ -63,6 +68,7 @@ impl ClientError {
                 _ => 2,
             },
             Self::Verification(_) => 6,
+            Self::ConsentWithdrawn(_) => 5,
             _ => 2,
         }
     }
@@ -182,7 +188,10 @@ impl Session {
     }
 
     /// `GET path` with session handling.
-    pub async fn get<T: serde::de::DeserializeOwned>(&mut self, path: &str) -> Result<T, ClientError> {
+    pub async fn get<T: serde::de::DeserializeOwned>(
+        &mut self,
+        path: &str,
+    ) -> Result<T, ClientError> {
         self.ensure_token().await?;
         self.api.get(path).await.map_err(Self::api_error)
     }
@@ -229,19 +238,21 @@ impl Session {
     pub async fn relay(&mut self) -> Result<Relay, ClientError> {
         self.ensure_token().await?;
         let token = self.api.token().unwrap_or_default().to_owned();
-        Relay::connect(self.api.base(), &token).await.map_err(|e| match e {
-            crate::relay::RelayError::Refused { code, message }
-                if matches!(
-                    code,
-                    ErrorCode::AuthenticationFailed
-                        | ErrorCode::TokenExpired
-                        | ErrorCode::DeviceRevoked
-                ) =>
-            {
-                ClientError::SessionEnded(message)
-            }
-            other => ClientError::Relay(other),
-        })
+        Relay::connect(self.api.base(), &token)
+            .await
+            .map_err(|e| match e {
+                crate::relay::RelayError::Refused { code, message }
+                    if matches!(
+                        code,
+                        ErrorCode::AuthenticationFailed
+                            | ErrorCode::TokenExpired
+                            | ErrorCode::DeviceRevoked
+                    ) =>
+                {
+                    ClientError::SessionEnded(message)
+                }
+                other => ClientError::Relay(other),
+            })
     }
 
     /// The threads this account may see.

@@ -135,11 +135,13 @@ impl Banner {
             Self::Unverified { name } => format!(
                 "{name} has not verified their identity with eID — give general answers only"
             ),
-            Self::ConsentWithdrawn { name } => format!(
-                "{name} has withdrawn consent — use letter or digital post"
-            ),
+            Self::ConsentWithdrawn { name } => {
+                format!("{name} has withdrawn consent — use letter or digital post")
+            }
             Self::Journaled { up_to_seq } => {
-                format!("Filed on the case up to message {up_to_seq}; later messages are not yet journaled")
+                format!(
+                    "Filed on the case up to message {up_to_seq}; later messages are not yet journaled"
+                )
             }
         }
     }
@@ -345,7 +347,8 @@ impl Session {
             Ok(o) => o,
             Err(e) => return (None, Err(format!("the message could not be opened: {e}"))),
         };
-        let sender = match self.verify_sender(&opened.sender, at_ms / 1000, detail, devices, teams) {
+        let sender = match self.verify_sender(&opened.sender, at_ms / 1000, detail, devices, teams)
+        {
             Ok(s) => s,
             Err(why) => return (None, Err(why)),
         };
@@ -376,7 +379,10 @@ impl Session {
             };
             cursor = last.seq;
             out.extend(page.messages);
-            progress(Tick::Messages(out.len() as u64, total.saturating_sub(after)));
+            progress(Tick::Messages(
+                out.len() as u64,
+                total.saturating_sub(after),
+            ));
             if cursor >= page.last_seq {
                 break;
             }
@@ -541,7 +547,13 @@ impl Session {
         if seq <= before {
             return Ok(());
         }
-        let receipt = Receipt::sign(self.device()?, thread, seq, ReceiptKind::Read, now_secs() * 1000);
+        let receipt = Receipt::sign(
+            self.device()?,
+            thread,
+            seq,
+            ReceiptKind::Read,
+            now_secs() * 1000,
+        );
         match relay {
             Some(r) => r.receipt(receipt.as_bytes().to_vec()).await?,
             None => {
@@ -576,7 +588,7 @@ impl Session {
             .iter()
             .find(|c| c.consent == ConsentState::Withdrawn)
         {
-            return Err(ClientError::Refused(format!(
+            return Err(ClientError::ConsentWithdrawn(format!(
                 "{} has withdrawn consent; nothing more can be sent in Samtale. Use letter or digital post",
                 c.display_name
             )));
@@ -591,18 +603,15 @@ impl Session {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "file".into());
             let key = AttachmentKey::generate().map_err(|e| ClientError::Refused(e.to_string()))?;
-            let blob = seal_attachment(&key, &file).map_err(|e| ClientError::Refused(e.to_string()))?;
+            let blob =
+                seal_attachment(&key, &file).map_err(|e| ClientError::Refused(e.to_string()))?;
             let hash = blob_sha256(&blob);
             let total = blob.len() as u64;
             self.ensure_token().await?;
             progress(Tick::Bytes(0, Some(total)));
             let stored: AttachmentStored = self
                 .api
-                .upload(
-                    &format!("/v1/threads/{thread}/attachments"),
-                    blob,
-                    |_| {},
-                )
+                .upload(&format!("/v1/threads/{thread}/attachments"), blob, |_| {})
                 .await
                 .map_err(Session::api_error)?;
             progress(Tick::Bytes(total, Some(total)));
@@ -627,10 +636,15 @@ impl Session {
         let envelope = Envelope::seal(self.device()?, thread, message_id, &recipients, &bytes)
             .map_err(|e| ClientError::Refused(e.to_string()))?;
         let sent = match relay {
-            Some(r) => r.send_and_ack(thread, message_id, envelope.into_bytes()).await,
+            Some(r) => {
+                r.send_and_ack(thread, message_id, envelope.into_bytes())
+                    .await
+            }
             None => {
                 let mut r = self.relay().await?;
-                let out = r.send_and_ack(thread, message_id, envelope.into_bytes()).await;
+                let out = r
+                    .send_and_ack(thread, message_id, envelope.into_bytes())
+                    .await;
                 r.close().await;
                 out
             }
@@ -640,10 +654,15 @@ impl Session {
             Err(crate::relay::RelayError::Refused { code, message })
                 if code == ErrorCode::ConsentWithdrawn =>
             {
-                Err(ClientError::Refused(format!("{message}. Use letter or digital post")))
+                Err(ClientError::ConsentWithdrawn(format!(
+                    "{message}. Use letter or digital post"
+                )))
             }
             Err(crate::relay::RelayError::Refused { code, message })
-                if matches!(code, ErrorCode::DeviceRevoked | ErrorCode::AuthenticationFailed) =>
+                if matches!(
+                    code,
+                    ErrorCode::DeviceRevoked | ErrorCode::AuthenticationFailed
+                ) =>
             {
                 Err(ClientError::SessionEnded(message))
             }
@@ -673,7 +692,9 @@ impl Session {
             .messages
             .into_iter()
             .find(|m| m.seq == seq)
-            .ok_or_else(|| ClientError::Refused(format!("there is no message {seq} in this thread")))?;
+            .ok_or_else(|| {
+                ClientError::Refused(format!("there is no message {seq} in this thread"))
+            })?;
         let (_, body) = self.open_message(
             thread,
             m.message_id,
@@ -704,7 +725,8 @@ impl Session {
             )
             .await
             .map_err(Session::api_error)?;
-        let file = open_referenced(&reference, &blob).map_err(|e| ClientError::Verification(e.to_string()))?;
+        let file = open_referenced(&reference, &blob)
+            .map_err(|e| ClientError::Verification(e.to_string()))?;
         Ok((reference.name.clone(), file))
     }
 
