@@ -450,10 +450,8 @@ pub fn on_key(model: &mut ChatModel, key: KeyEvent) -> Action {
         (_, KeyCode::PageDown) => model.scroll = model.scroll.saturating_sub(5),
         (Focus::Threads, KeyCode::Char('q')) => return Action::Quit,
         (Focus::Threads, KeyCode::Up) => model.selected = model.selected.saturating_sub(1),
-        (Focus::Threads, KeyCode::Down) => {
-            if model.selected + 1 < model.threads.len() {
-                model.selected += 1;
-            }
+        (Focus::Threads, KeyCode::Down) if model.selected + 1 < model.threads.len() => {
+            model.selected += 1;
         }
         (Focus::Threads, KeyCode::Enter) if !model.threads.is_empty() => {
             model.focus = Focus::Compose;

@@ -983,7 +983,7 @@ async fn a_client_can_name_and_verify_every_sender_of_a_thread(db: &TestDatabase
         CertificateBody {
             org_id: world.org_id,
             org_name: "Randers Kommune".into(),
-            device: staff_id.clone(),
+            device: staff_id,
             staff_id: world.staff.account,
             staff_name: "caseworker".into(),
             roles: Roles::STAFF,

@@ -392,7 +392,7 @@ impl Session {
                 CertificateBody {
                     org_id: self.config.org_id,
                     org_name: self.config.org_name.clone(),
-                    device: d.keys.clone(),
+                    device: d.keys,
                     staff_id: member.account_id,
                     staff_name: member.display_name.clone(),
                     roles: roles_from(&member.roles),

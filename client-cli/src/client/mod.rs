@@ -63,10 +63,10 @@ impl ClientError {
             Self::SessionEnded(_) => 3,
             Self::Api(e) if e.session_ended() => 3,
             Self::Api(ApiError::Unreachable { .. }) | Self::Relay(_) => 4,
-            Self::Api(ApiError::Server { code, .. }) => match code {
-                ErrorCode::Forbidden | ErrorCode::ConsentWithdrawn | ErrorCode::NotFound => 5,
-                _ => 2,
-            },
+            Self::Api(ApiError::Server {
+                code: ErrorCode::Forbidden | ErrorCode::ConsentWithdrawn | ErrorCode::NotFound,
+                ..
+            }) => 5,
             Self::Verification(_) => 6,
             Self::ConsentWithdrawn(_) => 5,
             _ => 2,
@@ -241,16 +241,13 @@ impl Session {
         Relay::connect(self.api.base(), &token)
             .await
             .map_err(|e| match e {
-                crate::relay::RelayError::Refused { code, message }
-                    if matches!(
-                        code,
+                crate::relay::RelayError::Refused {
+                    code:
                         ErrorCode::AuthenticationFailed
-                            | ErrorCode::TokenExpired
-                            | ErrorCode::DeviceRevoked
-                    ) =>
-                {
-                    ClientError::SessionEnded(message)
-                }
+                        | ErrorCode::TokenExpired
+                        | ErrorCode::DeviceRevoked,
+                    message,
+                } => ClientError::SessionEnded(message),
                 other => ClientError::Relay(other),
             })
     }

@@ -71,17 +71,28 @@ impl std::fmt::Debug for JoinRequest<'_> {
     }
 }
 
+/// The keys and facts of a profile being made.
+struct Fresh<'a> {
+    device: DeviceKeys,
+    root: Option<OrgRootKey>,
+    username: Option<&'a str>,
+    root_checked: bool,
+}
+
 /// Creates the profile's files for a fresh session.
 async fn finish(
     profile: Profile,
     passphrase: &str,
     api: Api,
     pair: TokenPair,
-    device: DeviceKeys,
-    root: Option<OrgRootKey>,
-    username: Option<&str>,
-    root_checked: bool,
+    fresh: Fresh<'_>,
 ) -> Result<Session, anyhow::Error> {
+    let Fresh {
+        device,
+        root,
+        username,
+        root_checked,
+    } = fresh;
     let mut api = api;
     api.set_token(Some(pair.access_token.clone()));
     let me: AccountInfo = api.get("/v1/me").await?;
@@ -163,10 +174,12 @@ pub async fn init_organisation(
         passphrase,
         api,
         boot.tokens,
-        device,
-        Some(root),
-        Some(req.username),
-        true,
+        Fresh {
+            device,
+            root: Some(root),
+            username: Some(req.username),
+            root_checked: true,
+        },
     )
     .await?;
     Ok((session, fingerprint))
@@ -197,10 +210,12 @@ pub async fn login(
         passphrase,
         api,
         pair,
-        device,
-        None,
-        Some(req.username),
-        false,
+        Fresh {
+            device,
+            root: None,
+            username: Some(req.username),
+            root_checked: false,
+        },
     )
     .await
 }
@@ -255,10 +270,12 @@ pub async fn join(
         passphrase,
         api,
         pair,
-        req.device,
-        None,
-        None,
-        req.fingerprint.is_some(),
+        Fresh {
+            device: req.device,
+            root: None,
+            username: None,
+            root_checked: req.fingerprint.is_some(),
+        },
     )
     .await?;
     session.upkeep().await?;

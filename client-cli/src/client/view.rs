@@ -11,7 +11,7 @@ use samtale_protocol::payload::{
 };
 use samtale_protocol::wire::{
     AccountKind, AssuranceLevel, AttachmentStored, ConsentState, ErrorCode, MessagePage,
-    ReceiptList, TeamInfo, ThreadDetail, ThreadDevice, ThreadSummary,
+    ReceiptList, StoredMessage, TeamInfo, ThreadDetail, ThreadDevice, ThreadSummary,
 };
 use samtale_protocol::{
     DeliveryContext, DeviceCertificate, Envelope, IdentityKey, MessageId, Receipt, ReceiptKind,
@@ -211,6 +211,13 @@ fn participants(detail: &ThreadDetail) -> Vec<Participant> {
         .collect()
 }
 
+/// What a thread's messages are checked against.
+struct Writers<'a> {
+    detail: &'a ThreadDetail,
+    devices: &'a [ThreadDevice],
+    teams: &'a HashMap<TeamId, String>,
+}
+
 /// Media type from a file name's extension.
 pub fn media_type(name: &str) -> &'static str {
     let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
@@ -317,14 +324,16 @@ impl Session {
     /// Opens one stored envelope with the keys this device holds.
     fn open_message(
         &self,
-        thread: ThreadId,
-        message_id: MessageId,
-        envelope: &[u8],
-        at_ms: u64,
-        detail: &ThreadDetail,
-        devices: &[ThreadDevice],
-        teams: &HashMap<TeamId, String>,
+        m: &StoredMessage,
+        ctx: &Writers<'_>,
     ) -> (Option<Sender>, Result<MessagePayload, String>) {
+        let (thread, message_id, envelope, at_ms) = (
+            ctx.detail.summary.thread_id,
+            m.message_id,
+            &m.envelope[..],
+            m.committed_at_ms,
+        );
+        let (detail, devices, teams) = (ctx.detail, ctx.devices, ctx.teams);
         let envelope = match Envelope::decode(envelope) {
             Ok(e) => e,
             Err(_) => return (None, Err("the message is malformed".into())),
@@ -469,17 +478,14 @@ impl Session {
                 }
             }
         }
+        let writers = Writers {
+            detail: &detail,
+            devices: &devices,
+            teams: &teams,
+        };
         let mut messages = Vec::with_capacity(stored.len());
         for m in &stored {
-            let (sender, body) = self.open_message(
-                thread,
-                m.message_id,
-                &m.envelope,
-                m.committed_at_ms,
-                &detail,
-                &devices,
-                &teams,
-            );
+            let (sender, body) = self.open_message(m, &writers);
             let mine = sender.as_ref().is_some_and(|s| s.me);
             messages.push(ShownMessage {
                 seq: m.seq,
@@ -651,21 +657,16 @@ impl Session {
         };
         match sent {
             Ok((seq, _)) => Ok((seq, message_id)),
-            Err(crate::relay::RelayError::Refused { code, message })
-                if code == ErrorCode::ConsentWithdrawn =>
-            {
-                Err(ClientError::ConsentWithdrawn(format!(
-                    "{message}. Use letter or digital post"
-                )))
-            }
-            Err(crate::relay::RelayError::Refused { code, message })
-                if matches!(
-                    code,
-                    ErrorCode::DeviceRevoked | ErrorCode::AuthenticationFailed
-                ) =>
-            {
-                Err(ClientError::SessionEnded(message))
-            }
+            Err(crate::relay::RelayError::Refused {
+                code: ErrorCode::ConsentWithdrawn,
+                message,
+            }) => Err(ClientError::ConsentWithdrawn(format!(
+                "{message}. Use letter or digital post"
+            ))),
+            Err(crate::relay::RelayError::Refused {
+                code: ErrorCode::DeviceRevoked | ErrorCode::AuthenticationFailed,
+                message,
+            }) => Err(ClientError::SessionEnded(message)),
             Err(e) => Err(e.into()),
         }
     }
@@ -696,13 +697,12 @@ impl Session {
                 ClientError::Refused(format!("there is no message {seq} in this thread"))
             })?;
         let (_, body) = self.open_message(
-            thread,
-            m.message_id,
-            &m.envelope,
-            m.committed_at_ms,
-            &detail,
-            &devices,
-            &teams,
+            &m,
+            &Writers {
+                detail: &detail,
+                devices: &devices,
+                teams: &teams,
+            },
         );
         let payload = body.map_err(ClientError::Verification)?;
         let reference = payload
