@@ -153,7 +153,7 @@ fn sender_spans(m: &ShownMessage) -> Vec<Span<'static>> {
     }
 }
 
-fn message_lines(m: &ShownMessage, offset: UtcOffset) -> Vec<Line<'static>> {
+fn message_lines(m: &ShownMessage, thread: &str, offset: UtcOffset) -> Vec<Line<'static>> {
     let mut head = vec![Span::styled(
         format!("{} ", format_time(m.at_ms, offset)),
         TuiStyle::default().fg(Color::DarkGray),
@@ -178,8 +178,8 @@ fn message_lines(m: &ShownMessage, offset: UtcOffset) -> Vec<Line<'static>> {
             for a in attachments {
                 lines.push(Line::from(Span::styled(
                     format!(
-                        "  📎 {} ({} bytes) — samtale download … {}",
-                        a.name, a.size, a.index
+                        "  📎 {} ({} bytes) — samtale download {thread} {} {}",
+                        a.name, a.size, m.seq, a.index
                     ),
                     TuiStyle::default().fg(Color::Cyan),
                 )));
@@ -215,7 +215,7 @@ pub fn draw(frame: &mut Frame, model: &ChatModel) {
         .split(area);
     let cols = Layout::default()
         .direction(Direction::Horizontal)
-        .constraints([Constraint::Percentage(32), Constraint::Percentage(68)])
+        .constraints([Constraint::Percentage(38), Constraint::Percentage(62)])
         .split(rows[0]);
     draw_threads(frame, model, cols[0]);
     draw_conversation(frame, model, cols[1]);
@@ -276,29 +276,30 @@ fn draw_threads(frame: &mut Frame, model: &ChatModel, area: Rect) {
                     }
                 })
                 .collect();
-            let mut first = vec![Span::raw(names.join(", "))];
+            let first = Line::from(Span::raw(names.join(", ")));
+            let mut second = vec![Span::raw("  ")];
             if t.unread > 0 {
-                first.push(Span::styled(
-                    format!(" ({} new)", t.unread),
+                second.push(Span::styled(
+                    format!("{} new · ", t.unread),
                     TuiStyle::default()
                         .fg(Color::Yellow)
                         .add_modifier(Modifier::BOLD),
                 ));
             }
-            let second = Line::from(Span::styled(
+            let filed = if t.journaled_up_to.is_some() {
+                " · filed"
+            } else {
+                ""
+            };
+            second.push(Span::styled(
                 format!(
-                    "  {} · {}{}",
+                    "{} · {}{filed}",
                     t.team,
-                    format_time(t.last_activity_ms, model.offset),
-                    if t.journaled_up_to.is_some() {
-                        " · filed"
-                    } else {
-                        ""
-                    }
+                    format_time(t.last_activity_ms, model.offset)
                 ),
                 TuiStyle::default().fg(Color::DarkGray),
             ));
-            ListItem::new(vec![Line::from(first), second])
+            ListItem::new(vec![first, Line::from(second)])
         })
         .collect();
     let border = if model.focus == Focus::Threads {
@@ -354,21 +355,32 @@ fn draw_conversation(frame: &mut Frame, model: &ChatModel, area: Rect) {
         })
         .collect();
     let hints = model.hints();
-    let compose_height = 3 + hints.len() as u16;
+    let width = usize::from(area.width.max(1));
+    let banner_height: usize = view
+        .banners
+        .iter()
+        .map(|b| (b.text().chars().count() + 2).div_ceil(width))
+        .sum();
+    let hint_height: usize = hints
+        .iter()
+        .map(|h| (h.chars().count() + 2).div_ceil(width.saturating_sub(2).max(1)))
+        .sum();
+    let compose_height = 3 + hint_height as u16;
     let parts = Layout::default()
         .direction(Direction::Vertical)
         .constraints([
-            Constraint::Length(banners.len() as u16),
+            Constraint::Length(banner_height as u16),
             Constraint::Min(3),
             Constraint::Length(compose_height),
         ])
         .split(area);
     frame.render_widget(Paragraph::new(banners).wrap(Wrap { trim: false }), parts[0]);
 
+    let short: String = view.row.thread_id.to_string().chars().take(8).collect();
     let lines: Vec<Line> = view
         .messages
         .iter()
-        .flat_map(|m| message_lines(m, model.offset))
+        .flat_map(|m| message_lines(m, &short, model.offset))
         .collect();
     let names: Vec<String> = view
         .row

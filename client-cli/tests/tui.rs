@@ -1,0 +1,246 @@
+//! The chat view rendered with ratatui's test backend and compared with
+//! reviewed snapshots: the thread list, a conversation with a verified
+//! caseworker, a verified and an unverified citizen (with the banner staff
+//! must see), a message that failed verification, and the minimisation
+//! hint while staff type.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use samtale_cli::client::{
+    AttachmentInfo, Badge, Banner, Body, Participant, Sender, ShownMessage, ThreadRow, ThreadView,
+};
+use samtale_cli::tui::{Action, ChatModel, Focus, draw, on_key};
+use samtale_protocol::wire::{AssuranceLevel, ConsentState};
+use samtale_protocol::{MessageId, ThreadId};
+use support::assert_snapshot;
+use time::UtcOffset;
+
+/// 2026-11-30 09:00 UTC.
+const T0: u64 = 1_796_029_200_000;
+
+fn render(model: &ChatModel) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(132, 32)).unwrap();
+    terminal.draw(|f| draw(f, model)).unwrap();
+    let buffer = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buffer.area.height {
+        let mut line = String::new();
+        for x in 0..buffer.area.width {
+            line.push_str(buffer[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn participant(name: &str, assurance: AssuranceLevel) -> Participant {
+    Participant {
+        name: name.into(),
+        assurance,
+        consent: ConsentState::Given,
+    }
+}
+
+fn rows() -> Vec<ThreadRow> {
+    vec![
+        ThreadRow {
+            thread_id: ThreadId::from_bytes([1; 16]),
+            team: "Familieplejen".into(),
+            participants: vec![
+                participant("Maja Hansen", AssuranceLevel::Substantial),
+                participant("Ole", AssuranceLevel::Unverified),
+            ],
+            messages: 4,
+            unread: 2,
+            last_activity_ms: T0 + 3_600_000,
+            journaled_up_to: None,
+        },
+        ThreadRow {
+            thread_id: ThreadId::from_bytes([2; 16]),
+            team: "Jobcenter".into(),
+            participants: vec![participant("Elsa", AssuranceLevel::High)],
+            messages: 12,
+            unread: 0,
+            last_activity_ms: T0 - 86_400_000,
+            journaled_up_to: Some(12),
+        },
+    ]
+}
+
+fn message(seq: u64, sender: Option<Sender>, body: Body) -> ShownMessage {
+    ShownMessage {
+        seq,
+        message_id: MessageId::from_bytes([seq as u8; 16]),
+        at_ms: T0 + seq * 60_000,
+        sender,
+        body,
+        delivered: seq == 1,
+        read: seq == 1,
+    }
+}
+
+fn text(t: &str) -> Body {
+    Body::Ok {
+        text: t.into(),
+        attachments: Vec::new(),
+    }
+}
+
+fn conversation() -> ThreadView {
+    let mette = Sender {
+        name: "Mette Jensen".into(),
+        team: Some("Familieplejen".into()),
+        badge: Badge::Certified,
+        me: true,
+    };
+    ThreadView {
+        row: rows().remove(0),
+        banners: vec![Banner::Unverified { name: "Ole".into() }],
+        messages: vec![
+            message(
+                1,
+                Some(mette.clone()),
+                Body::Ok {
+                    text: "Hej begge to. Her er planen for weekenden.".into(),
+                    attachments: vec![AttachmentInfo {
+                        index: 1,
+                        name: "plan.pdf".into(),
+                        media_type: "application/pdf".into(),
+                        size: 18_211,
+                    }],
+                },
+            ),
+            message(
+                2,
+                Some(Sender {
+                    name: "Maja Hansen".into(),
+                    team: None,
+                    badge: Badge::Citizen {
+                        assurance: AssuranceLevel::Substantial,
+                    },
+                    me: false,
+                }),
+                text("Tak, det passer fint."),
+            ),
+            message(
+                3,
+                Some(Sender {
+                    name: "Ole".into(),
+                    team: None,
+                    badge: Badge::Citizen {
+                        assurance: AssuranceLevel::Unverified,
+                    },
+                    me: false,
+                }),
+                text("Hvornår skal vi hente?"),
+            ),
+            message(
+                4,
+                None,
+                Body::Failed {
+                    reason: "sent from a device that is not one of this thread's participants"
+                        .into(),
+                },
+            ),
+        ],
+    }
+}
+
+fn model() -> ChatModel {
+    let mut m = ChatModel::new(
+        "Mette Jensen · Randers Kommune".into(),
+        true,
+        UtcOffset::UTC,
+    );
+    m.threads = rows();
+    m.status = "connected".into();
+    m
+}
+
+#[test]
+fn the_thread_list_shows_unread_counts_identity_levels_and_journal_state() {
+    let m = model();
+    let screen = render(&m);
+    assert!(screen.contains("Ole (unverified)"));
+    assert!(screen.contains("2 new ·"));
+    assert!(screen.contains("filed"));
+    assert_snapshot("tui-thread-list.txt", &screen);
+}
+
+#[test]
+fn a_conversation_shows_verified_and_unverified_participants_and_the_banner() {
+    let mut m = model();
+    m.view = Some(conversation());
+    m.focus = Focus::Compose;
+    let screen = render(&m);
+    assert!(screen.contains("Mette Jensen · Familieplejen ✔ verified"));
+    assert!(screen.contains("(eID substantial)"));
+    assert!(screen.contains("Ole (unverified)"));
+    assert!(screen.contains("give general answers only"));
+    assert!(screen.contains("⚠ unverified sender"));
+    assert!(screen.contains("✓✓ read"));
+    assert_snapshot("tui-conversation.txt", &screen);
+}
+
+#[test]
+fn staff_see_a_minimisation_hint_while_they_type() {
+    let mut m = model();
+    m.view = Some(conversation());
+    m.focus = Focus::Compose;
+    for c in "Maja Hansen går på Søndervangskolen, CPR 010203-1234".chars() {
+        on_key(&mut m, KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    let hints = m.hints();
+    assert!(
+        hints.iter().any(|h| h.starts_with("DanishCpr")),
+        "{hints:?}"
+    );
+    assert!(hints.iter().any(|h| h.starts_with("FullName")), "{hints:?}");
+    let screen = render(&m);
+    assert!(screen.contains("⚠ DanishCpr"), "{screen}");
+    assert_snapshot("tui-minimisation-hint.txt", &screen);
+    // Citizens get no hints (they write about themselves).
+    m.staff = false;
+    assert!(m.hints().is_empty());
+}
+
+#[test]
+fn keys_move_through_the_list_open_send_and_quit() {
+    let mut m = model();
+    let key = |c| KeyEvent::new(c, KeyModifiers::NONE);
+    assert_eq!(on_key(&mut m, key(KeyCode::Down)), Action::None);
+    assert_eq!(m.selected, 1);
+    assert_eq!(on_key(&mut m, key(KeyCode::Down)), Action::None);
+    assert_eq!(m.selected, 1, "stays on the last thread");
+    assert_eq!(on_key(&mut m, key(KeyCode::Enter)), Action::Open);
+    assert_eq!(m.focus, Focus::Compose);
+    assert_eq!(
+        on_key(&mut m, key(KeyCode::Enter)),
+        Action::None,
+        "nothing to send"
+    );
+    on_key(&mut m, key(KeyCode::Char('q')));
+    assert_eq!(m.input, "q", "q is text while writing");
+    assert_eq!(on_key(&mut m, key(KeyCode::Enter)), Action::Send);
+    on_key(&mut m, key(KeyCode::F(1)));
+    assert!(m.help);
+    assert!(render(&m).contains(" Keys "));
+    on_key(&mut m, key(KeyCode::Esc));
+    assert!(!m.help);
+    on_key(&mut m, key(KeyCode::Esc));
+    assert_eq!(m.focus, Focus::Threads);
+    assert_eq!(on_key(&mut m, key(KeyCode::Char('q'))), Action::Quit);
+    assert_eq!(
+        on_key(
+            &mut m,
+            KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)
+        ),
+        Action::Quit
+    );
+}
