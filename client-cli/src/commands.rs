@@ -78,6 +78,15 @@ pub struct JoinArgs {
     eid_timeout: u64,
 }
 
+/// `samtale keys`.
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    /// Also start a new epoch of every key you keep (your teams' keys, or
+    /// your own), as after a suspected compromise.
+    #[arg(long)]
+    rotate: bool,
+}
+
 /// `samtale threads`.
 #[derive(Debug, Args)]
 pub struct ThreadsArgs {
@@ -568,9 +577,9 @@ pub async fn dispatch(command: Command, global: &Global, style: Style) -> anyhow
         Command::Invite(a) => invite(global, &style, a).await,
         Command::Citizens(a) => citizens(global, &style, a).await,
         Command::Safety(a) => safety(global, &style, a).await,
-        Command::Keys => {
+        Command::Keys(a) => {
             let mut s = open(global).await?;
-            let report = s.upkeep().await?;
+            let report = s.upkeep(a.rotate).await?;
             print_upkeep(&style, &report)?;
             done()
         }
@@ -662,18 +671,15 @@ async fn login(global: &Global, style: &Style, a: LoginArgs) -> anyhow::Result<E
     )
     .await?;
     let me = session.me().await?;
-    let report = session.upkeep().await.ok();
-    let device = session.device()?.public();
-    let fingerprint = samtale_protocol::safety_number(
-        (me.account_id.as_bytes(), &device.identity),
-        (me.account_id.as_bytes(), &device.identity),
-    );
+    let report = session.upkeep(false).await.ok();
+    let fingerprint = client::device_fingerprint(&session.device()?.public().identity);
     if style.json {
         print_json(&serde_json::json!({
             "account_id": me.account_id,
             "device_id": me.device_id,
             "organisation": me.organisation_name,
             "root_fingerprint": me.root_fingerprint,
+            "device_fingerprint": fingerprint,
             "keys": report,
         }))?;
     } else {
@@ -683,10 +689,7 @@ async fn login(global: &Global, style: &Style, a: LoginArgs) -> anyhow::Result<E
         );
         println!("Organisation fingerprint: {}", me.root_fingerprint);
         println!("This device: {}", me.device_id);
-        println!(
-            "Device code for your admin to compare: {}",
-            &fingerprint[..fingerprint.len().min(35)]
-        );
+        println!("Device fingerprint (your admin compares it when certifying): {fingerprint}");
         println!(
             "{}",
             style.warn("Next: ask an admin to run `samtale admin certify USERNAME`, then run `samtale keys`.")
@@ -819,6 +822,10 @@ async fn whoami(global: &Global, style: &Style) -> anyhow::Result<ExitCode> {
         println!("Consent:      {c:?}");
     }
     println!("This device:  {}", me.device_id);
+    println!(
+        "Fingerprint of this device: {}",
+        client::device_fingerprint(&s.device()?.public().identity)
+    );
     done()
 }
 
@@ -1100,7 +1107,7 @@ async fn new_thread(global: &Global, style: &Style, a: NewThreadArgs) -> anyhow:
         }
     }
     // The team key must exist before anyone can write.
-    s.upkeep().await?;
+    s.upkeep(false).await?;
     let detail = s.create_thread(team.team_id, &ids).await?;
     if style.json {
         print_json(&detail.summary)?;
@@ -1622,7 +1629,12 @@ async fn admin(global: &Global, style: &Style, c: AdminCommand) -> anyhow::Resul
                 );
             } else {
                 for d in &done_devices {
-                    println!("Certified {} ({}) for {username}.", d.device_id, d.label);
+                    println!(
+                        "Certified {} ({}) for {username}; device fingerprint {}. It must match what their `samtale login` or `samtale whoami` showed.",
+                        d.device_id,
+                        d.label,
+                        client::device_fingerprint(&d.keys.identity)
+                    );
                 }
                 println!(
                     "Next: {username} (or a colleague) runs `samtale keys` to receive the team key."

@@ -170,8 +170,12 @@ enum Command {
     /// certified devices (so a new colleague can read the team's history)
     /// and to your other devices.
     ///
-    /// Example:  samtale keys
-    Keys,
+    /// Examples:
+    ///
+    ///   samtale keys
+    ///   samtale keys --rotate    (a new epoch now, e.g. after a suspected compromise)
+    #[command(verbatim_doc_comment)]
+    Keys(commands::KeysArgs),
     /// Lists your devices, or revokes one (a lost phone).
     ///
     /// Example:

@@ -513,7 +513,7 @@ pub async fn run(
         session.config.display_name, session.config.org_name
     );
     let mut model = ChatModel::new(title, session.is_staff(), offset);
-    session.upkeep().await?;
+    session.upkeep(false).await?;
     model.threads = session.thread_rows().await?;
     if let Some(id) = open {
         model.selected = model

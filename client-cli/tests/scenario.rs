@@ -360,6 +360,29 @@ async fn the_whole_story_with_the_real_binary() {
         cut_off.stderr
     );
 
+    // A key rotation: a new team epoch, granted to Karl (not to the
+    // revoked laptop); a message after it reads everywhere.
+    let rotated = cli
+        .run("mette", &["--json", "keys", "--rotate"])
+        .await
+        .ok()
+        .json();
+    assert!(
+        rotated["published"][0]
+            .as_str()
+            .unwrap()
+            .contains("epoch 1"),
+        "{rotated}"
+    );
+    assert!(rotated["granted"].as_u64().unwrap() >= 1, "{rotated}");
+    cli.run("maja", &["send", short, "Ses torsdag."]).await.ok();
+    let after = cli
+        .run("karl", &["--json", "show", short])
+        .await
+        .ok()
+        .json();
+    assert_eq!(after["messages"][2]["body"]["text"], "Ses torsdag.");
+
     // Consent withdrawal: Maja's sessions end; the caseworker is refused
     // and told what to do instead.
     cli.run("maja", &["consent", "withdraw", "--yes"])

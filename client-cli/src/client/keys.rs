@@ -172,6 +172,7 @@ impl Session {
         kind: HolderKind,
         owner: [u8; 16],
         owner_text: &str,
+        rotate: bool,
         report: &mut UpkeepReport,
     ) -> Result<(), ClientError> {
         let set = match self.find_holder(kind, owner_text).await? {
@@ -197,7 +198,7 @@ impl Session {
             holder,
             epoch: set.current_epoch,
         };
-        if set.rotation_due && self.keystore.secrets().holder(current).is_some() {
+        if (set.rotation_due || rotate) && self.keystore.secrets().holder(current).is_some() {
             let next = HolderKeyPair::generate(holder, kind, set.current_epoch + 1)
                 .map_err(|e| ClientError::Refused(e.to_string()))?;
             report.published.push(format!(
@@ -263,7 +264,7 @@ impl Session {
 
     /// One round of key upkeep for this account: open new grants; staff
     /// keep their teams' keys; citizens keep their own key.
-    pub async fn upkeep(&mut self) -> Result<UpkeepReport, ClientError> {
+    pub async fn upkeep(&mut self, rotate: bool) -> Result<UpkeepReport, ClientError> {
         let mut report = UpkeepReport {
             opened: self.sync_grants().await?,
             ..Default::default()
@@ -277,6 +278,7 @@ impl Session {
                             HolderKind::Team,
                             *team.as_bytes(),
                             &team.to_string(),
+                            rotate,
                             &mut report,
                         )
                         .await?;
@@ -307,6 +309,7 @@ impl Session {
                     HolderKind::Citizen,
                     *me.account_id.as_bytes(),
                     &me.account_id.to_string(),
+                    rotate,
                     &mut report,
                 )
                 .await?;
@@ -327,6 +330,7 @@ impl Session {
             HolderKind::Archive,
             *org.as_bytes(),
             &org.to_string(),
+            false,
             &mut report,
         )
         .await?;

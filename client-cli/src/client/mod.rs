@@ -303,6 +303,23 @@ impl Session {
     }
 }
 
+/// A device's fingerprint for people to compare (an admin certifying a
+/// device, a user checking their own): the first 100 bits of
+/// SHA-256("samtale/v1/device-fingerprint" 0x00 identity key), as five
+/// groups of five hex digits.
+pub fn device_fingerprint(identity: &samtale_protocol::IdentityKey) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"samtale/v1/device-fingerprint\0");
+    h.update(identity.to_bytes());
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02X}")).collect();
+    hex.as_bytes()[..25]
+        .chunks(5)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
 /// Reads a file to attach, with a clear error.
 pub fn read_attachment(path: &Path, limit: u64) -> Result<Vec<u8>, ClientError> {
     let meta = std::fs::metadata(path)

@@ -278,7 +278,7 @@ pub async fn join(
         },
     )
     .await?;
-    session.upkeep().await?;
+    session.upkeep(false).await?;
     Ok(session)
 }
 
