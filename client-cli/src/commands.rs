@@ -354,6 +354,14 @@ pub enum StaffCommand {
     },
 }
 
+fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Staff => "staff",
+        Role::RecordClerk => "record-clerk",
+        Role::Admin => "admin",
+    }
+}
+
 fn parse_role(s: &str) -> Result<Role, String> {
     match s {
         "staff" => Ok(Role::Staff),
@@ -607,7 +615,7 @@ fn print_upkeep(style: &Style, r: &client::UpkeepReport) -> anyhow::Result<()> {
         return print_json(r);
     }
     println!(
-        "Keys: {} new from grants, {} published, {} granted to other devices.",
+        "Keys: {} new from grants, {} published, {} grants issued.",
         r.opened,
         r.published.len(),
         r.granted
@@ -729,6 +737,14 @@ async fn join(global: &Global, style: &Style, a: JoinArgs) -> anyhow::Result<Exi
             profile.name
         );
     }
+    if let Some(fp) = &a.fingerprint {
+        let chars = fp.chars().filter(char::is_ascii_alphanumeric).count();
+        if chars != 25 {
+            bail!(
+                "--fingerprint must be the 25-character code from your letter, like ABCDE-FGHJK-MNPQR-STVWX-YZ012 (got {chars} characters)"
+            );
+        }
+    }
     let api = samtale_cli::api::Api::new(&a.server)?;
     let consent: ConsentText = api.get("/v1/consent").await?;
     if !style.json {
@@ -813,7 +829,8 @@ async fn whoami(global: &Global, style: &Style) -> anyhow::Result<ExitCode> {
     println!("Organisation: {}", me.organisation_name);
     println!("Fingerprint:  {}", me.root_fingerprint);
     if !me.roles.is_empty() {
-        println!("Roles:        {:?}", me.roles);
+        let roles: Vec<&str> = me.roles.iter().map(|r| role_name(*r)).collect();
+        println!("Roles:        {}", roles.join(", "));
     }
     if let Some(a) = me.assurance {
         println!("Identity:     {}", assurance(a));
@@ -901,7 +918,7 @@ pub fn thread_cells(style: &Style, r: &ThreadRow) -> Vec<String> {
 }
 
 /// A message for people.
-pub fn render_message(style: &Style, m: &ShownMessage) -> String {
+pub fn render_message(style: &Style, thread: &str, m: &ShownMessage) -> String {
     let mut out = String::new();
     let who = match &m.sender {
         None => style.bad("⚠ unverified sender"),
@@ -946,7 +963,7 @@ pub fn render_message(style: &Style, m: &ShownMessage) -> String {
             }
             for a in attachments {
                 out.push_str(&format!(
-                    "    📎 {} ({} bytes) — `samtale download THREAD {} {}`\n",
+                    "    📎 {} ({} bytes) — `samtale download {thread} {} {}`\n",
                     a.name, a.size, m.seq, a.index
                 ));
             }
@@ -992,7 +1009,7 @@ async fn show(global: &Global, style: &Style, a: ShowArgs) -> anyhow::Result<Exi
         );
     }
     for m in &view.messages {
-        print!("{}", render_message(style, m));
+        print!("{}", render_message(style, &thread.to_string()[..8], m));
     }
     done()
 }
@@ -1585,9 +1602,9 @@ async fn admin(global: &Global, style: &Style, c: AdminCommand) -> anyhow::Resul
                             m.display_name.clone(),
                             m.roles
                                 .iter()
-                                .map(|r| format!("{r:?}").to_lowercase())
+                                .map(|r| role_name(*r))
                                 .collect::<Vec<_>>()
-                                .join(","),
+                                .join(", "),
                             m.teams.len().to_string(),
                             if m.disabled {
                                 "disabled".into()

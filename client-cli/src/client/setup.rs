@@ -169,7 +169,7 @@ pub async fn init_organisation(
     if fingerprint != org_fingerprint(&root.public()) {
         anyhow::bail!("the server reports another fingerprint for the new root key");
     }
-    let session = finish(
+    let mut session = finish(
         profile,
         passphrase,
         api,
@@ -182,6 +182,8 @@ pub async fn init_organisation(
         },
     )
     .await?;
+    // The admin's own device is certified by the root it just made.
+    session.certify_staff(req.username).await?;
     Ok((session, fingerprint))
 }
 

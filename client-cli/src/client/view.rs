@@ -656,7 +656,17 @@ impl Session {
             }
         };
         match sent {
-            Ok((seq, _)) => Ok((seq, message_id)),
+            Ok((seq, _)) => {
+                // One's own message is not unread; keep the cursor when
+                // earlier messages are still unread.
+                let mut state = self.profile.state();
+                let read = state.read.entry(thread).or_insert(0);
+                if *read + 1 == seq {
+                    *read = seq;
+                    self.profile.save_state(&state)?;
+                }
+                Ok((seq, message_id))
+            }
             Err(crate::relay::RelayError::Refused {
                 code: ErrorCode::ConsentWithdrawn,
                 message,
