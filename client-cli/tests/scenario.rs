@@ -17,9 +17,9 @@ use support::{Cli, Op, Server, assert_json_snapshot, browser_login, start_op};
 
 /// Signs Maja up: `samtale join` waits for the eID login while the test
 /// plays her browser (or, without a provider, joins unverified).
-async fn join(cli: &Cli, op: Option<&Op>, code: &str, fingerprint: &str) -> Value {
+async fn join(cli: &Cli, op: Option<&Op>, who: &str, code: &str, fingerprint: &str) -> Value {
     let mut command = cli.command(
-        "maja",
+        who,
         &[
             "--json",
             "join",
@@ -59,7 +59,7 @@ async fn join(cli: &Cli, op: Option<&Op>, code: &str, fingerprint: &str) -> Valu
     });
     let url = url_rx.await.unwrap();
     match (op, url) {
-        (Some(_), Some(url)) => browser_login(&url, "maja").await,
+        (Some(_), Some(url)) => browser_login(&url, who).await,
         (Some(_), None) => panic!("`samtale join` printed no eID login address"),
         (None, Some(_)) => panic!("eID login asked for, but the server has no broker"),
         (None, None) => {}
@@ -194,7 +194,7 @@ async fn the_whole_story_with_the_real_binary() {
     // nothing (the code is spent only if the server accepted it, so use a
     // second invitation for the real sign-up).
     // Sign-up through the real OpenID Provider.
-    let joined = join(&cli, op.as_ref(), code, &fingerprint).await;
+    let joined = join(&cli, op.as_ref(), "maja", code, &fingerprint).await;
     assert_eq!(joined["fingerprint_checked"], true);
     let expected_level = if op.is_some() {
         "substantial"
@@ -202,6 +202,68 @@ async fn the_whole_story_with_the_real_binary() {
         "unverified"
     };
     assert_eq!(joined["assurance"], expected_level);
+
+    // A second citizen (a Swedish personnummer) for a multi-party thread.
+    let invitation = cli
+        .run(
+            "mette",
+            &[
+                "--json",
+                "invite",
+                "--national-id",
+                "19811218-9876",
+                "--name",
+                "Elsa",
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    join(
+        &cli,
+        op.as_ref(),
+        "elsa",
+        invitation["code"].as_str().unwrap(),
+        &fingerprint,
+    )
+    .await;
+    let group = cli
+        .run(
+            "mette",
+            &[
+                "--json",
+                "new-thread",
+                "--citizen",
+                "Maja",
+                "--citizen",
+                "Elsa",
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    let group = group["thread_id"].as_str().unwrap()[..8].to_owned();
+    cli.run(
+        "mette",
+        &["send", &group, "Hej begge to. Mødet er torsdag."],
+    )
+    .await
+    .ok();
+    for who in ["maja", "elsa"] {
+        let v = cli.run(who, &["--json", "show", &group]).await.ok().json();
+        assert_eq!(
+            v["messages"][0]["body"]["text"],
+            "Hej begge to. Mødet er torsdag."
+        );
+        assert_eq!(v["row"]["participants"].as_array().unwrap().len(), 2);
+    }
+    cli.run("elsa", &["send", &group, "Fint."]).await.ok();
+    let v = cli
+        .run("maja", &["--json", "show", &group])
+        .await
+        .ok()
+        .json();
+    assert_eq!(v["messages"][1]["sender"]["name"], "Elsa");
 
     // A thread with a file, both ways.
     let thread = cli
@@ -270,6 +332,48 @@ async fn the_whole_story_with_the_real_binary() {
         .await
         .ok();
 
+    // Safety numbers: both sides compute the same number for their pair.
+    let theirs = cli
+        .run("maja", &["--json", "safety", short])
+        .await
+        .ok()
+        .json();
+    let mine = cli
+        .run("mette", &["--json", "safety", short])
+        .await
+        .ok()
+        .json();
+    let from_maja = theirs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "Mette Jensen")
+        .unwrap()["safety_number"]
+        .clone();
+    let from_mette = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "Maja")
+        .unwrap()["safety_number"]
+        .clone();
+    assert_eq!(from_maja, from_mette);
+    assert_eq!(from_maja.as_str().unwrap().split(' ').count(), 12);
+
+    // Maja's export of everything held about her, decrypted on her side.
+    let export_path = cli.home.path().join("maja-export.json");
+    cli.run("maja", &["export", "--out", export_path.to_str().unwrap()])
+        .await
+        .ok();
+    let export: Value =
+        serde_json::from_str(&std::fs::read_to_string(&export_path).unwrap()).unwrap();
+    assert_eq!(export["account"]["display_name"], "Maja");
+    assert_eq!(export["devices"].as_array().unwrap().len(), 1);
+    assert_eq!(export["threads"].as_array().unwrap().len(), 2);
+    let text = export.to_string();
+    assert!(text.contains("Hej Maja, her er bevillingen."));
+    assert!(text.contains("Tak! Jeg kommer torsdag."));
+
     // The caseworker sees the answer with Maja's identity level, and that
     // her own message was read.
     let view = cli
@@ -314,7 +418,7 @@ async fn the_whole_story_with_the_real_binary() {
         .await
         .ok()
         .json();
-    assert_eq!(ready["threads"].as_array().unwrap().len(), 1);
+    assert_eq!(ready["threads"].as_array().unwrap().len(), 2);
     assert_eq!(ready["threads"][0]["journaled_up_to"], Value::Null);
 
     // A colleague joins the team and reads the history.
