@@ -199,8 +199,9 @@ pub struct ThreadView {
     pub messages: Vec<ShownMessage>,
 }
 
+/// The thread's citizens, by name (a stable order for lists and scripts).
 fn participants(detail: &ThreadDetail) -> Vec<Participant> {
-    detail
+    let mut out: Vec<Participant> = detail
         .citizens
         .iter()
         .map(|c| Participant {
@@ -208,7 +209,9 @@ fn participants(detail: &ThreadDetail) -> Vec<Participant> {
             assurance: c.assurance,
             consent: c.consent,
         })
-        .collect()
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
 }
 
 /// What a thread's messages are checked against.
