@@ -502,11 +502,52 @@ async fn reload(session: &mut Session, model: &mut ChatModel) -> Result<(), Clie
     Ok(())
 }
 
-/// Runs the chat until the user quits.
+/// Runs the chat on the terminal until the user quits.
 pub async fn run(
     session: &mut Session,
     open: Option<samtale_protocol::ThreadId>,
     offset: UtcOffset,
+) -> anyhow::Result<()> {
+    // Keyboard events come from a blocking thread.
+    let (keys_tx, keys) = tokio::sync::mpsc::channel::<Event>(64);
+    std::thread::spawn(move || {
+        while let Ok(ev) = event::read() {
+            if keys_tx.blocking_send(ev).is_err() {
+                break;
+            }
+        }
+    });
+    crossterm::terminal::enable_raw_mode()?;
+    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+    let _guard = TerminalGuard;
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
+    run_loop(session, &mut terminal, keys, open, offset, None).await
+}
+
+/// The screen's text (one line per row, trailing spaces trimmed).
+pub fn screen_text(buffer: &ratatui::buffer::Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..buffer.area.height {
+        let mut line = String::new();
+        for x in 0..buffer.area.width {
+            line.push_str(buffer[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The chat's event loop on any backend, with keys from `keys`; each drawn
+/// screen is also published on `screens` when given (for tests).
+pub async fn run_loop<B: ratatui::backend::Backend>(
+    session: &mut Session,
+    terminal: &mut ratatui::Terminal<B>,
+    mut keys: tokio::sync::mpsc::Receiver<Event>,
+    open: Option<samtale_protocol::ThreadId>,
+    offset: UtcOffset,
+    screens: Option<tokio::sync::watch::Sender<String>>,
 ) -> anyhow::Result<()> {
     let title = format!(
         "{} · {}",
@@ -525,22 +566,6 @@ pub async fn run(
         model.focus = Focus::Compose;
     }
 
-    // Keyboard events come from a blocking thread.
-    let (keys_tx, mut keys) = tokio::sync::mpsc::channel::<Event>(64);
-    std::thread::spawn(move || {
-        while let Ok(ev) = event::read() {
-            if keys_tx.blocking_send(ev).is_err() {
-                break;
-            }
-        }
-    });
-
-    crossterm::terminal::enable_raw_mode()?;
-    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
-    let _guard = TerminalGuard;
-    let mut terminal =
-        ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
-
     let mut relay: Option<crate::relay::Relay> = None;
     let mut backoff = Duration::from_millis(500);
     let mut retry_at = tokio::time::Instant::now();
@@ -554,17 +579,27 @@ pub async fn run(
                 t.unread = 0;
             }
         }
-        terminal.draw(|f| draw(f, &model))?;
+        let drawn = terminal.draw(|f| draw(f, &model))?;
+        if let Some(tx) = &screens {
+            tx.send_replace(screen_text(drawn.buffer));
+        }
         if relay.is_none() && tokio::time::Instant::now() >= retry_at {
             match session.relay().await {
-                Ok(r) => {
-                    relay = Some(r);
+                Ok(mut r) => {
                     backoff = Duration::from_millis(500);
                     model.status = "connected".into();
-                    // Catch up on what arrived while disconnected.
+                    // Catch up on what arrived while disconnected, then
+                    // subscribe to each thread from where the view is; the
+                    // server sends anything newer, then live traffic.
                     if let Err(e) = reload(session, &mut model).await {
                         model.status = e.to_string();
                     }
+                    for t in &model.threads {
+                        if r.sync(t.thread_id, t.messages).await.is_err() {
+                            break;
+                        }
+                    }
+                    relay = Some(r);
                     continue;
                 }
                 Err(ClientError::SessionEnded(m)) => {
@@ -589,7 +624,12 @@ pub async fn run(
         };
         tokio::select! {
             key = keys.recv() => {
-                let Some(Event::Key(key)) = key else { continue };
+                let key = match key {
+                    Some(Event::Key(key)) => key,
+                    Some(_) => continue,
+                    // The keyboard is gone: nothing more can happen.
+                    None => break,
+                };
                 match on_key(&mut model, key) {
                     Action::Quit => break,
                     Action::Open => {

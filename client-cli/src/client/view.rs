@@ -376,7 +376,7 @@ impl Session {
         thread: ThreadId,
         after: u64,
         total: u64,
-        progress: &dyn Fn(Tick),
+        progress: &(dyn Fn(Tick) + Sync),
     ) -> Result<Vec<samtale_protocol::wire::StoredMessage>, ClientError> {
         let mut out = Vec::new();
         let mut cursor = after;
@@ -439,7 +439,7 @@ impl Session {
     pub async fn thread_view(
         &mut self,
         thread: ThreadId,
-        progress: &dyn Fn(Tick),
+        progress: &(dyn Fn(Tick) + Sync),
     ) -> Result<ThreadView, ClientError> {
         let detail = self.thread_detail(thread).await?;
         let devices = self.thread_devices(thread).await?.devices;
@@ -584,7 +584,7 @@ impl Session {
         text: &str,
         files: &[&Path],
         relay: Option<&mut crate::relay::Relay>,
-        progress: &dyn Fn(Tick),
+        progress: &(dyn Fn(Tick) + Sync),
     ) -> Result<(u64, MessageId), ClientError> {
         if text.trim().is_empty() && files.is_empty() {
             return Err(ClientError::Refused(
@@ -691,7 +691,7 @@ impl Session {
         thread: ThreadId,
         seq: u64,
         index: usize,
-        progress: &dyn Fn(Tick),
+        progress: &(dyn Fn(Tick) + Sync),
     ) -> Result<(String, zeroize::Zeroizing<Vec<u8>>), ClientError> {
         let detail = self.thread_detail(thread).await?;
         let devices = self.thread_devices(thread).await?.devices;

@@ -21,6 +21,8 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub struct Server {
     pub url: String,
     pub enrolment_code: String,
+    /// The relay, to drop connections as a failing node would.
+    pub relay: samtale_server::relay::Relay,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -68,6 +70,7 @@ impl Server {
         let app = Application::build(&settings).await.expect("server starts");
         let url = format!("http://{}", app.local_addr());
         let enrolment_code = app.enrolment_code().unwrap().to_owned();
+        let relay = app.relay().clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until(async move {
             let _ = rx.await;
@@ -75,6 +78,7 @@ impl Server {
         Server {
             url,
             enrolment_code,
+            relay,
             _dir: dir,
             shutdown: Some(tx),
         }
