@@ -138,22 +138,18 @@ async fn the_whole_story_with_the_real_binary() {
         login["root_fingerprint"].as_str(),
         Some(fingerprint.as_str())
     );
-    // The first member of the team makes its key at login.
-    assert_eq!(
-        login["keys"]["published"].as_array().unwrap().len(),
-        1,
-        "{login}"
-    );
+    // An uncertified device makes no team key: nobody would trust it.
+    assert_eq!(login["keys"]["published"], serde_json::json!([]), "{login}");
     let certified = cli
         .run("admin", &["--json", "admin", "certify", "mette"])
         .await
         .ok()
         .json();
     assert_eq!(certified.as_array().unwrap().len(), 1);
-    // It kept the key (a grant to itself); nothing is left to do.
-    assert_eq!(login["keys"]["granted"], 1, "{login}");
+    // Certified, the first member of the team makes its key and keeps it.
     let keys = cli.run("mette", &["--json", "keys"]).await.ok().json();
-    assert_eq!(keys["granted"], 0, "{keys}");
+    assert_eq!(keys["published"].as_array().unwrap().len(), 1, "{keys}");
+    assert_eq!(keys["granted"], 1, "{keys}");
     // The record clerk and the archive key.
     cli.run("rita", &["login", "--username", "rita"]).await.ok();
     cli.run("admin", &["admin", "certify", "rita"]).await.ok();
@@ -450,6 +446,16 @@ async fn the_whole_story_with_the_real_binary() {
     cli.run("mette-laptop", &["login", "--username", "mette"])
         .await
         .ok();
+    // Not certified yet: it may read, but it may not send.
+    let uncertified = cli
+        .run("mette-laptop", &["send", short, "Hej fra laptoppen"])
+        .await
+        .code(2);
+    assert!(
+        uncertified.stderr.contains("not certified"),
+        "{}",
+        uncertified.stderr
+    );
     let devices = cli.run("mette", &["--json", "devices"]).await.ok().json();
     let laptop = devices
         .as_array()

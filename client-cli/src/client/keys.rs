@@ -274,7 +274,19 @@ impl Session {
         let me = self.me().await?;
         match me.kind {
             AccountKind::Staff => {
-                if me.roles.contains(&Role::Staff) {
+                // Others trust a team key only when its publisher's device
+                // was certified when it signed it: wait for the certificate.
+                let own: Vec<DeviceInfo> = self.get("/v1/devices").await?;
+                let certified = own
+                    .iter()
+                    .any(|d| d.device_id == self.config.device_id && d.certified);
+                if !certified {
+                    report.skipped.push(
+                        "this device's team keys: it is not certified yet (ask an admin to run `samtale admin certify`, then run `samtale keys`)"
+                            .into(),
+                    );
+                }
+                if certified && me.roles.contains(&Role::Staff) {
                     for team in &me.teams {
                         self.maintain_holder(
                             HolderKind::Team,

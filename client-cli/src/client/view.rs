@@ -603,6 +603,16 @@ impl Session {
             )));
         }
         let devices = self.thread_devices(thread).await?.devices;
+        if self.is_staff()
+            && !devices
+                .iter()
+                .any(|d| d.device_id == self.config.device_id && d.certificate.is_some())
+        {
+            return Err(ClientError::Refused(
+                "this device is not certified by your organisation yet, so citizens could not trust what it sends; ask an admin to run `samtale admin certify`"
+                    .into(),
+            ));
+        }
         let recipients = self.recipients(&detail, &devices).await?;
         let mut payload = MessagePayload::text(text);
         for path in files {
