@@ -446,7 +446,7 @@ async fn the_whole_story_with_the_real_binary() {
     cli.run("mette-laptop", &["login", "--username", "mette"])
         .await
         .ok();
-    // Not certified yet: it may read, but it may not send.
+    // Not certified yet: it gets no team key, and it may not send.
     let uncertified = cli
         .run("mette-laptop", &["send", short, "Hej fra laptoppen"])
         .await
