@@ -26,17 +26,7 @@ const T0: u64 = 1_796_029_200_000;
 fn render(model: &ChatModel) -> String {
     let mut terminal = Terminal::new(TestBackend::new(132, 32)).unwrap();
     terminal.draw(|f| draw(f, model)).unwrap();
-    let buffer = terminal.backend().buffer();
-    let mut out = String::new();
-    for y in 0..buffer.area.height {
-        let mut line = String::new();
-        for x in 0..buffer.area.width {
-            line.push_str(buffer[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    samtale_cli::tui::screen_text(terminal.backend().buffer())
 }
 
 fn participant(name: &str, assurance: AssuranceLevel) -> Participant {

@@ -311,6 +311,21 @@ pub(super) async fn list_staff(
     Ok(Json(out))
 }
 
+/// A staff account of the caller's organisation by its path id, or 404.
+async fn staff_of_org(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+) -> Result<crate::storage::accounts::AccountRow, ApiError> {
+    let id: AccountId = path_id(account)?;
+    state
+        .storage
+        .account(&id.to_string())
+        .await?
+        .filter(|a| a.org_id == caller.org_id() && a.kind == "staff")
+        .ok_or_else(|| ApiError::not_found("staff account"))
+}
+
 /// `GET /v1/staff/{account}/devices` (admin): a staff member's devices,
 /// to certify the new ones with the organisation root.
 #[utoipa::path(
@@ -333,13 +348,7 @@ pub(super) async fn staff_devices(
     Path(account): Path<String>,
 ) -> Result<Json<Vec<samtale_protocol::wire::DeviceInfo>>, ApiError> {
     caller.require(Roles::ADMIN, "listing staff devices")?;
-    let id: AccountId = path_id(&account)?;
-    let row = state
-        .storage
-        .account(&id.to_string())
-        .await?
-        .filter(|a| a.org_id == caller.org_id() && a.kind == "staff")
-        .ok_or_else(|| ApiError::not_found("staff account"))?;
+    let row = staff_of_org(&state, &caller, &account).await?;
     super::accounts::device_infos(&state, &row.id)
         .await
         .map(Json)
@@ -368,13 +377,7 @@ pub(super) async fn disable_staff(
     Path(account): Path<String>,
 ) -> Result<NoContent, ApiError> {
     caller.require(Roles::ADMIN, "disabling staff accounts")?;
-    let id: AccountId = path_id(&account)?;
-    let row = state
-        .storage
-        .account(&id.to_string())
-        .await?
-        .filter(|a| a.org_id == caller.org_id() && a.kind == "staff")
-        .ok_or_else(|| ApiError::not_found("staff account"))?;
+    let row = staff_of_org(&state, &caller, &account).await?;
     if row.id == caller.id() {
         return Err(ApiError::new(
             ErrorCode::Conflict,
