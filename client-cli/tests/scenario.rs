@@ -15,10 +15,12 @@ use std::time::Duration;
 use serde_json::Value;
 use support::{Cli, Op, Server, assert_json_snapshot, browser_login, start_op};
 
-/// Signs Maja up: `samtale join` waits for the eID login while the test
-/// plays her browser (or, without a provider, joins unverified).
+/// Signs a citizen up: `samtale join` waits for the eID login while the
+/// test plays their browser (or, without a provider, joins unverified).
 async fn join(cli: &Cli, op: Option<&Op>, who: &str, code: &str, fingerprint: &str) -> Value {
-    let mut command = cli.command(
+    with_eid(
+        cli,
+        op,
         who,
         &[
             "--json",
@@ -32,7 +34,14 @@ async fn join(cli: &Cli, op: Option<&Op>, who: &str, code: &str, fingerprint: &s
             "--eid-timeout",
             "60",
         ],
-    );
+    )
+    .await
+}
+
+/// Runs a command that may log in with eID (`--print-url`), playing the
+/// user's browser when it prints the address; returns its JSON output.
+async fn with_eid(cli: &Cli, op: Option<&Op>, who: &str, args: &[&str]) -> Value {
+    let mut command = cli.command(who, args);
     command
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -72,7 +81,8 @@ async fn join(cli: &Cli, op: Option<&Op>, who: &str, code: &str, fingerprint: &s
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "join failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        "`samtale {}` failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        args.join(" ")
     );
     serde_json::from_str(&stdout).unwrap()
 }
@@ -496,6 +506,22 @@ async fn the_whole_story_with_the_real_binary() {
         .ok()
         .json();
     assert_eq!(after["messages"][2]["body"]["text"], "Ses torsdag.");
+
+    // Maja's session ends (she logged out); she logs in again with eID.
+    if op.is_some() {
+        cli.run("maja", &["logout"]).await.ok();
+        let ended = cli.run("maja", &["threads"]).await.code(3);
+        assert!(ended.stderr.contains("samtale login"), "{}", ended.stderr);
+        let again = with_eid(
+            &cli,
+            op.as_ref(),
+            "maja",
+            &["--json", "login", "--eid", "--print-url"],
+        )
+        .await;
+        assert_eq!(again["logged_in"], true);
+        cli.run("maja", &["threads"]).await.ok();
+    }
 
     // Consent withdrawal: Maja's sessions end; the caseworker is refused
     // and told what to do instead.
