@@ -174,10 +174,12 @@ pub struct DevicesArgs {
 
 #[derive(Debug, Subcommand)]
 enum DevicesAction {
-    /// Lists your devices.
+    /// Lists your devices.  Example: samtale devices list
     List,
     /// Revokes a device: its sessions and connections end at once, and it
     /// receives no keys for new messages.
+    ///
+    /// Example: samtale devices revoke 0193c0de-7c1a-7d2e-9f00-5b1e2f3a4b5c
     Revoke {
         /// The device id (see `samtale devices`).
         device: DeviceId,
@@ -194,9 +196,13 @@ pub struct ConsentArgs {
 #[derive(Debug, Subcommand)]
 enum ConsentAction {
     /// Shows the consent text and whether you have given it.
+    ///
+    /// Example: samtale consent show
     Show,
     /// Withdraws your consent: no more messages in Samtale; the
     /// municipality writes to you by letter or digital post. Your sessions end.
+    ///
+    /// Example: samtale consent withdraw
     Withdraw {
         /// Do not ask for confirmation.
         #[arg(long)]
