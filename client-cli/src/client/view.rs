@@ -628,11 +628,24 @@ impl Session {
             let total = blob.len() as u64;
             self.ensure_token().await?;
             progress(Tick::Bytes(0, Some(total)));
-            let stored: AttachmentStored = self
-                .api
-                .upload(&format!("/v1/threads/{thread}/attachments"), blob, |_| {})
-                .await
-                .map_err(Session::api_error)?;
+            // The body stream counts what it hands over; the bar follows.
+            let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let counter = sent.clone();
+            let path = format!("/v1/threads/{thread}/attachments");
+            let upload = self.api.upload::<AttachmentStored>(&path, blob, move |n| {
+                counter.store(n, std::sync::atomic::Ordering::Relaxed);
+            });
+            tokio::pin!(upload);
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+            let stored = loop {
+                tokio::select! {
+                    done = &mut upload => break done.map_err(Session::api_error)?,
+                    _ = tick.tick() => progress(Tick::Bytes(
+                        sent.load(std::sync::atomic::Ordering::Relaxed),
+                        Some(total),
+                    )),
+                }
+            };
             progress(Tick::Bytes(total, Some(total)));
             if stored.sha256 != hash {
                 return Err(ClientError::Verification(
