@@ -668,9 +668,38 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
             }
             frame = frame => {
                 match frame {
-                    Some(Ok(ServerFrame::Deliver { .. } | ServerFrame::Receipt { .. })) => {
-                        if let Err(e) = reload(session, &mut model).await {
+                    Some(Ok(ServerFrame::Deliver { thread_id, seq, committed_at_ms, .. })) => {
+                        let open = model.view.as_ref().map(|v| v.row.thread_id);
+                        let known = model.threads.iter_mut().find(|t| t.thread_id == thread_id);
+                        let result = match known {
+                            // Another thread: its row's counters are enough.
+                            Some(row) if open != Some(thread_id) => {
+                                if seq > row.messages {
+                                    row.unread += seq - row.messages;
+                                    row.messages = seq;
+                                    row.last_activity_ms = committed_at_ms;
+                                }
+                                // Newest first, keeping the selection on its thread.
+                                let selected = model.threads.get(model.selected).map(|t| t.thread_id);
+                                model.threads.sort_by(|a, b| b.last_activity_ms.cmp(&a.last_activity_ms));
+                                if let Some(pos) = model.threads.iter().position(|t| Some(t.thread_id) == selected) {
+                                    model.selected = pos;
+                                }
+                                Ok(())
+                            }
+                            // The open thread, or a new one: load it.
+                            _ => reload(session, &mut model).await,
+                        };
+                        if let Err(e) = result {
                             model.status = e.to_string();
+                        }
+                    }
+                    Some(Ok(ServerFrame::Receipt { .. })) => {
+                        if let Some(id) = model.view.as_ref().map(|v| v.row.thread_id) {
+                            match session.thread_view(id, &|_| {}).await {
+                                Ok(v) => model.view = Some(v),
+                                Err(e) => model.status = e.to_string(),
+                            }
                         }
                     }
                     Some(Ok(_)) | None => {}

@@ -110,6 +110,14 @@ async fn the_chat_updates_live_reconnects_catches_up_and_sends() {
     )
     .await
     .ok();
+    // An older thread, and the one the chat opens (newest first).
+    let other = cli
+        .run("mette", &["--json", "new-thread", "--citizen", "Maja"])
+        .await
+        .ok()
+        .json();
+    let other = other["thread_id"].as_str().unwrap()[..8].to_owned();
+    cli.run("mette", &["send", &other, "Om ferien."]).await.ok();
     let thread = cli
         .run("mette", &["--json", "new-thread", "--citizen", "Maja"])
         .await
@@ -162,6 +170,14 @@ async fn the_chat_updates_live_reconnects_catches_up_and_sends() {
         .ok();
     until_shown(&mut screens, "Er du der stadig?").await;
     until_shown(&mut screens, "connected").await;
+
+    // A message in the other thread: its row counts it, the open thread
+    // stays open.
+    cli.run("maja", &["send", &other, "Ferien passer fint."])
+        .await
+        .ok();
+    until_shown(&mut screens, "1 new").await;
+    assert!(screens.borrow().contains("Er du der stadig?"));
 
     // Mette types and sends.
     for c in "Ja, jeg er her.".chars() {
