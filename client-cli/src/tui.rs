@@ -681,7 +681,7 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
                                 }
                                 // Newest first, keeping the selection on its thread.
                                 let selected = model.threads.get(model.selected).map(|t| t.thread_id);
-                                model.threads.sort_by(|a, b| b.last_activity_ms.cmp(&a.last_activity_ms));
+                                model.threads.sort_by_key(|t| std::cmp::Reverse(t.last_activity_ms));
                                 if let Some(pos) = model.threads.iter().position(|t| Some(t.thread_id) == selected) {
                                     model.selected = pos;
                                 }
