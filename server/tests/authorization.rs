@@ -52,6 +52,15 @@ async fn setup(app: &TestApp) -> Setup {
     let team_y = create_team(app, &world.admin, "Jobcenter").await;
     create_staff(app, &world.admin, "staff_y", &["staff"], &[team_y]).await;
     let staff_y = login(app, "staff_y").await;
+    support::world::certify(
+        app,
+        &world.root,
+        world.org_id,
+        &staff_y,
+        samtale_protocol::Roles::STAFF,
+        &[team_y],
+    )
+    .await;
     let team_y_key =
         HolderKeyPair::generate(HolderId::random().unwrap(), HolderKind::Team, 0).unwrap();
     expect::<Value>(
@@ -114,6 +123,7 @@ async fn setup(app: &TestApp) -> Setup {
 
     // actors: 0 staff_x, 1 staff_y, 2 clerk, 3 admin, 4 A, 5 B, 6 A revoked
     let staff_x = login(app, "caseworker").await;
+    world.certify(app, &staff_x).await;
     expect::<Value>(
         grant(app, &world.staff, &world.team_key, &[&staff_x.device]).await,
         200,

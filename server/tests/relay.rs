@@ -258,6 +258,7 @@ async fn multi_party_thread_second_device_and_a_colleague_who_joins_later(db: &T
         create_staff(&app, &world.admin, "colleague", &["staff"], &[world.team]).await;
     let colleague = login(&app, "colleague").await;
     assert_eq!(colleague.account, colleague_id);
+    world.certify(&app, &colleague).await;
     expect::<Value>(
         grant(&app, &world.staff, &world.team_key, &[&colleague.device]).await,
         200,
@@ -630,6 +631,7 @@ async fn eight_concurrent_senders_never_make_a_syncing_reader_skip(db: &TestData
     let mut senders = Vec::new();
     for _ in 0..SENDERS {
         let actor = login(&app, "caseworker").await;
+        world.certify(&app, &actor).await;
         expect::<Value>(
             grant(&app, &world.staff, &world.team_key, &[&actor.device]).await,
             200,
@@ -1107,4 +1109,40 @@ async fn a_client_can_name_and_verify_every_sender_of_a_thread(db: &TestDatabase
 on_both_backends!(
     thread_devices,
     a_client_can_name_and_verify_every_sender_of_a_thread
+);
+
+async fn an_uncertified_staff_device_cannot_send_until_it_is_certified(db: &TestDatabase) {
+    let Scene {
+        app,
+        world,
+        thread,
+        to,
+        ..
+    } = Scene::new(db, "080880-8888", false).await;
+    // A second desk of the caseworker, not certified yet, holding the key.
+    let desk = login(&app, "caseworker").await;
+    expect::<Value>(
+        grant(&app, &world.staff, &world.team_key, &[&desk.device]).await,
+        200,
+    )
+    .await;
+    let mut ws = Ws::connect(&app, desk.token()).await;
+    let (id, envelope) = seal(&desk, thread, &to, b"Hej");
+    let refused = ws
+        .send_and_ack(&send_frame(thread, id, &envelope))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.0, ErrorCode::Forbidden);
+    assert!(refused.1.contains("not certified"), "{}", refused.1);
+    // Certified while connected: the same send now goes through.
+    world.certify(&app, &desk).await;
+    assert_eq!(
+        ws.send_and_ack(&send_frame(thread, id, &envelope)).await,
+        Ok(1)
+    );
+    app.stop().await;
+}
+on_both_backends!(
+    uncertified,
+    an_uncertified_staff_device_cannot_send_until_it_is_certified
 );

@@ -169,6 +169,10 @@ struct Connection {
     socket: WebSocket,
     caller: Caller,
     identity_key: [u8; 32],
+    /// Whether the organisation root has certified this (staff) device;
+    /// re-checked when a send would be refused, so a certificate uploaded
+    /// while connected counts at once.
+    certified: bool,
     registration: super::Registration,
     /// Per subscribed thread: the highest sequence number this connection
     /// has delivered.
@@ -262,8 +266,11 @@ impl Connection {
                 return None;
             }
         };
-        let identity_key = match state.storage.device(&caller.device_id).await {
-            Ok(Some(d)) => d.identity_key.as_slice().try_into().ok()?,
+        let (identity_key, certified) = match state.storage.device(&caller.device_id).await {
+            Ok(Some(d)) => (
+                d.identity_key.as_slice().try_into().ok()?,
+                d.certificate.is_some(),
+            ),
             _ => {
                 close_with(
                     &mut socket,
@@ -292,6 +299,7 @@ impl Connection {
             socket,
             caller,
             identity_key,
+            certified,
             registration,
             cursors: HashMap::new(),
             own: HashMap::new(),
@@ -488,6 +496,23 @@ impl Connection {
         }
         if let Some(c) = ctx.citizens.iter().find(|c| c.consent_withdrawn) {
             return Err(consent_withdrawn(&c.display_name).into());
+        }
+        if self.caller.is_staff() && !self.certified {
+            // Citizens trust a staff message only through its device's
+            // certificate: without one it would be shown to nobody.
+            self.certified = self
+                .state
+                .storage
+                .device(&self.caller.device_id)
+                .await
+                .map_err(ApiError::from)?
+                .is_some_and(|d| d.certificate.is_some());
+            if !self.certified {
+                return Err(fail(
+                    ErrorCode::Forbidden,
+                    "this staff device is not certified by the organisation yet; an admin certifies it (samtale admin certify), then send again",
+                ));
+            }
         }
         let decoded = Envelope::decode(&envelope).map_err(|e| {
             fail(

@@ -13,9 +13,9 @@ use samtale_protocol::wire::{
     StaffInfo, TeamInfo, ThreadDetail, TokenPair,
 };
 use samtale_protocol::{
-    AccountId, DeliveryContext, DeviceKeys, Envelope, Grant, HolderEpoch, HolderId, HolderKeyPair,
-    HolderKeyRecord, HolderKind, HolderPublicKey, MessageId, OrgId, OrgRootKey, TeamId, ThreadId,
-    b64,
+    AccountId, CertificateBody, CertifiedTeam, DeliveryContext, DeviceCertificate, DeviceKeys,
+    Envelope, Grant, HolderEpoch, HolderId, HolderKeyPair, HolderKeyRecord, HolderKind,
+    HolderPublicKey, MessageId, OrgId, OrgRootKey, Roles, TeamId, ThreadId, b64,
 };
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -148,6 +148,66 @@ pub async fn my_keys(app: &TestApp, who: &Actor) -> Vec<HolderKeyPair> {
         .collect()
 }
 
+/// Certifies `who`'s device with the organisation root (staff devices
+/// may only send once certified).
+pub async fn certify(
+    app: &TestApp,
+    root: &OrgRootKey,
+    org_id: OrgId,
+    who: &Actor,
+    roles: Roles,
+    teams: &[TeamId],
+) {
+    let cert = DeviceCertificate::issue(
+        root,
+        CertificateBody {
+            org_id,
+            org_name: "Randers Kommune".into(),
+            device: who.device.public(),
+            staff_id: who.account,
+            staff_name: "staff".into(),
+            roles,
+            teams: teams
+                .iter()
+                .map(|t| CertifiedTeam {
+                    id: *t,
+                    name: "team".into(),
+                })
+                .collect(),
+            not_before: now() - 60,
+            not_after: now() + 86_400,
+        },
+    )
+    .unwrap();
+    let response = app
+        .call(
+            Method::PUT,
+            &format!("/v1/devices/{}/certificate", who.tokens.device_id),
+            Some(who.token()),
+            Some(
+                serde_json::to_value(samtale_protocol::wire::UploadCertificate::new(&cert))
+                    .unwrap(),
+            ),
+        )
+        .await;
+    assert_eq!(response.status(), 204, "{}", response.text().await.unwrap());
+}
+
+impl World {
+    /// Certifies a staff member's device for the world's team.
+    pub async fn certify(&self, app: &TestApp, who: &Actor) {
+        certify(
+            app,
+            &self.root,
+            self.org_id,
+            who,
+            Roles::STAFF,
+            &[self.team],
+        )
+        .await;
+    }
+}
+
 /// Registers an organisation with a fresh server's enrolment code; its
 /// first admin (admin role only) is logged in.
 pub async fn bootstrap(app: &TestApp, organisation: &str) -> (OrgRootKey, OrgId, Actor) {
@@ -204,6 +264,8 @@ impl World {
         create_staff(app, &admin, "clerk", &["record_clerk"], &[]).await;
         let staff = login(app, "caseworker").await;
         let clerk = login(app, "clerk").await;
+        certify(app, &root, org_id, &staff, Roles::STAFF, &[team]).await;
+        certify(app, &root, org_id, &clerk, Roles::RECORD_CLERK, &[]).await;
         // The team key, made by the caseworker's device and granted to it.
         let team_key =
             HolderKeyPair::generate(HolderId::random().unwrap(), HolderKind::Team, 0).unwrap();

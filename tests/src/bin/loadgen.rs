@@ -447,6 +447,7 @@ async fn relay(c: Config) -> Result<(), AnyError> {
     let ws_url = format!("ws://127.0.0.1:{port}/ws");
     let password = "load generator passphrase";
     let admin_device = DeviceKeys::generate()?;
+    let root = OrgRootKey::generate()?;
     let boot = api
         .call(
             reqwest::Method::POST,
@@ -454,7 +455,7 @@ async fn relay(c: Config) -> Result<(), AnyError> {
             None,
             json!({
                 "enrolment_code": code, "organisation_name": "Belastning Kommune",
-                "root_public_key": OrgRootKey::generate()?.public(), "username": "admin",
+                "root_public_key": root.public(), "username": "admin",
                 "display_name": "Admin", "password": password,
                 "device": admin_device.public(), "device_label": "loadgen",
             }),
@@ -464,11 +465,8 @@ async fn relay(c: Config) -> Result<(), AnyError> {
         .as_str()
         .ok_or("no admin token")?
         .to_string();
-    let org: [u8; 16] = *boot["org_id"]
-        .as_str()
-        .ok_or("no org")?
-        .parse::<samtale_protocol::OrgId>()?
-        .as_bytes();
+    let org_id: samtale_protocol::OrgId = boot["org_id"].as_str().ok_or("no org")?.parse()?;
+    let org: [u8; 16] = *org_id.as_bytes();
     let team = api
         .call(
             reqwest::Method::POST,
@@ -505,6 +503,38 @@ async fn relay(c: Config) -> Result<(), AnyError> {
         .as_str()
         .ok_or("no staff token")?
         .to_string();
+    // Staff devices send once the organisation root has certified them.
+    let staff_account: samtale_protocol::AccountId = staff["account_id"]
+        .as_str()
+        .ok_or("no staff account")?
+        .parse()?;
+    let certificate = samtale_protocol::DeviceCertificate::issue(
+        &root,
+        samtale_protocol::CertificateBody {
+            org_id,
+            org_name: "Belastning Kommune".into(),
+            device: staff_device.public(),
+            staff_id: staff_account,
+            staff_name: "Sender".into(),
+            roles: samtale_protocol::Roles::STAFF,
+            teams: vec![samtale_protocol::CertifiedTeam {
+                id: team_uuid,
+                name: "Team".into(),
+            }],
+            not_before: now() - 60,
+            not_after: now() + 86_400,
+        },
+    )?;
+    api.call(
+        reqwest::Method::PUT,
+        &format!(
+            "/v1/devices/{}/certificate",
+            staff["device_id"].as_str().ok_or("no staff device")?
+        ),
+        Some(&staff_token),
+        json!({"certificate": b64::encode(certificate.as_bytes())}),
+    )
+    .await?;
     let publish = |who: &DeviceKeys, key: &HolderKeyPair, owner: [u8; 16]| {
         let record = HolderKeyRecord::sign(who, &key.public(), owner, now());
         (
