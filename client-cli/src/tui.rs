@@ -670,6 +670,12 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
                 match frame {
                     Some(Ok(ServerFrame::Deliver { thread_id, seq, committed_at_ms, .. })) => {
                         let open = model.view.as_ref().map(|v| v.row.thread_id);
+                        // This device has it: the sender sees "delivered".
+                        if open != Some(thread_id)
+                            && let Some(r) = relay.as_mut()
+                        {
+                            let _ = session.mark_delivered(thread_id, seq, r).await;
+                        }
                         let known = model.threads.iter_mut().find(|t| t.thread_id == thread_id);
                         let result = match known {
                             // Another thread: its row's counters are enough.

@@ -15,6 +15,7 @@ use ratatui::backend::TestBackend;
 use samtale_cli::client::Session;
 use samtale_cli::profile::{Home, Profile};
 use samtale_protocol::wire::ErrorCode;
+use serde_json::Value;
 use support::{Cli, PASSPHRASE, Server};
 
 /// Waits until the drawn screen contains `text`.
@@ -178,6 +179,24 @@ async fn the_chat_updates_live_reconnects_catches_up_and_sends() {
         .ok();
     until_shown(&mut screens, "1 new").await;
     assert!(screens.borrow().contains("Er du der stadig?"));
+    // Mette's device received it without reading it: Maja sees
+    // "delivered", not "read".
+    let mut delivered = Value::Null;
+    for _ in 0..50 {
+        let v = cli
+            .run("maja", &["--json", "show", &other])
+            .await
+            .ok()
+            .json();
+        delivered = v["messages"][1].clone();
+        if delivered["delivered"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(delivered["body"]["text"], "Ferien passer fint.");
+    assert_eq!(delivered["delivered"], true, "{delivered}");
+    assert_eq!(delivered["read"], false, "{delivered}");
 
     // Mette types and sends.
     for c in "Ja, jeg er her.".chars() {

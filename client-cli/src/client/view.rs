@@ -576,6 +576,25 @@ impl Session {
         Ok(())
     }
 
+    /// Tells the senders that this device has received a thread's messages
+    /// up to `seq` (a signed delivered receipt over the live connection).
+    pub async fn mark_delivered(
+        &mut self,
+        thread: ThreadId,
+        seq: u64,
+        relay: &mut crate::relay::Relay,
+    ) -> Result<(), ClientError> {
+        let receipt = Receipt::sign(
+            self.device()?,
+            thread,
+            seq,
+            ReceiptKind::Delivered,
+            now_secs() * 1000,
+        );
+        relay.receipt(receipt.as_bytes().to_vec()).await?;
+        Ok(())
+    }
+
     /// Sends text (and files) to a thread; returns `(seq, message id)`
     /// after the server has stored it.
     pub async fn send(
