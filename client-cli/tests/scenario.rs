@@ -17,11 +17,17 @@ use support::{Cli, Op, Server, assert_json_snapshot, browser_login, start_op};
 
 /// Signs a citizen up: `samtale join` waits for the eID login while the
 /// test plays their browser (or, without a provider, joins unverified).
-async fn join(cli: &Cli, op: Option<&Op>, who: &str, code: &str, fingerprint: &str) -> Value {
+async fn join(
+    cli: &Cli,
+    op: Option<&Op>,
+    (profile, person): (&str, &str),
+    code: &str,
+    fingerprint: &str,
+) -> Value {
     with_eid(
         cli,
         op,
-        who,
+        (profile, person),
         &[
             "--json",
             "join",
@@ -38,10 +44,16 @@ async fn join(cli: &Cli, op: Option<&Op>, who: &str, code: &str, fingerprint: &s
     .await
 }
 
-/// Runs a command that may log in with eID (`--print-url`), playing the
-/// user's browser when it prints the address; returns its JSON output.
-async fn with_eid(cli: &Cli, op: Option<&Op>, who: &str, args: &[&str]) -> Value {
-    let mut command = cli.command(who, args);
+/// Runs a command of `profile` that may log in with eID (`--print-url`),
+/// playing `person`'s browser when it prints the address; returns its JSON
+/// output.
+async fn with_eid(
+    cli: &Cli,
+    op: Option<&Op>,
+    (profile, person): (&str, &str),
+    args: &[&str],
+) -> Value {
+    let mut command = cli.command(profile, args);
     command
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -68,7 +80,7 @@ async fn with_eid(cli: &Cli, op: Option<&Op>, who: &str, args: &[&str]) -> Value
     });
     let url = url_rx.await.unwrap();
     match (op, url) {
-        (Some(_), Some(url)) => browser_login(&url, who).await,
+        (Some(_), Some(url)) => browser_login(&url, person).await,
         (Some(_), None) => panic!("`samtale join` printed no eID login address"),
         (None, Some(_)) => panic!("eID login asked for, but the server has no broker"),
         (None, None) => {}
@@ -200,7 +212,7 @@ async fn the_whole_story_with_the_real_binary() {
     // nothing (the code is spent only if the server accepted it, so use a
     // second invitation for the real sign-up).
     // Sign-up through the real OpenID Provider.
-    let joined = join(&cli, op.as_ref(), "maja", code, &fingerprint).await;
+    let joined = join(&cli, op.as_ref(), ("maja", "maja"), code, &fingerprint).await;
     assert_eq!(joined["fingerprint_checked"], true);
     let expected_level = if op.is_some() {
         "substantial"
@@ -228,7 +240,7 @@ async fn the_whole_story_with_the_real_binary() {
     join(
         &cli,
         op.as_ref(),
-        "elsa",
+        ("elsa", "elsa"),
         invitation["code"].as_str().unwrap(),
         &fingerprint,
     )
@@ -507,6 +519,53 @@ async fn the_whole_story_with_the_real_binary() {
         .json();
     assert_eq!(after["messages"][2]["body"]["text"], "Ses torsdag.");
 
+    // Maja's tablet: a new invitation reaches the same account; the phone
+    // grants the tablet her key, and the tablet reads the history.
+    let invitation = cli
+        .run(
+            "mette",
+            &[
+                "--json",
+                "invite",
+                "--national-id",
+                "010203-1234",
+                "--name",
+                "Maja",
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    let tablet = join(
+        &cli,
+        op.as_ref(),
+        ("maja-tablet", "maja"),
+        invitation["code"].as_str().unwrap(),
+        &fingerprint,
+    )
+    .await;
+    assert_eq!(tablet["account_id"], joined["account_id"]);
+    let before = cli
+        .run("maja-tablet", &["--json", "show", short])
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        before["messages"][0]["body"]["status"], "failed",
+        "no key yet"
+    );
+    let granted = cli.run("maja", &["--json", "keys"]).await.ok().json();
+    assert!(granted["granted"].as_u64().unwrap() >= 1, "{granted}");
+    let after = cli
+        .run("maja-tablet", &["--json", "show", short])
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        after["messages"][0]["body"]["text"],
+        "Hej Maja, her er bevillingen."
+    );
+
     // Maja's session ends (she logged out); she logs in again with eID.
     if op.is_some() {
         cli.run("maja", &["logout"]).await.ok();
@@ -515,7 +574,7 @@ async fn the_whole_story_with_the_real_binary() {
         let again = with_eid(
             &cli,
             op.as_ref(),
-            "maja",
+            ("maja", "maja"),
             &["--json", "login", "--eid", "--print-url"],
         )
         .await;
