@@ -48,6 +48,21 @@ impl ApiError {
         }
     }
 
+    /// The process exit code for this error (see `samtale --help`): 3 when
+    /// the session is over, 4 when the server cannot be reached, 5 when it
+    /// refused or found nothing, else 2.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            _ if self.session_ended() => 3,
+            Self::Unreachable { .. } => 4,
+            Self::Server {
+                code: ErrorCode::Forbidden | ErrorCode::ConsentWithdrawn | ErrorCode::NotFound,
+                ..
+            } => 5,
+            _ => 2,
+        }
+    }
+
     /// Whether the session is over (expired, revoked, disabled).
     pub fn session_ended(&self) -> bool {
         matches!(

@@ -401,11 +401,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
             return e.exit_code();
         }
         if let Some(e) = cause.downcast_ref::<samtale_cli::api::ApiError>() {
-            return match e {
-                samtale_cli::api::ApiError::Unreachable { .. } => 4,
-                samtale_cli::api::ApiError::Server { code, .. } => client_code_exit(*code),
-                samtale_cli::api::ApiError::Protocol(_) => 2,
-            };
+            return e.exit_code();
         }
         if cause
             .downcast_ref::<samtale_cli::relay::RelayError>()
@@ -415,15 +411,6 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         }
     }
     2
-}
-
-fn client_code_exit(code: samtale_protocol::wire::ErrorCode) -> u8 {
-    use samtale_protocol::wire::ErrorCode as E;
-    match code {
-        E::AuthenticationFailed | E::TokenExpired | E::DeviceRevoked | E::NotAuthenticated => 3,
-        E::Forbidden | E::ConsentWithdrawn | E::NotFound => 5,
-        _ => 2,
-    }
 }
 
 fn read_secret_file(path: &Path) -> anyhow::Result<String> {
@@ -612,7 +599,7 @@ pub async fn dispatch(command: Command, global: &Global, style: Style) -> anyhow
         }
         Command::Admin(c) => admin(global, &style, c).await,
         Command::Profile(c) => profiles(global, &style, c),
-        Command::Scan(_) => done(),
+        Command::Scan(a) => Ok(crate::scan::run(a, global.json)),
     }
 }
 
@@ -1520,7 +1507,7 @@ async fn admin(global: &Global, style: &Style, c: AdminCommand) -> anyhow::Resul
             }
         }
         AdminCommand::Team(TeamCommand::Add { team, username }) => {
-            let team = resolve_any_team(&mut s, &team).await?;
+            let team = resolve_team(&mut s, Some(&team)).await?;
             let member = resolve_staff(&mut s, &username).await?;
             s.call(
                 Method::POST,
@@ -1540,7 +1527,7 @@ async fn admin(global: &Global, style: &Style, c: AdminCommand) -> anyhow::Resul
             }
         }
         AdminCommand::Team(TeamCommand::Remove { team, username }) => {
-            let team = resolve_any_team(&mut s, &team).await?;
+            let team = resolve_team(&mut s, Some(&team)).await?;
             let member = resolve_staff(&mut s, &username).await?;
             s.call::<()>(
                 Method::DELETE,
@@ -1568,7 +1555,7 @@ async fn admin(global: &Global, style: &Style, c: AdminCommand) -> anyhow::Resul
         }) => {
             let mut team_ids: Vec<TeamId> = Vec::new();
             for t in &teams {
-                team_ids.push(resolve_any_team(&mut s, t).await?.team_id);
+                team_ids.push(resolve_team(&mut s, Some(t)).await?.team_id);
             }
             let pw = password(
                 password_file.as_deref(),
@@ -1670,10 +1657,6 @@ async fn admin(global: &Global, style: &Style, c: AdminCommand) -> anyhow::Resul
         }
     }
     done()
-}
-
-async fn resolve_any_team(session: &mut Session, given: &str) -> anyhow::Result<TeamInfo> {
-    resolve_team(session, Some(given)).await
 }
 
 fn profiles(global: &Global, style: &Style, c: ProfileCommand) -> anyhow::Result<ExitCode> {

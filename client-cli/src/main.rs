@@ -231,9 +231,6 @@ fn main() -> ExitCode {
     // The local time zone must be read before any thread starts.
     let offset = samtale_cli::output::local_offset();
     let cli = Cli::parse();
-    if let Command::Scan(args) = cli.command {
-        return scan::run(args, cli.global.json);
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

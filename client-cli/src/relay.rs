@@ -42,9 +42,6 @@ pub enum RelayError {
     Timeout,
 }
 
-/// A frame arriving on the connection.
-pub type Incoming = ServerFrame;
-
 /// An open, authenticated relay connection.
 pub struct Relay {
     stream: Stream,

@@ -569,12 +569,21 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
     let mut relay: Option<crate::relay::Relay> = None;
     let mut backoff = Duration::from_millis(500);
     let mut retry_at = tokio::time::Instant::now();
+    // What was last marked read, so a key press costs no file or network I/O.
+    let mut marked: Option<(samtale_protocol::ThreadId, u64)> = None;
     loop {
         if let Some(view) = &model.view
             && let Some(last) = view.messages.last()
+            && marked != Some((view.row.thread_id, last.seq))
         {
             let id = view.row.thread_id;
-            let _ = session.mark_read(id, last.seq, relay.as_mut()).await;
+            if session
+                .mark_read(id, last.seq, relay.as_mut())
+                .await
+                .is_ok()
+            {
+                marked = Some((id, last.seq));
+            }
             if let Some(t) = model.threads.iter_mut().find(|t| t.thread_id == id) {
                 t.unread = 0;
             }

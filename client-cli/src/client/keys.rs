@@ -144,7 +144,7 @@ impl Session {
         // stored the epoch must not lose it.
         self.keystore.update(|s| s.add_holder(key))?;
         let _: HolderKeySet = self
-            .post_put(
+            .put(
                 &format!("/v1/keys/{}/{}", epoch.holder, epoch.epoch),
                 &PublishHolderKey {
                     record: record.as_bytes().to_vec(),
@@ -152,15 +152,6 @@ impl Session {
             )
             .await?;
         Ok(())
-    }
-
-    async fn post_put<B: Serialize, T: serde::de::DeserializeOwned>(
-        &mut self,
-        path: &str,
-        body: &B,
-    ) -> Result<T, ClientError> {
-        self.ensure_token().await?;
-        self.api.put(path, body).await.map_err(Self::api_error)
     }
 
     /// Makes sure `owner` has a holder of `kind` (creating epoch 0 if not),
@@ -515,7 +506,7 @@ impl Session {
                     d.keys.identity == *signer
                         && d.certificate.as_deref().is_some_and(|c| {
                             DeviceCertificate::decode(c).is_ok_and(|c| {
-                                c.verify_signer(&root, record_time(&record), signer)
+                                c.verify_signer(&root, record.created_at(), signer)
                                     .is_ok_and(|b| {
                                         b.teams.iter().any(|t| t.id == detail.summary.team_id)
                                     })
@@ -539,9 +530,4 @@ impl Session {
         }
         Ok(out)
     }
-}
-
-/// When a key record was signed (its certificate must have been valid then).
-fn record_time(record: &HolderKeyRecord) -> u64 {
-    record.created_at()
 }

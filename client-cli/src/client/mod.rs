@@ -61,12 +61,8 @@ impl ClientError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::SessionEnded(_) => 3,
-            Self::Api(e) if e.session_ended() => 3,
-            Self::Api(ApiError::Unreachable { .. }) | Self::Relay(_) => 4,
-            Self::Api(ApiError::Server {
-                code: ErrorCode::Forbidden | ErrorCode::ConsentWithdrawn | ErrorCode::NotFound,
-                ..
-            }) => 5,
+            Self::Api(e) => e.exit_code(),
+            Self::Relay(_) => 4,
             Self::Verification(_) => 6,
             Self::ConsentWithdrawn(_) => 5,
             _ => 2,
@@ -204,6 +200,16 @@ impl Session {
     ) -> Result<T, ClientError> {
         self.ensure_token().await?;
         self.api.post(path, body).await.map_err(Self::api_error)
+    }
+
+    /// `PUT path` with session handling.
+    pub async fn put<B: serde::Serialize + ?Sized, T: serde::de::DeserializeOwned>(
+        &mut self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.ensure_token().await?;
+        self.api.put(path, body).await.map_err(Self::api_error)
     }
 
     /// A call answered with `204`.

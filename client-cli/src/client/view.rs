@@ -242,6 +242,13 @@ impl Session {
         &mut self,
         devices: &[ThreadDevice],
     ) -> Result<HashMap<TeamId, String>, ClientError> {
+        let mut names = self.own_team_names().await;
+        self.add_certified_team_names(devices, &mut names);
+        Ok(names)
+    }
+
+    /// The names of a staff account's own teams (none for citizens).
+    async fn own_team_names(&mut self) -> HashMap<TeamId, String> {
         let mut names = HashMap::new();
         if self.is_staff()
             && let Ok(teams) = self.get::<Vec<TeamInfo>>("/v1/teams").await
@@ -250,6 +257,15 @@ impl Session {
                 names.insert(t.team_id, t.name);
             }
         }
+        names
+    }
+
+    /// Adds the team names from the valid certificates among `devices`.
+    fn add_certified_team_names(
+        &self,
+        devices: &[ThreadDevice],
+        names: &mut HashMap<TeamId, String>,
+    ) {
         let root = self.config.root_public_key;
         for d in devices {
             if let Some(c) = d.certificate.as_deref()
@@ -261,7 +277,6 @@ impl Session {
                 }
             }
         }
-        Ok(names)
     }
 
     /// Identifies a message's signer among the thread's writers.
@@ -415,20 +430,13 @@ impl Session {
     pub async fn thread_rows(&mut self) -> Result<Vec<ThreadRow>, ClientError> {
         let list = self.thread_list().await?;
         let state = self.profile.state();
-        let mut team_names: HashMap<TeamId, String> = HashMap::new();
-        if self.is_staff()
-            && let Ok(teams) = self.get::<Vec<TeamInfo>>("/v1/teams").await
-        {
-            for t in teams {
-                team_names.insert(t.team_id, t.name);
-            }
-        }
+        let mut team_names = self.own_team_names().await;
         let mut rows = Vec::new();
         for summary in &list.threads {
             let detail = self.thread_detail(summary.thread_id).await?;
             if !team_names.contains_key(&summary.team_id) {
                 let devices = self.thread_devices(summary.thread_id).await?.devices;
-                team_names.extend(self.team_names(&devices).await?);
+                self.add_certified_team_names(&devices, &mut team_names);
             }
             rows.push(row_of(summary, &detail, &team_names, &state));
         }
