@@ -78,11 +78,21 @@ impl ApiError {
 }
 
 /// The REST client for one server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Api {
     http: reqwest::Client,
     base: String,
     token: Option<String>,
+}
+
+/// Names the server; never prints the bearer token.
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("base", &self.base)
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .finish()
+    }
 }
 
 /// Installs the TLS crypto provider once per process (reqwest is built

@@ -14,7 +14,6 @@ use crate::keystore::{Keystore, Secrets};
 use crate::profile::{Profile, ProfileConfig};
 
 /// `samtale admin init`.
-#[derive(Debug)]
 pub struct InitRequest<'a> {
     /// The server.
     pub server: &'a str,
@@ -33,7 +32,6 @@ pub struct InitRequest<'a> {
 }
 
 /// `samtale login`.
-#[derive(Debug)]
 pub struct LoginRequest<'a> {
     /// The server.
     pub server: &'a str,
@@ -61,6 +59,26 @@ pub struct JoinRequest<'a> {
     pub device_label: &'a str,
     /// The consent the user accepted.
     pub consent: &'a ConsentText,
+}
+
+/// Debug output names the server and user, never the password.
+impl std::fmt::Debug for InitRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InitRequest")
+            .field("server", &self.server)
+            .field("organisation", &self.organisation)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for LoginRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("server", &self.server)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for JoinRequest<'_> {
@@ -339,5 +357,36 @@ impl Session {
         session.store_tokens(&pair)?;
         session.me().await?;
         Ok(session)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_a_password_or_token() {
+        let login = LoginRequest {
+            server: "http://127.0.0.1:1",
+            username: "mette",
+            password: "correct horse battery staple",
+            device_label: "desk",
+        };
+        let init = InitRequest {
+            server: "http://127.0.0.1:1",
+            enrolment_code: "ABCD-EFGH",
+            organisation: "Randers Kommune",
+            username: "anne",
+            display_name: "Anne",
+            password: "correct horse battery staple",
+            device_label: "admin",
+        };
+        let mut api = Api::new("http://127.0.0.1:1").unwrap();
+        api.set_token(Some("eyJ-secret-token".into()));
+        let shown = format!("{login:?} {init:?} {api:?}");
+        assert!(!shown.contains("battery"), "{shown}");
+        assert!(!shown.contains("ABCD"), "{shown}");
+        assert!(!shown.contains("secret-token"), "{shown}");
+        assert!(shown.contains("mette"));
     }
 }
