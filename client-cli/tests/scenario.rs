@@ -10,7 +10,6 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::time::Duration;
 
 use serde_json::Value;
 use support::{Cli, Op, Server, assert_json_snapshot, browser_login, start_op};
@@ -47,12 +46,24 @@ async fn join(
 /// Runs a command of `profile` that may log in with eID (`--print-url`),
 /// playing `person`'s browser when it prints the address; returns its JSON
 /// output.
-async fn with_eid(
+async fn with_eid(cli: &Cli, op: Option<&Op>, who: (&str, &str), args: &[&str]) -> Value {
+    let (code, stdout, stderr) = run_with_eid(cli, op, who, args).await;
+    assert_eq!(
+        code,
+        Some(0),
+        "`samtale {}` failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        args.join(" ")
+    );
+    serde_json::from_str(&stdout).unwrap()
+}
+
+/// As [`with_eid`], returning the exit code, stdout and stderr.
+async fn run_with_eid(
     cli: &Cli,
     op: Option<&Op>,
     (profile, person): (&str, &str),
     args: &[&str],
-) -> Value {
+) -> (Option<i32>, String, String) {
     let mut command = cli.command(profile, args);
     command
         .stdout(std::process::Stdio::piped())
@@ -91,12 +102,7 @@ async fn with_eid(
         .unwrap();
     let stderr = reader.join().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "`samtale {}` failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        args.join(" ")
-    );
-    serde_json::from_str(&stdout).unwrap()
+    (out.status.code(), stdout, stderr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,9 +214,6 @@ async fn the_whole_story_with_the_real_binary() {
     assert_eq!(invitation["findings"], serde_json::json!([]));
     let code = invitation["code"].as_str().unwrap();
 
-    // A wrong fingerprint from the letter: the client refuses and keeps
-    // nothing (the code is spent only if the server accepted it, so use a
-    // second invitation for the real sign-up).
     // Sign-up through the real OpenID Provider.
     let joined = join(&cli, op.as_ref(), ("maja", "maja"), code, &fingerprint).await;
     assert_eq!(joined["fingerprint_checked"], true);
@@ -600,6 +603,54 @@ async fn the_whole_story_with_the_real_binary() {
     assert!(banner.contains("withdrawn consent"), "{banner}");
     cli.run("maja", &["threads"]).await.code(3);
 
+    // A letter whose fingerprint is not the server's: the sign-up is
+    // undone (the new device revoked) and no profile is kept.
+    let invitation = cli
+        .run(
+            "mette",
+            &[
+                "--json",
+                "invite",
+                "--national-id",
+                "19811218-9876",
+                "--name",
+                "Elsa",
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    let (code, _, stderr) = run_with_eid(
+        &cli,
+        op.as_ref(),
+        ("elsa-doubtful", "elsa"),
+        &[
+            "join",
+            "--code",
+            invitation["code"].as_str().unwrap(),
+            "--fingerprint",
+            "AAAAA-AAAAA-AAAAA-AAAAA-AAAAA",
+            "--accept-consent",
+            "--print-url",
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(6), "{stderr}");
+    assert!(stderr.contains("Nothing was kept"), "{stderr}");
+    assert!(
+        !cli.profile_dir("elsa-doubtful")
+            .join("profile.json")
+            .exists()
+    );
+    let elsa_devices = cli.run("elsa", &["--json", "devices"]).await.ok().json();
+    let devices = elsa_devices.as_array().unwrap();
+    assert_eq!(devices.len(), 2, "{elsa_devices}");
+    assert_eq!(
+        devices.iter().filter(|d| d["revoked_at"].is_null()).count(),
+        1,
+        "the doubtful device was revoked: {elsa_devices}"
+    );
+
     // Wrong keystore passphrase: a clear error, nothing changed.
     let keystore = cli.profile_dir("karl").join("keystore.json");
     let before = std::fs::read(&keystore).unwrap();
@@ -623,5 +674,4 @@ async fn the_whole_story_with_the_real_binary() {
             assert!(!text.contains("Tak!"), "{profile} stores message text");
         }
     }
-    tokio::time::sleep(Duration::from_millis(10)).await;
 }
