@@ -647,6 +647,85 @@ pub struct ThreadSummary {
     /// Journaled up to this sequence number, if at all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journaled_up_to: Option<u64>,
+    /// The case it was filed on ("Filed on case X"), if at all. Messages
+    /// after `journaled_up_to` are not journaled yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journaled_case: Option<String>,
+    /// When it was last filed (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journaled_at: Option<u64>,
+    /// An admin's hold: retention deletes nothing of it while set.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub on_hold: bool,
+}
+
+/// `POST /v1/threads/{thread}/journal`: a record clerk records that the
+/// thread was filed on a case, up to a sequence number, after exporting
+/// and verifying it (the export's manifest hash identifies the files).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FileJournal {
+    /// The case reference in the case system (no personal data: a number
+    /// like "2026-004711" or "27.12.04-G01-12-26"; checked like other text
+    /// that leaves the encrypted channel).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
+    pub case_ref: String,
+    /// The KLE subject number, e.g. "27.12.04" (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^\d{2}(\.\d{2}){0,2}$"))]
+    pub kle: Option<String>,
+    /// The last sequence number the export covers.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub up_to_seq: u64,
+    /// SHA-256 of the export's manifest, hex.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
+    pub manifest_sha256: String,
+}
+
+/// One filing of a thread on a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct JournalReceipt {
+    /// The case reference.
+    pub case_ref: String,
+    /// The KLE subject number, if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kle: Option<String>,
+    /// Filed up to this sequence number.
+    pub up_to_seq: u64,
+    /// SHA-256 of the export's manifest, hex.
+    pub manifest_sha256: String,
+    /// The record clerk.
+    pub clerk_account_id: AccountId,
+    /// The clerk's device.
+    pub clerk_device_id: DeviceId,
+    /// When (Unix seconds).
+    pub journaled_at: u64,
+}
+
+/// `GET /v1/threads/{thread}/journal`: every filing, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct JournalList {
+    /// The filings.
+    pub receipts: Vec<JournalReceipt>,
+}
+
+/// A team's retention policy (gallring), in days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RetentionPolicy {
+    /// Messages are deleted this many days after they were journaled.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3650))]
+    pub journaled_days: u32,
+    /// Messages never journaled are deleted at this age (and a thread with
+    /// nothing left once it has been quiet this long).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3650))]
+    pub unjournaled_days: u32,
 }
 
 /// The level of assurance of a citizen's identity (NSIS / eIDAS).
@@ -764,6 +843,8 @@ pub struct TeamInfo {
     pub name: String,
     /// Its staff members.
     pub staff: Vec<AccountId>,
+    /// How long its messages are kept.
+    pub retention: RetentionPolicy,
 }
 
 /// `POST /v1/staff`: an admin creates a staff account.

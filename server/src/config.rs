@@ -210,6 +210,8 @@ pub struct MessagingSettings {
     pub notify_template: String,
     /// Minimum seconds between two notifications to the same person.
     pub notify_interval_seconds: u32,
+    /// Minutes between two retention purges (0: no purge job on this node).
+    pub purge_interval_minutes: u32,
 }
 
 /// The default notification text (Danish): no content, no names.
@@ -226,6 +228,7 @@ impl Default for MessagingSettings {
             notify_webhook_secret: None,
             notify_template: DEFAULT_NOTIFY_TEMPLATE.into(),
             notify_interval_seconds: 15 * 60,
+            purge_interval_minutes: 60,
         }
     }
 }
@@ -293,6 +296,8 @@ pub struct Layer {
     pub notify_template: Option<String>,
     /// `notify_interval_seconds = 900`
     pub notify_interval_seconds: Option<u32>,
+    /// `purge_interval_minutes = 60`
+    pub purge_interval_minutes: Option<u32>,
 }
 
 impl Layer {
@@ -320,6 +325,7 @@ impl Layer {
             notify_interval_seconds: self
                 .notify_interval_seconds
                 .or(base.notify_interval_seconds),
+            purge_interval_minutes: self.purge_interval_minutes.or(base.purge_interval_minutes),
         }
     }
 
@@ -398,6 +404,7 @@ impl Layer {
             notify_webhook_secret: var("SAMTALE_NOTIFY_WEBHOOK_SECRET"),
             notify_template: var("SAMTALE_NOTIFY_TEMPLATE"),
             notify_interval_seconds: number("SAMTALE_NOTIFY_INTERVAL_SECONDS")?,
+            purge_interval_minutes: number("SAMTALE_PURGE_INTERVAL_MINUTES")?,
             trusted_proxies: var("SAMTALE_TRUSTED_PROXIES").map(|v| {
                 v.split(',')
                     .map(|s| s.trim().to_owned())
@@ -578,6 +585,9 @@ fn resolve_messaging(layer: &Layer) -> Result<MessagingSettings, ConfigError> {
         notify_interval_seconds: layer
             .notify_interval_seconds
             .unwrap_or(d.notify_interval_seconds),
+        purge_interval_minutes: layer
+            .purge_interval_minutes
+            .unwrap_or(d.purge_interval_minutes),
     };
     if !(1024..=1024 * 1024 * 1024).contains(&m.attachment_max_bytes) {
         return Err(ConfigError::Invalid {

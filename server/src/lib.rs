@@ -9,6 +9,8 @@
 //! * [`storage`]: the one storage interface, on SQLite or PostgreSQL.
 //! * [`http`]: routes, errors, middleware.
 //! * [`relay`]: the WebSocket relay, group-commit writer, fan-out.
+//! * [`audit`]: the hash-chained, content-free audit log.
+//! * [`retention`]: the purge job (gallring).
 //! * [`notify`]: content-free notifications to offline recipients.
 //! * [`startup`]: bind, serve, graceful shutdown.
 //! * [`telemetry`]: structured logs that carry no personal data.
@@ -18,6 +20,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod eid;
@@ -25,6 +28,7 @@ pub mod http;
 pub mod limits;
 pub mod notify;
 pub mod relay;
+pub mod retention;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -71,6 +71,84 @@ enum Subcommand {
     ///
     /// Example: samtale-server --data-dir /var/lib/samtale enrol
     Enrol,
+    /// The audit log: verify its hash chain, or export it for the data
+    /// protection officer. Entries hold ids, actions and times, never
+    /// content.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Run the retention purge (gallring) once now, print what it deleted
+    /// and exit. The server also runs it every purge_interval_minutes.
+    ///
+    /// Example: samtale-server --data-dir /var/lib/samtale purge
+    Purge,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain from the first entry to the head. Exits 0 when
+    /// every entry is intact, 1 naming the first changed, missing or
+    /// inserted entry.
+    ///
+    /// Example: samtale-server --data-dir /var/lib/samtale audit verify
+    Verify,
+    /// Write entries as JSON lines (one per line; hashes in hex), filtered
+    /// by subject, actor and time. The export itself is audited.
+    ///
+    /// Examples:
+    ///
+    ///   samtale-server audit export --subject 0b5f…-thread-id --output thread.jsonl
+    ///
+    ///   samtale-server audit export --actor 7c1e…-account-id --since 2026-01-01 --until 2026-07-01
+    #[command(verbatim_doc_comment)]
+    Export {
+        /// Only entries about this object (a thread, account, team or device id)
+        #[arg(long, value_name = "ID")]
+        subject: Option<String>,
+        /// Only entries by this account id (or `system`)
+        #[arg(long, value_name = "ID")]
+        actor: Option<String>,
+        /// Only entries of this organisation id
+        #[arg(long, value_name = "ID")]
+        org: Option<String>,
+        /// From this day (YYYY-MM-DD, UTC) or Unix time in seconds, inclusive
+        #[arg(long, value_name = "DATE", value_parser = parse_time_ms)]
+        since: Option<i64>,
+        /// Before this day (YYYY-MM-DD, UTC) or Unix time in seconds, exclusive
+        #[arg(long, value_name = "DATE", value_parser = parse_time_ms)]
+        until: Option<i64>,
+        /// Write here instead of standard output
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// `YYYY-MM-DD` (midnight UTC) or Unix seconds, as Unix milliseconds.
+fn parse_time_ms(text: &str) -> Result<i64, String> {
+    if let Ok(seconds) = text.parse::<i64>() {
+        return Ok(seconds.saturating_mul(1000));
+    }
+    let bad = || format!("expected YYYY-MM-DD or Unix seconds, got {text:?}");
+    let mut parts = text.splitn(3, '-');
+    let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let (y, m, d): (i64, i64, i64) = (
+        y.parse().map_err(|_| bad())?,
+        m.parse().map_err(|_| bad())?,
+        d.parse().map_err(|_| bad())?,
+    );
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(bad());
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Ok(days * 86_400_000)
 }
 
 fn main() -> ExitCode {
@@ -108,8 +186,11 @@ fn main() -> ExitCode {
             config::DatabaseSettings::Sqlite { path } => path.display().to_string(),
             config::DatabaseSettings::Postgres { url } => url.redacted(),
         };
-        if let Some(Subcommand::Enrol) = command {
-            return enrol(&settings).await;
+        match command {
+            Some(Subcommand::Enrol) => return enrol(&settings).await,
+            Some(Subcommand::Audit(command)) => return audit(&settings, command).await,
+            Some(Subcommand::Purge) => return purge(&settings).await,
+            None => {}
         }
         let app = match Application::build(&settings).await {
             Ok(app) => app,
@@ -173,6 +254,122 @@ async fn enrol(settings: &Settings) -> ExitCode {
         }
         Err(error) => {
             eprintln!("samtale-server: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open_storage(settings: &Settings) -> Option<samtale_server::storage::Storage> {
+    match samtale_server::storage::Storage::open(&settings.database).await {
+        Ok(storage) => Some(storage),
+        Err(error) => {
+            eprintln!("samtale-server: {error}");
+            None
+        }
+    }
+}
+
+/// `samtale-server audit verify|export`.
+async fn audit(settings: &Settings, command: AuditCommand) -> ExitCode {
+    use samtale_server::audit;
+    let Some(storage) = open_storage(settings).await else {
+        return ExitCode::FAILURE;
+    };
+    let code = match command {
+        AuditCommand::Verify => match audit::verify_storage(&storage, |_| {}).await {
+            Ok(count) => {
+                println!(
+                    "The audit log is intact: {count} entries, each linked to the one before."
+                );
+                ExitCode::SUCCESS
+            }
+            Err(audit::VerifyError::Chain(error)) => {
+                eprintln!(
+                    "samtale-server: THE AUDIT LOG DOES NOT VERIFY: {error}.\n\
+                     Entries before {} are intact. Keep a copy of the database as it is now and \
+                     tell the data protection officer.",
+                    error.index()
+                );
+                ExitCode::from(1)
+            }
+            Err(error) => {
+                eprintln!("samtale-server: {error}");
+                ExitCode::from(2)
+            }
+        },
+        AuditCommand::Export {
+            subject,
+            actor,
+            org,
+            since,
+            until,
+            output,
+        } => {
+            let filter = samtale_server::storage::records::AuditFilter {
+                subject,
+                actor,
+                org_id: org,
+                since_ms: since,
+                until_ms: until,
+            };
+            let now_ms = samtale_server::auth::Clock::default().now_ms();
+            let result = match &output {
+                Some(path) => match std::fs::File::create(path) {
+                    Ok(file) => {
+                        let mut out = std::io::BufWriter::new(file);
+                        audit::export(&storage, &filter, &mut out, now_ms).await
+                    }
+                    Err(error) => Err(audit::ExportError::Io(error)),
+                },
+                None => {
+                    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                    audit::export(&storage, &filter, &mut out, now_ms).await
+                }
+            };
+            match result {
+                Ok(count) => {
+                    eprintln!(
+                        "{count} audit entries exported{}.",
+                        output
+                            .as_ref()
+                            .map(|p| format!(" to {}", p.display()))
+                            .unwrap_or_default()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("samtale-server: {error}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    };
+    storage.close().await;
+    code
+}
+
+/// `samtale-server purge`.
+async fn purge(settings: &Settings) -> ExitCode {
+    let Some(storage) = open_storage(settings).await else {
+        return ExitCode::FAILURE;
+    };
+    let clock = samtale_server::auth::Clock::default();
+    let result = samtale_server::retention::run_once(&storage, &clock).await;
+    storage.close().await;
+    match result {
+        Ok(r) => {
+            println!(
+                "Retention purge done: {} threads deleted, {} messages, {} attachments and {} receipts deleted; {} due threads left alone because they are on hold.",
+                r.threads_deleted,
+                r.messages_deleted,
+                r.attachments_deleted,
+                r.receipts_deleted,
+                r.threads_on_hold
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("samtale-server: retention purge failed: {error}");
             ExitCode::FAILURE
         }
     }

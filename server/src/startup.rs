@@ -103,6 +103,11 @@ impl Application {
             std::sync::Arc::new(crate::relay::InProcessBus::new(hub.clone()));
         let notifier =
             crate::notify::Notifier::spawn(messaging, storage.clone(), clock.clone(), hub.clone())?;
+        crate::retention::spawn(
+            storage.clone(),
+            clock.clone(),
+            messaging.purge_interval_minutes,
+        );
         let writer =
             crate::relay::writer::spawn(storage.clone(), clock.clone(), bus.clone(), notifier);
         let relay = crate::relay::Relay {

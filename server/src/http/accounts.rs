@@ -128,6 +128,16 @@ pub(super) async fn bootstrap(
         return Err(bad_enrolment_code());
     }
     tracing::info!(org_id = %org.id, account_id = %admin.id, "organisation bootstrapped");
+    state
+        .record(
+            crate::audit::AuditEvent::new(
+                crate::audit::Action::OrganisationRegister,
+                &admin.id,
+                Some(&org.id),
+            )
+            .org(&org.id),
+        )
+        .await;
     Ok(Created(BootstrapResponse {
         org_id: parse_id(&org.id)?,
         root_fingerprint: org_fingerprint(&req.root_public_key),
@@ -253,6 +263,20 @@ pub(super) async fn login(
         .open_session(&account.id, &device, is_new, &session, now)
         .await?;
     tracing::info!(account_id = %account.id, device_id, new_device = is_new, "staff logged in");
+    state
+        .record(
+            crate::audit::AuditEvent::new(
+                crate::audit::Action::DeviceLogin,
+                &account.id,
+                Some(&device_id),
+            )
+            .org(&account.org_id)
+            .device(&device_id)
+            .detail(
+                crate::audit::Detail::none().word("new_device", if is_new { "yes" } else { "no" }),
+            ),
+        )
+        .await;
     Ok(Created(grant.tokens))
 }
 
@@ -485,6 +509,14 @@ pub(super) async fn revoke_device(
         .await?;
     state.relay.policy.bump();
     tracing::info!(account_id = %caller.id(), device_id = %row.id, "device revoked");
+    state
+        .audit(
+            &caller,
+            crate::audit::Action::DeviceRevoke,
+            Some(&row.id),
+            crate::audit::Detail::none(),
+        )
+        .await;
     Ok(NoContent)
 }
 
@@ -564,5 +596,13 @@ pub(super) async fn upload_certificate(
         .set_certificate(&row.id, cert.as_bytes())
         .await?;
     tracing::info!(device_id = %row.id, "device certificate stored");
+    state
+        .audit(
+            &caller,
+            crate::audit::Action::DeviceCertify,
+            Some(&row.id),
+            crate::audit::Detail::none(),
+        )
+        .await;
     Ok(NoContent)
 }

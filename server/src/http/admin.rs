@@ -5,7 +5,8 @@ use axum::extract::{Path, State};
 use axum::response::NoContent;
 use samtale_protocol::Roles;
 use samtale_protocol::wire::{
-    AddTeamMember, CreateStaffRequest, CreateTeamRequest, ErrorCode, StaffInfo, TeamInfo,
+    AddTeamMember, CreateStaffRequest, CreateTeamRequest, ErrorCode, RetentionPolicy, StaffInfo,
+    TeamInfo,
 };
 use samtale_protocol::{AccountId, TeamId};
 
@@ -13,7 +14,9 @@ use super::accounts::new_id;
 use super::caller::Caller;
 use super::validate::{self, parse_id, path_id};
 use super::{ApiError, ApiJson, AppState, Created};
+use crate::audit::{Action, AuditEvent, Detail};
 use crate::storage::accounts::AccountRow;
+use crate::storage::records::RetentionRow;
 
 /// `POST /v1/teams` (admin)
 #[utoipa::path(
@@ -61,10 +64,19 @@ pub(super) async fn create_team(
         staff.push(parse_id(caller.id())?);
     }
     tracing::info!(team_id = %id, "team created");
+    state
+        .audit(&caller, Action::TeamCreate, Some(&id), Detail::none())
+        .await;
+    let retention = state
+        .storage
+        .team_retention(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("team"))?;
     Ok(Created(TeamInfo {
         team_id: parse_id(&id)?,
         name: name.to_owned(),
         staff,
+        retention: retention_view(retention),
     }))
 }
 
@@ -96,15 +108,17 @@ pub(super) async fn list_teams(
     let mine = state.storage.teams_of(caller.id()).await?;
     let admin = caller.roles().contains(Roles::ADMIN);
     let mut out = Vec::new();
-    for (id, name, staff) in all {
-        if admin || mine.contains(&id) {
+    for team in all {
+        if admin || mine.contains(&team.id) {
             out.push(TeamInfo {
-                team_id: parse_id(&id)?,
-                name,
-                staff: staff
+                team_id: parse_id(&team.id)?,
+                name: team.name,
+                staff: team
+                    .staff
                     .iter()
                     .map(|s| parse_id(s))
                     .collect::<Result<_, _>>()?,
+                retention: retention_view(team.retention),
             });
         }
     }
@@ -161,6 +175,14 @@ pub(super) async fn add_member(
         .await?;
     state.relay.policy.bump();
     tracing::info!(team_id, account_id = %account.id, "team member added");
+    state
+        .audit(
+            &caller,
+            Action::TeamMemberAdd,
+            Some(&team_id),
+            Detail::none().id("account", &account.id),
+        )
+        .await;
     Ok(NoContent)
 }
 
@@ -206,7 +228,78 @@ pub(super) async fn remove_member(
     }
     state.relay.policy.bump();
     tracing::info!(team_id, account_id = %account.id, "team member removed");
+    state
+        .audit(
+            &caller,
+            Action::TeamMemberRemove,
+            Some(&team_id),
+            Detail::none().id("account", &account.id),
+        )
+        .await;
     Ok(NoContent)
+}
+
+fn retention_view(r: RetentionRow) -> RetentionPolicy {
+    RetentionPolicy {
+        journaled_days: u32::try_from(r.journaled_days).unwrap_or(u32::MAX),
+        unjournaled_days: u32::try_from(r.unjournaled_days).unwrap_or(u32::MAX),
+    }
+}
+
+/// `PUT /v1/teams/{team}/retention` (admin): how long the team's messages
+/// are kept. The purge job applies it from its next run.
+#[utoipa::path(
+    put,
+    path = "/v1/teams/{team}/retention",
+    tag = "admin",
+    request_body = samtale_protocol::wire::RetentionPolicy,
+    params(("team" = String, Path, description = "A team id (UUID).")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The policy now in force.", body = samtale_protocol::wire::RetentionPolicy),
+        super::openapi::BodyErrors,
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
+        super::openapi::NotFound,
+    )
+)]
+pub(super) async fn set_retention(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(team): Path<String>,
+    ApiJson(req): ApiJson<RetentionPolicy>,
+) -> Result<Json<RetentionPolicy>, ApiError> {
+    caller.require(Roles::ADMIN, "changing a team's retention policy")?;
+    let team_id = team_in_org(&state, &caller, &team).await?;
+    for (name, days) in [
+        ("journaled_days", req.journaled_days),
+        ("unjournaled_days", req.unjournaled_days),
+    ] {
+        if !(1..=3650).contains(&days) {
+            return Err(ApiError::new(
+                ErrorCode::ValidationFailed,
+                format!("{name}: must be between 1 and 3650 days, got {days}"),
+            ));
+        }
+    }
+    let policy = RetentionRow {
+        journaled_days: i64::from(req.journaled_days),
+        unjournaled_days: i64::from(req.unjournaled_days),
+    };
+    let event = AuditEvent::new(Action::TeamRetentionSet, caller.id(), Some(&team_id))
+        .org(caller.org_id())
+        .device(&caller.device_id)
+        .detail(
+            Detail::none()
+                .number("journaled_days", policy.journaled_days)
+                .number("unjournaled_days", policy.unjournaled_days),
+        );
+    state
+        .storage
+        .set_team_retention(&team_id, policy, &event, state.clock.now_ms())
+        .await?;
+    tracing::info!(team_id, "retention policy changed");
+    Ok(Json(req))
 }
 
 fn staff_info(row: &AccountRow, teams: Vec<String>) -> Result<StaffInfo, ApiError> {
@@ -282,6 +375,14 @@ pub(super) async fn create_staff(
         ));
     }
     tracing::info!(account_id = %row.id, "staff account created");
+    state
+        .audit(
+            &caller,
+            Action::StaffCreate,
+            Some(&row.id),
+            crate::audit::Detail::none(),
+        )
+        .await;
     Ok(Created(staff_info(&row, teams)?))
 }
 
@@ -398,5 +499,13 @@ pub(super) async fn disable_staff(
         .await?;
     state.relay.policy.bump();
     tracing::info!(account_id = %row.id, "staff account disabled");
+    state
+        .audit(
+            &caller,
+            Action::AccountDisable,
+            Some(&row.id),
+            crate::audit::Detail::none(),
+        )
+        .await;
     Ok(NoContent)
 }

@@ -72,6 +72,16 @@ pub(super) async fn upload(
                 )
                 .await?;
             tracing::info!(attachment_id = %id_text, size, "attachment stored");
+            state
+                .audit(
+                    &caller,
+                    crate::audit::Action::AttachmentUpload,
+                    Some(&thread),
+                    crate::audit::Detail::none()
+                        .id("attachment", &id_text)
+                        .number("size", i64::try_from(size).unwrap_or(i64::MAX)),
+                )
+                .await;
             Ok(Created(AttachmentStored {
                 attachment_id: id,
                 size,

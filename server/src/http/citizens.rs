@@ -117,6 +117,14 @@ pub(super) async fn withdraw_consent(
         .kill_account(caller.id(), ErrorCode::ConsentWithdrawn);
     state.relay.policy.bump();
     tracing::info!(account_id = %caller.id(), "consent withdrawn");
+    state
+        .audit(
+            &caller,
+            crate::audit::Action::ConsentWithdraw,
+            Some(caller.id()),
+            crate::audit::Detail::none(),
+        )
+        .await;
     Ok(NoContent)
 }
 
@@ -225,6 +233,14 @@ pub(super) async fn create_invitation(
             .await?;
         if stored {
             tracing::info!(invitation_id = %id, team_id, "invitation created");
+            state
+                .audit(
+                    &caller,
+                    crate::audit::Action::InvitationCreate,
+                    Some(&id),
+                    crate::audit::Detail::none().id("team", &team_id),
+                )
+                .await;
             return Ok(Created(InvitationCreated {
                 code: code.text.to_string(),
                 expires_at: u64::try_from(expires_at).unwrap_or(0),
@@ -396,6 +412,23 @@ pub(super) async fn signup(
         )),
         RedeemOutcome::Created => {
             tracing::info!(account_id, "citizen signed up");
+            state
+                .record(
+                    crate::audit::AuditEvent::new(
+                        crate::audit::Action::CitizenSignup,
+                        &account_id,
+                        Some(&account_id),
+                    )
+                    .org(&invitation.org_id)
+                    .device(&device_id)
+                    .detail(
+                        crate::audit::Detail::none()
+                            .id("team", &invitation.team_id)
+                            .word("assurance", validate::assurance_to_db(assurance))
+                            .word("consent", "given"),
+                    ),
+                )
+                .await;
             Ok(Created(grant.tokens))
         }
         RedeemOutcome::ExistingAccount(existing) => {
@@ -406,6 +439,23 @@ pub(super) async fn signup(
                 .issue(&existing, &device_id, &grant.session_id, "citizen", now)
                 .map_err(|_| ApiError::internal("cannot sign an access token"))?;
             tracing::info!(account_id = %existing, "citizen signed up again; device added");
+            state
+                .record(
+                    crate::audit::AuditEvent::new(
+                        crate::audit::Action::CitizenSignup,
+                        &existing,
+                        Some(&existing),
+                    )
+                    .org(&invitation.org_id)
+                    .device(&device_id)
+                    .detail(
+                        crate::audit::Detail::none()
+                            .id("team", &invitation.team_id)
+                            .word("assurance", validate::assurance_to_db(assurance))
+                            .word("device", "added"),
+                    ),
+                )
+                .await;
             Ok(Created(TokenPair {
                 account_id: parse_id(&existing)?,
                 access_token: access,
@@ -535,6 +585,22 @@ pub(super) async fn eid_login(
         )
         .await?;
     tracing::info!(account_id = %account.id, device_id, new_device = is_new, "citizen logged in with eID");
+    state
+        .record(
+            crate::audit::AuditEvent::new(
+                crate::audit::Action::DeviceLogin,
+                &account.id,
+                Some(&device_id),
+            )
+            .org(&account.org_id)
+            .device(&device_id)
+            .detail(
+                crate::audit::Detail::none()
+                    .word("method", "eid")
+                    .word("new_device", if is_new { "yes" } else { "no" }),
+            ),
+        )
+        .await;
     Ok(Created(grant.tokens))
 }
 

@@ -11,6 +11,7 @@ pub mod caller;
 mod citizens;
 mod keys;
 pub mod openapi;
+mod records;
 pub mod threads;
 mod validate;
 
@@ -58,6 +59,37 @@ pub struct AppState {
     pub key_rotation_days: u32,
     /// The largest attachment upload.
     pub attachment_max_bytes: u64,
+}
+
+impl AppState {
+    /// Records what the caller did in the audit log. The action has
+    /// happened already, so a failure to record it is logged loudly rather
+    /// than turned into an error for the caller.
+    pub(crate) async fn audit(
+        &self,
+        caller: &caller::Caller,
+        action: crate::audit::Action,
+        subject: Option<&str>,
+        detail: crate::audit::Detail,
+    ) {
+        let event = crate::audit::AuditEvent::new(action, caller.id(), subject)
+            .org(caller.org_id())
+            .device(&caller.device_id)
+            .detail(detail);
+        self.record(event).await;
+    }
+
+    /// Records an event in the audit log (see [`AppState::audit`]).
+    pub(crate) async fn record(&self, event: crate::audit::AuditEvent) {
+        let action = event.action;
+        if let Err(error) = self
+            .storage
+            .audit(std::slice::from_ref(&event), self.clock.now_ms())
+            .await
+        {
+            tracing::error!(%error, %action, "cannot write the audit log entry");
+        }
+    }
 }
 
 /// An error answered as `{"code": …, "message": …}` with the code's status.
@@ -277,6 +309,7 @@ fn api_routes() -> Router<AppState> {
         )
         .route("/v1/teams", post(admin::create_team).get(admin::list_teams))
         .route("/v1/teams/{team}/members", post(admin::add_member))
+        .route("/v1/teams/{team}/retention", put(admin::set_retention))
         .route(
             "/v1/teams/{team}/members/{account}",
             delete(admin::remove_member),
@@ -315,6 +348,14 @@ fn api_routes() -> Router<AppState> {
         .route("/v1/threads/{thread}/grants", get(threads::thread_grants))
         .route("/v1/threads/{thread}/keys", get(threads::thread_keys))
         .route("/v1/threads/{thread}/devices", get(threads::thread_devices))
+        .route(
+            "/v1/threads/{thread}/journal",
+            post(records::file_journal).get(records::list_journal),
+        )
+        .route(
+            "/v1/threads/{thread}/hold",
+            put(records::set_hold).delete(records::release_hold),
+        )
 }
 
 fn health_routes() -> Router<AppState> {

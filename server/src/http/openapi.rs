@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 
 use samtale_protocol::wire::ErrorBody;
 
-use super::{accounts, admin, attachments, citizens, keys, threads};
+use super::{accounts, admin, attachments, citizens, keys, records, threads};
 
 /// The errors of any endpoint that takes a JSON body.
 #[derive(utoipa::IntoResponses)]
@@ -80,6 +80,7 @@ pub struct TooManyRequests(pub ErrorBody);
         admin::create_team,
         admin::list_teams,
         admin::add_member,
+        admin::set_retention,
         admin::remove_member,
         admin::create_staff,
         admin::list_staff,
@@ -107,6 +108,10 @@ pub struct TooManyRequests(pub ErrorBody);
         threads::thread_grants,
         threads::thread_keys,
         threads::thread_devices,
+        records::file_journal,
+        records::list_journal,
+        records::set_hold,
+        records::release_hold,
         attachments::upload,
         attachments::download,
     ),
@@ -120,6 +125,7 @@ pub struct TooManyRequests(pub ErrorBody);
         (name = "citizens", description = "Invitations, sign-up, consent."),
         (name = "keys", description = "Key holders' public keys and grants of their private keys."),
         (name = "threads", description = "Threads, their participants, stored messages, receipts and attachments. Live traffic goes over the WebSocket at /ws."),
+        (name = "records", description = "Filing threads on cases (journal receipts) and holds against retention."),
     )
 )]
 pub struct ApiDoc;

@@ -157,7 +157,7 @@ pub async fn thread_context(
 }
 
 /// Loads a thread the caller may see, or answers 404.
-async fn visible(
+pub(super) async fn visible(
     state: &AppState,
     caller: &Caller,
     thread: &str,
@@ -168,13 +168,16 @@ async fn visible(
         .ok_or_else(|| ApiError::not_found("thread"))
 }
 
-fn summary(t: &ThreadRow) -> Result<ThreadSummary, ApiError> {
+pub(super) fn summary(t: &ThreadRow) -> Result<ThreadSummary, ApiError> {
     Ok(ThreadSummary {
         thread_id: parse_id(&t.id)?,
         team_id: parse_id(&t.team_id)?,
         last_seq: u64::try_from(t.last_seq).unwrap_or(0),
         last_activity_ms: u64::try_from(t.last_activity_ms).unwrap_or(0),
         journaled_up_to: t.journaled_up_to.and_then(|j| u64::try_from(j).ok()),
+        journaled_case: t.journaled_case.clone(),
+        journaled_at: t.journaled_at.and_then(|j| u64::try_from(j).ok()),
+        on_hold: t.on_hold,
     })
 }
 
@@ -382,6 +385,17 @@ pub(super) async fn create_thread(
     }
     state.relay.policy.bump();
     tracing::info!(%thread_id, citizens = citizens.len(), "thread opened");
+    state
+        .audit(
+            &caller,
+            crate::audit::Action::ThreadCreate,
+            Some(&thread_id),
+            crate::audit::Detail::none().id("team", &team_id).number(
+                "citizens",
+                i64::try_from(citizens.len()).unwrap_or(i64::MAX),
+            ),
+        )
+        .await;
     let ctx = visible(&state, &caller, &thread_id).await?;
     Ok(Created(detail(&state, &ctx).await?))
 }
@@ -555,6 +569,14 @@ pub(super) async fn add_participant(
     }
     state.relay.policy.bump();
     tracing::info!(thread_id = %ctx.thread.id, "participant added");
+    state
+        .audit(
+            &caller,
+            crate::audit::Action::ThreadCitizenAdd,
+            Some(&ctx.thread.id),
+            crate::audit::Detail::none().id("account", &citizen),
+        )
+        .await;
     let ctx = visible(&state, &caller, &thread).await?;
     Ok(Json(detail(&state, &ctx).await?))
 }

@@ -38,10 +38,11 @@ use tokio::sync::oneshot;
 
 use super::writer::WriteRequest;
 use super::{BusEvent, Event};
+use crate::audit::{Action, AuditEvent, Detail};
 use crate::http::caller::{Caller, authenticate};
 use crate::http::threads::{Access, ThreadContext, consent_withdrawn, thread_context};
 use crate::http::{ApiError, AppState};
-use crate::storage::messaging::{CommitOutcome, PendingMessage};
+use crate::storage::messaging::{CommitOutcome, NewReceipt, PendingMessage};
 
 /// The prefix of the `Sec-WebSocket-Protocol` entry that carries a token.
 pub const BEARER_PROTOCOL_PREFIX: &str = "samtale.bearer.";
@@ -558,6 +559,8 @@ impl Connection {
                 thread_id: thread,
                 message_id: message_id.to_string(),
                 sender_device_id: self.caller.device_id.clone(),
+                sender_account: self.caller.id().to_owned(),
+                org_id: ctx.thread.org_id.clone(),
                 envelope_sha256: Sha256::digest(&envelope).into(),
                 envelope,
             },
@@ -675,19 +678,27 @@ impl Connection {
                 "receipt: it acknowledges messages the thread does not have",
             ));
         }
-        let kind = match receipt.kind {
-            ReceiptKind::Delivered => "delivered",
-            ReceiptKind::Read => "read",
+        let (kind, action) = match receipt.kind {
+            ReceiptKind::Delivered => ("delivered", Action::ReceiptDelivered),
+            ReceiptKind::Read => ("read", Action::ReceiptRead),
         };
+        let up_to_seq = i64::try_from(receipt.up_to_seq).unwrap_or(0);
+        let audit = AuditEvent::new(action, self.caller.id(), Some(&thread))
+            .org(&ctx.thread.org_id)
+            .device(&self.caller.device_id)
+            .detail(Detail::none().number("up_to_seq", up_to_seq));
         let fresh = self
             .state
             .storage
             .store_receipt(
-                &thread,
-                &self.caller.device_id,
-                kind,
-                i64::try_from(receipt.up_to_seq).unwrap_or(0),
-                &bytes,
+                &NewReceipt {
+                    thread_id: &thread,
+                    device_id: &self.caller.device_id,
+                    kind,
+                    up_to_seq,
+                    receipt: &bytes,
+                },
+                &audit,
                 self.state.clock.now_ms(),
             )
             .await

@@ -15,6 +15,15 @@ pub struct OrgRow {
     pub root_public_key: Vec<u8>,
 }
 
+/// A team with its staff members and retention policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamRow {
+    pub id: String,
+    pub name: String,
+    pub staff: Vec<String>,
+    pub retention: super::records::RetentionRow,
+}
+
 /// An account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountRow {
@@ -445,14 +454,12 @@ impl Storage {
         Ok(n == 1)
     }
 
-    /// An organisation's teams with their staff members: (id, name, members).
-    pub async fn teams(
-        &self,
-        org_id: &str,
-    ) -> Result<Vec<(String, String, Vec<String>)>, StorageError> {
-        let rows: Vec<(String, String, Option<String>)> = with_pool!(self, |pool| {
+    /// An organisation's teams with their staff members and retention.
+    pub async fn teams(&self, org_id: &str) -> Result<Vec<TeamRow>, StorageError> {
+        let rows: Vec<(String, String, i64, i64, Option<String>)> = with_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT t.id, t.name, m.account_id FROM teams t \
+                "SELECT t.id, t.name, t.retain_journaled_days, t.retain_unjournaled_days, \
+                 m.account_id FROM teams t \
                  LEFT JOIN team_members m ON m.team_id = t.id \
                    AND m.account_id IN (SELECT id FROM accounts WHERE kind = 'staff') \
                  WHERE t.org_id = $1 ORDER BY t.name, t.id, m.account_id",
@@ -461,11 +468,19 @@ impl Storage {
             .fetch_all(pool)
             .await?
         });
-        let mut out: Vec<(String, String, Vec<String>)> = Vec::new();
-        for (id, name, member) in rows {
+        let mut out: Vec<TeamRow> = Vec::new();
+        for (id, name, journaled_days, unjournaled_days, member) in rows {
             match out.last_mut() {
-                Some(last) if last.0 == id => last.2.extend(member),
-                _ => out.push((id, name, member.into_iter().collect())),
+                Some(last) if last.id == id => last.staff.extend(member),
+                _ => out.push(TeamRow {
+                    id,
+                    name,
+                    staff: member.into_iter().collect(),
+                    retention: super::records::RetentionRow {
+                        journaled_days,
+                        unjournaled_days,
+                    },
+                }),
             }
         }
         Ok(out)

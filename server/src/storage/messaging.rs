@@ -7,6 +7,15 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::{Backend, Storage, StorageError};
+use crate::audit::{Action, AuditEvent, Detail};
+
+/// The case of a thread's furthest journal receipt (`t` is the thread).
+macro_rules! thread_case {
+    () => {
+        "(SELECT j.case_ref FROM journal_receipts j WHERE j.thread_id = t.id \
+          ORDER BY j.up_to_seq DESC, j.journaled_at DESC LIMIT 1)"
+    };
+}
 
 /// A key holder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +73,11 @@ pub struct ThreadRow {
     pub last_seq: i64,
     pub last_activity_ms: i64,
     pub journaled_up_to: Option<i64>,
+    /// When it was last journaled (Unix seconds), and on which case.
+    pub journaled_at: Option<i64>,
+    pub journaled_case: Option<String>,
+    /// An admin's hold keeps retention away.
+    pub on_hold: bool,
 }
 
 /// A citizen in a thread, with what senders must know.
@@ -94,8 +108,44 @@ pub struct PendingMessage {
     pub thread_id: String,
     pub message_id: String,
     pub sender_device_id: String,
+    /// The sender's account and organisation (for the audit log).
+    pub sender_account: String,
+    pub org_id: String,
     pub envelope: Vec<u8>,
     pub envelope_sha256: [u8; 32],
+}
+
+/// The audit events of a committed batch: one `message.send` per message
+/// stored now (a resend is not a new send).
+fn send_events(batch: &[PendingMessage], outcomes: &[CommitOutcome]) -> Vec<AuditEvent> {
+    batch
+        .iter()
+        .zip(outcomes)
+        .filter_map(|(m, o)| match o {
+            CommitOutcome::Stored { seq, .. } => Some(
+                AuditEvent::new(Action::MessageSend, &m.sender_account, Some(&m.thread_id))
+                    .org(&m.org_id)
+                    .device(&m.sender_device_id)
+                    .detail(
+                        Detail::none()
+                            .number("seq", *seq)
+                            .id("message", &m.message_id),
+                    ),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A delivered or read receipt to store.
+#[derive(Debug, Clone, Copy)]
+pub struct NewReceipt<'a> {
+    pub thread_id: &'a str,
+    pub device_id: &'a str,
+    /// `delivered` or `read`.
+    pub kind: &'a str,
+    pub up_to_seq: i64,
+    pub receipt: &'a [u8],
 }
 
 /// What the group commit did with one message.
@@ -611,16 +661,17 @@ impl Storage {
 
     /// A thread by id.
     pub async fn thread(&self, id: &str) -> Result<Option<ThreadRow>, StorageError> {
-        let row: Option<(String, String, String, i64, i64, Option<i64>)> =
-            with_pool!(self, |pool| {
-                sqlx::query_as(
-                    "SELECT id, org_id, team_id, last_seq, last_activity_ms, journaled_up_to \
-                     FROM threads WHERE id = $1",
-                )
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-            });
+        let row: Option<ThreadTuple> = with_pool!(self, |pool| {
+            sqlx::query_as(concat!(
+                "SELECT id, org_id, team_id, last_seq, last_activity_ms, journaled_up_to, \
+                         journaled_at, hold_since, ",
+                thread_case!(),
+                " FROM threads t WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        });
         Ok(row.map(thread_row))
     }
 
@@ -633,14 +684,18 @@ impl Storage {
         org_id: &str,
         all_of_org: bool,
     ) -> Result<Vec<ThreadRow>, StorageError> {
-        let rows: Vec<(String, String, String, i64, i64, Option<i64>)> = with_pool!(self, |pool| {
+        let rows: Vec<ThreadTuple> = with_pool!(self, |pool| {
             sqlx::query_as(
-                    "SELECT t.id, t.org_id, t.team_id, t.last_seq, t.last_activity_ms, t.journaled_up_to \
-                     FROM threads t WHERE t.org_id = $2 AND ($3 \
+                    concat!(
+                    "SELECT t.id, t.org_id, t.team_id, t.last_seq, t.last_activity_ms, t.journaled_up_to, \
+                     t.journaled_at, t.hold_since, ",
+                    thread_case!(),
+                    " FROM threads t WHERE t.org_id = $2 AND ($3 \
                        OR t.id IN (SELECT thread_id FROM thread_citizens WHERE account_id = $1) \
                        OR t.team_id IN (SELECT m.team_id FROM team_members m JOIN accounts a \
                             ON a.id = m.account_id WHERE m.account_id = $1 AND a.kind = 'staff')) \
-                     ORDER BY t.last_activity_ms DESC, t.id",
+                     ORDER BY t.last_activity_ms DESC, t.id"
+                    ),
                 )
                 .bind(account_id)
                 .bind(org_id)
@@ -775,12 +830,24 @@ impl Storage {
                 // below never has to upgrade (and fail) under another writer.
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let out = commit_in!(tx, batch, now_ms, "json_each($1)", "?");
+                audit_in!(
+                    tx,
+                    &send_events(batch, &out),
+                    now_ms,
+                    super::AUDIT_HEAD_SQLITE
+                );
                 tx.commit().await?;
                 Ok(out)
             }
             Backend::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
                 let out = commit_in!(tx, batch, now_ms, "json_array_elements_text($1::json)", "$");
+                audit_in!(
+                    tx,
+                    &send_events(batch, &out),
+                    now_ms,
+                    super::AUDIT_HEAD_POSTGRES
+                );
                 tx.commit().await?;
                 Ok(out)
             }
@@ -820,36 +887,50 @@ impl Storage {
 
     // ------------------------------------------------------------- receipts
 
-    /// Stores a device's receipt unless it already has one as far along.
+    /// Stores a device's receipt unless it already has one as far along,
+    /// and records `audit` in the same transaction when it was stored.
     pub async fn store_receipt(
         &self,
-        thread_id: &str,
-        device_id: &str,
-        kind: &str,
-        up_to_seq: i64,
-        receipt: &[u8],
+        r: &NewReceipt<'_>,
+        audit: &AuditEvent,
         now_ms: i64,
     ) -> Result<bool, StorageError> {
-        let n = with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO receipts (thread_id, device_id, kind, up_to_seq, receipt, received_at_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (thread_id, device_id, kind) DO UPDATE \
-                 SET up_to_seq = excluded.up_to_seq, receipt = excluded.receipt, \
-                     received_at_ms = excluded.received_at_ms \
-                 WHERE receipts.up_to_seq < excluded.up_to_seq",
-            )
-            .bind(thread_id)
-            .bind(device_id)
-            .bind(kind)
-            .bind(up_to_seq)
-            .bind(receipt)
-            .bind(now_ms)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
-        Ok(n == 1)
+        macro_rules! store {
+            ($tx:ident, $head:expr) => {{
+                let n = sqlx::query(
+                    "INSERT INTO receipts (thread_id, device_id, kind, up_to_seq, receipt, received_at_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (thread_id, device_id, kind) DO UPDATE \
+                     SET up_to_seq = excluded.up_to_seq, receipt = excluded.receipt, \
+                         received_at_ms = excluded.received_at_ms \
+                     WHERE receipts.up_to_seq < excluded.up_to_seq",
+                )
+                .bind(r.thread_id)
+                .bind(r.device_id)
+                .bind(r.kind)
+                .bind(r.up_to_seq)
+                .bind(r.receipt)
+                .bind(now_ms)
+                .execute(&mut *$tx)
+                .await?
+                .rows_affected();
+                if n == 1 {
+                    audit_in!($tx, std::slice::from_ref(audit), now_ms, $head);
+                }
+                $tx.commit().await?;
+                n == 1
+            }};
+        }
+        Ok(match &self.backend {
+            Backend::Sqlite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                store!(tx, super::AUDIT_HEAD_SQLITE)
+            }
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                store!(tx, super::AUDIT_HEAD_POSTGRES)
+            }
+        })
     }
 
     /// The latest receipts in a thread.
@@ -1024,15 +1105,20 @@ fn holder_row(
     }
 }
 
+type ThreadTuple = (
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
+
 fn thread_row(
-    (id, org_id, team_id, last_seq, last_activity_ms, journaled_up_to): (
-        String,
-        String,
-        String,
-        i64,
-        i64,
-        Option<i64>,
-    ),
+    (id, org_id, team_id, last_seq, last_activity_ms, journaled_up_to, journaled_at, hold, case): ThreadTuple,
 ) -> ThreadRow {
     ThreadRow {
         id,
@@ -1041,6 +1127,9 @@ fn thread_row(
         last_seq,
         last_activity_ms,
         journaled_up_to,
+        journaled_at,
+        journaled_case: case,
+        on_hold: hold.is_some(),
     }
 }
 

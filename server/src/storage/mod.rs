@@ -15,11 +15,72 @@ mod macros {
             }
         };
     }
+
+    /// Appends audit events inside the open transaction `$tx`, continuing
+    /// the chain from its head. `$head_sql` reads the head (PostgreSQL adds
+    /// `FOR UPDATE`, so appends from many nodes queue on the head row; an
+    /// SQLite transaction that writes is already the only writer).
+    macro_rules! audit_in {
+        ($tx:ident, $events:expr, $now_ms:expr, $head_sql:expr) => {{
+            let events: &[crate::audit::AuditEvent] = $events;
+            if !events.is_empty() {
+                let (mut idx, mut prev): (i64, Vec<u8>) =
+                    sqlx::query_as($head_sql).fetch_one(&mut *$tx).await?;
+                for e in events {
+                    idx += 1;
+                    let detail = e.detail.to_json();
+                    let action = e.action.as_str();
+                    let hash = crate::audit::entry_hash(
+                        &prev,
+                        &crate::audit::EntryFields {
+                            idx,
+                            at_ms: $now_ms,
+                            org_id: e.org_id.as_deref(),
+                            actor: &e.actor,
+                            device_id: e.device_id.as_deref(),
+                            action,
+                            subject: e.subject.as_deref(),
+                            detail: &detail,
+                        },
+                    );
+                    sqlx::query(
+                        "INSERT INTO audit_log (idx, at_ms, org_id, actor, device_id, action, \
+                         subject, detail, prev_hash, hash) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(idx)
+                    .bind($now_ms)
+                    .bind(e.org_id.as_deref())
+                    .bind(&e.actor)
+                    .bind(e.device_id.as_deref())
+                    .bind(action)
+                    .bind(e.subject.as_deref())
+                    .bind(&detail)
+                    .bind(&prev)
+                    .bind(&hash[..])
+                    .execute(&mut *$tx)
+                    .await?;
+                    prev = hash.to_vec();
+                }
+                sqlx::query("UPDATE audit_head SET idx = $1, hash = $2 WHERE one = 1")
+                    .bind(idx)
+                    .bind(&prev)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+        }};
+    }
 }
+
+/// Reads the audit chain's head (SQLite).
+const AUDIT_HEAD_SQLITE: &str = "SELECT idx, hash FROM audit_head WHERE one = 1";
+/// Reads and locks the audit chain's head (PostgreSQL).
+const AUDIT_HEAD_POSTGRES: &str = "SELECT idx, hash FROM audit_head WHERE one = 1 FOR UPDATE";
 
 pub mod accounts;
 pub mod messaging;
 mod postgres;
+pub mod records;
 mod sqlite;
 
 use sqlx::{PgPool, SqlitePool};

@@ -106,6 +106,41 @@ impl TestDatabase {
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
+
+    /// Runs SQL statements directly on the database, past the server (for
+    /// tests that tamper with stored data the way an intruder would).
+    pub async fn execute(&self, sql: &str) {
+        match &self.settings {
+            DatabaseSettings::Sqlite { path } => {
+                let mut conn =
+                    sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
+                        .await
+                        .expect("open SQLite");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                conn.close().await.expect("close");
+            }
+            DatabaseSettings::Postgres { url } => {
+                let mut conn = sqlx::PgConnection::connect(url.expose())
+                    .await
+                    .expect("open PostgreSQL");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                conn.close().await.expect("close");
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.settings {
+            DatabaseSettings::Sqlite { .. } => Backend::Sqlite,
+            DatabaseSettings::Postgres { .. } => Backend::Postgres,
+        }
+    }
 }
 
 fn url_setting(url: &str) -> DatabaseUrl {

@@ -1,0 +1,582 @@
+//! Queries for records: the audit log, journal receipts, holds, retention
+//! policies and the purge itself. Every change here writes its audit entry
+//! in the same transaction, so the log and the data never disagree.
+
+use sqlx::Row;
+
+use super::{AUDIT_HEAD_POSTGRES, AUDIT_HEAD_SQLITE, Backend, Storage, StorageError};
+use crate::audit::{Action, AuditEntry, AuditEvent, Detail};
+
+/// Runs `$body` (which may use `?`) in a write transaction `$tx`, then
+/// appends `$events` to the audit log and commits. `$head` is bound to the
+/// dialect's head query for the body's own `audit_in!` uses.
+macro_rules! audited_tx {
+    ($storage:expr, $now_ms:expr, |$tx:ident, $head:ident| $body:expr) => {
+        match &$storage.backend {
+            Backend::Sqlite(pool) => {
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let $head = AUDIT_HEAD_SQLITE;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            Backend::Postgres(pool) => {
+                let mut $tx = pool.begin().await?;
+                let $head = AUDIT_HEAD_POSTGRES;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
+/// Which audit entries to read.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only entries about this object (thread, account, team, device id).
+    pub subject: Option<String>,
+    /// Only entries by this account (or `system`).
+    pub actor: Option<String>,
+    /// Only entries of this organisation.
+    pub org_id: Option<String>,
+    /// From this time on (Unix ms, inclusive).
+    pub since_ms: Option<i64>,
+    /// Before this time (Unix ms, exclusive).
+    pub until_ms: Option<i64>,
+}
+
+/// A journal receipt to store.
+#[derive(Debug, Clone)]
+pub struct NewJournalReceipt<'a> {
+    pub id: &'a str,
+    pub thread_id: &'a str,
+    pub case_ref: &'a str,
+    pub kle: Option<&'a str>,
+    pub up_to_seq: i64,
+    pub manifest_sha256: &'a [u8],
+    pub clerk_account_id: &'a str,
+    pub clerk_device_id: &'a str,
+    pub now: i64,
+}
+
+/// A stored journal receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalRow {
+    pub id: String,
+    pub case_ref: String,
+    pub kle: Option<String>,
+    pub up_to_seq: i64,
+    pub manifest_sha256: Vec<u8>,
+    pub clerk_account_id: String,
+    pub clerk_device_id: String,
+    pub journaled_at: i64,
+}
+
+/// How filing a journal receipt went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JournalOutcome {
+    /// Stored; the thread is journaled up to the receipt's sequence number.
+    Filed,
+    /// The thread has fewer messages than the receipt claims.
+    BeyondEnd { last_seq: i64 },
+    /// The thread is gone.
+    NoThread,
+}
+
+/// A team's retention policy, in days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionRow {
+    /// Messages are deleted this many days after they were journaled.
+    pub journaled_days: i64,
+    /// Messages never journaled are deleted at this age.
+    pub unjournaled_days: i64,
+}
+
+/// What one purge run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Threads deleted whole.
+    pub threads_deleted: u64,
+    /// Messages deleted (including those of deleted threads).
+    pub messages_deleted: u64,
+    /// Attachments deleted (including those of deleted threads).
+    pub attachments_deleted: u64,
+    /// Receipts deleted (including those of deleted threads).
+    pub receipts_deleted: u64,
+    /// Threads that were due but are on hold.
+    pub threads_on_hold: u64,
+}
+
+/// An upload belongs to a message sent within this long after it. The
+/// server cannot see which (the reference is inside the envelope), so an
+/// attachment is kept while any kept message was sent that soon after it.
+const ATTACHMENT_WINDOW_MS: i64 = 60_000;
+
+const DAY_MS: i64 = 86_400_000;
+
+type PurgeCandidate = (
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    i64,
+);
+
+fn entry(r: &impl RowLike) -> Result<AuditEntry, sqlx::Error> {
+    r.entry()
+}
+
+/// Reads an audit row on either backend.
+trait RowLike {
+    fn entry(&self) -> Result<AuditEntry, sqlx::Error>;
+}
+
+macro_rules! row_like {
+    ($row:ty) => {
+        impl RowLike for $row {
+            fn entry(&self) -> Result<AuditEntry, sqlx::Error> {
+                Ok(AuditEntry {
+                    idx: self.try_get("idx")?,
+                    at_ms: self.try_get("at_ms")?,
+                    org_id: self.try_get("org_id")?,
+                    actor: self.try_get("actor")?,
+                    device_id: self.try_get("device_id")?,
+                    action: self.try_get("action")?,
+                    subject: self.try_get("subject")?,
+                    detail: self.try_get("detail")?,
+                    prev_hash: self.try_get("prev_hash")?,
+                    hash: self.try_get("hash")?,
+                })
+            }
+        }
+    };
+}
+row_like!(sqlx::sqlite::SqliteRow);
+row_like!(sqlx::postgres::PgRow);
+
+/// Purges one thread inside `$tx` and evaluates to its [`PurgeReport`].
+/// The hold is checked again under the transaction: a hold set since the
+/// candidates were read wins.
+macro_rules! purge_thread {
+    ($tx:ident, $head:ident, $thread:expr, $org:expr, $whole:expr, $due_up_to:expr,
+     $journaled:expr, $before_ms:expr, $now_ms:expr) => {{
+        let thread: &str = $thread;
+        let mut one = PurgeReport::default();
+        let held: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT hold_since FROM threads WHERE id = $1")
+                .bind(thread)
+                .fetch_optional(&mut *$tx)
+                .await?;
+        match held {
+            None => {}
+            Some(Some(_)) => one.threads_on_hold = 1,
+            Some(None) => {
+                let (messages, attachments, receipts): (i64, i64, i64) = if $whole {
+                    let counts: (i64, i64, i64) = sqlx::query_as(
+                        "SELECT (SELECT COUNT(*) FROM messages WHERE thread_id = $1), \
+                         (SELECT COUNT(*) FROM attachments WHERE thread_id = $1), \
+                         (SELECT COUNT(*) FROM receipts WHERE thread_id = $1)",
+                    )
+                    .bind(thread)
+                    .fetch_one(&mut *$tx)
+                    .await?;
+                    // Cascades to participants, records, messages, receipts,
+                    // attachments and their chunks, and journal receipts.
+                    sqlx::query("DELETE FROM threads WHERE id = $1")
+                        .bind(thread)
+                        .execute(&mut *$tx)
+                        .await?;
+                    one.threads_deleted = 1;
+                    counts
+                } else {
+                    let newest: Option<i64> = sqlx::query_scalar(
+                        "SELECT MAX(committed_at_ms) FROM messages WHERE thread_id = $1 \
+                         AND (seq <= $2 OR (seq > $3 AND committed_at_ms <= $4))",
+                    )
+                    .bind(thread)
+                    .bind($due_up_to)
+                    .bind($journaled)
+                    .bind($before_ms)
+                    .fetch_one(&mut *$tx)
+                    .await?;
+                    let messages = sqlx::query(
+                        "DELETE FROM messages WHERE thread_id = $1 \
+                         AND (seq <= $2 OR (seq > $3 AND committed_at_ms <= $4))",
+                    )
+                    .bind(thread)
+                    .bind($due_up_to)
+                    .bind($journaled)
+                    .bind($before_ms)
+                    .execute(&mut *$tx)
+                    .await?
+                    .rows_affected();
+                    // A receipt acknowledges everything up to its position:
+                    // it goes when no message up to there is left.
+                    let receipts = sqlx::query(
+                        "DELETE FROM receipts WHERE thread_id = $1 AND NOT EXISTS \
+                         (SELECT 1 FROM messages m WHERE m.thread_id = $1 \
+                          AND m.seq <= receipts.up_to_seq)",
+                    )
+                    .bind(thread)
+                    .execute(&mut *$tx)
+                    .await?
+                    .rows_affected();
+                    // An attachment goes with the messages deleted around
+                    // it: uploaded before the newest of them was sent, and
+                    // no kept message sent within a minute after the upload
+                    // (which would be the one it belongs to).
+                    let attachments = match newest {
+                        Some(newest) => sqlx::query(
+                            "DELETE FROM attachments WHERE thread_id = $1 \
+                             AND created_at * 1000 <= $2 AND NOT EXISTS \
+                             (SELECT 1 FROM messages m WHERE m.thread_id = $1 \
+                              AND m.committed_at_ms >= attachments.created_at * 1000 \
+                              AND m.committed_at_ms <= attachments.created_at * 1000 + $3)",
+                        )
+                        .bind(thread)
+                        .bind(newest)
+                        .bind(ATTACHMENT_WINDOW_MS)
+                        .execute(&mut *$tx)
+                        .await?
+                        .rows_affected(),
+                        None => 0,
+                    };
+                    (
+                        i64::try_from(messages).unwrap_or(i64::MAX),
+                        i64::try_from(attachments).unwrap_or(i64::MAX),
+                        i64::try_from(receipts).unwrap_or(i64::MAX),
+                    )
+                };
+                one.messages_deleted = u64::try_from(messages).unwrap_or(0);
+                one.attachments_deleted = u64::try_from(attachments).unwrap_or(0);
+                one.receipts_deleted = u64::try_from(receipts).unwrap_or(0);
+                if messages + attachments + receipts > 0 || one.threads_deleted == 1 {
+                    let action = if one.threads_deleted == 1 {
+                        Action::RetentionThreadDelete
+                    } else {
+                        Action::RetentionPurge
+                    };
+                    let event = AuditEvent::system(action, Some(thread)).org($org).detail(
+                        Detail::none()
+                            .number("messages", messages)
+                            .number("attachments", attachments)
+                            .number("receipts", receipts)
+                            .number("journaled_up_to", $journaled),
+                    );
+                    audit_in!($tx, std::slice::from_ref(&event), $now_ms, $head);
+                }
+            }
+        }
+        one
+    }};
+}
+
+impl Storage {
+    // ------------------------------------------------------------ audit log
+
+    /// Appends events to the audit log in one transaction.
+    pub async fn audit(&self, events: &[AuditEvent], now_ms: i64) -> Result<(), StorageError> {
+        audited_tx!(self, now_ms, |tx, head| {
+            audit_in!(tx, events, now_ms, head);
+        });
+        Ok(())
+    }
+
+    /// The chain's head: the last index and its hash.
+    pub async fn audit_head(&self) -> Result<(i64, Vec<u8>), StorageError> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as("SELECT idx, hash FROM audit_head WHERE one = 1")
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
+    /// Up to `limit` entries after `after_idx` that match `filter`, in order.
+    pub async fn audit_entries(
+        &self,
+        filter: &AuditFilter,
+        after_idx: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StorageError> {
+        let sql = "SELECT idx, at_ms, org_id, actor, device_id, action, subject, detail, \
+                   prev_hash, hash FROM audit_log WHERE idx > $1 \
+                   AND ($2 IS NULL OR subject = $2) AND ($3 IS NULL OR actor = $3) \
+                   AND ($4 IS NULL OR org_id = $4) AND ($5 IS NULL OR at_ms >= $5) \
+                   AND ($6 IS NULL OR at_ms < $6) ORDER BY idx LIMIT $7";
+        Ok(with_pool!(self, |pool| {
+            sqlx::query(sql)
+                .bind(after_idx)
+                .bind(filter.subject.as_deref())
+                .bind(filter.actor.as_deref())
+                .bind(filter.org_id.as_deref())
+                .bind(filter.since_ms)
+                .bind(filter.until_ms)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(entry)
+                .collect::<Result<Vec<_>, _>>()?
+        }))
+    }
+
+    // ------------------------------------------------------ journal receipts
+
+    /// Records that a clerk filed a thread on a case up to a sequence
+    /// number. The thread's journaled position only moves forward.
+    pub async fn file_journal(
+        &self,
+        r: &NewJournalReceipt<'_>,
+        audit: &AuditEvent,
+        now_ms: i64,
+    ) -> Result<JournalOutcome, StorageError> {
+        Ok(audited_tx!(self, now_ms, |tx, head| {
+            let last: Option<i64> =
+                sqlx::query_scalar("SELECT last_seq FROM threads WHERE id = $1")
+                    .bind(r.thread_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match last {
+                None => JournalOutcome::NoThread,
+                Some(last_seq) if r.up_to_seq > last_seq => JournalOutcome::BeyondEnd { last_seq },
+                Some(_) => {
+                    sqlx::query(
+                        "INSERT INTO journal_receipts (id, thread_id, case_ref, kle, up_to_seq, \
+                         manifest_sha256, clerk_account_id, clerk_device_id, journaled_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(r.id)
+                    .bind(r.thread_id)
+                    .bind(r.case_ref)
+                    .bind(r.kle)
+                    .bind(r.up_to_seq)
+                    .bind(r.manifest_sha256)
+                    .bind(r.clerk_account_id)
+                    .bind(r.clerk_device_id)
+                    .bind(r.now)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE threads SET journaled_at = $2, journaled_up_to = $3 \
+                         WHERE id = $1 AND (journaled_up_to IS NULL OR journaled_up_to <= $3)",
+                    )
+                    .bind(r.thread_id)
+                    .bind(r.now)
+                    .bind(r.up_to_seq)
+                    .execute(&mut *tx)
+                    .await?;
+                    audit_in!(tx, std::slice::from_ref(audit), now_ms, head);
+                    JournalOutcome::Filed
+                }
+            }
+        }))
+    }
+
+    /// A thread's journal receipts, oldest first.
+    pub async fn journal_receipts(&self, thread_id: &str) -> Result<Vec<JournalRow>, StorageError> {
+        let rows = with_pool!(self, |pool| {
+            sqlx::query(
+                "SELECT id, case_ref, kle, up_to_seq, manifest_sha256, clerk_account_id, \
+                 clerk_device_id, journaled_at FROM journal_receipts WHERE thread_id = $1 \
+                 ORDER BY journaled_at, up_to_seq, id",
+            )
+            .bind(thread_id)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(JournalRow {
+                    id: r.try_get("id")?,
+                    case_ref: r.try_get("case_ref")?,
+                    kle: r.try_get("kle")?,
+                    up_to_seq: r.try_get("up_to_seq")?,
+                    manifest_sha256: r.try_get("manifest_sha256")?,
+                    clerk_account_id: r.try_get("clerk_account_id")?,
+                    clerk_device_id: r.try_get("clerk_device_id")?,
+                    journaled_at: r.try_get("journaled_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?
+        });
+        Ok(rows)
+    }
+
+    // ---------------------------------------------------------------- holds
+
+    /// Sets (`Some(by)`) or releases (`None`) a thread's hold. `false` if
+    /// the thread was already in that state.
+    pub async fn set_hold(
+        &self,
+        thread_id: &str,
+        by: Option<&str>,
+        audit: &AuditEvent,
+        now: i64,
+        now_ms: i64,
+    ) -> Result<bool, StorageError> {
+        Ok(audited_tx!(self, now_ms, |tx, head| {
+            let n = match by {
+                Some(by) => sqlx::query(
+                    "UPDATE threads SET hold_since = $2, hold_by = $3 \
+                     WHERE id = $1 AND hold_since IS NULL",
+                )
+                .bind(thread_id)
+                .bind(now)
+                .bind(by),
+                None => sqlx::query(
+                    "UPDATE threads SET hold_since = NULL, hold_by = NULL \
+                     WHERE id = $1 AND hold_since IS NOT NULL",
+                )
+                .bind(thread_id),
+            }
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 1 {
+                audit_in!(tx, std::slice::from_ref(audit), now_ms, head);
+            }
+            n == 1
+        }))
+    }
+
+    // ------------------------------------------------------------ retention
+
+    /// A team's retention policy.
+    pub async fn team_retention(
+        &self,
+        team_id: &str,
+    ) -> Result<Option<RetentionRow>, StorageError> {
+        let row: Option<(i64, i64)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT retain_journaled_days, retain_unjournaled_days FROM teams WHERE id = $1",
+            )
+            .bind(team_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(|(journaled_days, unjournaled_days)| RetentionRow {
+            journaled_days,
+            unjournaled_days,
+        }))
+    }
+
+    /// Sets a team's retention policy.
+    pub async fn set_team_retention(
+        &self,
+        team_id: &str,
+        policy: RetentionRow,
+        audit: &AuditEvent,
+        now_ms: i64,
+    ) -> Result<(), StorageError> {
+        audited_tx!(self, now_ms, |tx, head| {
+            sqlx::query(
+                "UPDATE teams SET retain_journaled_days = $2, retain_unjournaled_days = $3 \
+                 WHERE id = $1",
+            )
+            .bind(team_id)
+            .bind(policy.journaled_days)
+            .bind(policy.unjournaled_days)
+            .execute(&mut *tx)
+            .await?;
+            audit_in!(tx, std::slice::from_ref(audit), now_ms, head);
+        });
+        Ok(())
+    }
+
+    /// Deletes what the teams' retention policies say is due at `now`:
+    ///
+    /// * messages journaled at least `journaled_days` ago;
+    /// * messages never journaled that are `unjournaled_days` old;
+    /// * the receipts that only acknowledge deleted messages, and the
+    ///   attachments uploaded before the deleted messages were sent;
+    /// * whole threads with nothing left to keep and no activity for
+    ///   `unjournaled_days` (participants, records, everything).
+    ///
+    /// Threads on hold are left alone. Each thread is purged in its own
+    /// transaction with its audit entry. Then the freed space is reclaimed:
+    /// SQLite (secure delete on) vacuums incrementally and truncates its
+    /// write-ahead log, so the bytes leave the files; PostgreSQL vacuums.
+    pub async fn purge(&self, now: i64, now_ms: i64) -> Result<PurgeReport, StorageError> {
+        let mut report = PurgeReport::default();
+        // Threads with something possibly due: journaled long enough ago, or
+        // created before the unjournaled limit.
+        let candidates: Vec<PurgeCandidate> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT t.id, t.org_id, t.last_activity_ms, t.journaled_up_to, t.journaled_at, \
+                 t.hold_since, tm.retain_journaled_days, tm.retain_unjournaled_days \
+                 FROM threads t JOIN teams tm ON tm.id = t.team_id \
+                 WHERE (t.journaled_at IS NOT NULL AND t.journaled_at <= $1 - tm.retain_journaled_days * 86400) \
+                    OR t.created_at <= $1 - tm.retain_unjournaled_days * 86400 \
+                 ORDER BY t.id",
+            )
+            .bind(now)
+            .fetch_all(pool)
+            .await?
+        });
+        for (thread_id, org_id, last_activity_ms, journaled_up_to, journaled_at, hold, jd, ud) in
+            candidates
+        {
+            if hold.is_some() {
+                report.threads_on_hold += 1;
+                continue;
+            }
+            let journaled_due = journaled_at.is_some_and(|at| at <= now - jd * 86_400);
+            // Messages up to `due_up_to` go now; those after `journaled` (never
+            // journaled) go at the unjournaled age.
+            let journaled = journaled_up_to.unwrap_or(0);
+            let due_up_to = if journaled_due { journaled } else { 0 };
+            let unjournaled_before_ms = now_ms - ud * DAY_MS;
+            let whole = last_activity_ms <= unjournaled_before_ms
+                && (journaled_at.is_none() || journaled_due);
+            let one = audited_tx!(self, now_ms, |tx, head| {
+                purge_thread!(
+                    tx,
+                    head,
+                    &thread_id,
+                    &org_id,
+                    whole,
+                    due_up_to,
+                    journaled,
+                    unjournaled_before_ms,
+                    now_ms
+                )
+            });
+            report.threads_deleted += one.threads_deleted;
+            report.messages_deleted += one.messages_deleted;
+            report.attachments_deleted += one.attachments_deleted;
+            report.receipts_deleted += one.receipts_deleted;
+            report.threads_on_hold += one.threads_on_hold;
+        }
+        if report.messages_deleted + report.attachments_deleted + report.threads_deleted > 0 {
+            self.reclaim().await?;
+        }
+        Ok(report)
+    }
+
+    /// Makes deleted rows' bytes leave the database files.
+    pub async fn reclaim(&self) -> Result<(), StorageError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                let mut conn = pool.acquire().await?;
+                sqlx::query("PRAGMA incremental_vacuum")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Backend::Postgres(pool) => {
+                sqlx::raw_sql(
+                    "VACUUM messages, receipts, attachments, attachment_chunks, threads, \
+                     thread_records, thread_citizens, journal_receipts",
+                )
+                .execute(pool)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}

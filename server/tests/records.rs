@@ -1,0 +1,648 @@
+//! Records: the hash-chained audit log, journal receipts, holds and the
+//! retention purge, on SQLite and PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use reqwest::Method;
+use samtale_protocol::wire::{
+    ClientFrame, ErrorCode, JournalList, JournalReceipt, RetentionPolicy, TeamInfo, ThreadDetail,
+};
+use samtale_protocol::{Receipt, ReceiptKind, ThreadId};
+use samtale_server::audit::{self, Action, AuditEvent, Detail};
+use samtale_server::storage::records::AuditFilter;
+use serde_json::{Value, json};
+use support::world::{Citizen, World, Ws, recipients, seal, send_frame};
+use support::{Backend, TestApp, TestDatabase, expect, expect_error};
+
+const DAY: i64 = 86_400;
+
+async fn entries(app: &TestApp, filter: AuditFilter) -> Vec<audit::AuditEntry> {
+    app.storage
+        .audit_entries(&filter, 0, 1_000_000)
+        .await
+        .expect("audit entries")
+}
+
+async fn verify(app: &TestApp) -> Result<i64, audit::ChainError> {
+    match audit::verify_storage(&app.storage, |_| {}).await {
+        Ok(n) => Ok(n),
+        Err(audit::VerifyError::Chain(e)) => Err(e),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+// ------------------------------------------------------------------ audit
+
+on_both_backends!(
+    ten_thousand_audit_entries_verify_and_any_single_change_or_removal_is_named_at_its_index,
+    audit_chain_detects_tampering
+);
+async fn audit_chain_detects_tampering(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    const N: i64 = 10_000;
+    let events: Vec<AuditEvent> = (0..N)
+        .map(|i| {
+            AuditEvent::new(Action::MessageSend, "account-a", Some("thread-t"))
+                .org("org-o")
+                .device("device-d")
+                .detail(Detail::none().number("seq", i + 1))
+        })
+        .collect();
+    for (k, chunk) in events.chunks(2_500).enumerate() {
+        app.storage
+            .audit(chunk, 1_700_000_000_000 + i64::try_from(k).unwrap())
+            .await
+            .expect("append");
+    }
+    assert_eq!(verify(&app).await, Ok(N));
+
+    for index in [1, 4_321, N] {
+        // A changed field of each kind.
+        for (column, value) in [
+            ("actor", "'account-b'"),
+            ("detail", "'{\"seq\":0}'"),
+            ("at_ms", "at_ms + 1"),
+            ("action", "'message.delete'"),
+            ("subject", "NULL"),
+        ] {
+            db.execute(&format!(
+                "CREATE TABLE stash AS SELECT * FROM audit_log WHERE idx = {index}; \
+                 UPDATE audit_log SET {column} = {value} WHERE idx = {index}"
+            ))
+            .await;
+            let error = verify(&app).await.expect_err("tampering must show");
+            assert_eq!(error.index(), index, "{column} of {index}: {error}");
+            db.execute(&format!(
+                "DELETE FROM audit_log WHERE idx = {index}; \
+                 INSERT INTO audit_log SELECT * FROM stash; DROP TABLE stash"
+            ))
+            .await;
+            assert_eq!(verify(&app).await, Ok(N), "restored after {column}");
+        }
+        // A removed entry.
+        db.execute(&format!(
+            "CREATE TABLE stash AS SELECT * FROM audit_log WHERE idx = {index}; \
+             DELETE FROM audit_log WHERE idx = {index}"
+        ))
+        .await;
+        let error = verify(&app).await.expect_err("removal must show");
+        assert_eq!(error.index(), index, "removed {index}: {error}");
+        assert!(error.to_string().contains(&index.to_string()), "{error}");
+        db.execute("INSERT INTO audit_log SELECT * FROM stash; DROP TABLE stash")
+            .await;
+        assert_eq!(verify(&app).await, Ok(N));
+    }
+
+    // The server's own command says the same, and exits 1.
+    if db.backend() == Backend::Sqlite {
+        db.execute("UPDATE audit_log SET actor = 'someone' WHERE idx = 777")
+            .await;
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_samtale-server"))
+            .arg("--data-dir")
+            .arg(db.data_dir())
+            .args(["audit", "verify"])
+            .output()
+            .expect("run samtale-server");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("audit entry 777 was changed"), "{stderr}");
+    }
+    app.stop().await;
+}
+
+/// Everything in the log, as one text, to search for things it must not hold.
+fn as_text(entries: &[audit::AuditEntry]) -> String {
+    entries
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn receipt(ws: &mut Ws, citizen: &Citizen, thread: ThreadId, seq: u64, kind: ReceiptKind) {
+    let receipt = Receipt::sign(&citizen.actor.device, thread, seq, kind, 1);
+    ws.send(&ClientFrame::Receipt {
+        receipt: receipt.as_bytes().to_vec(),
+    })
+    .await;
+}
+
+on_both_backends!(
+    sends_deliveries_reads_and_admin_actions_are_audited_without_content,
+    everything_is_audited
+);
+async fn everything_is_audited(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let world = World::build(&app).await;
+    let maja = world
+        .citizen(&app, &world.staff, world.team, "140114-4444")
+        .await;
+    let thread = world
+        .open_thread(&app, &world.staff, world.team, &[&maja])
+        .await;
+    let mut staff_ws = Ws::connect(&app, world.staff.token()).await;
+    let mut maja_ws = Ws::connect(&app, maja.actor.token()).await;
+    let to = recipients(&app, &world.staff, thread).await;
+    let secret = b"Maja Jensen, CPR 140114-4444: the meeting is moved";
+    let (id, envelope) = seal(&world.staff, thread, &to, secret);
+    let seq = staff_ws
+        .send_and_ack(&send_frame(thread, id, &envelope))
+        .await
+        .unwrap();
+    receipt(&mut maja_ws, &maja, thread, seq, ReceiptKind::Delivered).await;
+    receipt(&mut maja_ws, &maja, thread, seq, ReceiptKind::Read).await;
+    // The read receipt reaches the caseworker once it is stored.
+    let mut relayed = 0;
+    while relayed < 2 {
+        if let samtale_protocol::wire::ServerFrame::Receipt { .. } = staff_ws.recv().await.unwrap()
+        {
+            relayed += 1;
+        }
+    }
+
+    let about_thread = entries(
+        &app,
+        AuditFilter {
+            subject: Some(thread.to_string()),
+            ..AuditFilter::default()
+        },
+    )
+    .await;
+    let actions: Vec<&str> = about_thread.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "thread.create",
+            "message.send",
+            "receipt.delivered",
+            "receipt.read"
+        ]
+    );
+    let send = &about_thread[1];
+    assert_eq!(send.actor, world.staff.account.to_string());
+    assert_eq!(
+        send.org_id.as_deref(),
+        Some(world.org_id.to_string().as_str())
+    );
+    assert!(
+        send.detail.contains(&format!("\"seq\":{seq}")),
+        "{}",
+        send.detail
+    );
+
+    let all = entries(&app, AuditFilter::default()).await;
+    let kinds: std::collections::BTreeSet<&str> = all.iter().map(|e| e.action.as_str()).collect();
+    for expected in [
+        "organisation.register",
+        "team.create",
+        "staff.create",
+        "device.login",
+        "device.certify",
+        "invitation.create",
+        "citizen.signup",
+        "thread.create",
+        "message.send",
+    ] {
+        assert!(kinds.contains(expected), "no {expected} in {kinds:?}");
+    }
+    // Content-free: no text, no national id, no name, no token.
+    let text = as_text(&all);
+    for needle in [
+        "meeting",
+        "140114",
+        "Maja",
+        "Randers",
+        "Familieafdelingen",
+        world.staff.token(),
+    ] {
+        assert!(!text.contains(needle), "the audit log holds {needle:?}");
+    }
+    assert_eq!(verify(&app).await, Ok(i64::try_from(all.len()).unwrap()));
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------- journal
+
+on_both_backends!(
+    a_clerk_files_a_thread_on_a_case_and_every_participant_sees_it,
+    journal_receipts
+);
+async fn journal_receipts(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let world = World::build(&app).await;
+    let maja = world
+        .citizen(&app, &world.staff, world.team, "140114-4444")
+        .await;
+    let thread = world
+        .open_thread(&app, &world.staff, world.team, &[&maja])
+        .await;
+    let mut ws = Ws::connect(&app, world.staff.token()).await;
+    let to = recipients(&app, &world.staff, thread).await;
+    for text in ["one", "two"] {
+        let (id, envelope) = seal(&world.staff, thread, &to, text.as_bytes());
+        ws.send_and_ack(&send_frame(thread, id, &envelope))
+            .await
+            .unwrap();
+    }
+    let path = format!("/v1/threads/{thread}/journal");
+    let manifest = "ab".repeat(32);
+    let body = |case: &str, up_to: u64| json!({"case_ref": case, "kle": "27.12.04", "up_to_seq": up_to, "manifest_sha256": manifest});
+
+    // Only a record clerk files; the case reference carries no personal data.
+    expect_error(
+        app.call(
+            Method::POST,
+            &path,
+            Some(world.staff.token()),
+            Some(body("2026-004711", 2)),
+        )
+        .await,
+        403,
+        ErrorCode::Forbidden,
+    )
+    .await;
+    let refused = expect_error(
+        app.call(
+            Method::POST,
+            &path,
+            Some(world.clerk.token()),
+            Some(body("Maja 140114-4444", 2)),
+        )
+        .await,
+        422,
+        ErrorCode::ValidationFailed,
+    )
+    .await;
+    assert!(
+        refused.message.contains("personal data"),
+        "{}",
+        refused.message
+    );
+    let beyond = expect_error(
+        app.call(
+            Method::POST,
+            &path,
+            Some(world.clerk.token()),
+            Some(body("2026-004711", 3)),
+        )
+        .await,
+        422,
+        ErrorCode::ValidationFailed,
+    )
+    .await;
+    assert!(
+        beyond.message.contains("has 2 messages"),
+        "{}",
+        beyond.message
+    );
+    let mut bad_kle = body("2026-004711", 2);
+    bad_kle["kle"] = json!("27-12");
+    expect_error(
+        app.call(
+            Method::POST,
+            &path,
+            Some(world.clerk.token()),
+            Some(bad_kle),
+        )
+        .await,
+        422,
+        ErrorCode::ValidationFailed,
+    )
+    .await;
+
+    let filed: JournalReceipt = expect(
+        app.call(
+            Method::POST,
+            &path,
+            Some(world.clerk.token()),
+            Some(body("2026-004711", 2)),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(filed.up_to_seq, 2);
+    assert_eq!(filed.clerk_account_id, world.clerk.account);
+
+    // A later message is not journaled yet; every participant sees the case.
+    let (id, envelope) = seal(&world.staff, thread, &to, b"three");
+    ws.send_and_ack(&send_frame(thread, id, &envelope))
+        .await
+        .unwrap();
+    for who in [world.staff.token(), maja.actor.token(), world.clerk.token()] {
+        let detail: ThreadDetail = expect(
+            app.call(
+                Method::GET,
+                &format!("/v1/threads/{thread}"),
+                Some(who),
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(
+            detail.summary.journaled_case.as_deref(),
+            Some("2026-004711")
+        );
+        assert_eq!(detail.summary.journaled_up_to, Some(2));
+        assert_eq!(detail.summary.last_seq, 3);
+        let list: JournalList =
+            expect(app.call(Method::GET, &path, Some(who), None).await, 200).await;
+        assert_eq!(list.receipts, vec![filed.clone()]);
+    }
+    let journaled = entries(
+        &app,
+        AuditFilter {
+            subject: Some(thread.to_string()),
+            ..AuditFilter::default()
+        },
+    )
+    .await;
+    let file = journaled
+        .iter()
+        .find(|e| e.action == "journal.file")
+        .expect("journal.file audited");
+    assert_eq!(file.actor, world.clerk.account.to_string());
+    assert!(
+        !file.detail.contains("2026-004711"),
+        "no case reference in the log"
+    );
+    app.stop().await;
+}
+
+// -------------------------------------------------------------- retention
+
+/// The files of the SQLite database (main file, write-ahead log, index).
+fn database_bytes(db: &TestDatabase) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(db.data_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("samtale.db"))
+        {
+            all.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    all
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The sequence numbers stored for a thread, or `Err(())` when the thread
+/// itself is gone. Read from storage: the users' tokens expire while the
+/// test moves the clock by months.
+async fn messages(app: &TestApp, thread: ThreadId) -> Result<Vec<i64>, ()> {
+    let id = thread.to_string();
+    if app.storage.thread(&id).await.unwrap().is_none() {
+        return Err(());
+    }
+    let rows = app.storage.messages_after(&id, 0, 1_000).await.unwrap();
+    Ok(rows.iter().map(|m| m.seq).collect())
+}
+
+on_both_backends!(
+    retention_purges_on_schedule_respects_holds_and_leaves_no_bytes_behind,
+    retention_purge
+);
+async fn retention_purge(db: &TestDatabase) {
+    let mut settings = db.app_settings();
+    settings.messaging.purge_interval_minutes = 0;
+    let app = TestApp::spawn_with(&settings).await;
+    let world = World::build(&app).await;
+    let admin = world.admin.token();
+    let clerk = world.clerk.token();
+
+    // The policy: the defaults, 30 days after journaling and 90 unjournaled.
+    let teams: Vec<TeamInfo> = expect(
+        app.call(Method::GET, "/v1/teams", Some(admin), None).await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        teams[0].retention,
+        RetentionPolicy {
+            journaled_days: 30,
+            unjournaled_days: 90
+        }
+    );
+    let retention = format!("/v1/teams/{}/retention", world.team);
+    expect_error(
+        app.call(
+            Method::PUT,
+            &retention,
+            Some(world.staff.token()),
+            Some(json!({"journaled_days": 1, "unjournaled_days": 1})),
+        )
+        .await,
+        403,
+        ErrorCode::Forbidden,
+    )
+    .await;
+    expect_error(
+        app.call(
+            Method::PUT,
+            &retention,
+            Some(admin),
+            Some(json!({"journaled_days": 0, "unjournaled_days": 90})),
+        )
+        .await,
+        422,
+        ErrorCode::ValidationFailed,
+    )
+    .await;
+    let set: RetentionPolicy = expect(
+        app.call(
+            Method::PUT,
+            &retention,
+            Some(admin),
+            Some(json!({"journaled_days": 30, "unjournaled_days": 90})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(set.unjournaled_days, 90);
+
+    let maja = world
+        .citizen(&app, &world.staff, world.team, "140114-4444")
+        .await;
+    let staff = world.staff.token();
+    let journaled = world
+        .open_thread(&app, &world.staff, world.team, &[&maja])
+        .await;
+    let never = world
+        .open_thread(&app, &world.staff, world.team, &[&maja])
+        .await;
+    let held = world
+        .open_thread(&app, &world.staff, world.team, &[&maja])
+        .await;
+    let mut ws = Ws::connect(&app, world.staff.token()).await;
+    let mut maja_ws = Ws::connect(&app, maja.actor.token()).await;
+
+    // An attachment (random bytes, so they can be looked for) in the
+    // journaled thread, then its messages.
+    let blob: Vec<u8> = (0..70_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let stored: Value = expect(
+        app.client
+            .post(format!(
+                "{}/v1/threads/{journaled}/attachments",
+                app.address
+            ))
+            .bearer_auth(staff)
+            .header("content-type", "application/octet-stream")
+            .body(blob.clone())
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let attachment = stored["attachment_id"].as_str().unwrap().to_owned();
+    let mut canaries: Vec<(ThreadId, Vec<u8>)> = vec![(journaled, blob[30_000..30_048].to_vec())];
+    let mut keys = std::collections::HashMap::new();
+    for thread in [journaled, never, held] {
+        keys.insert(thread, recipients(&app, &world.staff, thread).await);
+    }
+    let mut send = async |thread: ThreadId, text: &[u8]| {
+        let (id, envelope) = seal(&world.staff, thread, &keys[&thread], text);
+        let seq = ws
+            .send_and_ack(&send_frame(thread, id, &envelope))
+            .await
+            .unwrap();
+        (seq, envelope[envelope.len() - 32..].to_vec())
+    };
+    for thread in [journaled, journaled, never, held] {
+        let (_, canary) = send(thread, b"case details").await;
+        canaries.push((thread, canary));
+    }
+    receipt(&mut maja_ws, &maja, journaled, 2, ReceiptKind::Read).await;
+    let manifest = "cd".repeat(32);
+    expect::<Value>(
+        app.call(
+            Method::POST,
+            &format!("/v1/threads/{journaled}/journal"),
+            Some(clerk),
+            Some(json!({"case_ref": "2026-004711", "up_to_seq": 2, "manifest_sha256": manifest})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let hold = format!("/v1/threads/{held}/hold");
+    expect_error(
+        app.call(Method::PUT, &hold, Some(staff), None).await,
+        403,
+        ErrorCode::Forbidden,
+    )
+    .await;
+    assert_eq!(
+        app.call(Method::PUT, &hold, Some(admin), None)
+            .await
+            .status(),
+        204
+    );
+
+    // A day later, a message that is not journaled.
+    app.clock.advance(DAY);
+    let _ = send(journaled, b"later").await;
+
+    if db.backend() == Backend::Sqlite {
+        let bytes = database_bytes(db);
+        for (_, canary) in &canaries {
+            assert!(
+                contains(&bytes, canary),
+                "the canary is stored before the purge"
+            );
+        }
+    }
+    let purge = async || {
+        samtale_server::retention::run_once(&app.storage, &app.clock)
+            .await
+            .unwrap()
+    };
+
+    // Day 29: nothing is due.
+    app.clock.advance(28 * DAY);
+    assert_eq!(purge().await, Default::default());
+    assert_eq!(messages(&app, journaled).await, Ok(vec![1, 2, 3]));
+
+    // Day 31: the journaled messages, their receipt and the attachment go;
+    // the later message stays.
+    app.clock.advance(2 * DAY);
+    let report = purge().await;
+    assert_eq!(
+        (
+            report.messages_deleted,
+            report.attachments_deleted,
+            report.receipts_deleted,
+            report.threads_deleted
+        ),
+        (2, 1, 1, 0),
+        "{report:?}"
+    );
+    assert_eq!(messages(&app, journaled).await, Ok(vec![3]));
+    assert_eq!(messages(&app, never).await, Ok(vec![1]));
+    assert_eq!(messages(&app, held).await, Ok(vec![1]));
+    assert_eq!(app.storage.attachment(&attachment).await.unwrap(), None);
+    if db.backend() == Backend::Sqlite {
+        let bytes = database_bytes(db);
+        for (thread, canary) in &canaries {
+            assert_eq!(
+                contains(&bytes, canary),
+                *thread != journaled,
+                "thread {thread}: purged bytes must leave the files, kept ones stay"
+            );
+        }
+    }
+
+    // Day 91: everything not journaled is 90 days old. The threads go
+    // whole, except the one on hold.
+    app.clock.advance(60 * DAY);
+    let report = purge().await;
+    assert_eq!(
+        (report.threads_deleted, report.threads_on_hold),
+        (2, 1),
+        "{report:?}"
+    );
+    assert_eq!(messages(&app, journaled).await, Err(()));
+    assert_eq!(messages(&app, never).await, Err(()));
+    assert_eq!(messages(&app, held).await, Ok(vec![1]));
+
+    // Released, the held thread goes at the next run.
+    let admin = support::world::login(&app, "admin").await;
+    assert_eq!(
+        app.call(Method::DELETE, &hold, Some(admin.token()), None)
+            .await
+            .status(),
+        204
+    );
+    let report = purge().await;
+    assert_eq!(report.threads_deleted, 1, "{report:?}");
+    assert_eq!(messages(&app, held).await, Err(()));
+    if db.backend() == Backend::Sqlite {
+        let bytes = database_bytes(db);
+        for (thread, canary) in &canaries {
+            assert!(
+                !contains(&bytes, canary),
+                "thread {thread}: bytes left after the purge"
+            );
+        }
+    }
+
+    // Each purge and hold is in the log, and the chain is intact.
+    let all = entries(&app, AuditFilter::default()).await;
+    let count = |action: &str| all.iter().filter(|e| e.action == action).count();
+    assert_eq!(count("retention.purge"), 1);
+    assert_eq!(count("retention.thread.delete"), 3);
+    assert_eq!((count("hold.set"), count("hold.release")), (1, 1));
+    assert_eq!(verify(&app).await, Ok(i64::try_from(all.len()).unwrap()));
+    app.stop().await;
+}
