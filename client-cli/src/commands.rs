@@ -268,6 +268,17 @@ pub enum AdminCommand {
     ///
     /// Example:  samtale admin archive-key
     ArchiveKey,
+    /// Puts a thread on hold (a complaint, a court case, an access request
+    /// in progress): retention deletes nothing of it until released.
+    ///
+    /// Examples:  samtale admin hold 0193c0de    samtale admin hold 0193c0de --release
+    Hold {
+        /// The thread (id or its first characters).
+        thread: String,
+        /// Release the hold instead.
+        #[arg(long)]
+        release: bool,
+    },
 }
 
 /// `samtale admin init`.
@@ -312,6 +323,26 @@ pub enum TeamCommand {
         team: String,
         /// The staff member's user name.
         username: String,
+    },
+    /// Shows or sets how long a team's messages are kept (gallring):
+    /// deleted a number of days after they are filed on a case, and at an
+    /// age for messages never filed. The defaults are 30 and 90 days.
+    ///
+    /// Examples:
+    ///
+    ///   samtale admin team retention Jobcenter
+    ///
+    ///   samtale admin team retention Jobcenter --journaled-days 30 --unjournaled-days 90
+    #[command(verbatim_doc_comment)]
+    Retention {
+        /// The team (name or id).
+        team: String,
+        /// Days after filing on a case.
+        #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
+        journaled_days: Option<u32>,
+        /// Maximum age of messages never filed.
+        #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
+        unjournaled_days: Option<u32>,
     },
     /// Removes a staff member from a team; the team key is rotated so they
     /// cannot read new messages.
@@ -464,7 +495,7 @@ fn profile(global: &Global) -> anyhow::Result<Profile> {
     Profile::new(&home, &global.profile)
 }
 
-async fn open(global: &Global) -> anyhow::Result<Session> {
+pub(crate) async fn open(global: &Global) -> anyhow::Result<Session> {
     let profile = profile(global)?;
     // Say what is missing before asking for a passphrase.
     profile.config()?;
@@ -473,7 +504,7 @@ async fn open(global: &Global) -> anyhow::Result<Session> {
 }
 
 /// A progress bar on a terminal (hidden for scripts).
-fn bar(style: &Style, message: &str) -> ProgressBar {
+pub(crate) fn bar(style: &Style, message: &str) -> ProgressBar {
     if style.json || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -487,7 +518,7 @@ fn bar(style: &Style, message: &str) -> ProgressBar {
     bar
 }
 
-fn ticker(bar: &ProgressBar) -> impl Fn(Tick) + '_ {
+pub(crate) fn ticker(bar: &ProgressBar) -> impl Fn(Tick) + '_ {
     move |t| match t {
         Tick::Messages(done, total) | Tick::Bytes(done, Some(total)) => {
             bar.set_length(total);
@@ -497,7 +528,10 @@ fn ticker(bar: &ProgressBar) -> impl Fn(Tick) + '_ {
     }
 }
 
-async fn resolve_team(session: &mut Session, given: Option<&str>) -> anyhow::Result<TeamInfo> {
+pub(crate) async fn resolve_team(
+    session: &mut Session,
+    given: Option<&str>,
+) -> anyhow::Result<TeamInfo> {
     let teams: Vec<TeamInfo> = session.get("/v1/teams").await?;
     match given {
         None => match teams.as_slice() {
@@ -548,7 +582,7 @@ fn assurance(a: AssuranceLevel) -> &'static str {
     }
 }
 
-fn done() -> anyhow::Result<ExitCode> {
+pub(crate) fn done() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
@@ -597,6 +631,7 @@ pub async fn dispatch(command: Command, global: &Global, style: Style) -> anyhow
             samtale_cli::tui::run(&mut s, thread, style.offset).await?;
             done()
         }
+        Command::Journal(c) => crate::records::journal(global, &style, c).await,
         Command::Admin(c) => admin(global, &style, c).await,
         Command::Profile(c) => profiles(global, &style, c),
         Command::Scan(a) => Ok(crate::scan::run(a, global.json)),
@@ -1477,9 +1512,38 @@ async fn admin(global: &Global, style: &Style, c: AdminCommand) -> anyhow::Resul
         }
         return done();
     }
+    match c {
+        AdminCommand::Team(TeamCommand::Retention {
+            team,
+            journaled_days,
+            unjournaled_days,
+        }) => {
+            return crate::records::retention(
+                global,
+                style,
+                &team,
+                journaled_days,
+                unjournaled_days,
+            )
+            .await;
+        }
+        AdminCommand::Hold { thread, release } => {
+            return crate::records::hold(global, style, &thread, release).await;
+        }
+        c => admin_with_session(global, style, c).await,
+    }
+}
+
+async fn admin_with_session(
+    global: &Global,
+    style: &Style,
+    c: AdminCommand,
+) -> anyhow::Result<ExitCode> {
     let mut s = open(global).await?;
     match c {
-        AdminCommand::Init(_) => {}
+        AdminCommand::Init(_)
+        | AdminCommand::Hold { .. }
+        | AdminCommand::Team(TeamCommand::Retention { .. }) => {}
         AdminCommand::Team(TeamCommand::Create { name }) => {
             let team: TeamInfo = s.post("/v1/teams", &CreateTeamRequest { name }).await?;
             if style.json {

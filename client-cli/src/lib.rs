@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod client;
+pub mod journal;
 pub mod keystore;
 pub mod oidc;
 pub mod output;

@@ -2,6 +2,7 @@
 //! the work is in the `samtale_cli` library, which the chat view shares.
 
 mod commands;
+mod records;
 mod scan;
 
 use std::path::PathBuf;
@@ -202,7 +203,12 @@ enum Command {
     ///
     /// Example:  samtale chat
     Chat(commands::ChatArgs),
-    /// Admins: organisation, teams, staff, certificates, archive key.
+    /// Record clerks: export a thread into a case file, verified, and
+    /// record the filing; verify a filed export again.
+    #[command(subcommand)]
+    Journal(records::JournalCommand),
+    /// Admins: organisation, teams, staff, certificates, archive key,
+    /// retention and holds.
     #[command(subcommand)]
     Admin(commands::AdminCommand),
     /// Profiles on this machine.

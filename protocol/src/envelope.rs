@@ -409,21 +409,24 @@ impl Envelope {
         delivered: &DeliveryContext,
         holder: &HolderKeyPair,
     ) -> Result<OpenedMessage, OpenError> {
-        if !self.verify_signature() {
-            return Err(OpenError::BadSignature);
-        }
-        if self.thread_id != delivered.thread_id {
-            return Err(OpenError::WrongThread);
-        }
-        if self.message_id != delivered.message_id {
-            return Err(OpenError::WrongMessage);
-        }
+        self.open_disclosing(delivered, holder).map(|(m, _)| m)
+    }
+
+    /// Like [`Envelope::open`], and also returns the message's content key,
+    /// for a journal export: with it anyone can check that this envelope,
+    /// and only this one, decrypts to the journaled text (see
+    /// [`Envelope::open_with_content_key`]).
+    pub fn open_disclosing(
+        &self,
+        delivered: &DeliveryContext,
+        holder: &HolderKeyPair,
+    ) -> Result<(OpenedMessage, ContentKey), OpenError> {
+        self.check_header(delivered)?;
         let index = self
             .recipients
             .iter()
             .position(|r| *r == holder.epoch())
             .ok_or(OpenError::NotARecipient)?;
-
         let header = &self.bytes[..self.header_len];
         let at = self.header_len + index * WRAPPED_LEN;
         let mut enc = [0u8; 32];
@@ -433,11 +436,43 @@ impl Envelope {
         let k =
             primitives::hpke_open_secret(holder.secret(), info::CONTENT_KEY, header, &enc, &sealed)
                 .ok_or(OpenError::DecryptionFailed)?;
-        let keys = expand_content_key(&k);
+        let key = ContentKey(k);
+        let opened = self.decrypt(&key)?;
+        Ok((opened, key))
+    }
+
+    /// Opens the envelope with a disclosed content key (from a journal
+    /// export): verifies the signature and the header, checks the key
+    /// against the commitment the sender signed, then decrypts. A key for
+    /// another envelope fails the commitment.
+    pub fn open_with_content_key(
+        &self,
+        delivered: &DeliveryContext,
+        key: &ContentKey,
+    ) -> Result<OpenedMessage, OpenError> {
+        self.check_header(delivered)?;
+        self.decrypt(key)
+    }
+
+    fn check_header(&self, delivered: &DeliveryContext) -> Result<(), OpenError> {
+        if !self.verify_signature() {
+            return Err(OpenError::BadSignature);
+        }
+        if self.thread_id != delivered.thread_id {
+            return Err(OpenError::WrongThread);
+        }
+        if self.message_id != delivered.message_id {
+            return Err(OpenError::WrongMessage);
+        }
+        Ok(())
+    }
+
+    fn decrypt(&self, key: &ContentKey) -> Result<OpenedMessage, OpenError> {
+        let header = &self.bytes[..self.header_len];
+        let keys = expand_content_key(&key.0);
         if !bool::from(keys.commitment.ct_eq(&self.key_commitment)) {
             return Err(OpenError::DecryptionFailed);
         }
-
         let ct_at = self.header_len + self.recipients.len() * WRAPPED_LEN + 4;
         let ct = &self.bytes[ct_at..self.bytes.len() - SIGNATURE_LEN];
         let cipher = ChaCha20Poly1305::new_from_slice(keys.payload_key.as_slice())
@@ -459,6 +494,30 @@ impl Envelope {
             sender: self.sender,
             payload: padded,
         })
+    }
+}
+
+/// One message's 32-byte content key. It opens that envelope only (the
+/// signed header commits to it), so a journal export that already holds
+/// the message's text may disclose it for re-verification. Zeroized on
+/// drop; never printed.
+pub struct ContentKey(Zeroizing<[u8; 32]>);
+
+impl ContentKey {
+    /// A disclosed key, as read from a journal export.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    /// The key's bytes, for writing into a journal export.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        *self.0
+    }
+}
+
+impl std::fmt::Debug for ContentKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ContentKey(***)")
     }
 }
 
@@ -490,6 +549,39 @@ mod tests {
             kind,
             &[n; 32],
         )
+    }
+
+    #[test]
+    fn a_disclosed_content_key_opens_its_own_envelope_and_no_other() {
+        let sender = DeviceKeys::from_seeds(&[1; 32], &[2; 32]);
+        let archive = holder(4, HolderKind::Archive);
+        let thread = ThreadId::from_bytes([5; 16]);
+        let (m1, m2) = (
+            MessageId::from_bytes([6; 16]),
+            MessageId::from_bytes([7; 16]),
+        );
+        let e1 = Envelope::seal(&sender, thread, m1, &[archive.public()], b"first").unwrap();
+        let e2 = Envelope::seal(&sender, thread, m2, &[archive.public()], b"second").unwrap();
+        let ctx1 = DeliveryContext {
+            thread_id: thread,
+            message_id: m1,
+        };
+        let ctx2 = DeliveryContext {
+            thread_id: thread,
+            message_id: m2,
+        };
+        let (opened, key) = e1.open_disclosing(&ctx1, &archive).unwrap();
+        assert_eq!(&opened.payload[..], b"first");
+        let again = ContentKey::from_bytes(key.to_bytes());
+        assert_eq!(
+            &e1.open_with_content_key(&ctx1, &again).unwrap().payload[..],
+            b"first"
+        );
+        assert_eq!(
+            e2.open_with_content_key(&ctx2, &again).unwrap_err(),
+            OpenError::DecryptionFailed
+        );
+        assert_eq!(format!("{again:?}"), "ContentKey(***)");
     }
 
     #[test]

@@ -110,7 +110,7 @@ pub use cert::{
 };
 pub use codec::DecodeError;
 pub use envelope::{
-    DeliveryContext, ENVELOPE_VERSION, Envelope, MAX_ENVELOPE_BYTES, MAX_PAYLOAD_BYTES,
+    ContentKey, DeliveryContext, ENVELOPE_VERSION, Envelope, MAX_ENVELOPE_BYTES, MAX_PAYLOAD_BYTES,
     MAX_RECIPIENTS, OpenError, OpenedMessage, PADDING_BLOCK, SealError,
 };
 pub use grant::{GRANT_LEN, GRANT_VERSION, Grant, GrantError};

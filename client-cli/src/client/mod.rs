@@ -175,7 +175,7 @@ impl Session {
     }
 
     /// Maps an API error, turning an ended session into its own error.
-    fn api_error(e: ApiError) -> ClientError {
+    pub(crate) fn api_error(e: ApiError) -> ClientError {
         if e.session_ended() {
             ClientError::SessionEnded(e.to_string())
         } else {

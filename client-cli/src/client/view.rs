@@ -123,8 +123,12 @@ pub enum Banner {
     },
     /// The thread is filed on a case up to a message.
     Journaled {
+        /// The case reference.
+        case: Option<String>,
         /// The last filed message.
         up_to_seq: u64,
+        /// Messages after it (not yet journaled).
+        later: u64,
     },
 }
 
@@ -138,10 +142,20 @@ impl Banner {
             Self::ConsentWithdrawn { name } => {
                 format!("{name} has withdrawn consent — use letter or digital post")
             }
-            Self::Journaled { up_to_seq } => {
-                format!(
-                    "Filed on the case up to message {up_to_seq}; later messages are not yet journaled"
-                )
+            Self::Journaled {
+                case,
+                up_to_seq,
+                later,
+            } => {
+                let case = case
+                    .as_deref()
+                    .map_or_else(String::new, |c| format!(" {c}"));
+                match later {
+                    0 => format!("Filed on case{case} (messages 1 to {up_to_seq})"),
+                    n => format!(
+                        "Filed on case{case} up to message {up_to_seq}; the {n} later message(s) are not yet journaled"
+                    ),
+                }
             }
         }
     }
@@ -238,7 +252,7 @@ pub fn media_type(name: &str) -> &'static str {
 impl Session {
     /// Team names this account can know: its own teams (staff) and the
     /// teams named in the certificates of a thread's staff devices.
-    async fn team_names(
+    pub(crate) async fn team_names(
         &mut self,
         devices: &[ThreadDevice],
     ) -> Result<HashMap<TeamId, String>, ClientError> {
@@ -280,7 +294,7 @@ impl Session {
     }
 
     /// Identifies a message's signer among the thread's writers.
-    fn verify_sender(
+    pub(crate) fn verify_sender(
         &self,
         signer: &IdentityKey,
         at_secs: u64,
@@ -386,7 +400,7 @@ impl Session {
     }
 
     /// Every stored message of a thread after `after`, in order.
-    async fn fetch_messages(
+    pub(crate) async fn fetch_messages(
         &mut self,
         thread: ThreadId,
         after: u64,
@@ -539,7 +553,11 @@ impl Session {
             }
         }
         if let Some(n) = detail.summary.journaled_up_to {
-            banners.push(Banner::Journaled { up_to_seq: n });
+            banners.push(Banner::Journaled {
+                case: detail.summary.journaled_case.clone(),
+                up_to_seq: n,
+                later: detail.summary.last_seq.saturating_sub(n),
+            });
         }
         Ok(ThreadView {
             row: row_of(&detail.summary, &detail, &teams, &state),

@@ -23,6 +23,8 @@ pub struct Server {
     pub enrolment_code: String,
     /// The relay, to drop connections as a failing node would.
     pub relay: samtale_server::relay::Relay,
+    /// The SQLite database file (for tests that tamper with stored data).
+    pub db_path: PathBuf,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -79,6 +81,7 @@ impl Server {
             url,
             enrolment_code,
             relay,
+            db_path: dir.path().join("data").join("samtale.db"),
             _dir: dir,
             shutdown: Some(tx),
         }

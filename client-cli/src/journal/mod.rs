@@ -1,0 +1,489 @@
+//! Journal export (journalisering): the record clerk's client fetches every
+//! message and attachment of a thread, decrypts them with the archive key,
+//! verifies every signature, certificate and the sequence, and writes a
+//! case-file export: a PDF for people, JSON for machines, an EML message for
+//! case systems that file mail, the attachments, and a manifest of SHA-256
+//! hashes. Then it records on the server "filed on case X up to message N".
+//!
+//! Nothing half-written is left behind: the export is built in a hidden
+//! directory next to the target and renamed into place only when every
+//! check passed and every file is on disk. The server never decrypts.
+
+pub mod document;
+mod eml;
+mod pdf;
+pub mod verify;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use samtale_protocol::payload::{MessagePayload, open_referenced};
+use samtale_protocol::wire::{AccountKind, FileJournal, JournalReceipt};
+use samtale_protocol::{DeliveryContext, Envelope, ThreadId, b64};
+use sha2::{Digest, Sha256};
+
+use crate::client::{Badge, Tick};
+use crate::client::{ClientError, Session, device_fingerprint};
+use document::{
+    Attachment, Case, Clerk, Device, Export, FORMAT, Journal, Message, Organisation, Participant,
+    Role, Sender, Team, rfc3339,
+};
+use verify::hex;
+
+/// What to export and where.
+#[derive(Debug, Clone)]
+pub struct ExportRequest<'a> {
+    /// The thread.
+    pub thread: ThreadId,
+    /// The case reference in the case system.
+    pub case_ref: &'a str,
+    /// The KLE subject number (optional).
+    pub kle: Option<&'a str>,
+    /// The directory the export's own directory is made in.
+    pub out_dir: &'a Path,
+    /// Record the filing on the server afterwards.
+    pub file_receipt: bool,
+    /// The time zone the PDF shows times in.
+    pub offset: time::UtcOffset,
+}
+
+/// What was written.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExportOutcome {
+    /// The export's directory.
+    pub dir: PathBuf,
+    /// Every file written (relative to `dir`) with its SHA-256.
+    pub files: Vec<(String, String)>,
+    /// SHA-256 of `MANIFEST.sha256`.
+    pub manifest_sha256: String,
+    /// The last message exported.
+    pub up_to_seq: u64,
+    /// The filing recorded on the server, if asked for.
+    pub receipt: Option<JournalReceipt>,
+}
+
+/// The manifest's file name (`sha256sum -c MANIFEST.sha256` checks it).
+pub const MANIFEST: &str = "MANIFEST.sha256";
+
+/// Removes a half-built export unless it was completed.
+struct Staging {
+    dir: PathBuf,
+    done: bool,
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn io(what: &str, path: &Path, e: std::io::Error) -> ClientError {
+    ClientError::Refused(format!("cannot write {what} {}: {e}", path.display()))
+}
+
+/// A file name made of the case reference: letters, digits, `.`, `-`, `_`.
+fn slug(text: &str) -> String {
+    let s: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    s.trim_matches('-').chars().take(60).collect()
+}
+
+/// The same rules the server applies to a case reference, checked first so
+/// that a refused one costs no export.
+fn check_case(case_ref: &str, kle: Option<&str>) -> Result<(), ClientError> {
+    let case_ref = case_ref.trim();
+    if case_ref.is_empty() || case_ref.chars().count() > 100 {
+        return Err(ClientError::Refused(
+            "give the case number (1 to 100 characters) with --case".into(),
+        ));
+    }
+    if let Some(f) = samtale_protocol::minimise::scan(case_ref).first() {
+        return Err(ClientError::Refused(format!(
+            "the case reference looks like it holds personal data ({}): give the case number only",
+            f.category.explanation()
+        )));
+    }
+    if let Some(kle) = kle {
+        let parts: Vec<&str> = kle.split('.').collect();
+        if parts.len() > 3
+            || !parts
+                .iter()
+                .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(ClientError::Refused(format!(
+                "--kle: expected a KLE subject number like 27.12.04, got {kle:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<String, ClientError> {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io("the directory", parent, e))?;
+    }
+    let mut file = std::fs::File::create(&path).map_err(|e| io("the file", &path, e))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| io("the file", &path, e))?;
+    Ok(hex(&Sha256::digest(bytes)))
+}
+
+impl Session {
+    /// Exports a thread for the case file (see the module documentation).
+    /// A message that fails any check stops the export with an error that
+    /// names it, and nothing is left on disk.
+    pub async fn journal_export(
+        &mut self,
+        req: &ExportRequest<'_>,
+        progress: &(dyn Fn(Tick) + Sync),
+    ) -> Result<ExportOutcome, ClientError> {
+        check_case(req.case_ref, req.kle)?;
+        let thread = req.thread;
+        let me = self.me().await?;
+        let detail = self.thread_detail(thread).await?;
+        let devices = self.thread_devices(thread).await?.devices;
+        let teams = self.team_names(&devices).await?;
+        let last_seq = detail.summary.last_seq;
+        if last_seq == 0 {
+            return Err(ClientError::Refused(
+                "nothing to journal: the thread has no messages yet".into(),
+            ));
+        }
+        let stored = self.fetch_messages(thread, 0, last_seq, progress).await?;
+        if stored.len() as u64 != last_seq {
+            return Err(ClientError::Verification(format!(
+                "the server counts {last_seq} messages in the thread but sent {}; nothing was written",
+                stored.len()
+            )));
+        }
+        let archive = detail.archive_holder;
+        let has_archive_key = |s: &Session, e: &Envelope| {
+            e.recipients()
+                .iter()
+                .any(|r| r.holder == archive && s.keystore.secrets().holder(*r).is_some())
+        };
+        if stored
+            .iter()
+            .any(|m| Envelope::decode(&m.envelope).is_ok_and(|e| !has_archive_key(self, &e)))
+        {
+            self.sync_grants().await?;
+        }
+
+        // Staged next to the target, so the final rename stays on one disk.
+        std::fs::create_dir_all(req.out_dir).map_err(|e| io("the directory", req.out_dir, e))?;
+        let name = format!(
+            "samtale-journal-{}-{}",
+            slug(req.case_ref),
+            &thread.to_string()[..8]
+        );
+        let target = req.out_dir.join(&name);
+        if target.exists() {
+            return Err(ClientError::Refused(format!(
+                "{} exists already: move it away or choose another --out",
+                target.display()
+            )));
+        }
+        let mut staging = Staging {
+            dir: req.out_dir.join(format!(".{name}.partial")),
+            done: false,
+        };
+        let _ = std::fs::remove_dir_all(&staging.dir);
+        std::fs::create_dir_all(&staging.dir).map_err(|e| io("the directory", &staging.dir, e))?;
+
+        let mut messages = Vec::with_capacity(stored.len());
+        let mut senders: BTreeMap<String, (Participant, Device)> = BTreeMap::new();
+        let mut files: Vec<(String, String)> = Vec::new();
+        for (i, m) in stored.iter().enumerate() {
+            let named = |why: String| {
+                ClientError::Verification(format!(
+                    "message {} ({}): {why}; the export was stopped and nothing was written",
+                    m.seq, m.message_id
+                ))
+            };
+            let envelope =
+                Envelope::decode(&m.envelope).map_err(|e| named(format!("malformed: {e}")))?;
+            let epoch = envelope
+                .recipients()
+                .iter()
+                .find(|r| r.holder == archive)
+                .copied()
+                .ok_or_else(|| {
+                    named("it is not sealed to the organisation's archive key".into())
+                })?;
+            let key = self.keystore.secrets().holder(epoch).ok_or_else(|| {
+                named("this device does not hold the archive key it is sealed to: an admin grants it with `samtale admin archive-key`".into())
+            })?;
+            let ctx = DeliveryContext {
+                thread_id: thread,
+                message_id: m.message_id,
+            };
+            let (opened, content_key) = envelope
+                .open_disclosing(&ctx, key)
+                .map_err(|e| named(format!("it does not open with the archive key: {e}")))?;
+            let sender = self
+                .verify_sender(
+                    &opened.sender,
+                    m.committed_at_ms / 1000,
+                    &detail,
+                    &devices,
+                    &teams,
+                )
+                .map_err(named)?;
+            let device = devices
+                .iter()
+                .find(|d| d.keys.identity == opened.sender)
+                .ok_or_else(|| named("its sender's device is not listed".into()))?;
+            let payload = MessagePayload::from_bytes(&opened.payload)
+                .map_err(|e| named(format!("the decrypted message is malformed: {e}")))?;
+            let role = match device.kind {
+                AccountKind::Staff => Role::Staff,
+                AccountKind::Citizen => Role::Citizen,
+            };
+            let assurance = match &sender.badge {
+                Badge::Citizen { assurance } => Some(*assurance),
+                Badge::Certified => None,
+            };
+            let mut attachments = Vec::new();
+            for (k, reference) in payload.attachments.iter().enumerate() {
+                self.ensure_token().await?;
+                let blob = self
+                    .api
+                    .download(
+                        &format!("/v1/attachments/{}", reference.id),
+                        reference.size + 1024,
+                        |got, total| progress(Tick::Bytes(got, total)),
+                    )
+                    .await
+                    .map_err(Session::api_error)?;
+                let file = open_referenced(reference, &blob).map_err(|e| {
+                    named(format!("attachment {} ({}): {e}", k + 1, reference.name))
+                })?;
+                let rel = format!("attachments/{:04}-{}-{}", m.seq, k + 1, reference.name);
+                let sha = write_file(&staging.dir, &rel, &file)?;
+                files.push((rel.clone(), sha.clone()));
+                attachments.push(Attachment {
+                    name: reference.name.clone(),
+                    media_type: reference.media_type.clone(),
+                    size: reference.size,
+                    sha256: sha,
+                    blob_sha256: reference.blob_sha256.clone(),
+                    file: rel,
+                });
+            }
+            senders
+                .entry(device.device_id.to_string())
+                .or_insert_with(|| {
+                    (
+                        Participant {
+                            account_id: device.account_id,
+                            name: sender.name.clone(),
+                            role,
+                            assurance,
+                        },
+                        Device {
+                            device_id: device.device_id,
+                            account_id: device.account_id,
+                            role,
+                            identity_key: b64::encode(&device.keys.identity.to_bytes()),
+                            certificate: device.certificate.as_deref().map(b64::encode),
+                        },
+                    )
+                });
+            let bytes = envelope.as_bytes();
+            messages.push(Message {
+                seq: m.seq,
+                message_id: m.message_id,
+                committed_at_ms: m.committed_at_ms,
+                committed_at: rfc3339(m.committed_at_ms),
+                sender: Sender {
+                    account_id: device.account_id,
+                    device_id: device.device_id,
+                    name: sender.name.clone(),
+                    role,
+                    team: sender.team.clone(),
+                    assurance,
+                },
+                text: payload.text.clone(),
+                attachments,
+                envelope: b64::encode(bytes),
+                envelope_sha256: hex(&Sha256::digest(bytes)),
+                signature: b64::encode(&bytes[bytes.len().saturating_sub(64)..]),
+                content_key: b64::encode(&content_key.to_bytes()),
+            });
+            progress(Tick::Messages(i as u64 + 1, last_seq));
+        }
+
+        // Participants: the citizens, then every staff member who wrote.
+        let mut participants: Vec<Participant> = detail
+            .citizens
+            .iter()
+            .map(|c| Participant {
+                account_id: c.account_id,
+                name: c.display_name.clone(),
+                role: Role::Citizen,
+                assurance: Some(c.assurance),
+            })
+            .collect();
+        let mut writers: Vec<Device> = Vec::new();
+        for (participant, device) in senders.into_values() {
+            if participant.role == Role::Staff
+                && !participants
+                    .iter()
+                    .any(|p| p.account_id == participant.account_id)
+            {
+                participants.push(participant);
+            }
+            writers.push(device);
+        }
+        let team_name = teams
+            .get(&detail.summary.team_id)
+            .cloned()
+            .unwrap_or_else(|| detail.summary.team_id.to_string());
+        let now_ms = crate::client::now_secs().saturating_mul(1000);
+        let mut journal = Journal {
+            format: FORMAT.into(),
+            subject: format!("Samtale: {team_name}, sag {}", req.case_ref.trim()),
+            case: Case {
+                reference: req.case_ref.trim().to_owned(),
+                kle: req.kle.map(str::to_owned),
+            },
+            organisation: Organisation {
+                id: me.org_id,
+                name: me.organisation_name.clone(),
+                root_public_key: b64::encode(&self.config.root_public_key.to_bytes()),
+                root_fingerprint: samtale_protocol::org_fingerprint(&self.config.root_public_key),
+            },
+            team: Team {
+                id: detail.summary.team_id,
+                name: team_name,
+            },
+            thread_id: thread,
+            archive_holder: archive,
+            participants,
+            devices: writers,
+            messages,
+            export: Export {
+                exported_at_ms: now_ms,
+                exported_at: rfc3339(now_ms),
+                server: self.config.server.clone(),
+                clerk: Clerk {
+                    account_id: me.account_id,
+                    name: me.display_name.clone(),
+                    device_id: me.device_id,
+                    device_fingerprint: device_fingerprint(&self.device()?.public().identity),
+                },
+                up_to_seq: last_seq,
+                checks: Vec::new(),
+                generator: format!("samtale {}", env!("CARGO_PKG_VERSION")),
+            },
+        };
+        journal.export.checks = verify::checks(&journal);
+        // The document must stand on its own: verify it as a reader would.
+        verify::verify(&journal, None).map_err(|e| {
+            ClientError::Verification(format!(
+                "{e}; the export was stopped and nothing was written"
+            ))
+        })?;
+
+        let json = serde_json::to_vec_pretty(&journal)
+            .map_err(|e| ClientError::Refused(format!("cannot write the JSON: {e}")))?;
+        let pdf = pdf::render(&journal, req.offset)
+            .map_err(|e| ClientError::Refused(format!("cannot make the PDF: {e}")))?;
+        let eml = eml::render(&journal, &pdf, &json);
+        for (rel, bytes) in [
+            ("journal.json", &json[..]),
+            ("journal.pdf", &pdf[..]),
+            ("journal.eml", &eml[..]),
+        ] {
+            let sha = write_file(&staging.dir, rel, bytes)?;
+            files.push((rel.to_owned(), sha));
+        }
+        files.sort();
+        let manifest: String = files
+            .iter()
+            .map(|(rel, sha)| format!("{sha}  {rel}\n"))
+            .collect();
+        let manifest_sha256 = write_file(&staging.dir, MANIFEST, manifest.as_bytes())?;
+        std::fs::rename(&staging.dir, &target).map_err(|e| io("the export", &target, e))?;
+        staging.done = true;
+
+        let receipt = if req.file_receipt {
+            Some(
+                self.post::<_, JournalReceipt>(
+                    &format!("/v1/threads/{thread}/journal"),
+                    &FileJournal {
+                        case_ref: req.case_ref.trim().to_owned(),
+                        kle: req.kle.map(str::to_owned),
+                        up_to_seq: last_seq,
+                        manifest_sha256: manifest_sha256.clone(),
+                    },
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+        Ok(ExportOutcome {
+            dir: target,
+            files,
+            manifest_sha256,
+            up_to_seq: last_seq,
+            receipt,
+        })
+    }
+}
+
+/// Reads and verifies a `journal.json`, and the attachment files and the
+/// manifest beside it when they are there. Returns the document.
+pub fn verify_file(path: &Path, expected_root: Option<&str>) -> Result<Journal, ClientError> {
+    let text = std::fs::read(path)
+        .map_err(|e| ClientError::Refused(format!("cannot read {}: {e}", path.display())))?;
+    let journal: Journal = serde_json::from_slice(&text).map_err(|e| {
+        ClientError::Verification(format!("{} is not a journal document: {e}", path.display()))
+    })?;
+    verify::verify(&journal, expected_root).map_err(|e| ClientError::Verification(e.0))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    for m in &journal.messages {
+        for a in &m.attachments {
+            let file = dir.join(&a.file);
+            if let Ok(bytes) = std::fs::read(&file)
+                && hex(&Sha256::digest(&bytes)) != a.sha256
+            {
+                return Err(ClientError::Verification(format!(
+                    "message {} ({}): the attachment file {} does not match its SHA-256",
+                    m.seq, m.message_id, a.file
+                )));
+            }
+        }
+    }
+    let manifest = dir.join(MANIFEST);
+    if let Ok(text) = std::fs::read_to_string(&manifest) {
+        for line in text.lines() {
+            let Some((sha, rel)) = line.split_once("  ") else {
+                continue;
+            };
+            let ok = std::fs::read(dir.join(rel))
+                .map(|b| hex(&Sha256::digest(&b)) == sha)
+                .unwrap_or(false);
+            if !ok {
+                return Err(ClientError::Verification(format!(
+                    "{rel} is missing or does not match the manifest"
+                )));
+            }
+        }
+    }
+    Ok(journal)
+}

@@ -1,0 +1,243 @@
+//! Record commands: `samtale journal export|verify|list` for record clerks,
+//! and the admin's `samtale admin team retention` and `samtale admin hold`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use samtale_cli::journal::{self, ExportRequest};
+use samtale_cli::output::{Style, print_json, table};
+use samtale_protocol::wire::{JournalList, RetentionPolicy};
+
+use crate::Global;
+use crate::commands::{bar, done, open, resolve_team, ticker};
+
+/// `samtale journal …`.
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// Exports a thread into a case file, verified: a PDF for people, JSON
+    /// for machines, an EML message for case systems that file mail, the
+    /// attachments and a SHA-256 manifest, in a new directory. Every
+    /// message is decrypted with the archive key and its signature, sender
+    /// certificate and place in the sequence are checked first; one that
+    /// fails stops the export (exit 6) and nothing is written. Then the
+    /// filing is recorded on the server, and every participant sees "Filed
+    /// on case …".
+    ///
+    /// Examples:
+    ///
+    ///   samtale journal export 0193c0de --case 2026-004711 --kle 27.12.04 --out ~/journal
+    ///
+    ///   samtale journal export 0193c0de --case 2026-004711 --no-receipt   (a trial export)
+    #[command(verbatim_doc_comment)]
+    Export(ExportArgs),
+    /// Verifies a filed export again, from the JSON alone: the sequence,
+    /// every signature and certificate, every text against its envelope
+    /// (with the content keys the export holds), the attachment files and
+    /// the manifest. Needs no server and no key. Exits 0 when it verifies,
+    /// 6 naming the first message that does not.
+    ///
+    /// Example:  samtale journal verify ~/journal/samtale-journal-2026-004711-0193c0de/journal.json
+    Verify {
+        /// The export's journal.json.
+        file: PathBuf,
+        /// The organisation fingerprint you trust (from an invitation letter
+        /// or the case system); without it the export's own root key is used.
+        #[arg(long, value_name = "FINGERPRINT")]
+        root_fingerprint: Option<String>,
+    },
+    /// Lists where a thread was filed.  Example: samtale journal list 0193c0de
+    List {
+        /// The thread (id or its first characters).
+        thread: String,
+    },
+}
+
+/// `samtale journal export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The thread (id or its first characters; see `samtale threads --ready`).
+    thread: String,
+    /// The case reference in the case system (no names or national ids).
+    #[arg(long = "case", value_name = "REFERENCE")]
+    case_ref: String,
+    /// The KLE subject number, e.g. 27.12.04.
+    #[arg(long, value_name = "NUMBER")]
+    kle: Option<String>,
+    /// Where to make the export's directory.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    out: PathBuf,
+    /// Do not record the filing on the server (a trial export).
+    #[arg(long)]
+    no_receipt: bool,
+}
+
+pub async fn journal(
+    global: &Global,
+    style: &Style,
+    c: JournalCommand,
+) -> anyhow::Result<ExitCode> {
+    match c {
+        JournalCommand::Export(a) => {
+            let mut s = open(global).await?;
+            let thread = s.resolve_thread(&a.thread).await?;
+            let progress = bar(style, "Verifying messages");
+            let outcome = s
+                .journal_export(
+                    &ExportRequest {
+                        thread,
+                        case_ref: &a.case_ref,
+                        kle: a.kle.as_deref(),
+                        out_dir: &a.out,
+                        file_receipt: !a.no_receipt,
+                        offset: style.offset,
+                    },
+                    &ticker(&progress),
+                )
+                .await;
+            progress.finish_and_clear();
+            let outcome = outcome?;
+            if style.json {
+                print_json(&outcome)?;
+            } else {
+                println!(
+                    "Exported messages 1 to {} into {}",
+                    outcome.up_to_seq,
+                    style.bold(&outcome.dir.display().to_string())
+                );
+                let rows: Vec<Vec<String>> = outcome
+                    .files
+                    .iter()
+                    .map(|(f, sha)| vec![f.clone(), sha[..16].to_owned()])
+                    .collect();
+                print!("{}", table(&["FILE", "SHA-256 (start)"], &rows));
+                println!("Manifest SHA-256: {}", outcome.manifest_sha256);
+                match &outcome.receipt {
+                    Some(r) => println!(
+                        "{} Filed on case {} up to message {}; every participant sees it.",
+                        style.good("✔"),
+                        r.case_ref,
+                        r.up_to_seq
+                    ),
+                    None => println!(
+                        "Not recorded on the server (--no-receipt). Run again without it to file the thread."
+                    ),
+                }
+            }
+            done()
+        }
+        JournalCommand::Verify {
+            file,
+            root_fingerprint,
+        } => {
+            let journal = journal::verify_file(&file, root_fingerprint.as_deref())?;
+            if style.json {
+                print_json(&serde_json::json!({
+                    "verified": true,
+                    "thread_id": journal.thread_id,
+                    "case": journal.case,
+                    "messages": journal.messages.len(),
+                    "checks": journal.export.checks,
+                }))?;
+            } else {
+                println!(
+                    "{} {}: messages 1 to {} of thread {} verify (case {}).",
+                    style.good("✔"),
+                    file.display(),
+                    journal.messages.len(),
+                    journal.thread_id,
+                    journal.case.reference
+                );
+                for check in &journal.export.checks {
+                    println!("  - {check}");
+                }
+            }
+            done()
+        }
+        JournalCommand::List { thread } => {
+            let mut s = open(global).await?;
+            let thread = s.resolve_thread(&thread).await?;
+            let list: JournalList = s.get(&format!("/v1/threads/{thread}/journal")).await?;
+            if style.json {
+                print_json(&list)?;
+            } else if list.receipts.is_empty() {
+                println!("Thread {thread} has not been filed on a case.");
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .receipts
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.case_ref.clone(),
+                            r.kle.clone().unwrap_or_default(),
+                            format!("1–{}", r.up_to_seq),
+                            style.time(r.journaled_at.saturating_mul(1000)),
+                            r.manifest_sha256[..16].to_owned(),
+                        ]
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    table(&["CASE", "KLE", "MESSAGES", "FILED", "MANIFEST"], &rows)
+                );
+            }
+            done()
+        }
+    }
+}
+
+/// `samtale admin team retention TEAM`: shows or sets the policy.
+pub async fn retention(
+    global: &Global,
+    style: &Style,
+    team: &str,
+    journaled_days: Option<u32>,
+    unjournaled_days: Option<u32>,
+) -> anyhow::Result<ExitCode> {
+    let mut s = open(global).await?;
+    let info = resolve_team(&mut s, Some(team)).await?;
+    let mut policy = info.retention;
+    if journaled_days.is_some() || unjournaled_days.is_some() {
+        policy = RetentionPolicy {
+            journaled_days: journaled_days.unwrap_or(policy.journaled_days),
+            unjournaled_days: unjournaled_days.unwrap_or(policy.unjournaled_days),
+        };
+        policy = s
+            .put(&format!("/v1/teams/{}/retention", info.team_id), &policy)
+            .await?;
+    }
+    if style.json {
+        print_json(&serde_json::json!({"team": info.team_id, "retention": policy}))?;
+    } else {
+        println!(
+            "{}: messages are deleted {} days after they are filed on a case; messages never filed are deleted when {} days old.",
+            info.name, policy.journaled_days, policy.unjournaled_days
+        );
+    }
+    done()
+}
+
+/// `samtale admin hold THREAD [--release]`.
+pub async fn hold(
+    global: &Global,
+    style: &Style,
+    thread: &str,
+    release: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut s = open(global).await?;
+    let thread = s.resolve_thread(thread).await?;
+    let method = if release { Method::DELETE } else { Method::PUT };
+    s.call::<()>(method, &format!("/v1/threads/{thread}/hold"), None)
+        .await?;
+    if style.json {
+        print_json(&serde_json::json!({"thread": thread, "on_hold": !release}))?;
+    } else if release {
+        println!("Released the hold on thread {thread}: retention applies to it again.");
+    } else {
+        println!(
+            "Thread {thread} is on hold: retention deletes nothing of it until `samtale admin hold {thread} --release`."
+        );
+    }
+    done()
+}
