@@ -204,6 +204,11 @@ impl Api {
         Self::json(self.send(self.request(Method::GET, path)).await?).await
     }
 
+    /// `DELETE path` → JSON.
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+        Self::json(self.send(self.request(Method::DELETE, path)).await?).await
+    }
+
     /// `POST path` with a JSON body → JSON.
     pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,

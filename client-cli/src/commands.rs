@@ -279,6 +279,21 @@ pub enum AdminCommand {
         #[arg(long)]
         release: bool,
     },
+    /// Erases a citizen (a GDPR erasure request): their account, the
+    /// keyed hash of their national id, eID link, consents, devices and
+    /// keys, their messages and attachments, and the threads where they
+    /// were the only citizen. Threads already filed on a case live on in
+    /// the case system; the audit log keeps its content-free entries.
+    /// Refused while one of their threads is on hold.
+    ///
+    /// Example:  samtale admin erase 0193c0de-7c1a-7d2e-9f00-5b1e2f3a4b5c --yes
+    Erase {
+        /// The citizen's account id (see `samtale citizens` or the request).
+        account: AccountId,
+        /// Erase without asking (there is no undo).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// `samtale admin init`.
@@ -1433,6 +1448,7 @@ async fn export(global: &Global, style: &Style, a: ExportArgs) -> anyhow::Result
     let me = s.me().await?;
     let devices: Vec<DeviceInfo> = s.get("/v1/devices").await?;
     let consent: ConsentText = s.get("/v1/consent").await?;
+    let held: samtale_protocol::wire::AccessExport = s.get("/v1/me/export").await?;
     let list = s.thread_list().await?;
     let bar = bar(style, "Exporting threads");
     bar.set_length(list.threads.len() as u64);
@@ -1451,6 +1467,7 @@ async fn export(global: &Global, style: &Style, a: ExportArgs) -> anyhow::Result
         "consent_text": {"version": consent.version, "text": consent.text},
         "devices": devices,
         "threads": threads,
+        "held_by_server": held,
     });
     let text = serde_json::to_string_pretty(&out)?;
     match a.out {
@@ -1530,6 +1547,9 @@ async fn admin(global: &Global, style: &Style, c: AdminCommand) -> anyhow::Resul
         AdminCommand::Hold { thread, release } => {
             return crate::records::hold(global, style, &thread, release).await;
         }
+        AdminCommand::Erase { account, yes } => {
+            return crate::records::erase(global, style, account, yes).await;
+        }
         c => admin_with_session(global, style, c).await,
     }
 }
@@ -1543,6 +1563,7 @@ async fn admin_with_session(
     match c {
         AdminCommand::Init(_)
         | AdminCommand::Hold { .. }
+        | AdminCommand::Erase { .. }
         | AdminCommand::Team(TeamCommand::Retention { .. }) => {}
         AdminCommand::Team(TeamCommand::Create { name }) => {
             let team: TeamInfo = s.post("/v1/teams", &CreateTeamRequest { name }).await?;

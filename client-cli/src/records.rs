@@ -241,3 +241,43 @@ pub async fn hold(
     }
     done()
 }
+
+/// `samtale admin erase ACCOUNT`.
+pub async fn erase(
+    global: &Global,
+    style: &Style,
+    account: samtale_protocol::AccountId,
+    yes: bool,
+) -> anyhow::Result<ExitCode> {
+    if !yes {
+        use std::io::{BufRead, IsTerminal, Write};
+        if !std::io::stdin().is_terminal() {
+            anyhow::bail!("erasing cannot be undone: add --yes to confirm");
+        }
+        print!(
+            "Erase citizen {account} and everything the server holds about them? There is no undo. Type yes: "
+        );
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if answer.trim() != "yes" {
+            println!("Nothing was erased.");
+            return Ok(ExitCode::from(2));
+        }
+    }
+    let mut s = open(global).await?;
+    let erased: samtale_protocol::wire::ErasureDone =
+        s.delete(&format!("/v1/citizens/{account}")).await?;
+    if style.json {
+        print_json(&erased)?;
+    } else {
+        println!(
+            "Erased citizen {account}: {} thread(s) deleted, {} thread(s) go on without them, {} message(s) and {} device(s) deleted. The audit log keeps the content-free record of the erasure.",
+            erased.threads_deleted,
+            erased.threads_left,
+            erased.messages_deleted,
+            erased.devices_deleted
+        );
+    }
+    done()
+}

@@ -499,4 +499,88 @@ async fn a_clerk_exports_a_verified_case_file_and_tampering_is_refused_by_name()
         .ok()
         .json();
     assert_eq!(again["up_to_seq"], 4);
+
+    // Access and erasure: Maja's export lists what the server holds about
+    // her; the admin erases her; she is gone from the server.
+    let export_path = cli.home.path().join("maja.json");
+    cli.run("maja", &["export", "--out", export_path.to_str().unwrap()])
+        .await
+        .ok();
+    let export: Value = serde_json::from_slice(&std::fs::read(&export_path).unwrap()).unwrap();
+    let held = &export["held_by_server"];
+    assert_eq!(held["consents"].as_array().unwrap().len(), 1, "{held}");
+    assert_eq!(held["devices"].as_array().unwrap().len(), 1);
+    assert_eq!(held["threads"].as_array().unwrap().len(), 1);
+    assert_eq!(held["national_id_hash_stored"], true);
+    assert!(
+        export.to_string().contains(texts[1].1),
+        "her messages, decrypted"
+    );
+    let account = held["account"]["account_id"].as_str().unwrap().to_owned();
+    let refused = cli
+        .run("admin", &["admin", "erase", &account])
+        .await
+        .code(2);
+    assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
+    let erased = cli
+        .run("admin", &["--json", "admin", "erase", &account, "--yes"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        erased["threads_left"], 1,
+        "the group goes on with Elsa: {erased}"
+    );
+    assert_eq!(erased["devices_deleted"], 1);
+    cli.run("maja", &["threads"]).await.code(3);
+    let group = cli
+        .run("elsa", &["--json", "show", &short])
+        .await
+        .ok()
+        .json();
+    let senders: Vec<&str> = group["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["sender"]["name"].as_str())
+        .collect();
+    assert!(!senders.contains(&"Maja"), "{senders:?}");
+
+    // The clerk can still file the thread: the deleted message is declared,
+    // not missing, and the export verifies with it listed.
+    let after = cli
+        .run(
+            "rita",
+            &[
+                "--json",
+                "journal",
+                "export",
+                &short,
+                "--case",
+                CASE,
+                "--no-receipt",
+                "--out",
+                cli.home.path().join("t6").to_str().unwrap(),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    let dir = PathBuf::from(after["dir"].as_str().unwrap());
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("journal.json")).unwrap()).unwrap();
+    assert_eq!(
+        doc["removed"],
+        serde_json::json!([{"from_seq": 2, "to_seq": 2, "reason": "erasure"}])
+    );
+    cli.run(
+        "rita",
+        &[
+            "journal",
+            "verify",
+            dir.join("journal.json").to_str().unwrap(),
+        ],
+    )
+    .await
+    .ok();
 }

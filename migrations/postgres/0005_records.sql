@@ -45,6 +45,16 @@ CREATE TABLE journal_receipts (
 );
 CREATE INDEX journal_receipts_thread ON journal_receipts (thread_id, up_to_seq);
 
+-- Messages deleted on purpose (retention or erasure), by position, so that
+-- clients tell a deleted message from one the server lost or withheld.
+CREATE TABLE removed_messages (
+    thread_id  TEXT NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
+    seq        BIGINT NOT NULL,
+    reason     TEXT NOT NULL CHECK (reason IN ('retention', 'erasure')),
+    removed_at BIGINT NOT NULL,
+    PRIMARY KEY (thread_id, seq)
+);
+
 -- When the thread was last journaled, and an admin's hold (no purge while set).
 ALTER TABLE threads ADD COLUMN journaled_at BIGINT;
 ALTER TABLE threads ADD COLUMN hold_since BIGINT;

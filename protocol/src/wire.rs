@@ -714,6 +714,82 @@ pub struct JournalList {
     pub receipts: Vec<JournalReceipt>,
 }
 
+/// One consent a citizen gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ConsentRecord {
+    /// The consent text's version.
+    pub version: String,
+    /// SHA-256 of the exact text agreed to (hex).
+    pub text_sha256: String,
+    /// When (Unix seconds).
+    pub accepted_at: u64,
+    /// When it was withdrawn, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawn_at: Option<u64>,
+}
+
+/// An invitation a citizen joined with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct InvitationRecord {
+    /// The inviting team.
+    pub team_id: TeamId,
+    /// When it was made (Unix seconds).
+    pub created_at: u64,
+    /// When it was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redeemed_at: Option<u64>,
+}
+
+/// `GET /v1/me/export`: everything the server holds about the caller (a
+/// GDPR access request). Messages are ciphertext on the server: the
+/// client decrypts them and adds them to the export itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AccessExport {
+    /// The account, with identity level and consent state.
+    pub account: AccountInfo,
+    /// The eID broker that verified the identity (the national id number
+    /// itself is not stored, only a keyed hash of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eid_issuer: Option<String>,
+    /// The broker's identifier for the person, if verified with eID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eid_subject: Option<String>,
+    /// Whether a keyed hash of a national id number is stored for matching
+    /// invitations.
+    pub national_id_hash_stored: bool,
+    /// Every consent given and withdrawn.
+    pub consents: Vec<ConsentRecord>,
+    /// Invitations joined with.
+    pub invitations: Vec<InvitationRecord>,
+    /// Devices, revoked ones included.
+    pub devices: Vec<DeviceInfo>,
+    /// Threads taken part in.
+    pub threads: Vec<ThreadSummary>,
+    /// When this export was made (Unix seconds).
+    pub exported_at: u64,
+}
+
+/// `DELETE /v1/citizens/{account}`: what an erasure removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ErasureDone {
+    /// Threads deleted whole (the citizen was their only citizen).
+    pub threads_deleted: u64,
+    /// Threads that go on without the citizen.
+    pub threads_left: u64,
+    /// The citizen's messages deleted.
+    pub messages_deleted: u64,
+    /// The citizen's devices deleted, with keys and sessions.
+    pub devices_deleted: u64,
+}
+
 /// A team's retention policy (gallring), in days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -1124,6 +1200,23 @@ pub struct ThreadDetail {
     pub recipients: Vec<HolderEpoch>,
     /// The signed participant log, in order; clients replay and verify it.
     pub participants: Vec<MembershipBlob>,
+    /// Messages deleted on purpose (retention, erasure): their positions
+    /// are gaps that are not a fault.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<RemovedRange>,
+}
+
+/// Consecutive messages deleted on purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RemovedRange {
+    /// The first deleted sequence number.
+    pub from_seq: u64,
+    /// The last (inclusive).
+    pub to_seq: u64,
+    /// `retention` or `erasure`.
+    pub reason: String,
 }
 
 /// `GET /v1/threads`.

@@ -589,6 +589,14 @@ async fn retention_purge(db: &TestDatabase) {
         "{report:?}"
     );
     assert_eq!(messages(&app, journaled).await, Ok(vec![3]));
+    assert_eq!(
+        app.storage
+            .removed_ranges(&journaled.to_string())
+            .await
+            .unwrap(),
+        vec![(1, 2, "retention".to_owned())],
+        "the deleted messages are declared, so clients tell them from lost ones"
+    );
     assert_eq!(messages(&app, never).await, Ok(vec![1]));
     assert_eq!(messages(&app, held).await, Ok(vec![1]));
     assert_eq!(app.storage.attachment(&attachment).await.unwrap(), None);
@@ -643,6 +651,187 @@ async fn retention_purge(db: &TestDatabase) {
     assert_eq!(count("retention.purge"), 1);
     assert_eq!(count("retention.thread.delete"), 3);
     assert_eq!((count("hold.set"), count("hold.release")), (1, 1));
+    assert_eq!(verify(&app).await, Ok(i64::try_from(all.len()).unwrap()));
+    app.stop().await;
+}
+
+// ------------------------------------------------------- access and erasure
+
+on_both_backends!(
+    an_erased_citizen_leaves_no_national_id_hash_device_key_or_message_and_their_export_listed_it_all,
+    erasure
+);
+async fn erasure(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let world = World::build(&app).await;
+    let maja = world
+        .citizen(&app, &world.staff, world.team, "140114-4444")
+        .await;
+    let elsa = world
+        .citizen(&app, &world.staff, world.team, "19811218-9876")
+        .await;
+    let alone = world
+        .open_thread(&app, &world.staff, world.team, &[&maja])
+        .await;
+    let group = world
+        .open_thread(&app, &world.staff, world.team, &[&maja, &elsa])
+        .await;
+    let mut maja_ws = Ws::connect(&app, maja.actor.token()).await;
+    let mut elsa_ws = Ws::connect(&app, elsa.actor.token()).await;
+    let mut tails = Vec::new();
+    for (from_maja, thread) in [(true, alone), (true, group), (false, group)] {
+        let (ws, who) = if from_maja {
+            (&mut maja_ws, &maja)
+        } else {
+            (&mut elsa_ws, &elsa)
+        };
+        let to = recipients(&app, &who.actor, thread).await;
+        let (id, envelope) = seal(&who.actor, thread, &to, b"about my case");
+        ws.send_and_ack(&send_frame(thread, id, &envelope))
+            .await
+            .unwrap();
+        tails.push(envelope[envelope.len() - 32..].to_vec());
+    }
+    let (maja_alone, maja_group, elsa_group) =
+        (tails[0].clone(), tails[1].clone(), tails[2].clone());
+    receipt(&mut maja_ws, &maja, group, 2, ReceiptKind::Read).await;
+
+    // The access export lists what the server holds.
+    let export: Value = expect(
+        app.call(Method::GET, "/v1/me/export", Some(maja.actor.token()), None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(export["account"]["account_id"], json!(maja.actor.account));
+    assert_eq!(export["account"]["assurance"], "unverified");
+    assert_eq!(export["national_id_hash_stored"], true);
+    assert_eq!(export["consents"].as_array().unwrap().len(), 1);
+    assert_eq!(export["invitations"].as_array().unwrap().len(), 1);
+    assert_eq!(export["devices"].as_array().unwrap().len(), 1);
+    let listed: std::collections::BTreeSet<String> = export["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["thread_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        listed,
+        [alone.to_string(), group.to_string()].into_iter().collect()
+    );
+    assert!(
+        !export.to_string().contains("140114"),
+        "no national id in the export"
+    );
+
+    let maja_id = maja.actor.account.to_string();
+    let hash = db
+        .blobs(&format!(
+            "SELECT national_id_hmac FROM citizen_identities WHERE account_id = '{maja_id}'"
+        ))
+        .await;
+    assert_eq!(hash.len(), 1);
+    let device_key = maja.actor.device.public().identity.to_bytes().to_vec();
+
+    // Only an admin erases; a hold stops it, erasing nothing.
+    let erase = format!("/v1/citizens/{maja_id}");
+    expect_error(
+        app.call(Method::DELETE, &erase, Some(world.staff.token()), None)
+            .await,
+        403,
+        ErrorCode::Forbidden,
+    )
+    .await;
+    let admin = world.admin.token();
+    let hold = format!("/v1/threads/{group}/hold");
+    assert_eq!(
+        app.call(Method::PUT, &hold, Some(admin), None)
+            .await
+            .status(),
+        204
+    );
+    let refused = expect_error(
+        app.call(Method::DELETE, &erase, Some(admin), None).await,
+        409,
+        ErrorCode::Conflict,
+    )
+    .await;
+    assert!(
+        refused.message.contains(&group.to_string()),
+        "{}",
+        refused.message
+    );
+    assert_eq!(messages(&app, alone).await, Ok(vec![1]));
+    assert_eq!(
+        app.call(Method::DELETE, &hold, Some(admin), None)
+            .await
+            .status(),
+        204
+    );
+
+    let done: Value = expect(
+        app.call(Method::DELETE, &erase, Some(admin), None).await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (
+            done["threads_deleted"].as_u64(),
+            done["threads_left"].as_u64(),
+            done["messages_deleted"].as_u64(),
+            done["devices_deleted"].as_u64()
+        ),
+        (Some(1), Some(1), Some(2), Some(1)),
+        "{done}"
+    );
+    expect_error(
+        app.call(Method::DELETE, &erase, Some(admin), None).await,
+        404,
+        ErrorCode::NotFound,
+    )
+    .await;
+
+    // Gone: the thread she was alone in, her message in the group, her
+    // session; Elsa's message stays.
+    assert_eq!(messages(&app, alone).await, Err(()));
+    assert_eq!(messages(&app, group).await, Ok(vec![2]));
+    assert_eq!(
+        app.call(Method::GET, "/v1/me", Some(maja.actor.token()), None)
+            .await
+            .status(),
+        401
+    );
+    for sql in [
+        format!("SELECT national_id_hmac FROM citizen_identities WHERE account_id = '{maja_id}'"),
+        format!("SELECT identity_key FROM devices WHERE account_id = '{maja_id}'"),
+        format!("SELECT national_id_hmac FROM invitations WHERE redeemed_by = '{maja_id}'"),
+        format!(
+            "SELECT public_key FROM holders h JOIN holder_epochs e ON e.holder_id = h.id WHERE h.owner_id = '{maja_id}'"
+        ),
+    ] {
+        assert!(db.blobs(&sql).await.is_empty(), "still stored: {sql}");
+    }
+    if db.backend() == Backend::Sqlite {
+        let bytes = database_bytes(db);
+        for (what, needle) in [
+            ("national-id hash", &hash[0]),
+            ("device key", &device_key),
+            ("message alone", &maja_alone),
+            ("message in the group", &maja_group),
+        ] {
+            assert!(
+                !contains(&bytes, needle),
+                "the {what} is still in the database files"
+            );
+        }
+        assert!(contains(&bytes, &elsa_group), "Elsa's message must stay");
+    }
+    let all = entries(&app, AuditFilter::default()).await;
+    assert!(
+        all.iter()
+            .any(|e| e.action == "citizen.erase" && e.subject.as_deref() == Some(maja_id.as_str()))
+    );
+    assert!(all.iter().any(|e| e.action == "access.export"));
     assert_eq!(verify(&app).await, Ok(i64::try_from(all.len()).unwrap()));
     app.stop().await;
 }

@@ -202,6 +202,15 @@ impl Session {
         self.api.post(path, body).await.map_err(Self::api_error)
     }
 
+    /// `DELETE path` answered with JSON, with session handling.
+    pub async fn delete<T: serde::de::DeserializeOwned>(
+        &mut self,
+        path: &str,
+    ) -> Result<T, ClientError> {
+        self.ensure_token().await?;
+        self.api.delete(path).await.map_err(Self::api_error)
+    }
+
     /// `PUT path` with session handling.
     pub async fn put<B: serde::Serialize + ?Sized, T: serde::de::DeserializeOwned>(
         &mut self,

@@ -11,7 +11,7 @@ use samtale_protocol::payload::{
 };
 use samtale_protocol::wire::{
     AccountKind, AssuranceLevel, AttachmentStored, ConsentState, ErrorCode, MessagePage,
-    ReceiptList, StoredMessage, TeamInfo, ThreadDetail, ThreadDevice, ThreadSummary,
+    ReceiptList, RemovedRange, StoredMessage, TeamInfo, ThreadDetail, ThreadDevice, ThreadSummary,
 };
 use samtale_protocol::{
     DeliveryContext, DeviceCertificate, Envelope, IdentityKey, MessageId, Receipt, ReceiptKind,
@@ -399,12 +399,15 @@ impl Session {
         }
     }
 
-    /// Every stored message of a thread after `after`, in order.
+    /// Every stored message of a thread after `after`, in order. The
+    /// sequence must be gap-free, except for messages the server says were
+    /// deleted on purpose (`removed`: retention or erasure).
     pub(crate) async fn fetch_messages(
         &mut self,
         thread: ThreadId,
         after: u64,
         total: u64,
+        removed: &[RemovedRange],
         progress: &(dyn Fn(Tick) + Sync),
     ) -> Result<Vec<samtale_protocol::wire::StoredMessage>, ClientError> {
         let mut out = Vec::new();
@@ -428,14 +431,26 @@ impl Session {
                 break;
             }
         }
-        // The sequence must be gap-free from `after`.
-        for (i, m) in out.iter().enumerate() {
-            if m.seq != after + 1 + i as u64 {
+        let deleted = |seq: u64| removed.iter().any(|r| r.from_seq <= seq && seq <= r.to_seq);
+        let mut expected = after + 1;
+        for m in &out {
+            while expected < m.seq && deleted(expected) {
+                expected += 1;
+            }
+            if m.seq != expected {
                 return Err(ClientError::Verification(format!(
-                    "message {} is missing from the thread",
-                    after + 1 + i as u64
+                    "message {expected} is missing from the thread"
                 )));
             }
+            expected += 1;
+        }
+        while expected <= total && deleted(expected) {
+            expected += 1;
+        }
+        if expected <= total {
+            return Err(ClientError::Verification(format!(
+                "message {expected} is missing from the thread"
+            )));
         }
         Ok(out)
     }
@@ -467,7 +482,13 @@ impl Session {
         let devices = self.thread_devices(thread).await?.devices;
         let teams = self.team_names(&devices).await?;
         let stored = self
-            .fetch_messages(thread, 0, detail.summary.last_seq, progress)
+            .fetch_messages(
+                thread,
+                0,
+                detail.summary.last_seq,
+                &detail.removed,
+                progress,
+            )
             .await?;
         // Keys granted since the last look (a colleague's history).
         let needs_keys = stored.iter().any(|m| {

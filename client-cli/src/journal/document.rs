@@ -33,10 +33,26 @@ pub struct Journal {
     pub participants: Vec<Participant>,
     /// Every device that wrote a message, with its keys and certificate.
     pub devices: Vec<Device>,
-    /// The messages, `seq` 1, 2, 3, … without gaps.
+    /// The messages, `seq` 1, 2, 3, … without gaps other than `removed`.
     pub messages: Vec<Message>,
+    /// Messages the server had deleted on purpose before the export
+    /// (retention after an earlier filing, or a citizen's erasure).
+    #[serde(default)]
+    pub removed: Vec<Removed>,
     /// Who exported, when, from where, and what was checked.
     pub export: Export,
+}
+
+/// Consecutive messages deleted on purpose before the export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Removed {
+    /// The first.
+    pub from_seq: u64,
+    /// The last (inclusive).
+    pub to_seq: u64,
+    /// `retention` or `erasure`.
+    pub reason: String,
 }
 
 /// The case reference.

@@ -38,6 +38,12 @@ fn body_text(j: &Journal) -> String {
         t.push_str(&format!(" (KLE {kle})"));
     }
     t.push_str(&format!("\nThread: {}\n", j.thread_id));
+    for r in &j.removed {
+        t.push_str(&format!(
+            "Deleted before this export: messages {} to {} ({})\n",
+            r.from_seq, r.to_seq, r.reason
+        ));
+    }
     t.push_str("Participants:\n");
     for p in &j.participants {
         match (p.role, p.assurance) {

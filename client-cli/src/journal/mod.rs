@@ -157,13 +157,25 @@ impl Session {
         let devices = self.thread_devices(thread).await?.devices;
         let teams = self.team_names(&devices).await?;
         let last_seq = detail.summary.last_seq;
-        if last_seq == 0 {
+        if last_seq == 0
+            || detail
+                .removed
+                .iter()
+                .any(|r| r.from_seq == 1 && r.to_seq == last_seq)
+        {
             return Err(ClientError::Refused(
                 "nothing to journal: the thread has no messages yet".into(),
             ));
         }
-        let stored = self.fetch_messages(thread, 0, last_seq, progress).await?;
-        if stored.len() as u64 != last_seq {
+        let stored = self
+            .fetch_messages(thread, 0, last_seq, &detail.removed, progress)
+            .await?;
+        let removed: u64 = detail
+            .removed
+            .iter()
+            .map(|r| r.to_seq.saturating_sub(r.from_seq) + 1)
+            .sum();
+        if stored.len() as u64 + removed != last_seq {
             return Err(ClientError::Verification(format!(
                 "the server counts {last_seq} messages in the thread but sent {}; nothing was written",
                 stored.len()
@@ -375,6 +387,15 @@ impl Session {
             participants,
             devices: writers,
             messages,
+            removed: detail
+                .removed
+                .iter()
+                .map(|r| document::Removed {
+                    from_seq: r.from_seq,
+                    to_seq: r.to_seq,
+                    reason: r.reason.clone(),
+                })
+                .collect(),
             export: Export {
                 exported_at_ms: now_ms,
                 exported_at: rfc3339(now_ms),

@@ -213,6 +213,12 @@ fn content(l: &mut Layout<'_, '_>, j: &Journal, offset: UtcOffset) {
         ));
     }
     facts.push(("Messages", format!("1 to {}", j.export.up_to_seq)));
+    for r in &j.removed {
+        facts.push((
+            "Deleted before this export",
+            format!("messages {} to {} ({})", r.from_seq, r.to_seq, r.reason),
+        ));
+    }
     for (k, v) in facts {
         l.text(Face::Regular, BODY, 0.0, &format!("{k}: {v}"));
     }

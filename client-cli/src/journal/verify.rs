@@ -13,9 +13,21 @@ use super::document::{FORMAT, Journal, Message, Role};
 /// The checks a verified journal passed, in words (they go into the
 /// document and the PDF's verification statement).
 pub fn checks(journal: &Journal) -> Vec<String> {
-    let n = journal.messages.len();
+    let n = journal.export.up_to_seq;
     vec![
-        format!("the thread's messages are complete: 1 to {n}, none missing, as many as the server holds"),
+        match journal.removed.len() {
+            0 => format!("the thread's messages are complete: 1 to {n}, none missing, as many as the server holds"),
+            _ => format!(
+                "the thread's messages are complete up to {}: none missing except those the server deleted on purpose ({})",
+                journal.export.up_to_seq,
+                journal
+                    .removed
+                    .iter()
+                    .map(|r| format!("{}–{} by {}", r.from_seq, r.to_seq, r.reason))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
         "every message is signed by its sender's device, and the signature verifies".into(),
         format!(
             "every staff sender's device is certified by {}'s root key (fingerprint {}) for the team {}",
@@ -64,15 +76,17 @@ pub fn verify(journal: &Journal, expected_root: Option<&str>) -> Result<(), Veri
             "the document's organisation root ({fingerprint}) is not the one you trust ({expected})"
         )));
     }
-    if journal.export.up_to_seq != journal.messages.len() as u64 {
-        return Err(VerifyError(format!(
-            "the export says it covers messages 1 to {} but holds {}",
-            journal.export.up_to_seq,
-            journal.messages.len()
-        )));
-    }
-    for (i, m) in journal.messages.iter().enumerate() {
-        let expected = i as u64 + 1;
+    let removed = |seq: u64| {
+        journal
+            .removed
+            .iter()
+            .any(|r| r.from_seq <= seq && seq <= r.to_seq)
+    };
+    let mut expected = 1;
+    for m in &journal.messages {
+        while expected < m.seq && removed(expected) {
+            expected += 1;
+        }
         if m.seq != expected {
             return Err(VerifyError(format!(
                 "message {expected} is missing (the next one is {})",
@@ -80,6 +94,17 @@ pub fn verify(journal: &Journal, expected_root: Option<&str>) -> Result<(), Veri
             )));
         }
         verify_message(journal, &root, m)?;
+        expected += 1;
+    }
+    while expected <= journal.export.up_to_seq && removed(expected) {
+        expected += 1;
+    }
+    if expected != journal.export.up_to_seq + 1 {
+        return Err(VerifyError(format!(
+            "the export says it covers messages 1 to {} but ends at {}",
+            journal.export.up_to_seq,
+            expected - 1
+        )));
     }
     Ok(())
 }

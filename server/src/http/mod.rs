@@ -301,6 +301,8 @@ fn api_routes() -> Router<AppState> {
         .route("/v1/sessions/eid", post(citizens::eid_login))
         .route("/v1/sessions/current", delete(accounts::logout))
         .route("/v1/me", get(accounts::me))
+        .route("/v1/me/export", get(records::access_export))
+        .route("/v1/citizens/{account}", delete(records::erase_citizen))
         .route("/v1/devices", get(accounts::list_devices))
         .route("/v1/devices/{device}", delete(accounts::revoke_device))
         .route(

@@ -112,6 +112,8 @@ pub struct TooManyRequests(pub ErrorBody);
         records::list_journal,
         records::set_hold,
         records::release_hold,
+        records::access_export,
+        records::erase_citizen,
         attachments::upload,
         attachments::download,
     ),

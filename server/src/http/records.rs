@@ -1,12 +1,16 @@
 //! Records: a record clerk files a thread on a case ("journaled on case X
 //! up to sequence N"), and an admin puts a thread on hold so that retention
-//! leaves it alone. Both are audited in the same transaction.
+//! leaves it alone. A citizen's access export, and an admin's erasure of a
+//! citizen. Each is audited (the changes in the same transaction).
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::NoContent;
 use samtale_protocol::Roles;
-use samtale_protocol::wire::{ErrorCode, FileJournal, JournalList, JournalReceipt};
+use samtale_protocol::wire::{
+    AccessExport, ConsentRecord, ErasureDone, ErrorCode, FileJournal, InvitationRecord,
+    JournalList, JournalReceipt,
+};
 
 use super::accounts::new_id;
 use super::caller::Caller;
@@ -14,7 +18,7 @@ use super::threads::{Access, visible};
 use super::validate::parse_id;
 use super::{ApiError, ApiJson, AppState, Created};
 use crate::audit::{Action, AuditEvent, Detail};
-use crate::storage::records::{JournalOutcome, JournalRow, NewJournalReceipt};
+use crate::storage::records::{ErasureOutcome, JournalOutcome, JournalRow, NewJournalReceipt};
 
 /// A case reference leaves the encrypted channel (every participant sees
 /// it, the server stores it): short, printable, and nothing the
@@ -287,4 +291,140 @@ async fn hold(
         tracing::info!(thread_id = %id, on, "thread hold changed");
     }
     Ok(NoContent)
+}
+
+/// `GET /v1/me/export`: everything the server holds about the caller, for
+/// a GDPR access request. Audited.
+#[utoipa::path(
+    get,
+    path = "/v1/me/export",
+    tag = "records",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "What the server holds about the caller. Messages are ciphertext here: the client adds them, decrypted.", body = samtale_protocol::wire::AccessExport),
+        super::openapi::ServerError,
+        super::openapi::Unauthorized,
+    )
+)]
+pub(super) async fn access_export(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<AccessExport>, ApiError> {
+    let Json(account) = super::accounts::me(State(state.clone()), caller.clone()).await?;
+    let rows = state.storage.access_rows(caller.id()).await?;
+    let devices = super::accounts::device_infos(&state, caller.id()).await?;
+    let threads = state
+        .storage
+        .visible_threads(caller.id(), caller.org_id(), false)
+        .await?;
+    let threads = if caller.is_staff() {
+        Vec::new()
+    } else {
+        threads
+            .iter()
+            .map(super::threads::summary)
+            .collect::<Result<_, _>>()?
+    };
+    let secs = |t: i64| u64::try_from(t).unwrap_or(0);
+    let export = AccessExport {
+        account,
+        eid_issuer: rows.identity.as_ref().and_then(|(i, _)| i.clone()),
+        eid_subject: rows.identity.as_ref().and_then(|(_, s)| s.clone()),
+        national_id_hash_stored: rows.identity.is_some(),
+        consents: rows
+            .consents
+            .iter()
+            .map(|(version, sha, at, withdrawn)| ConsentRecord {
+                version: version.clone(),
+                text_sha256: sha.clone(),
+                accepted_at: secs(*at),
+                withdrawn_at: withdrawn.map(secs),
+            })
+            .collect(),
+        invitations: rows
+            .invitations
+            .iter()
+            .map(|(team, at, redeemed)| {
+                Ok(InvitationRecord {
+                    team_id: parse_id(team)?,
+                    created_at: secs(*at),
+                    redeemed_at: redeemed.map(secs),
+                })
+            })
+            .collect::<Result<_, ApiError>>()?,
+        devices,
+        threads,
+        exported_at: secs(state.clock.now()),
+    };
+    state
+        .audit(
+            &caller,
+            Action::AccessExport,
+            Some(caller.id()),
+            Detail::none(),
+        )
+        .await;
+    Ok(Json(export))
+}
+
+/// `DELETE /v1/citizens/{account}` (admin): erases a citizen (GDPR art.
+/// 17) — account, national-id hash, eID link, consents, invitations,
+/// devices with their keys, their messages, receipts and attachments, and
+/// the threads where they were the only citizen. What records law keeps
+/// lives in the case system (journal exports); the audit log keeps its
+/// content-free entries. Refused while one of their threads is on hold.
+#[utoipa::path(
+    delete,
+    path = "/v1/citizens/{account}",
+    tag = "records",
+    params(("account" = String, Path, description = "A citizen account id (UUID).")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Erased.", body = samtale_protocol::wire::ErasureDone),
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
+        super::openapi::NotFound,
+        super::openapi::Conflict,
+    )
+)]
+pub(super) async fn erase_citizen(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(account): Path<String>,
+) -> Result<Json<ErasureDone>, ApiError> {
+    caller.require(Roles::ADMIN, "erasing a citizen")?;
+    let id: samtale_protocol::AccountId = super::validate::path_id(&account)?;
+    let id = id.to_string();
+    let event = AuditEvent::new(Action::CitizenErase, caller.id(), Some(&id))
+        .org(caller.org_id())
+        .device(&caller.device_id);
+    match state
+        .storage
+        .erase_citizen(&id, caller.org_id(), event, state.clock.now_ms())
+        .await?
+    {
+        ErasureOutcome::NotFound => Err(ApiError::not_found("citizen")),
+        ErasureOutcome::OnHold(threads) => Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "nothing was erased: the citizen's thread(s) {} are on hold; release the hold first (samtale admin hold THREAD --release)",
+                threads.join(", ")
+            ),
+        )),
+        ErasureOutcome::Erased(r) => {
+            state
+                .relay
+                .hub
+                .kill_account(&id, ErrorCode::AuthenticationFailed);
+            state.relay.policy.bump();
+            tracing::info!(account_id = %id, "citizen erased");
+            let n = |v: i64| u64::try_from(v).unwrap_or(0);
+            Ok(Json(ErasureDone {
+                threads_deleted: n(r.threads_deleted),
+                threads_left: n(r.threads_left),
+                messages_deleted: n(r.messages_deleted),
+                devices_deleted: n(r.devices_deleted),
+            }))
+        }
+    }
 }

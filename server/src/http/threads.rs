@@ -402,7 +402,16 @@ pub(super) async fn create_thread(
 
 async fn detail(state: &AppState, ctx: &ThreadContext) -> Result<ThreadDetail, ApiError> {
     let records = state.storage.thread_records(&ctx.thread.id).await?;
+    let removed = state.storage.removed_ranges(&ctx.thread.id).await?;
     Ok(ThreadDetail {
+        removed: removed
+            .into_iter()
+            .map(|(from, to, reason)| samtale_protocol::wire::RemovedRange {
+                from_seq: u64::try_from(from).unwrap_or(0),
+                to_seq: u64::try_from(to).unwrap_or(0),
+                reason,
+            })
+            .collect(),
         summary: summary(&ctx.thread)?,
         citizens: ctx
             .citizens

@@ -203,6 +203,18 @@ macro_rules! purge_thread {
                     .bind($before_ms)
                     .fetch_one(&mut *$tx)
                     .await?;
+                    sqlx::query(
+                        "INSERT INTO removed_messages (thread_id, seq, reason, removed_at) \
+                         SELECT thread_id, seq, 'retention', $5 FROM messages WHERE thread_id = $1 \
+                         AND (seq <= $2 OR (seq > $3 AND committed_at_ms <= $4))",
+                    )
+                    .bind(thread)
+                    .bind($due_up_to)
+                    .bind($journaled)
+                    .bind($before_ms)
+                    .bind($now_ms / 1000)
+                    .execute(&mut *$tx)
+                    .await?;
                     let messages = sqlx::query(
                         "DELETE FROM messages WHERE thread_id = $1 \
                          AND (seq <= $2 OR (seq > $3 AND committed_at_ms <= $4))",
@@ -578,5 +590,248 @@ impl Storage {
             }
         }
         Ok(())
+    }
+}
+
+/// What the server holds about a citizen beyond their account and devices
+/// (for their access export).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AccessRows {
+    /// (version, text_sha256, accepted_at, withdrawn_at).
+    pub consents: Vec<(String, String, i64, Option<i64>)>,
+    /// The eID broker that verified them, if one did, and its subject id.
+    pub identity: Option<(Option<String>, Option<String>)>,
+    /// (team_id, created_at, redeemed_at) of invitations they redeemed.
+    pub invitations: Vec<(String, i64, Option<i64>)>,
+}
+
+/// What an erasure removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErasureReport {
+    /// Threads deleted whole (the citizen was their only citizen).
+    pub threads_deleted: i64,
+    /// Threads the citizen was removed from (others take part).
+    pub threads_left: i64,
+    /// Their messages deleted (in all threads).
+    pub messages_deleted: i64,
+    /// Their devices deleted, with keys, sessions and grants.
+    pub devices_deleted: i64,
+}
+
+/// Why an erasure did not happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErasureOutcome {
+    /// Erased.
+    Erased(ErasureReport),
+    /// Some of their threads are on hold: nothing was erased.
+    OnHold(Vec<String>),
+    /// No such citizen in the organisation.
+    NotFound,
+}
+
+/// Erases a citizen inside `$tx` (see [`Storage::erase_citizen`]).
+macro_rules! erase_in {
+    ($tx:ident, $head:ident, $account:expr, $org:expr, $audit:expr, $now_ms:expr) => {{
+        let account: &str = $account;
+        let found: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM accounts WHERE id = $1 AND org_id = $2 AND kind = 'citizen'",
+        )
+        .bind(account)
+        .bind($org)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        if found.is_none() {
+            ErasureOutcome::NotFound
+        } else {
+            let threads: Vec<(String, Option<i64>, i64)> = sqlx::query_as(
+                "SELECT t.id, t.hold_since, \
+                 (SELECT COUNT(*) FROM thread_citizens o WHERE o.thread_id = t.id) \
+                 FROM threads t JOIN thread_citizens c ON c.thread_id = t.id \
+                 WHERE c.account_id = $1 ORDER BY t.id",
+            )
+            .bind(account)
+            .fetch_all(&mut *$tx)
+            .await?;
+            let held: Vec<String> = threads
+                .iter()
+                .filter(|(_, hold, _)| hold.is_some())
+                .map(|(id, _, _)| id.clone())
+                .collect();
+            if !held.is_empty() {
+                ErasureOutcome::OnHold(held)
+            } else {
+                let mut report = ErasureReport::default();
+                const DEVICES: &str = "(SELECT id FROM devices WHERE account_id = $1)";
+                for (thread, _, citizens) in &threads {
+                    if *citizens <= 1 {
+                        let n: i64 = sqlx::query_scalar(
+                            "SELECT COUNT(*) FROM messages WHERE thread_id = $1",
+                        )
+                        .bind(thread)
+                        .fetch_one(&mut *$tx)
+                        .await?;
+                        sqlx::query("DELETE FROM threads WHERE id = $1")
+                            .bind(thread)
+                            .execute(&mut *$tx)
+                            .await?;
+                        report.threads_deleted += 1;
+                        report.messages_deleted += n;
+                    } else {
+                        sqlx::query("DELETE FROM thread_citizens WHERE thread_id = $1 AND account_id = $2")
+                            .bind(thread)
+                            .bind(account)
+                            .execute(&mut *$tx)
+                            .await?;
+                        report.threads_left += 1;
+                    }
+                }
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO removed_messages (thread_id, seq, reason, removed_at) \
+                     SELECT thread_id, seq, 'erasure', $2 FROM messages WHERE sender_device_id IN {DEVICES}"
+                )))
+                .bind(account)
+                .bind($now_ms / 1000)
+                .execute(&mut *$tx)
+                .await?;
+                for sql in [
+                    "DELETE FROM messages WHERE sender_device_id IN ",
+                    "DELETE FROM receipts WHERE device_id IN ",
+                    "DELETE FROM attachments WHERE uploaded_by IN ",
+                ] {
+                    let n = sqlx::query(sqlx::AssertSqlSafe(format!("{sql}{DEVICES}")))
+                        .bind(account)
+                        .execute(&mut *$tx)
+                        .await?
+                        .rows_affected();
+                    if sql.contains("messages") {
+                        report.messages_deleted += i64::try_from(n).unwrap_or(i64::MAX);
+                    }
+                }
+                // Their citizen key: grants of it, its epochs, the holder; and
+                // every grant to or from their devices.
+                for sql in [
+                    "DELETE FROM grants WHERE holder_id IN \
+                     (SELECT id FROM holders WHERE kind = 'citizen' AND owner_id = $1)",
+                    "DELETE FROM grants WHERE device_id IN (SELECT id FROM devices WHERE account_id = $1) \
+                     OR granted_by IN (SELECT id FROM devices WHERE account_id = $1)",
+                    "DELETE FROM holder_epochs WHERE holder_id IN \
+                     (SELECT id FROM holders WHERE kind = 'citizen' AND owner_id = $1)",
+                    "DELETE FROM holders WHERE kind = 'citizen' AND owner_id = $1",
+                    "DELETE FROM refresh_tokens WHERE session_id IN (SELECT s.id FROM sessions s \
+                     JOIN devices d ON d.id = s.device_id WHERE d.account_id = $1)",
+                    "DELETE FROM sessions WHERE device_id IN (SELECT id FROM devices WHERE account_id = $1)",
+                    // Unredeemed invitations for the same person go too.
+                    "DELETE FROM invitations WHERE redeemed_by = $1 OR national_id_hmac IN \
+                     (SELECT national_id_hmac FROM citizen_identities WHERE account_id = $1)",
+                    "DELETE FROM citizen_identities WHERE account_id = $1",
+                    "DELETE FROM consents WHERE account_id = $1",
+                    "DELETE FROM notifications_sent WHERE account_id = $1",
+                    "DELETE FROM team_members WHERE account_id = $1",
+                ] {
+                    sqlx::query(sql).bind(account).execute(&mut *$tx).await?;
+                }
+                let devices = sqlx::query("DELETE FROM devices WHERE account_id = $1")
+                    .bind(account)
+                    .execute(&mut *$tx)
+                    .await?
+                    .rows_affected();
+                report.devices_deleted = i64::try_from(devices).unwrap_or(i64::MAX);
+                sqlx::query("DELETE FROM accounts WHERE id = $1")
+                    .bind(account)
+                    .execute(&mut *$tx)
+                    .await?;
+                let event: AuditEvent = $audit.detail(
+                    Detail::none()
+                        .number("threads_deleted", report.threads_deleted)
+                        .number("threads_left", report.threads_left)
+                        .number("messages", report.messages_deleted)
+                        .number("devices", report.devices_deleted),
+                );
+                audit_in!($tx, std::slice::from_ref(&event), $now_ms, $head);
+                ErasureOutcome::Erased(report)
+            }
+        }
+    }};
+}
+
+impl Storage {
+    /// Erases a citizen: their account, national-id hash, eID link,
+    /// consents, invitations, devices with their keys, sessions and grants,
+    /// their citizen key, their messages, receipts and attachments, and the
+    /// threads where they were the only citizen. Threads with other citizens
+    /// keep going without them. Refused, erasing nothing, while any of their
+    /// threads is on hold. The audit log keeps its content-free entries.
+    pub async fn erase_citizen(
+        &self,
+        account_id: &str,
+        org_id: &str,
+        audit: AuditEvent,
+        now_ms: i64,
+    ) -> Result<ErasureOutcome, StorageError> {
+        let outcome = audited_tx!(self, now_ms, |tx, head| {
+            erase_in!(tx, head, account_id, org_id, audit, now_ms)
+        });
+        if matches!(outcome, ErasureOutcome::Erased(_)) {
+            self.reclaim().await?;
+        }
+        Ok(outcome)
+    }
+
+    /// What the server holds about a citizen besides account, devices and
+    /// threads (for their access export).
+    pub async fn access_rows(&self, account_id: &str) -> Result<AccessRows, StorageError> {
+        Ok(with_pool!(self, |pool| {
+            let consents = sqlx::query_as(
+                "SELECT version, text_sha256, accepted_at, withdrawn_at FROM consents \
+                 WHERE account_id = $1 ORDER BY accepted_at",
+            )
+            .bind(account_id)
+            .fetch_all(pool)
+            .await?;
+            let identity = sqlx::query_as(
+                "SELECT issuer, subject FROM citizen_identities WHERE account_id = $1",
+            )
+            .bind(account_id)
+            .fetch_optional(pool)
+            .await?;
+            let invitations = sqlx::query_as(
+                "SELECT team_id, created_at, redeemed_at FROM invitations \
+                 WHERE redeemed_by = $1 ORDER BY created_at",
+            )
+            .bind(account_id)
+            .fetch_all(pool)
+            .await?;
+            AccessRows {
+                consents,
+                identity,
+                invitations,
+            }
+        }))
+    }
+}
+
+impl Storage {
+    /// A thread's deliberately deleted messages as (first, last, reason)
+    /// ranges, in order.
+    pub async fn removed_ranges(
+        &self,
+        thread_id: &str,
+    ) -> Result<Vec<(i64, i64, String)>, StorageError> {
+        let rows: Vec<(i64, String)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT seq, reason FROM removed_messages WHERE thread_id = $1 ORDER BY seq",
+            )
+            .bind(thread_id)
+            .fetch_all(pool)
+            .await?
+        });
+        let mut out: Vec<(i64, i64, String)> = Vec::new();
+        for (seq, reason) in rows {
+            match out.last_mut() {
+                Some(last) if last.1 + 1 == seq && last.2 == reason => last.1 = seq,
+                _ => out.push((seq, seq, reason)),
+            }
+        }
+        Ok(out)
     }
 }

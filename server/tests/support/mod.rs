@@ -135,6 +135,31 @@ impl TestDatabase {
         }
     }
 
+    /// The first column of a query's rows, as bytes (BLOB or BYTEA).
+    pub async fn blobs(&self, sql: &str) -> Vec<Vec<u8>> {
+        match &self.settings {
+            DatabaseSettings::Sqlite { path } => {
+                let mut conn =
+                    sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
+                        .await
+                        .expect("open SQLite");
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+            DatabaseSettings::Postgres { url } => {
+                let mut conn = sqlx::PgConnection::connect(url.expose())
+                    .await
+                    .expect("open PostgreSQL");
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         match self.settings {
             DatabaseSettings::Sqlite { .. } => Backend::Sqlite,
