@@ -259,6 +259,43 @@ impl AuditEvent {
     }
 }
 
+impl AuditEvent {
+    /// A device's login (`method`: `password` or `eid`); a new device is
+    /// enrolled by it.
+    pub fn login(account: &str, org: &str, device: &str, method: &'static str, new: bool) -> Self {
+        Self::new(Action::DeviceLogin, account, Some(device))
+            .org(org)
+            .device(device)
+            .detail(
+                Detail::none()
+                    .word("method", method)
+                    .word("new_device", if new { "yes" } else { "no" }),
+            )
+    }
+
+    /// A citizen's sign-up from an invitation (`outcome`: a new account,
+    /// or a device added to their existing one).
+    pub fn signup(
+        account: &str,
+        org: &str,
+        device: &str,
+        team: &str,
+        assurance: &'static str,
+        outcome: &'static str,
+    ) -> Self {
+        Self::new(Action::CitizenSignup, account, Some(account))
+            .org(org)
+            .device(device)
+            .detail(
+                Detail::none()
+                    .id("team", team)
+                    .word("assurance", assurance)
+                    .word("outcome", outcome)
+                    .word("consent", "given"),
+            )
+    }
+}
+
 /// A stored entry.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AuditEntry {

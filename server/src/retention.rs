@@ -28,12 +28,17 @@ pub async fn run_once(
     Ok(report)
 }
 
-/// Starts the periodic job (`interval_minutes` 0: none).
-pub fn spawn(storage: Storage, clock: Clock, interval_minutes: u32) {
+/// Starts the periodic job (`interval_minutes` 0: none). The first run is
+/// at once. Abort the handle to stop it (the server does at shutdown).
+pub fn spawn(
+    storage: Storage,
+    clock: Clock,
+    interval_minutes: u32,
+) -> Option<tokio::task::JoinHandle<()>> {
     if interval_minutes == 0 {
-        return;
+        return None;
     }
-    tokio::spawn(async move {
+    Some(tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(u64::from(interval_minutes) * 60));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -42,5 +47,5 @@ pub fn spawn(storage: Storage, clock: Clock, interval_minutes: u32) {
                 tracing::error!(%error, "retention purge failed; retrying at the next interval");
             }
         }
-    });
+    }))
 }

@@ -59,6 +59,7 @@ pub struct Application {
     local_addr: SocketAddr,
     state: AppState,
     enrolment_code: Option<String>,
+    purge_job: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Loads a server key from its setting, or from (creating) its file in the
@@ -103,7 +104,7 @@ impl Application {
             std::sync::Arc::new(crate::relay::InProcessBus::new(hub.clone()));
         let notifier =
             crate::notify::Notifier::spawn(messaging, storage.clone(), clock.clone(), hub.clone())?;
-        crate::retention::spawn(
+        let purge_job = crate::retention::spawn(
             storage.clone(),
             clock.clone(),
             messaging.purge_interval_minutes,
@@ -163,6 +164,7 @@ impl Application {
             local_addr,
             state,
             enrolment_code,
+            purge_job,
         })
     }
 
@@ -200,6 +202,7 @@ impl Application {
     ) -> std::io::Result<()> {
         let storage = self.state.storage.clone();
         let hub = self.state.relay.hub.clone();
+        let purge_job = self.purge_job;
         let app = router(self.state);
         let served = axum::serve(
             self.listener,
@@ -211,6 +214,9 @@ impl Application {
             hub.kill_all(samtale_protocol::wire::ErrorCode::Unavailable);
         })
         .await;
+        if let Some(job) = purge_job {
+            job.abort();
+        }
         storage.close().await;
         served
     }

@@ -817,6 +817,24 @@ impl Session {
                 ))
             })?
             .clone();
+        let file = self
+            .download_referenced(&reference, progress)
+            .await?
+            .map_err(|e| ClientError::Verification(e.to_string()))?;
+        Ok((reference.name.clone(), file))
+    }
+
+    /// Downloads the blob an attachment reference names, checks it against
+    /// the signed hash and size, and decrypts it. The outer error is the
+    /// transfer's, the inner one the check's.
+    pub(crate) async fn download_referenced(
+        &mut self,
+        reference: &samtale_protocol::payload::AttachmentRef,
+        progress: &(dyn Fn(Tick) + Sync),
+    ) -> Result<
+        Result<zeroize::Zeroizing<Vec<u8>>, samtale_protocol::payload::PayloadError>,
+        ClientError,
+    > {
         self.ensure_token().await?;
         let blob = self
             .api
@@ -827,9 +845,7 @@ impl Session {
             )
             .await
             .map_err(Session::api_error)?;
-        let file = open_referenced(&reference, &blob)
-            .map_err(|e| ClientError::Verification(e.to_string()))?;
-        Ok((reference.name.clone(), file))
+        Ok(open_referenced(reference, &blob))
     }
 
     /// Safety numbers with every other participant device of a thread.

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use samtale_protocol::payload::{MessagePayload, open_referenced};
+use samtale_protocol::payload::MessagePayload;
 use samtale_protocol::wire::{AccountKind, FileJournal, JournalReceipt};
 use samtale_protocol::{DeliveryContext, Envelope, ThreadId, b64};
 use sha2::{Digest, Sha256};
@@ -270,19 +270,12 @@ impl Session {
             };
             let mut attachments = Vec::new();
             for (k, reference) in payload.attachments.iter().enumerate() {
-                self.ensure_token().await?;
-                let blob = self
-                    .api
-                    .download(
-                        &format!("/v1/attachments/{}", reference.id),
-                        reference.size + 1024,
-                        |got, total| progress(Tick::Bytes(got, total)),
-                    )
-                    .await
-                    .map_err(Session::api_error)?;
-                let file = open_referenced(reference, &blob).map_err(|e| {
-                    named(format!("attachment {} ({}): {e}", k + 1, reference.name))
-                })?;
+                let file = self
+                    .download_referenced(reference, progress)
+                    .await?
+                    .map_err(|e| {
+                        named(format!("attachment {} ({}): {e}", k + 1, reference.name))
+                    })?;
                 let rel = format!("attachments/{:04}-{}-{}", m.seq, k + 1, reference.name);
                 let sha = write_file(&staging.dir, &rel, &file)?;
                 files.push((rel.clone(), sha.clone()));

@@ -264,18 +264,13 @@ pub(super) async fn login(
         .await?;
     tracing::info!(account_id = %account.id, device_id, new_device = is_new, "staff logged in");
     state
-        .record(
-            crate::audit::AuditEvent::new(
-                crate::audit::Action::DeviceLogin,
-                &account.id,
-                Some(&device_id),
-            )
-            .org(&account.org_id)
-            .device(&device_id)
-            .detail(
-                crate::audit::Detail::none().word("new_device", if is_new { "yes" } else { "no" }),
-            ),
-        )
+        .record(crate::audit::AuditEvent::login(
+            &account.id,
+            &account.org_id,
+            &device_id,
+            "password",
+            is_new,
+        ))
         .await;
     Ok(Created(grant.tokens))
 }

@@ -413,21 +413,14 @@ pub(super) async fn signup(
         RedeemOutcome::Created => {
             tracing::info!(account_id, "citizen signed up");
             state
-                .record(
-                    crate::audit::AuditEvent::new(
-                        crate::audit::Action::CitizenSignup,
-                        &account_id,
-                        Some(&account_id),
-                    )
-                    .org(&invitation.org_id)
-                    .device(&device_id)
-                    .detail(
-                        crate::audit::Detail::none()
-                            .id("team", &invitation.team_id)
-                            .word("assurance", validate::assurance_to_db(assurance))
-                            .word("consent", "given"),
-                    ),
-                )
+                .record(crate::audit::AuditEvent::signup(
+                    &account_id,
+                    &invitation.org_id,
+                    &device_id,
+                    &invitation.team_id,
+                    validate::assurance_to_db(assurance),
+                    "new_account",
+                ))
                 .await;
             Ok(Created(grant.tokens))
         }
@@ -440,21 +433,14 @@ pub(super) async fn signup(
                 .map_err(|_| ApiError::internal("cannot sign an access token"))?;
             tracing::info!(account_id = %existing, "citizen signed up again; device added");
             state
-                .record(
-                    crate::audit::AuditEvent::new(
-                        crate::audit::Action::CitizenSignup,
-                        &existing,
-                        Some(&existing),
-                    )
-                    .org(&invitation.org_id)
-                    .device(&device_id)
-                    .detail(
-                        crate::audit::Detail::none()
-                            .id("team", &invitation.team_id)
-                            .word("assurance", validate::assurance_to_db(assurance))
-                            .word("device", "added"),
-                    ),
-                )
+                .record(crate::audit::AuditEvent::signup(
+                    &existing,
+                    &invitation.org_id,
+                    &device_id,
+                    &invitation.team_id,
+                    validate::assurance_to_db(assurance),
+                    "device_added",
+                ))
                 .await;
             Ok(Created(TokenPair {
                 account_id: parse_id(&existing)?,
@@ -586,20 +572,13 @@ pub(super) async fn eid_login(
         .await?;
     tracing::info!(account_id = %account.id, device_id, new_device = is_new, "citizen logged in with eID");
     state
-        .record(
-            crate::audit::AuditEvent::new(
-                crate::audit::Action::DeviceLogin,
-                &account.id,
-                Some(&device_id),
-            )
-            .org(&account.org_id)
-            .device(&device_id)
-            .detail(
-                crate::audit::Detail::none()
-                    .word("method", "eid")
-                    .word("new_device", if is_new { "yes" } else { "no" }),
-            ),
-        )
+        .record(crate::audit::AuditEvent::login(
+            &account.id,
+            &account.org_id,
+            &device_id,
+            "eid",
+            is_new,
+        ))
         .await;
     Ok(Created(grant.tokens))
 }

@@ -24,12 +24,22 @@ mod macros {
         ($tx:ident, $events:expr, $now_ms:expr, $head_sql:expr) => {{
             let events: &[crate::audit::AuditEvent] = $events;
             if !events.is_empty() {
+                let head_sql: &str = $head_sql;
+                // `?N` on SQLite (a named `$N` makes every bind a search).
+                let p = if head_sql == crate::storage::AUDIT_HEAD_SQLITE {
+                    "?"
+                } else {
+                    "$"
+                };
                 let (mut idx, mut prev): (i64, Vec<u8>) =
-                    sqlx::query_as($head_sql).fetch_one(&mut *$tx).await?;
+                    sqlx::query_as(head_sql).fetch_one(&mut *$tx).await?;
+                // Rows are hashed in order, then written 50 to a statement
+                // (10 parameters each): a group commit of hundreds of
+                // messages costs a few statements, not one per entry.
+                let mut rows = Vec::with_capacity(events.len());
                 for e in events {
                     idx += 1;
                     let detail = e.detail.to_json();
-                    let action = e.action.as_str();
                     let hash = crate::audit::entry_hash(
                         &prev,
                         &crate::audit::EntryFields {
@@ -38,29 +48,53 @@ mod macros {
                             org_id: e.org_id.as_deref(),
                             actor: &e.actor,
                             device_id: e.device_id.as_deref(),
-                            action,
+                            action: e.action.as_str(),
                             subject: e.subject.as_deref(),
                             detail: &detail,
                         },
                     );
-                    sqlx::query(
+                    rows.push((idx, e, detail, std::mem::replace(&mut prev, hash.to_vec())));
+                }
+                let mut hashes = Vec::with_capacity(rows.len());
+                for (k, row) in rows.iter().enumerate() {
+                    let next = rows.get(k + 1).map_or(&prev, |r| &r.3);
+                    hashes.push((row, next.clone()));
+                }
+                for chunk in hashes.chunks(50) {
+                    let mut sql = String::from(
                         "INSERT INTO audit_log (idx, at_ms, org_id, actor, device_id, action, \
-                         subject, detail, prev_hash, hash) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    )
-                    .bind(idx)
-                    .bind($now_ms)
-                    .bind(e.org_id.as_deref())
-                    .bind(&e.actor)
-                    .bind(e.device_id.as_deref())
-                    .bind(action)
-                    .bind(e.subject.as_deref())
-                    .bind(&detail)
-                    .bind(&prev)
-                    .bind(&hash[..])
-                    .execute(&mut *$tx)
-                    .await?;
-                    prev = hash.to_vec();
+                         subject, detail, prev_hash, hash) VALUES ",
+                    );
+                    for k in 0..chunk.len() {
+                        let b = k * 10;
+                        if k > 0 {
+                            sql.push_str(", ");
+                        }
+                        sql.push('(');
+                        for c in 1..=10 {
+                            if c > 1 {
+                                sql.push_str(", ");
+                            }
+                            sql.push_str(p);
+                            sql.push_str(&(b + c).to_string());
+                        }
+                        sql.push(')');
+                    }
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for ((idx, e, detail, prev_hash), hash) in chunk {
+                        query = query
+                            .bind(*idx)
+                            .bind($now_ms)
+                            .bind(e.org_id.as_deref())
+                            .bind(&e.actor)
+                            .bind(e.device_id.as_deref())
+                            .bind(e.action.as_str())
+                            .bind(e.subject.as_deref())
+                            .bind(detail)
+                            .bind(prev_hash)
+                            .bind(hash);
+                    }
+                    query.execute(&mut *$tx).await?;
                 }
                 sqlx::query("UPDATE audit_head SET idx = $1, hash = $2 WHERE one = 1")
                     .bind(idx)
@@ -73,9 +107,10 @@ mod macros {
 }
 
 /// Reads the audit chain's head (SQLite).
-const AUDIT_HEAD_SQLITE: &str = "SELECT idx, hash FROM audit_head WHERE one = 1";
+pub(crate) const AUDIT_HEAD_SQLITE: &str = "SELECT idx, hash FROM audit_head WHERE one = 1";
 /// Reads and locks the audit chain's head (PostgreSQL).
-const AUDIT_HEAD_POSTGRES: &str = "SELECT idx, hash FROM audit_head WHERE one = 1 FOR UPDATE";
+pub(crate) const AUDIT_HEAD_POSTGRES: &str =
+    "SELECT idx, hash FROM audit_head WHERE one = 1 FOR UPDATE";
 
 pub mod accounts;
 pub mod messaging;
