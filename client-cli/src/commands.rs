@@ -994,10 +994,15 @@ pub fn render_message(style: &Style, thread: &str, m: &ShownMessage) -> String {
         }
     };
     out.push_str(&format!(
-        "#{} {} {}\n",
+        "#{} {} {}{}\n",
         m.seq,
         style.dim(&style.time(m.at_ms)),
-        who
+        who,
+        if m.not_journaled {
+            style.dim("  (not yet journaled)")
+        } else {
+            String::new()
+        }
     ));
     match &m.body {
         Body::Ok { text, attachments } => {

@@ -169,6 +169,12 @@ fn message_lines(m: &ShownMessage, thread: &str, offset: UtcOffset) -> Vec<Line<
         };
         head.push(Span::styled(mark, TuiStyle::default().fg(Color::DarkGray)));
     }
+    if m.not_journaled {
+        head.push(Span::styled(
+            " · not yet journaled",
+            TuiStyle::default().fg(Color::Blue),
+        ));
+    }
     let mut lines = vec![Line::from(head)];
     match &m.body {
         crate::client::Body::Ok { text, attachments } => {

@@ -386,6 +386,14 @@ async fn a_clerk_exports_a_verified_case_file_and_tampering_is_refused_by_name()
         )),
         "{human}"
     );
+    let marked: Vec<&str> = human
+        .lines()
+        .filter(|l| l.contains("(not yet journaled)"))
+        .collect();
+    assert!(
+        marked.len() == 1 && marked[0].starts_with("#4 "),
+        "only message 4 is marked: {human}"
+    );
     let listed = cli
         .run("mette", &["--json", "journal", "list", &short])
         .await

@@ -72,6 +72,7 @@ fn message(seq: u64, sender: Option<Sender>, body: Body) -> ShownMessage {
         body,
         delivered: seq == 1,
         read: seq == 1,
+        not_journaled: false,
     }
 }
 

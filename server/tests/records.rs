@@ -95,6 +95,61 @@ async fn audit_chain_detects_tampering(db: &TestDatabase) {
         assert_eq!(verify(&app).await, Ok(N));
     }
 
+    // The data protection officer's export: JSON lines, filtered, and
+    // itself audited (the chain still verifies, one entry longer).
+    if db.backend() == Backend::Sqlite {
+        let out = db.dir.path().join("dpo.jsonl");
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_samtale-server"))
+            .arg("--data-dir")
+            .arg(db.data_dir())
+            .args([
+                "audit",
+                "export",
+                "--subject",
+                "thread-t",
+                "--since",
+                "2023-11-14",
+            ])
+            .arg("--output")
+            .arg(&out)
+            .output()
+            .expect("run samtale-server");
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let text = std::fs::read_to_string(&out).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), usize::try_from(N).unwrap());
+        assert_eq!(lines[0]["idx"], 1);
+        assert_eq!(lines[0]["action"], "message.send");
+        assert_eq!(lines[0]["hash"].as_str().unwrap().len(), 64);
+        let none = std::process::Command::new(env!("CARGO_BIN_EXE_samtale-server"))
+            .arg("--data-dir")
+            .arg(db.data_dir())
+            .args([
+                "audit",
+                "export",
+                "--subject",
+                "thread-t",
+                "--until",
+                "2023-11-14",
+            ])
+            .output()
+            .expect("run samtale-server");
+        assert!(
+            none.stdout.is_empty(),
+            "entries are from 2023-11-14 22:13 UTC on"
+        );
+        assert_eq!(verify(&app).await, Ok(N + 2));
+        let last = entries(&app, AuditFilter::default()).await;
+        assert_eq!(last[last.len() - 1].action, "audit.export");
+    }
+
     // The server's own command says the same, and exits 1.
     if db.backend() == Backend::Sqlite {
         db.execute("UPDATE audit_log SET actor = 'someone' WHERE idx = 777")

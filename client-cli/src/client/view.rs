@@ -105,6 +105,9 @@ pub struct ShownMessage {
     pub delivered: bool,
     /// For own messages: another participant has read it.
     pub read: bool,
+    /// The thread was filed on a case, but not this far yet.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub not_journaled: bool,
 }
 
 /// A warning shown above a thread.
@@ -539,6 +542,7 @@ impl Session {
                 at_ms: m.committed_at_ms,
                 delivered: mine && delivered >= m.seq,
                 read: mine && read >= m.seq,
+                not_journaled: detail.summary.journaled_up_to.is_some_and(|n| m.seq > n),
                 sender,
                 body: match body {
                     Ok(p) => Body::Ok {
