@@ -297,7 +297,7 @@ impl AuditEvent {
 }
 
 /// A stored entry.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct AuditEntry {
     /// Position in the chain, from 1.
     pub idx: i64,

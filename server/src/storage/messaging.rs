@@ -895,42 +895,29 @@ impl Storage {
         audit: &AuditEvent,
         now_ms: i64,
     ) -> Result<bool, StorageError> {
-        macro_rules! store {
-            ($tx:ident, $head:expr) => {{
-                let n = sqlx::query(
-                    "INSERT INTO receipts (thread_id, device_id, kind, up_to_seq, receipt, received_at_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6) \
-                     ON CONFLICT (thread_id, device_id, kind) DO UPDATE \
-                     SET up_to_seq = excluded.up_to_seq, receipt = excluded.receipt, \
-                         received_at_ms = excluded.received_at_ms \
-                     WHERE receipts.up_to_seq < excluded.up_to_seq",
-                )
-                .bind(r.thread_id)
-                .bind(r.device_id)
-                .bind(r.kind)
-                .bind(r.up_to_seq)
-                .bind(r.receipt)
-                .bind(now_ms)
-                .execute(&mut *$tx)
-                .await?
-                .rows_affected();
-                if n == 1 {
-                    audit_in!($tx, std::slice::from_ref(audit), now_ms, $head);
-                }
-                $tx.commit().await?;
-                n == 1
-            }};
-        }
-        Ok(match &self.backend {
-            Backend::Sqlite(pool) => {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                store!(tx, super::AUDIT_HEAD_SQLITE)
+        Ok(write_tx!(self, |tx, head| {
+            let n = sqlx::query(
+                "INSERT INTO receipts (thread_id, device_id, kind, up_to_seq, receipt, received_at_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (thread_id, device_id, kind) DO UPDATE \
+                 SET up_to_seq = excluded.up_to_seq, receipt = excluded.receipt, \
+                     received_at_ms = excluded.received_at_ms \
+                 WHERE receipts.up_to_seq < excluded.up_to_seq",
+            )
+            .bind(r.thread_id)
+            .bind(r.device_id)
+            .bind(r.kind)
+            .bind(r.up_to_seq)
+            .bind(r.receipt)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 1 {
+                audit_in!(tx, std::slice::from_ref(audit), now_ms, head);
             }
-            Backend::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                store!(tx, super::AUDIT_HEAD_POSTGRES)
-            }
-        })
+            n == 1
+        }))
     }
 
     /// The latest receipts in a thread.

@@ -16,6 +16,32 @@ mod macros {
         };
     }
 
+    /// Runs `$body` (which may use `?`) in a write transaction `$tx` on
+    /// either backend and commits it; `$head` is bound to the dialect's
+    /// audit-head query for the body's `audit_in!`. SQLite's transaction
+    /// starts IMMEDIATE, so a read-then-write in it never has to upgrade
+    /// its lock under another writer.
+    macro_rules! write_tx {
+        ($storage:expr, |$tx:ident, $head:ident| $body:expr) => {
+            match &$storage.backend {
+                Backend::Sqlite(pool) => {
+                    let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                    let $head = crate::storage::AUDIT_HEAD_SQLITE;
+                    let out = $body;
+                    $tx.commit().await?;
+                    out
+                }
+                Backend::Postgres(pool) => {
+                    let mut $tx = pool.begin().await?;
+                    let $head = crate::storage::AUDIT_HEAD_POSTGRES;
+                    let out = $body;
+                    $tx.commit().await?;
+                    out
+                }
+            }
+        };
+    }
+
     /// Appends audit events inside the open transaction `$tx`, continuing
     /// the chain from its head. `$head_sql` reads the head (PostgreSQL adds
     /// `FOR UPDATE`, so appends from many nodes queue on the head row; an

@@ -4,32 +4,8 @@
 
 use sqlx::Row;
 
-use super::{AUDIT_HEAD_POSTGRES, AUDIT_HEAD_SQLITE, Backend, Storage, StorageError};
+use super::{Backend, Storage, StorageError};
 use crate::audit::{Action, AuditEntry, AuditEvent, Detail};
-
-/// Runs `$body` (which may use `?`) in a write transaction `$tx`, then
-/// appends `$events` to the audit log and commits. `$head` is bound to the
-/// dialect's head query for the body's own `audit_in!` uses.
-macro_rules! audited_tx {
-    ($storage:expr, $now_ms:expr, |$tx:ident, $head:ident| $body:expr) => {
-        match &$storage.backend {
-            Backend::Sqlite(pool) => {
-                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let $head = AUDIT_HEAD_SQLITE;
-                let out = $body;
-                $tx.commit().await?;
-                out
-            }
-            Backend::Postgres(pool) => {
-                let mut $tx = pool.begin().await?;
-                let $head = AUDIT_HEAD_POSTGRES;
-                let out = $body;
-                $tx.commit().await?;
-                out
-            }
-        }
-    };
-}
 
 /// Which audit entries to read.
 #[derive(Debug, Clone, Default)]
@@ -125,38 +101,6 @@ type PurgeCandidate = (
     i64,
     i64,
 );
-
-fn entry(r: &impl RowLike) -> Result<AuditEntry, sqlx::Error> {
-    r.entry()
-}
-
-/// Reads an audit row on either backend.
-trait RowLike {
-    fn entry(&self) -> Result<AuditEntry, sqlx::Error>;
-}
-
-macro_rules! row_like {
-    ($row:ty) => {
-        impl RowLike for $row {
-            fn entry(&self) -> Result<AuditEntry, sqlx::Error> {
-                Ok(AuditEntry {
-                    idx: self.try_get("idx")?,
-                    at_ms: self.try_get("at_ms")?,
-                    org_id: self.try_get("org_id")?,
-                    actor: self.try_get("actor")?,
-                    device_id: self.try_get("device_id")?,
-                    action: self.try_get("action")?,
-                    subject: self.try_get("subject")?,
-                    detail: self.try_get("detail")?,
-                    prev_hash: self.try_get("prev_hash")?,
-                    hash: self.try_get("hash")?,
-                })
-            }
-        }
-    };
-}
-row_like!(sqlx::sqlite::SqliteRow);
-row_like!(sqlx::postgres::PgRow);
 
 /// Purges one thread inside `$tx` and evaluates to its [`PurgeReport`].
 /// The hold is checked again under the transaction: a hold set since the
@@ -292,7 +236,7 @@ impl Storage {
 
     /// Appends events to the audit log in one transaction.
     pub async fn audit(&self, events: &[AuditEvent], now_ms: i64) -> Result<(), StorageError> {
-        audited_tx!(self, now_ms, |tx, head| {
+        write_tx!(self, |tx, head| {
             audit_in!(tx, events, now_ms, head);
         });
         Ok(())
@@ -320,7 +264,7 @@ impl Storage {
                    AND ($4 IS NULL OR org_id = $4) AND ($5 IS NULL OR at_ms >= $5) \
                    AND ($6 IS NULL OR at_ms < $6) ORDER BY idx LIMIT $7";
         Ok(with_pool!(self, |pool| {
-            sqlx::query(sql)
+            sqlx::query_as::<_, AuditEntry>(sql)
                 .bind(after_idx)
                 .bind(filter.subject.as_deref())
                 .bind(filter.actor.as_deref())
@@ -330,9 +274,6 @@ impl Storage {
                 .bind(limit)
                 .fetch_all(pool)
                 .await?
-                .iter()
-                .map(entry)
-                .collect::<Result<Vec<_>, _>>()?
         }))
     }
 
@@ -346,7 +287,7 @@ impl Storage {
         audit: &AuditEvent,
         now_ms: i64,
     ) -> Result<JournalOutcome, StorageError> {
-        Ok(audited_tx!(self, now_ms, |tx, head| {
+        Ok(write_tx!(self, |tx, head| {
             let last: Option<i64> =
                 sqlx::query_scalar("SELECT last_seq FROM threads WHERE id = $1")
                     .bind(r.thread_id)
@@ -429,7 +370,7 @@ impl Storage {
         now: i64,
         now_ms: i64,
     ) -> Result<bool, StorageError> {
-        Ok(audited_tx!(self, now_ms, |tx, head| {
+        Ok(write_tx!(self, |tx, head| {
             let n = match by {
                 Some(by) => sqlx::query(
                     "UPDATE threads SET hold_since = $2, hold_by = $3 \
@@ -483,7 +424,7 @@ impl Storage {
         audit: &AuditEvent,
         now_ms: i64,
     ) -> Result<(), StorageError> {
-        audited_tx!(self, now_ms, |tx, head| {
+        write_tx!(self, |tx, head| {
             sqlx::query(
                 "UPDATE teams SET retain_journaled_days = $2, retain_unjournaled_days = $3 \
                  WHERE id = $1",
@@ -543,7 +484,7 @@ impl Storage {
             let unjournaled_before_ms = now_ms - ud * DAY_MS;
             let whole = last_activity_ms <= unjournaled_before_ms
                 && (journaled_at.is_none() || journaled_due);
-            let one = audited_tx!(self, now_ms, |tx, head| {
+            let one = write_tx!(self, |tx, head| {
                 purge_thread!(
                     tx,
                     head,
@@ -661,7 +602,6 @@ macro_rules! erase_in {
                 ErasureOutcome::OnHold(held)
             } else {
                 let mut report = ErasureReport::default();
-                const DEVICES: &str = "(SELECT id FROM devices WHERE account_id = $1)";
                 for (thread, _, citizens) in &threads {
                     if *citizens <= 1 {
                         let n: i64 = sqlx::query_scalar(
@@ -685,31 +625,33 @@ macro_rules! erase_in {
                         report.threads_left += 1;
                     }
                 }
-                sqlx::query(sqlx::AssertSqlSafe(format!(
+                // Their messages in the threads that go on: recorded as
+                // removed (so the gaps are declared), then deleted.
+                sqlx::query(
                     "INSERT INTO removed_messages (thread_id, seq, reason, removed_at) \
-                     SELECT thread_id, seq, 'erasure', $2 FROM messages WHERE sender_device_id IN {DEVICES}"
-                )))
+                     SELECT thread_id, seq, 'erasure', $2 FROM messages WHERE sender_device_id \
+                     IN (SELECT id FROM devices WHERE account_id = $1)",
+                )
                 .bind(account)
                 .bind($now_ms / 1000)
                 .execute(&mut *$tx)
                 .await?;
-                for sql in [
-                    "DELETE FROM messages WHERE sender_device_id IN ",
-                    "DELETE FROM receipts WHERE device_id IN ",
-                    "DELETE FROM attachments WHERE uploaded_by IN ",
-                ] {
-                    let n = sqlx::query(sqlx::AssertSqlSafe(format!("{sql}{DEVICES}")))
-                        .bind(account)
-                        .execute(&mut *$tx)
-                        .await?
-                        .rows_affected();
-                    if sql.contains("messages") {
-                        report.messages_deleted += i64::try_from(n).unwrap_or(i64::MAX);
-                    }
-                }
+                let messages = sqlx::query(
+                    "DELETE FROM messages WHERE sender_device_id IN \
+                     (SELECT id FROM devices WHERE account_id = $1)",
+                )
+                .bind(account)
+                .execute(&mut *$tx)
+                .await?
+                .rows_affected();
+                report.messages_deleted += i64::try_from(messages).unwrap_or(i64::MAX);
                 // Their citizen key: grants of it, its epochs, the holder; and
                 // every grant to or from their devices.
                 for sql in [
+                    "DELETE FROM receipts WHERE device_id IN \
+                     (SELECT id FROM devices WHERE account_id = $1)",
+                    "DELETE FROM attachments WHERE uploaded_by IN \
+                     (SELECT id FROM devices WHERE account_id = $1)",
                     "DELETE FROM grants WHERE holder_id IN \
                      (SELECT id FROM holders WHERE kind = 'citizen' AND owner_id = $1)",
                     "DELETE FROM grants WHERE device_id IN (SELECT id FROM devices WHERE account_id = $1) \
@@ -768,7 +710,7 @@ impl Storage {
         audit: AuditEvent,
         now_ms: i64,
     ) -> Result<ErasureOutcome, StorageError> {
-        let outcome = audited_tx!(self, now_ms, |tx, head| {
+        let outcome = write_tx!(self, |tx, head| {
             erase_in!(tx, head, account_id, org_id, audit, now_ms)
         });
         if matches!(outcome, ErasureOutcome::Erased(_)) {
