@@ -14,7 +14,7 @@ use samtale_cli::client::{
     self, Badge, Body, ClientError, InitRequest, JoinRequest, LoginRequest, Session, ShownMessage,
     ThreadRow, Tick,
 };
-use samtale_cli::output::{Style, print_json, table};
+use samtale_cli::output::{Style, assurance_words, print_json, table};
 use samtale_cli::profile::{Home, Profile};
 use samtale_protocol::minimise::Minimiser;
 use samtale_protocol::wire::{
@@ -588,15 +588,6 @@ async fn resolve_staff(session: &mut Session, username: &str) -> anyhow::Result<
         })
 }
 
-fn assurance(a: AssuranceLevel) -> &'static str {
-    match a {
-        AssuranceLevel::Unverified => "unverified",
-        AssuranceLevel::Low => "eID low",
-        AssuranceLevel::Substantial => "eID substantial",
-        AssuranceLevel::High => "eID high",
-    }
-}
-
 pub(crate) fn done() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
@@ -840,7 +831,7 @@ async fn join(global: &Global, style: &Style, a: JoinArgs) -> anyhow::Result<Exi
         println!(
             "Welcome. You are connected to {} ({}).",
             me.organisation_name,
-            assurance(me.assurance.unwrap_or(AssuranceLevel::Unverified))
+            assurance_words(me.assurance.unwrap_or(AssuranceLevel::Unverified))
         );
         if a.fingerprint.is_some() {
             println!(
@@ -876,7 +867,7 @@ async fn whoami(global: &Global, style: &Style) -> anyhow::Result<ExitCode> {
         println!("Roles:        {}", roles.join(", "));
     }
     if let Some(a) = me.assurance {
-        println!("Identity:     {}", assurance(a));
+        println!("Identity:     {}", assurance_words(a));
     }
     if let Some(c) = me.consent {
         println!("Consent:      {c:?}");
@@ -942,7 +933,7 @@ pub fn thread_cells(style: &Style, r: &ThreadRow) -> Vec<String> {
         .participants
         .iter()
         .map(|p| {
-            let mut s = format!("{} ({})", p.name, assurance(p.assurance));
+            let mut s = format!("{} ({})", p.name, assurance_words(p.assurance));
             if p.consent == ConsentState::Withdrawn {
                 s.push_str(" [consent withdrawn]");
             }
@@ -973,7 +964,7 @@ pub fn render_message(style: &Style, thread: &str, m: &ShownMessage) -> String {
             match &s.badge {
                 Badge::Certified => w.push_str(&style.good(" ✔ verified")),
                 Badge::Citizen { assurance: a } => {
-                    let text = format!(" ({})", assurance(*a));
+                    let text = format!(" ({})", assurance_words(*a));
                     w.push_str(&if *a == AssuranceLevel::Unverified {
                         style.warn(&text)
                     } else {
@@ -1261,7 +1252,7 @@ async fn citizens(global: &Global, style: &Style, a: CitizensArgs) -> anyhow::Re
         .map(|c| {
             vec![
                 c.display_name.clone(),
-                assurance(c.assurance).into(),
+                assurance_words(c.assurance).into(),
                 format!("{:?}", c.consent).to_lowercase(),
                 c.notice.clone().unwrap_or_default(),
                 c.account_id.to_string(),

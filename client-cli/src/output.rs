@@ -94,6 +94,18 @@ pub fn format_time(unix_ms: u64, offset: UtcOffset) -> String {
     t.format(&format).unwrap_or_else(|_| "?".into())
 }
 
+/// A citizen's identity level in words, the same on every screen and in
+/// journal exports.
+pub fn assurance_words(a: samtale_protocol::wire::AssuranceLevel) -> &'static str {
+    use samtale_protocol::wire::AssuranceLevel;
+    match a {
+        AssuranceLevel::Unverified => "unverified",
+        AssuranceLevel::Low => "eID low",
+        AssuranceLevel::Substantial => "eID substantial",
+        AssuranceLevel::High => "eID high",
+    }
+}
+
 /// A plain-text table: a header row, then rows, columns padded to the
 /// widest cell (counted in characters), two spaces apart.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {

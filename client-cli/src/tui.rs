@@ -106,15 +106,6 @@ impl ChatModel {
     }
 }
 
-fn assurance_text(a: AssuranceLevel) -> &'static str {
-    match a {
-        AssuranceLevel::Unverified => "unverified",
-        AssuranceLevel::Low => "eID low",
-        AssuranceLevel::Substantial => "eID substantial",
-        AssuranceLevel::High => "eID high",
-    }
-}
-
 fn sender_spans(m: &ShownMessage) -> Vec<Span<'static>> {
     match &m.sender {
         None => vec![Span::styled(
@@ -143,7 +134,7 @@ fn sender_spans(m: &ShownMessage) -> Vec<Span<'static>> {
                         Color::Green
                     };
                     spans.push(Span::styled(
-                        format!(" ({})", assurance_text(*assurance)),
+                        format!(" ({})", crate::output::assurance_words(*assurance)),
                         TuiStyle::default().fg(color),
                     ));
                 }

@@ -683,6 +683,69 @@ fn health_terms(words: &[Token<'_>], lower: &[String]) -> Vec<Range<usize>> {
     spans
 }
 
+/// Why a case reference or KLE subject number is refused. A case reference
+/// leaves the encrypted channel (the server stores it, every participant
+/// sees "Filed on case …"), so it gets the same checks as other such text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CaseReferenceError {
+    /// Empty, or longer than 100 characters.
+    #[error("give the case number, 1 to 100 characters")]
+    Length,
+    /// It holds control characters.
+    #[error("control characters are not allowed in a case reference")]
+    Control,
+    /// The minimisation rules flag it.
+    #[error(
+        "the case reference looks like it holds personal data ({0}); give the case number only"
+    )]
+    Personal(&'static str),
+    /// Not a KLE subject number.
+    #[error("expected a KLE subject number like 27.12.04, got {0:?}")]
+    Kle(String),
+}
+
+/// Checks a case reference (free text for the case system's number) and
+/// returns it trimmed.
+///
+/// ```
+/// use samtale_protocol::minimise::check_case_reference;
+/// assert_eq!(check_case_reference(" 2026-004711 "), Ok("2026-004711"));
+/// assert!(check_case_reference("Maja 140114-4444").is_err());
+/// ```
+pub fn check_case_reference(text: &str) -> Result<&str, CaseReferenceError> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > 100 {
+        return Err(CaseReferenceError::Length);
+    }
+    if text.chars().any(char::is_control) {
+        return Err(CaseReferenceError::Control);
+    }
+    match scan(text).first() {
+        Some(f) => Err(CaseReferenceError::Personal(f.category.explanation())),
+        None => Ok(text),
+    }
+}
+
+/// Checks a KLE subject number: `27`, `27.12` or `27.12.04`.
+///
+/// ```
+/// use samtale_protocol::minimise::check_kle;
+/// assert!(check_kle("27.12.04").is_ok());
+/// assert!(check_kle("27-12").is_err());
+/// ```
+pub fn check_kle(kle: &str) -> Result<(), CaseReferenceError> {
+    let parts: Vec<&str> = kle.split('.').collect();
+    let ok = parts.len() <= 3
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(CaseReferenceError::Kle(kle.to_owned()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

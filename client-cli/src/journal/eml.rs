@@ -6,6 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::document::{Journal, Role};
+use crate::output::assurance_words as level;
 
 /// RFC 2047 encoded-word when the text is not plain ASCII.
 fn header_text(text: &str) -> String {
@@ -75,17 +76,6 @@ fn body_text(j: &Journal) -> String {
         t.push_str(&format!("  - {c}\n"));
     }
     t
-}
-
-/// The identity level in words.
-pub fn level(a: samtale_protocol::wire::AssuranceLevel) -> &'static str {
-    use samtale_protocol::wire::AssuranceLevel::*;
-    match a {
-        Unverified => "not verified",
-        Low => "low",
-        Substantial => "substantial",
-        High => "high",
-    }
 }
 
 /// The whole message, CRLF line endings.

@@ -18,10 +18,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use samtale_protocol::payload::MessagePayload;
+use samtale_protocol::payload::{MessagePayload, blob_sha256 as sha256_hex};
 use samtale_protocol::wire::{AccountKind, FileJournal, JournalReceipt};
 use samtale_protocol::{DeliveryContext, Envelope, ThreadId, b64};
-use sha2::{Digest, Sha256};
 
 use crate::client::{Badge, Tick};
 use crate::client::{ClientError, Session, device_fingerprint};
@@ -29,7 +28,6 @@ use document::{
     Attachment, Case, Clerk, Device, Export, FORMAT, Journal, Message, Organisation, Participant,
     Role, Sender, Team, rfc3339,
 };
-use verify::hex;
 
 /// What to export and where.
 #[derive(Debug, Clone)]
@@ -99,32 +97,13 @@ fn slug(text: &str) -> String {
     s.trim_matches('-').chars().take(60).collect()
 }
 
-/// The same rules the server applies to a case reference, checked first so
-/// that a refused one costs no export.
+/// The server's rules for a case reference and KLE number (from the
+/// protocol crate), checked first so that a refused one costs no export.
 fn check_case(case_ref: &str, kle: Option<&str>) -> Result<(), ClientError> {
-    let case_ref = case_ref.trim();
-    if case_ref.is_empty() || case_ref.chars().count() > 100 {
-        return Err(ClientError::Refused(
-            "give the case number (1 to 100 characters) with --case".into(),
-        ));
-    }
-    if let Some(f) = samtale_protocol::minimise::scan(case_ref).first() {
-        return Err(ClientError::Refused(format!(
-            "the case reference looks like it holds personal data ({}): give the case number only",
-            f.category.explanation()
-        )));
-    }
+    use samtale_protocol::minimise::{check_case_reference, check_kle};
+    check_case_reference(case_ref).map_err(|e| ClientError::Refused(format!("--case: {e}")))?;
     if let Some(kle) = kle {
-        let parts: Vec<&str> = kle.split('.').collect();
-        if parts.len() > 3
-            || !parts
-                .iter()
-                .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()))
-        {
-            return Err(ClientError::Refused(format!(
-                "--kle: expected a KLE subject number like 27.12.04, got {kle:?}"
-            )));
-        }
+        check_kle(kle).map_err(|e| ClientError::Refused(format!("--kle: {e}")))?;
     }
     Ok(())
 }
@@ -138,7 +117,7 @@ fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<String, ClientErro
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
         .map_err(|e| io("the file", &path, e))?;
-    Ok(hex(&Sha256::digest(bytes)))
+    Ok(sha256_hex(bytes))
 }
 
 impl Session {
@@ -324,7 +303,7 @@ impl Session {
                 text: payload.text.clone(),
                 attachments,
                 envelope: b64::encode(bytes),
-                envelope_sha256: hex(&Sha256::digest(bytes)),
+                envelope_sha256: sha256_hex(bytes),
                 signature: b64::encode(&bytes[bytes.len().saturating_sub(64)..]),
                 content_key: b64::encode(&content_key.to_bytes()),
             });
@@ -474,7 +453,7 @@ pub fn verify_file(path: &Path, expected_root: Option<&str>) -> Result<Journal, 
         for a in &m.attachments {
             let file = dir.join(&a.file);
             if let Ok(bytes) = std::fs::read(&file)
-                && hex(&Sha256::digest(&bytes)) != a.sha256
+                && sha256_hex(&bytes) != a.sha256
             {
                 return Err(ClientError::Verification(format!(
                     "message {} ({}): the attachment file {} does not match its SHA-256",
@@ -490,7 +469,7 @@ pub fn verify_file(path: &Path, expected_root: Option<&str>) -> Result<Journal, 
                 continue;
             };
             let ok = std::fs::read(dir.join(rel))
-                .map(|b| hex(&Sha256::digest(&b)) == sha)
+                .map(|b| sha256_hex(&b) == sha)
                 .unwrap_or(false);
             if !ok {
                 return Err(ClientError::Verification(format!(

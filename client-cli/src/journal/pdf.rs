@@ -13,7 +13,7 @@ use subsetter::GlyphRemapper;
 use time::UtcOffset;
 
 use super::document::{Journal, Role};
-use super::eml::level;
+use crate::output::assurance_words as level;
 
 const PAGE_W: f32 = 595.0;
 const PAGE_H: f32 = 842.0;
@@ -322,13 +322,14 @@ fn xmp(j: &Journal, title: &str, created: &str) -> String {
     )
 }
 
-/// Writes one embedded Type 0 font (CIDFontType2, Identity-H).
-fn write_font(pdf: &mut Pdf, next: &mut i32, font: &Font<'_>, name: &str) -> Result<Ref, String> {
-    let mut alloc = || {
-        *next += 1;
-        Ref::new(*next)
-    };
-    let (type0, cid, descriptor, file, cmap) = (alloc(), alloc(), alloc(), alloc(), alloc());
+/// Objects one embedded font takes.
+const FONT_OBJECTS: i32 = 5;
+
+/// Writes one embedded Type 0 font (CIDFontType2, Identity-H) as the
+/// objects `type0`, `type0 + 1`, … `type0 + 4`.
+fn write_font(pdf: &mut Pdf, type0: Ref, font: &Font<'_>, name: &str) -> Result<(), String> {
+    let cid = type0.next();
+    let (descriptor, file, cmap) = (cid.next(), cid.next().next(), cid.next().next().next());
     let subset =
         subsetter::subset(font.data, 0, &font.remapper).map_err(|e| format!("font subset: {e}"))?;
     // A subset's name carries a tag made from its glyphs (PDF 9.6.4).
@@ -408,7 +409,7 @@ fn write_font(pdf: &mut Pdf, next: &mut i32, font: &Font<'_>, name: &str) -> Res
     }
     let map = map.finish();
     pdf.cmap(cmap, map.as_slice());
-    Ok(type0)
+    Ok(())
 }
 
 /// The PDF's bytes.
@@ -439,6 +440,8 @@ pub fn render(j: &Journal, offset: UtcOffset) -> Result<Vec<u8>, String> {
             (Ref::new(next - 1), Ref::new(next))
         })
         .collect();
+    let regular_ref = Ref::new(next + 1);
+    let bold_ref = Ref::new(next + 1 + FONT_OBJECTS);
     let total = pages.len();
     for (n, (lines, (page_ref, content_ref))) in pages.iter().zip(&page_refs).enumerate() {
         let mut c = Content::new();
@@ -489,8 +492,8 @@ pub fn render(j: &Journal, offset: UtcOffset) -> Result<Vec<u8>, String> {
         let mut resources = page.resources();
         resources
             .fonts()
-            .pair(Name(b"F1"), Ref::new(1_000))
-            .pair(Name(b"F2"), Ref::new(1_005));
+            .pair(Name(b"F1"), regular_ref)
+            .pair(Name(b"F2"), bold_ref);
         resources
             .color_spaces()
             .insert(Name(b"CS0"))
@@ -499,10 +502,8 @@ pub fn render(j: &Journal, offset: UtcOffset) -> Result<Vec<u8>, String> {
         resources.finish();
         page.finish();
     }
-    let mut font_next = 999;
-    let f1 = write_font(&mut pdf, &mut font_next, &regular, "DejaVuSans")?;
-    let f2 = write_font(&mut pdf, &mut font_next, &bold, "DejaVuSans-Bold")?;
-    debug_assert_eq!((f1, f2), (Ref::new(1_000), Ref::new(1_005)));
+    write_font(&mut pdf, regular_ref, &regular, "DejaVuSans")?;
+    write_font(&mut pdf, bold_ref, &bold, "DejaVuSans-Bold")?;
 
     pdf.pages(tree)
         .kids(page_refs.iter().map(|(p, _)| *p))

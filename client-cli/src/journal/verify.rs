@@ -2,11 +2,10 @@
 //! on an export before it is written and later on a filed `journal.json`
 //! (`samtale journal verify`), by anyone, with no key and no server.
 
-use samtale_protocol::payload::MessagePayload;
+use samtale_protocol::payload::{MessagePayload, blob_sha256 as sha256_hex};
 use samtale_protocol::{
     ContentKey, DeliveryContext, DeviceCertificate, Envelope, IdentityKey, OrgRootPublicKey, b64,
 };
-use sha2::{Digest, Sha256};
 
 use super::document::{FORMAT, Journal, Message, Role};
 
@@ -115,7 +114,7 @@ fn verify_message(
     m: &Message,
 ) -> Result<(), VerifyError> {
     let bytes = b64::decode(&m.envelope).map_err(|_| about(m, "the envelope is not base64"))?;
-    if hex(&Sha256::digest(&bytes)) != m.envelope_sha256 {
+    if sha256_hex(&bytes) != m.envelope_sha256 {
         return Err(about(m, "the envelope does not match its SHA-256"));
     }
     if bytes.len() < 64 || b64::encode(&bytes[bytes.len() - 64..]) != m.signature {
@@ -232,9 +231,4 @@ fn verify_message(
         ));
     }
     Ok(())
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -6,11 +6,11 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::NoContent;
-use samtale_protocol::Roles;
 use samtale_protocol::wire::{
     AccessExport, ConsentRecord, ErasureDone, ErrorCode, FileJournal, InvitationRecord,
     JournalList, JournalReceipt,
 };
+use samtale_protocol::{Roles, minimise};
 
 use super::accounts::new_id;
 use super::caller::Caller;
@@ -19,55 +19,6 @@ use super::validate::parse_id;
 use super::{ApiError, ApiJson, AppState, Created};
 use crate::audit::{Action, AuditEvent, Detail};
 use crate::storage::records::{ErasureOutcome, JournalOutcome, JournalRow, NewJournalReceipt};
-
-/// A case reference leaves the encrypted channel (every participant sees
-/// it, the server stores it): short, printable, and nothing the
-/// minimisation rules flag (a national id number, a full name).
-fn check_case_ref(case_ref: &str) -> Result<&str, ApiError> {
-    let case_ref = case_ref.trim();
-    if case_ref.is_empty() || case_ref.chars().count() > 100 {
-        return Err(ApiError::new(
-            ErrorCode::ValidationFailed,
-            "case_ref: give the case number, 1 to 100 characters",
-        ));
-    }
-    if case_ref.chars().any(char::is_control) {
-        return Err(ApiError::new(
-            ErrorCode::ValidationFailed,
-            "case_ref: control characters are not allowed",
-        ));
-    }
-    if let Some(finding) = samtale_protocol::minimise::scan(case_ref).first() {
-        return Err(ApiError::new(
-            ErrorCode::ValidationFailed,
-            format!(
-                "case_ref: it looks like it holds personal data ({}); give the case number only",
-                finding.category.explanation()
-            ),
-        ));
-    }
-    Ok(case_ref)
-}
-
-/// KLE subject numbers: "27", "27.12" or "27.12.04".
-fn check_kle(kle: Option<&str>) -> Result<Option<&str>, ApiError> {
-    let Some(kle) = kle else {
-        return Ok(None);
-    };
-    let parts: Vec<&str> = kle.split('.').collect();
-    let ok = parts.len() <= 3
-        && parts
-            .iter()
-            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()));
-    if ok {
-        Ok(Some(kle))
-    } else {
-        Err(ApiError::new(
-            ErrorCode::ValidationFailed,
-            format!("kle: expected a KLE subject number like 27.12.04, got {kle:?}"),
-        ))
-    }
-}
 
 fn receipt_view(r: &JournalRow) -> Result<JournalReceipt, ApiError> {
     Ok(JournalReceipt {
@@ -108,8 +59,15 @@ pub(super) async fn file_journal(
     if ctx.access == Access::None {
         return Err(ApiError::not_found("thread"));
     }
-    let case_ref = check_case_ref(&req.case_ref)?;
-    let kle = check_kle(req.kle.as_deref())?;
+    let invalid = |field: &str, e: minimise::CaseReferenceError| {
+        ApiError::new(ErrorCode::ValidationFailed, format!("{field}: {e}"))
+    };
+    let case_ref =
+        minimise::check_case_reference(&req.case_ref).map_err(|e| invalid("case_ref", e))?;
+    let kle = req.kle.as_deref();
+    if let Some(kle) = kle {
+        minimise::check_kle(kle).map_err(|e| invalid("kle", e))?;
+    }
     let manifest = hex::decode(&req.manifest_sha256)
         .ok()
         .filter(|m| m.len() == 32)
