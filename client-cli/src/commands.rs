@@ -22,7 +22,8 @@ use samtale_protocol::wire::{
     CreateInvitationRequest, CreateStaffRequest, CreateTeamRequest, DeviceInfo, EidProviders,
     InvitationCreated, Role, StaffInfo, TeamInfo,
 };
-use samtale_protocol::{AccountId, DeviceId, DeviceKeys, TeamId, eid_nonce, fingerprints_match};
+use samtale_protocol::membership::Operation;
+use samtale_protocol::{AccountId, DeviceKeys, TeamId, eid_nonce, fingerprints_match};
 use serde::Serialize;
 
 use crate::{Command, Global};
@@ -163,27 +164,6 @@ pub struct CitizensArgs {
     /// The team (name or id); optional when you are in one team.
     #[arg(long)]
     team: Option<String>,
-}
-
-/// `samtale devices`.
-#[derive(Debug, Args)]
-pub struct DevicesArgs {
-    #[command(subcommand)]
-    action: Option<DevicesAction>,
-}
-
-#[derive(Debug, Subcommand)]
-enum DevicesAction {
-    /// Lists your devices.  Example: samtale devices list
-    List,
-    /// Revokes a device: its sessions and connections end at once, and it
-    /// receives no keys for new messages.
-    ///
-    /// Example: samtale devices revoke 0193c0de-7c1a-7d2e-9f00-5b1e2f3a4b5c
-    Revoke {
-        /// The device id (see `samtale devices`).
-        device: DeviceId,
-    },
 }
 
 /// `samtale consent`.
@@ -617,14 +597,14 @@ pub async fn dispatch(command: Command, global: &Global, style: Style) -> anyhow
         Command::NewThread(a) => new_thread(global, &style, a).await,
         Command::Invite(a) => invite(global, &style, a).await,
         Command::Citizens(a) => citizens(global, &style, a).await,
-        Command::Safety(a) => safety(global, &style, a).await,
+        Command::Safety(a) => crate::devices::safety(global, &style, a).await,
         Command::Keys(a) => {
             let mut s = open(global).await?;
             let report = s.upkeep(a.rotate).await?;
             print_upkeep(&style, &report)?;
             done()
         }
-        Command::Devices(a) => devices(global, &style, a).await,
+        Command::Devices(a) => crate::devices::devices(global, &style, a).await,
         Command::Consent(a) => consent(global, &style, a).await,
         Command::Fingerprint(a) => fingerprint(global, &style, a).await,
         Command::Export(a) => export(global, &style, a).await,
@@ -819,6 +799,12 @@ async fn join(global: &Global, style: &Style, a: JoinArgs) -> anyhow::Result<Exi
     )
     .await?;
     let me = session.me().await?;
+    let device_fingerprint = client::device_fingerprint(&session.device()?.public().identity);
+    let listed = session
+        .own_devices()
+        .await?
+        .iter()
+        .any(|d| d.info.device_id == session.config.device_id && d.listed);
     if style.json {
         print_json(&serde_json::json!({
             "account_id": me.account_id,
@@ -826,6 +812,8 @@ async fn join(global: &Global, style: &Style, a: JoinArgs) -> anyhow::Result<Exi
             "root_fingerprint": me.root_fingerprint,
             "fingerprint_checked": a.fingerprint.is_some(),
             "assurance": me.assurance,
+            "device_fingerprint": device_fingerprint,
+            "approval_needed": !listed,
         }))?;
     } else {
         println!(
@@ -847,7 +835,16 @@ async fn join(global: &Global, style: &Style, a: JoinArgs) -> anyhow::Result<Exi
                 ))
             );
         }
-        println!("Next: `samtale chat` or `samtale threads`.");
+        if listed {
+            println!("Next: `samtale chat` or `samtale threads`.");
+        } else {
+            println!(
+                "{}",
+                style.warn(&format!(
+                    "This is a new device of an account you already have. On your other device, run\n    samtale devices approve --fingerprint {device_fingerprint}\nafter checking that this fingerprint is the one shown here. Until then this device cannot read your messages."
+                ))
+            );
+        }
     }
     done()
 }
@@ -1266,85 +1263,7 @@ async fn citizens(global: &Global, style: &Style, a: CitizensArgs) -> anyhow::Re
     done()
 }
 
-async fn safety(global: &Global, style: &Style, a: ShowArgs) -> anyhow::Result<ExitCode> {
-    let mut s = open(global).await?;
-    let thread = s.resolve_thread(&a.thread).await?;
-    let numbers = s.safety_numbers(thread).await?;
-    if style.json {
-        let out: Vec<_> = numbers
-            .iter()
-            .map(|(n, d, sn)| serde_json::json!({"name": n, "device_id": d, "safety_number": sn}))
-            .collect();
-        print_json(&out)?;
-        return done();
-    }
-    println!("Read these numbers to each other; they must match exactly on both screens.\n");
-    for (name, device, number) in numbers {
-        println!("{} (device {})", style.bold(&name), &device[..8]);
-        println!("    {number}\n");
-    }
-    done()
-}
-
-// ---------------------------------------------------------------- devices, consent
-
-async fn devices(global: &Global, style: &Style, a: DevicesArgs) -> anyhow::Result<ExitCode> {
-    let mut s = open(global).await?;
-    match a.action.unwrap_or(DevicesAction::List) {
-        DevicesAction::List => {
-            let list: Vec<DeviceInfo> = s.get("/v1/devices").await?;
-            if style.json {
-                print_json(&list)?;
-                return done();
-            }
-            let me = s.config.device_id;
-            let rows: Vec<Vec<String>> = list
-                .iter()
-                .map(|d| {
-                    vec![
-                        d.device_id.to_string(),
-                        d.label.clone(),
-                        style.time(d.created_at * 1000),
-                        match d.revoked_at {
-                            Some(t) => format!("revoked {}", style.time(t * 1000)),
-                            None if d.device_id == me => "this device".into(),
-                            None => "active".into(),
-                        },
-                        if s.is_staff() {
-                            if d.certified {
-                                "certified"
-                            } else {
-                                "not certified"
-                            }
-                            .into()
-                        } else {
-                            String::new()
-                        },
-                    ]
-                })
-                .collect();
-            print!(
-                "{}",
-                table(&["DEVICE", "LABEL", "ADDED", "STATE", "CERTIFICATE"], &rows)
-            );
-        }
-        DevicesAction::Revoke { device } => {
-            s.call::<()>(Method::DELETE, &format!("/v1/devices/{device}"), None)
-                .await?;
-            if style.json {
-                print_json(&serde_json::json!({"revoked": device}))?;
-            } else if device == s.config.device_id {
-                println!("This device is revoked; its session has ended.");
-            } else {
-                println!("Revoked {device}: its sessions and connections have ended.");
-                println!(
-                    "Run `samtale keys` soon: your keys rotate so it cannot read new messages."
-                );
-            }
-        }
-    }
-    done()
-}
+// ---------------------------------------------------------------- consent
 
 async fn consent(global: &Global, style: &Style, a: ConsentArgs) -> anyhow::Result<ExitCode> {
     let mut s = open(global).await?;
@@ -1590,32 +1509,25 @@ async fn admin_with_session(
         AdminCommand::Team(TeamCommand::Add { team, username }) => {
             let team = resolve_team(&mut s, Some(&team)).await?;
             let member = resolve_staff(&mut s, &username).await?;
-            s.call(
-                Method::POST,
-                &format!("/v1/teams/{}/members", team.team_id),
-                Some(&samtale_protocol::wire::AddTeamMember {
-                    account_id: member.account_id,
-                }),
-            )
-            .await?;
+            s.change_team(team.team_id, member.account_id, Operation::Add)
+                .await?;
             if style.json {
                 print_json(&serde_json::json!({"team": team.team_id, "added": member.account_id}))?;
             } else {
-                println!("Added {username} to {}.", team.name);
                 println!(
-                    "Next: `samtale admin certify {username}` (a new certificate names the team), then a team member runs `samtale keys` to share the team key and its history."
+                    "Added {username} to {} (a signed record in the team's member list).",
+                    team.name
+                );
+                println!(
+                    "Next: a team member runs `samtale keys` to share the team key and its history with {username}'s certified devices."
                 );
             }
         }
         AdminCommand::Team(TeamCommand::Remove { team, username }) => {
             let team = resolve_team(&mut s, Some(&team)).await?;
             let member = resolve_staff(&mut s, &username).await?;
-            s.call::<()>(
-                Method::DELETE,
-                &format!("/v1/teams/{}/members/{}", team.team_id, member.account_id),
-                None,
-            )
-            .await?;
+            s.change_team(team.team_id, member.account_id, Operation::Remove)
+                .await?;
             if style.json {
                 print_json(
                     &serde_json::json!({"team": team.team_id, "removed": member.account_id}),
@@ -1650,10 +1562,13 @@ async fn admin_with_session(
                         display_name: name,
                         password: pw,
                         roles,
-                        teams: team_ids,
                     },
                 )
                 .await?;
+            for team in &team_ids {
+                s.change_team(*team, info.account_id, Operation::Add).await?;
+            }
+            let info = resolve_staff(&mut s, &info.username).await?;
             if style.json {
                 print_json(&info)?;
             } else {
@@ -1716,12 +1631,12 @@ async fn admin_with_session(
                 print_json(&done_devices)?;
             } else if done_devices.is_empty() {
                 println!(
-                    "{username} has no uncertified devices. They must log in first (`samtale login`)."
+                    "{username} has no device waiting for certification. They must log in first (`samtale login`)."
                 );
             } else {
                 for d in &done_devices {
                     println!(
-                        "Certified {} ({}) for {username}; device fingerprint {}. It must match what their `samtale login` or `samtale whoami` showed.",
+                        "Certified {} ({}) for {username} and added it to their signed device list; device fingerprint {}. It must match what their `samtale login` or `samtale whoami` showed.",
                         d.device_id,
                         d.label,
                         client::device_fingerprint(&d.keys.identity)

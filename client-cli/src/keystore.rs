@@ -96,6 +96,9 @@ pub struct Secrets {
     pub refresh_token: Option<Zeroizing<String>>,
     /// The current access token and when it expires (Unix seconds).
     pub access_token: Option<(Zeroizing<String>, u64)>,
+    /// What this device has verified before (public data, kept here so
+    /// that it is as tamper-proof as the keys).
+    pub pins: crate::client::Pins,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -168,6 +171,8 @@ struct Plain {
     refresh_token: Option<String>,
     access_token: Option<String>,
     access_expires_at: Option<u64>,
+    #[serde(default)]
+    pins: crate::client::Pins,
 }
 
 impl Drop for Plain {
@@ -213,6 +218,7 @@ impl Secrets {
             refresh_token: self.refresh_token.as_ref().map(|t| t.to_string()),
             access_token: self.access_token.as_ref().map(|(t, _)| t.to_string()),
             access_expires_at: self.access_token.as_ref().map(|(_, e)| *e),
+            pins: self.pins.clone(),
         }
     }
 
@@ -262,6 +268,7 @@ impl Secrets {
                 .access_token
                 .clone()
                 .map(|t| (Zeroizing::new(t), plain.access_expires_at.unwrap_or(0))),
+            pins: plain.pins.clone(),
         })
     }
 }

@@ -2,6 +2,7 @@
 //! the work is in the `samtale_cli` library, which the chat view shares.
 
 mod commands;
+mod devices;
 mod records;
 mod scan;
 
@@ -160,10 +161,17 @@ enum Command {
     Citizens(commands::CitizensArgs),
     /// Shows safety numbers to compare with the other participants.
     ///
-    /// Read them to each other (by phone or in person); they must match.
+    /// One number per person, over all their devices. Read them to each
+    /// other (by phone or in person); they must match. When someone's
+    /// devices were reset, nothing more is sent to them until you have
+    /// compared and confirmed.
     ///
-    /// Example:  samtale safety 3f2a
-    Safety(commands::ShowArgs),
+    /// Examples:
+    ///
+    ///   samtale safety 3f2a
+    ///   samtale safety 3f2a --confirm "Maja"    (after comparing: the numbers matched)
+    #[command(verbatim_doc_comment)]
+    Safety(devices::SafetyArgs),
     /// Keeps keys in order (run after changes to teams or devices).
     ///
     /// Opens new grants, makes your team's or your own key if it is
@@ -177,14 +185,20 @@ enum Command {
     ///   samtale keys --rotate    (a new epoch now, e.g. after a suspected compromise)
     #[command(verbatim_doc_comment)]
     Keys(commands::KeysArgs),
-    /// Lists your devices, or revokes one (a lost phone).
+    /// Lists your devices; approves a new one; revokes one (a lost phone).
     ///
-    /// Example:
+    /// Your devices are kept in a signed list that your other devices and
+    /// your organisation check: a device the server adds on its own never
+    /// receives your keys.
+    ///
+    /// Examples:
     ///
     ///   samtale devices
-    ///   samtale devices revoke 0193c0de-...
+    ///   samtale devices approve --fingerprint 3F2A9-0C1DE-77B10-9A4C2-E5D18
+    ///   samtale devices revoke 0193c0de
+    ///   samtale devices reset     (every other device is lost)
     #[command(verbatim_doc_comment)]
-    Devices(commands::DevicesArgs),
+    Devices(devices::DevicesArgs),
     /// Citizens: show the consent you gave, or withdraw it.
     ///
     /// Example:  samtale consent withdraw

@@ -94,6 +94,15 @@ pub fn format_time(unix_ms: u64, offset: UtcOffset) -> String {
     t.format(&format).unwrap_or_else(|_| "?".into())
 }
 
+/// `2026-11-30` (UTC) from Unix seconds: the day a signed record names.
+pub fn utc_date(unix: u64) -> String {
+    let Ok(t) = OffsetDateTime::from_unix_timestamp(i64::try_from(unix).unwrap_or(0)) else {
+        return "?".into();
+    };
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    t.format(&format).unwrap_or_else(|_| "?".into())
+}
+
 /// A citizen's identity level in words, the same on every screen and in
 /// journal exports.
 pub fn assurance_words(a: samtale_protocol::wire::AssuranceLevel) -> &'static str {

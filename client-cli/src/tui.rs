@@ -341,8 +341,8 @@ fn draw_conversation(frame: &mut Frame, model: &ChatModel, area: Rect) {
         .iter()
         .map(|b| {
             let color = match b {
-                Banner::ConsentWithdrawn { .. } => Color::Red,
-                Banner::Unverified { .. } => Color::Yellow,
+                Banner::ConsentWithdrawn { .. } | Banner::DevicesReset { .. } => Color::Red,
+                Banner::Unverified { .. } | Banner::DevicesChanged { .. } => Color::Yellow,
                 Banner::Journaled { .. } => Color::Blue,
             };
             Line::from(Span::styled(

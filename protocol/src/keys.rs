@@ -280,6 +280,18 @@ impl OrgRootPublicKey {
     pub(crate) fn verifying_key(&self) -> &VerifyingKey {
         &self.0
     }
+
+    /// The same Ed25519 key as a signer key: records the root signs itself
+    /// (team member lists, staff device lists, archive epochs) name it as
+    /// their `signer`.
+    pub fn as_identity(&self) -> IdentityKey {
+        IdentityKey(self.0)
+    }
+
+    /// Whether `signer` is this root key.
+    pub fn is(&self, signer: &IdentityKey) -> bool {
+        self.0 == signer.0
+    }
 }
 
 impl fmt::Debug for OrgRootPublicKey {

@@ -11,6 +11,7 @@
 //!   citizen, archive), signed by the sending device.
 //! * [`Grant`]: a holder's private key sealed to one device.
 //! * [`membership`]: signed, hash-linked membership logs.
+//! * [`trust`]: who may sign what; verified logs and holder keys.
 //! * [`Receipt`], [`HolderKeyRecord`]: small signed statements.
 //! * [`safety_number`], [`org_fingerprint`]: fingerprints people compare.
 //! * [`wire`]: WebSocket frames and REST bodies, limits and error codes.
@@ -102,6 +103,7 @@ mod primitives;
 mod receipt;
 mod rng;
 mod safety;
+pub mod trust;
 pub mod wire;
 
 pub use cert::{
@@ -122,7 +124,9 @@ pub use keys::{
 };
 pub use receipt::{RECEIPT_LEN, RECEIPT_VERSION, Receipt, ReceiptError, ReceiptKind};
 pub use rng::RandomnessError;
-pub use safety::{fingerprints_match, org_fingerprint, safety_number};
+pub use safety::{
+    device_fingerprint, fingerprints_match, org_fingerprint, safety_number, safety_number_for_devices,
+};
 
 /// Deterministic constructors for generating and re-checking test vectors.
 /// Not for production use: real keys come from the operating system's CSPRNG.

@@ -9,19 +9,22 @@ use crate::keys::{IdentityKey, OrgRootPublicKey};
 const SAFETY_ITERATIONS: usize = 5200;
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-/// 30 decimal digits that stand for one party's identity.
-fn party_digits(stable_id: &[u8], key: &IdentityKey) -> String {
-    let key = key.to_bytes();
+/// 30 decimal digits that stand for one party's identity: its stable id
+/// and its device identity keys, sorted by their bytes and concatenated.
+fn party_digits(stable_id: &[u8], keys: &[IdentityKey]) -> String {
+    let mut sorted: Vec<[u8; 32]> = keys.iter().map(IdentityKey::to_bytes).collect();
+    sorted.sort_unstable();
+    let key: Vec<u8> = sorted.concat();
     let mut h = Sha512::new();
     h.update(b"samtale/v1/safety-number\0");
     h.update((stable_id.len() as u64).to_be_bytes());
     h.update(stable_id);
-    h.update(key);
+    h.update(&key);
     let mut digest = h.finalize();
     for _ in 1..SAFETY_ITERATIONS {
         let mut h = Sha512::new();
         h.update(digest);
-        h.update(key);
+        h.update(&key);
         digest = h.finalize();
     }
     let mut out = String::with_capacity(30);
@@ -49,14 +52,59 @@ fn party_digits(stable_id: &[u8], key: &IdentityKey) -> String {
 /// # Ok::<(), samtale_protocol::RandomnessError>(())
 /// ```
 pub fn safety_number(a: (&[u8], &IdentityKey), b: (&[u8], &IdentityKey)) -> String {
+    safety_number_for_devices((a.0, std::slice::from_ref(a.1)), (b.0, std::slice::from_ref(b.1)))
+}
+
+/// The safety number of two accounts with any number of devices each: a
+/// party's half covers all of its current device identity keys (in any
+/// order), so it changes when a device is added, removed or replaced. With
+/// one device per party it equals [`safety_number`].
+///
+/// ```
+/// use samtale_protocol::{DeviceKeys, safety_number, safety_number_for_devices};
+/// let (phone, tablet, desk) = (DeviceKeys::generate()?, DeviceKeys::generate()?, DeviceKeys::generate()?);
+/// let (p, t, d) = (phone.public().identity, tablet.public().identity, desk.public().identity);
+/// let one = safety_number_for_devices((b"maja", &[p]), (b"mette", &[d]));
+/// assert_eq!(one, safety_number((b"maja", &p), (b"mette", &d)));
+/// let two = safety_number_for_devices((b"maja", &[t, p]), (b"mette", &[d]));
+/// assert_ne!(one, two);
+/// assert_eq!(two, safety_number_for_devices((b"mette", &[d]), (b"maja", &[p, t])));
+/// # Ok::<(), samtale_protocol::RandomnessError>(())
+/// ```
+pub fn safety_number_for_devices(a: (&[u8], &[IdentityKey]), b: (&[u8], &[IdentityKey])) -> String {
     let (x, y) = (party_digits(a.0, a.1), party_digits(b.0, b.1));
     let joined = if x <= y { x + &y } else { y + &x };
-    joined
-        .as_bytes()
-        .chunks(5)
+    groups(joined.as_bytes(), 5, " ")
+}
+
+fn groups(chars: &[u8], size: usize, sep: &str) -> String {
+    chars
+        .chunks(size)
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(sep)
+}
+
+/// A device's fingerprint, which people compare when one device approves
+/// another or an admin certifies one: the first 100 bits of
+/// `SHA-256("samtale/v1/device-fingerprint" || 0x00 || identity key)` as 25
+/// upper-case hex digits in five groups of five, e.g.
+/// `3F2A9-0C1DE-…`.
+///
+/// ```
+/// use samtale_protocol::{DeviceKeys, device_fingerprint};
+/// let d = DeviceKeys::generate()?;
+/// let f = device_fingerprint(&d.public().identity);
+/// assert_eq!(f.len(), 29);
+/// assert_eq!(f.split('-').count(), 5);
+/// # Ok::<(), samtale_protocol::RandomnessError>(())
+/// ```
+pub fn device_fingerprint(identity: &IdentityKey) -> String {
+    let mut h = Sha256::new();
+    h.update(b"samtale/v1/device-fingerprint\0");
+    h.update(identity.to_bytes());
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02X}")).collect();
+    groups(&hex.as_bytes()[..25], 5, "-")
 }
 
 /// The organisation root's fingerprint for printing on letters: 125 bits of
@@ -77,11 +125,7 @@ pub fn org_fingerprint(root: &OrgRootPublicKey) -> String {
         let shift = 5 * (24 - i);
         *c = CROCKFORD[((bits >> shift) & 0x1f) as usize];
     }
-    chars
-        .chunks(5)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect::<Vec<_>>()
-        .join("-")
+    groups(&chars, 5, "-")
 }
 
 /// Compares a fingerprint typed by a person with the expected one, ignoring

@@ -466,6 +466,14 @@ pub struct DeviceInfo {
     /// Whether the organisation root has certified it (staff devices).
     #[serde(default)]
     pub certified: bool,
+    /// The certificate itself (staff devices), for the device to check.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "b64::opt_bytes"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub certificate: Option<Vec<u8>>,
 }
 
 /// `POST /v1/invitations`: staff invite a citizen into a team.
@@ -499,8 +507,15 @@ pub struct InvitationCreated {
     pub code: String,
     /// When the code expires (Unix seconds).
     pub expires_at: u64,
-    /// The neutral letter text to print.
+    /// The neutral letter text to print: the organisation, the server's
+    /// address, the invitation link, the code and the organisation
+    /// fingerprint.
     pub letter: String,
+    /// The server's public address, as printed on the letter.
+    pub server: String,
+    /// The invitation link the app opens: `{server}/join#{code}`. The code
+    /// is in the fragment, which a browser never sends to the server.
+    pub link: String,
 }
 
 impl std::fmt::Debug for InvitationCreated {
@@ -940,12 +955,10 @@ pub struct CreateStaffRequest {
     /// The initial password (never logged).
     #[cfg_attr(feature = "openapi", schema(min_length = 12, max_length = 1024))]
     pub password: String,
-    /// The roles; at least one.
+    /// The roles; at least one. Teams are joined afterwards with signed
+    /// records (`POST /v1/teams/{team}/log`).
     #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub roles: Vec<Role>,
-    /// Teams the account joins.
-    #[serde(default)]
-    pub teams: Vec<TeamId>,
 }
 
 impl std::fmt::Debug for CreateStaffRequest {
@@ -953,7 +966,6 @@ impl std::fmt::Debug for CreateStaffRequest {
         f.debug_struct("CreateStaffRequest")
             .field("username", &self.username)
             .field("roles", &self.roles)
-            .field("teams", &self.teams)
             .finish_non_exhaustive()
     }
 }
@@ -977,13 +989,121 @@ pub struct StaffInfo {
     pub disabled: bool,
 }
 
-/// `POST /v1/teams/{team}/members`: add a staff member to a team.
+/// One signed membership record as a server serves it (PROTOCOL.md §7):
+/// the record and, when a staff device signed it, that device's
+/// certificate from the organisation root, so a reader can check the
+/// signer without asking for anything else.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub struct AddTeamMember {
-    /// The staff account.
-    pub account_id: AccountId,
+pub struct LogRecord {
+    /// The encoded membership record.
+    #[serde(with = "b64::bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[A-Za-z0-9_-]*$"))]
+    pub record: Vec<u8>,
+    /// The signing device's certificate (absent when the organisation root
+    /// or a citizen's device signed).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "b64::opt_bytes"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub signer_certificate: Option<Vec<u8>>,
+}
+
+impl LogRecord {
+    /// Decodes the record and the certificate (not yet verified: a
+    /// [`crate::trust::Directory`] does that).
+    pub fn decode(
+        &self,
+    ) -> Result<crate::trust::Served<crate::membership::MembershipRecord>, String> {
+        let record = crate::membership::MembershipRecord::decode(&self.record)
+            .map_err(|e| e.to_string())?;
+        let certificate = match &self.signer_certificate {
+            Some(c) => Some(
+                DeviceCertificate::decode(c)
+                    .map_err(|e| format!("record {}: its signer's certificate: {e}", record.seq()))?,
+            ),
+            None => None,
+        };
+        Ok(crate::trust::Served::new(record, certificate))
+    }
+
+    /// Decodes a whole log as served.
+    pub fn decode_all(
+        records: &[LogRecord],
+    ) -> Result<Vec<crate::trust::Served<crate::membership::MembershipRecord>>, String> {
+        records.iter().map(LogRecord::decode).collect()
+    }
+}
+
+/// `GET /v1/teams/{team}/log` (a team's member list, log 1) and
+/// `GET /v1/accounts/{account}/log` (an account's device list, log 3):
+/// every record from the first, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SignedLog {
+    /// The records, `seq` 0 first.
+    pub records: Vec<LogRecord>,
+}
+
+/// `POST /v1/teams/{team}/log` and `POST /v1/accounts/{account}/log`:
+/// append the next signed record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AppendRecord {
+    /// The encoded membership record; its `seq` must be the log's next.
+    #[serde(with = "b64::bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[A-Za-z0-9_-]*$"))]
+    pub record: Vec<u8>,
+}
+
+/// A holder key record as a server serves it (PROTOCOL.md §8), with its
+/// signer's certificate when a staff device signed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HolderKeyEntry {
+    /// The encoded holder key record.
+    #[serde(with = "b64::bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[A-Za-z0-9_-]*$"))]
+    pub record: Vec<u8>,
+    /// The signing device's certificate (absent when a citizen's device or
+    /// the organisation root signed).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "b64::opt_bytes"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub signer_certificate: Option<Vec<u8>>,
+}
+
+impl HolderKeySet {
+    /// Decodes and signature-checks every record (who may have signed is
+    /// checked by [`crate::trust::Directory::verify_holder`]).
+    pub fn decode_records(
+        &self,
+    ) -> Result<Vec<crate::trust::Served<crate::HolderKeyRecord>>, String> {
+        self.records
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let record = crate::HolderKeyRecord::decode_and_verify(&e.record)
+                    .map_err(|err| format!("epoch record {i}: {err}"))?;
+                let certificate = match &e.signer_certificate {
+                    Some(c) => Some(DeviceCertificate::decode(c).map_err(|err| {
+                        format!("epoch record {i}: its signer's certificate: {err}")
+                    })?),
+                    None => None,
+                };
+                Ok(crate::trust::Served::new(record, certificate))
+            })
+            .collect()
+    }
 }
 
 /// `PUT /v1/devices/{device}/certificate`: the organisation root's
@@ -1105,8 +1225,9 @@ pub struct HolderKeySet {
     /// A member left, a device was revoked or the rotation period passed:
     /// a member should publish the next epoch and grant it.
     pub rotation_due: bool,
-    /// The signed holder key records, one per epoch, oldest first.
-    pub records: Vec<PublishHolderKey>,
+    /// The signed holder key records, one per epoch, oldest first, each
+    /// with its signer's certificate.
+    pub records: Vec<HolderKeyEntry>,
 }
 
 /// `GET /v1/threads/{thread}/keys`: the published keys of the holders a
@@ -1196,10 +1317,13 @@ pub struct ThreadDetail {
     /// The organisation's archive key holder: a disclosed participant that
     /// every message is also sealed to, so the thread can be journaled.
     pub archive_holder: HolderId,
-    /// The holder epochs a message to this thread must be sealed to now.
+    /// The holder epochs the server expects a message to be sealed to now.
+    /// A hint: clients seal to what the signed participant log and the
+    /// holders' signed key records give, and refuse to send if they differ.
     pub recipients: Vec<HolderEpoch>,
-    /// The signed participant log, in order; clients replay and verify it.
-    pub participants: Vec<MembershipBlob>,
+    /// The signed participant log (log 2), in order, each record with its
+    /// signer's certificate; clients replay and verify it.
+    pub participants: Vec<LogRecord>,
     /// Messages deleted on purpose (retention, erasure): their positions
     /// are gaps that are not a fault.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -1456,7 +1580,6 @@ mod tests {
             display_name: "Carl".into(),
             password: "hunter2-correct-horse".into(),
             roles: vec![Role::Staff],
-            teams: vec![],
         };
         assert!(!format!("{staff:?}").contains("hunter2"));
         let invite = CreateInvitationRequest {

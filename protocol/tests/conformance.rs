@@ -9,7 +9,9 @@
 use std::path::PathBuf;
 
 use hkdf::Hkdf;
-use samtale_protocol::membership::{LogKind, Member, MembershipRecord, MembershipState, Operation};
+use samtale_protocol::membership::{
+    LogKind, Member, MembershipRecord, MembershipState, Operation, any_signer,
+};
 use samtale_protocol::testing::{device_keys, holder_key, org_root};
 use samtale_protocol::*;
 use serde_json::{Value, json};
@@ -316,12 +318,12 @@ fn membership_and_receipt_vectors() {
     let mut state = MembershipState::new(LogKind::DeviceList, subject);
     let mut records = Vec::new();
     for (signer, op, member) in [
-        (&a, Operation::Add, Member::Device(a.public().identity)),
-        (&a, Operation::Add, Member::Device(b.public().identity)),
-        (&b, Operation::Remove, Member::Device(a.public().identity)),
+        (&a, Operation::Add, Member::Device(a.public())),
+        (&a, Operation::Add, Member::Device(b.public())),
+        (&b, Operation::Remove, Member::Device(a.public())),
     ] {
         let record = state.next_record(signer, op, member, 1_767_225_600 + records.len() as u64);
-        state.apply(&record, |_, _, _| true).unwrap();
+        state.apply(&record, &mut any_signer).unwrap();
         records.push(record);
     }
     let receipt = Receipt::sign(
@@ -346,7 +348,10 @@ fn membership_and_receipt_vectors() {
         "device_b_ed25519_seed": h(&arr::<32>(0x15)),
         "subject": h(&subject),
         "records": records.iter().map(|r| json!({ "record": h(r.as_bytes()), "hash": h(&r.hash()) })).collect::<Vec<_>>(),
-        "final_members": [h(&b.public().identity.to_bytes())],
+        "final_members": [{
+            "ed25519_public_key": h(&b.public().identity.to_bytes()),
+            "x25519_public_key": h(&b.public().agreement.to_bytes()),
+        }],
         "receipt": h(receipt.as_bytes()),
         "holder_key_record": h(holder_record.as_bytes()),
     });
@@ -359,8 +364,8 @@ fn membership_and_receipt_vectors() {
         .map(|r| MembershipRecord::decode(&bytes_of(&r["record"])).unwrap())
         .collect();
     let replayed =
-        MembershipState::replay(LogKind::DeviceList, subject, &decoded, |_, _, _| true).unwrap();
-    assert_eq!(replayed.members(), &[Member::Device(b.public().identity)]);
+        MembershipState::replay(LogKind::DeviceList, subject, &decoded, &mut any_signer).unwrap();
+    assert_eq!(replayed.members(), &[Member::Device(b.public())]);
     assert!(Receipt::decode_and_verify(&bytes_of(&v["receipt"])).is_ok());
     assert!(HolderKeyRecord::decode_and_verify(&bytes_of(&v["holder_key_record"])).is_ok());
 }

@@ -39,6 +39,11 @@ pub enum Action {
     DeviceCertify,
     /// A device was revoked.
     DeviceRevoke,
+    /// A device joined its account's signed device list (approved on
+    /// another of the account's devices, or by the organisation root).
+    DeviceApprove,
+    /// A citizen's device list was reset to one new device.
+    DeviceListReset,
     /// An invitation was made for a citizen.
     InvitationCreate,
     /// A citizen signed up from an invitation (identity level in detail).
@@ -88,6 +93,8 @@ impl Action {
         Self::DeviceLogin,
         Self::DeviceCertify,
         Self::DeviceRevoke,
+        Self::DeviceApprove,
+        Self::DeviceListReset,
         Self::InvitationCreate,
         Self::CitizenSignup,
         Self::ConsentWithdraw,
@@ -120,6 +127,8 @@ impl Action {
             Self::DeviceLogin => "device.login",
             Self::DeviceCertify => "device.certify",
             Self::DeviceRevoke => "device.revoke",
+            Self::DeviceApprove => "device.approve",
+            Self::DeviceListReset => "device.reset",
             Self::InvitationCreate => "invitation.create",
             Self::CitizenSignup => "citizen.signup",
             Self::ConsentWithdraw => "consent.withdraw",

@@ -133,6 +133,7 @@ impl Application {
             ),
             national_ids: NationalIdHasher::new(national_id_key),
             invitation_ttl_days: identity.invitation_ttl_days,
+            public_url: identity.public_url.trim_end_matches('/').into(),
             eid,
             limits: crate::limits::Limits::new(identity.trusted_proxies.clone()),
             clock: clock.clone(),

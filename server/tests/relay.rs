@@ -255,7 +255,7 @@ async fn multi_party_thread_second_device_and_a_colleague_who_joins_later(db: &T
     // A colleague joins the team later and reads the whole history once
     // granted the team key.
     let colleague_id =
-        create_staff(&app, &world.admin, "colleague", &["staff"], &[world.team]).await;
+        create_staff(&app, &world.admin, &world.root, "colleague", &["staff"], &[world.team]).await;
     let colleague = login(&app, "colleague").await;
     assert_eq!(colleague.account, colleague_id);
     world.certify(&app, &colleague).await;
@@ -278,15 +278,17 @@ async fn multi_party_thread_second_device_and_a_colleague_who_joins_later(db: &T
 
     // The colleague leaves the team: the thread is gone for them at once,
     // and the team key is due for an epoch they are not entitled to.
-    let response = app
-        .call(
-            Method::DELETE,
-            &format!("/v1/teams/{}/members/{}", world.team, colleague.account),
-            Some(world.admin.token()),
-            None,
-        )
-        .await;
-    assert_eq!(response.status(), 204);
+    support::world::append_by_root(
+        &app,
+        &world.root,
+        world.admin.token(),
+        &format!("/v1/teams/{}/member-log", world.team),
+        samtale_protocol::membership::LogKind::TeamMembers,
+        *world.team.as_bytes(),
+        samtale_protocol::membership::Operation::Remove,
+        samtale_protocol::membership::Member::Staff(colleague.account),
+    )
+    .await;
     let (id, env) = seal(&colleague, thread, &to, b"efter jeg gik");
     let (code, _) = cws
         .send_and_ack(&send_frame(thread, id, &env))

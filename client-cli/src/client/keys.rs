@@ -1,19 +1,25 @@
-//! Holder keys on the client: opening grants, making and rotating keys,
-//! granting them to the devices entitled to them (after checking those
-//! devices' certificates), and certifying staff devices (admins).
+//! Holder keys on the client: opening grants (keeping only keys the
+//! organisation's signatures vouch for), making and rotating keys, granting
+//! them to the devices entitled to them — decided by [`super::trust`], never
+//! by the server's lists — and the signed membership changes behind that:
+//! certifying staff devices, team membership, approving and removing
+//! devices.
 
 use samtale_protocol::membership::{LogKind, Member, MembershipState, Operation};
+use samtale_protocol::trust::{Directory, HolderOwner, VerifiedHolder};
 use samtale_protocol::wire::{
-    AccountKind, CreateThreadRequest, DeviceInfo, EntitledDevices, GrantBlob, GrantList,
-    GrantsStored, HolderKeySet, MembershipBlob, PublishHolderKey, Role, StaffInfo, TeamInfo,
-    ThreadDetail, ThreadDevice, UploadCertificate, UploadGrants,
+    AccountKind, AppendRecord, CreateThreadRequest, DeviceInfo, EntitledDevices, GrantBlob,
+    GrantList, GrantsStored, HolderKeySet, MembershipBlob, PublishHolderKey, Role, SignedLog,
+    StaffInfo, TeamInfo, ThreadDetail, UploadCertificate, UploadGrants,
 };
 use samtale_protocol::{
-    AccountId, CertificateBody, CertifiedTeam, DeviceCertificate, Grant, HolderId, HolderKeyPair,
-    HolderKeyRecord, HolderKind, HolderPublicKey, OrgRootPublicKey, Roles, TeamId, ThreadId,
+    AccountId, CertificateBody, CertifiedTeam, DeviceCertificate, DeviceId, DevicePublicKeys,
+    Grant, HolderEpoch, HolderId, HolderKeyPair, HolderKeyRecord, HolderKind,
+    Roles, TeamId, ThreadId, device_fingerprint, fingerprints_match,
 };
 use serde::Serialize;
 
+use super::trust::{OwnListing, Pins, load_holder_context, refuse};
 use super::{ClientError, Session, now_secs};
 
 /// How long a staff device certificate is valid.
@@ -28,8 +34,39 @@ pub struct UpkeepReport {
     pub published: Vec<String>,
     /// Grants issued to other devices.
     pub granted: usize,
-    /// Devices skipped because their certificate does not verify.
+    /// Devices not granted a key, and why.
     pub skipped: Vec<String>,
+    /// Devices of this account that wait for approval here (compare their
+    /// fingerprints, then `samtale devices approve`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingDevice>,
+    /// Grants refused because their key is not one the organisation's
+    /// signatures vouch for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
+}
+
+/// One of this account's devices, as `samtale devices` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OwnDevice {
+    /// What the server says of it.
+    #[serde(flatten)]
+    pub info: DeviceInfo,
+    /// Its fingerprint.
+    pub fingerprint: String,
+    /// Whether the account's signed device list names it (with these keys).
+    pub listed: bool,
+}
+
+/// A device of this account that is not in its signed device list yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PendingDevice {
+    /// The device.
+    pub device_id: DeviceId,
+    /// Its label.
+    pub label: String,
+    /// Its fingerprint, to compare with what the new device shows.
+    pub fingerprint: String,
 }
 
 fn roles_from(roles: &[Role]) -> Roles {
@@ -42,88 +79,119 @@ fn roles_from(roles: &[Role]) -> Roles {
     })
 }
 
-/// Whether a device may receive a holder's key: staff devices need a
-/// certificate from the pinned root naming the team (team keys) or the
-/// record clerk role (archive key); citizen keys go only to the citizen's
-/// own devices.
-fn may_receive(
-    kind: HolderKind,
-    owner: &str,
-    device: &samtale_protocol::wire::EntitledDevice,
-    root: &OrgRootPublicKey,
-    me: AccountId,
-) -> Result<(), String> {
+fn kind_text(kind: HolderKind) -> &'static str {
     match kind {
-        HolderKind::Citizen => {
-            if device.account_id == me {
-                Ok(())
-            } else {
-                Err("not one of your own devices".into())
-            }
-        }
-        HolderKind::Team | HolderKind::Archive => {
-            let cert = device.certificate.as_deref().ok_or(
-                "not certified by the organisation yet (ask an admin: `samtale admin certify`)",
-            )?;
-            let cert = DeviceCertificate::decode(cert).map_err(|e| e.to_string())?;
-            let body = cert
-                .verify_signer(root, now_secs(), &device.keys.identity)
-                .map_err(|e| format!("its certificate does not verify: {e}"))?;
-            if body.device != device.keys || body.staff_id != device.account_id {
-                return Err("its certificate is for another device".into());
-            }
-            let ok = match kind {
-                HolderKind::Team => {
-                    body.roles.contains(Roles::STAFF)
-                        && body.teams.iter().any(|t| t.id.to_string() == owner)
-                }
-                _ => body.roles.contains(Roles::RECORD_CLERK),
-            };
-            if ok {
-                Ok(())
-            } else {
-                Err("its certificate does not give it this key".into())
-            }
-        }
+        HolderKind::Team => "team",
+        HolderKind::Citizen => "citizen",
+        HolderKind::Archive => "archive",
     }
 }
 
+/// The owner a holder's signed records name, as a [`HolderOwner`].
+fn owner_of(set: &HolderKeySet, org: samtale_protocol::OrgId) -> Option<HolderOwner> {
+    let first = HolderKeyRecord::decode_and_verify(&set.records.first()?.record).ok()?;
+    let owner = *first.owner();
+    Some(match first.key().kind {
+        HolderKind::Team => HolderOwner::Team(TeamId::from_bytes(owner)),
+        HolderKind::Citizen => HolderOwner::Citizen(AccountId::from_bytes(owner)),
+        HolderKind::Archive if owner == *org.as_bytes() => HolderOwner::Archive,
+        HolderKind::Archive => return None,
+    })
+}
+
 impl Session {
-    /// Opens every grant addressed to this device and keeps the new keys.
+    /// Opens every grant addressed to this device and keeps the keys that
+    /// are genuine: each must equal the public key of a holder epoch whose
+    /// signed record verifies. A grant of any other key is refused.
     pub async fn sync_grants(&mut self) -> Result<usize, ClientError> {
+        let mut report = UpkeepReport::default();
+        self.open_grants(&mut report).await?;
+        Ok(report.opened)
+    }
+
+    async fn open_grants(&mut self, report: &mut UpkeepReport) -> Result<(), ClientError> {
         let list: GrantList = self.get("/v1/grants").await?;
         let device = self.device()?;
-        let mut opened = Vec::new();
+        let mut opened: Vec<HolderKeyPair> = Vec::new();
         for GrantBlob { grant } in &list.grants {
             let Ok(grant) = Grant::decode(grant) else {
                 continue;
             };
+            if self.keystore.secrets().holder(grant.holder().holder_epoch()).is_some() {
+                continue;
+            }
             if let Ok(key) = grant.open(device) {
                 opened.push(key);
             }
         }
-        let added = self.keystore.update(|s| {
-            opened
-                .into_iter()
+        if opened.is_empty() {
+            return Ok(());
+        }
+        let mut dir = self.directory();
+        let before = self.keystore.secrets().pins.clone();
+        let mut pins = before.clone();
+        let mut holders: Vec<HolderId> = opened.iter().map(|k| k.epoch().holder).collect();
+        holders.sort_unstable_by_key(|h| *h.as_bytes());
+        holders.dedup();
+        let mut keep = Vec::new();
+        for holder in holders {
+            let verified = self.verify_holder_by_id(&mut dir, &mut pins, holder).await;
+            for key in opened.iter().filter(|k| k.epoch().holder == holder) {
+                let genuine = verified.as_ref().is_ok_and(|v| {
+                    v.epoch(key.epoch().epoch)
+                        .is_some_and(|e| e.key == key.public())
+                });
+                if genuine {
+                    keep.push(key.epoch());
+                } else {
+                    report.refused.push(format!(
+                        "a grant of {} key {holder} epoch {}: {}",
+                        kind_text(key.kind()),
+                        key.epoch().epoch,
+                        match &verified {
+                            Err(e) => e.to_string(),
+                            Ok(_) => "it is not the key the signed record publishes".into(),
+                        }
+                    ));
+                }
+            }
+        }
+        self.save_pins(&before, &pins)?;
+        let kept: Vec<HolderKeyPair> = opened
+            .into_iter()
+            .filter(|k| keep.contains(&k.epoch()))
+            .collect();
+        report.opened += self.keystore.update(|s| {
+            kept.into_iter()
                 .map(|k| usize::from(s.add_holder(k)))
                 .sum::<usize>()
         })?;
-        Ok(added)
+        Ok(())
     }
 
-    /// A holder's key set, or `None` when the owner has no holder yet.
+    /// Fetches a holder by id and verifies it as its signed records' owner's.
+    async fn verify_holder_by_id(
+        &mut self,
+        dir: &mut Directory,
+        pins: &mut Pins,
+        holder: HolderId,
+    ) -> Result<VerifiedHolder, ClientError> {
+        let set: HolderKeySet = self.get(&format!("/v1/keys/{holder}")).await?;
+        let owner = owner_of(&set, self.config.org_id)
+            .ok_or_else(|| refuse("a key holder's record names no owner of this organisation"))?;
+        load_holder_context(self, dir, pins, owner, &set).await?;
+        self.verified_holder(dir, pins, owner, &set)
+    }
+
+    /// A holder's key set as the server lists it, or `None` when the owner
+    /// has no holder yet (a hint: it is verified before use).
     async fn find_holder(
         &mut self,
         kind: HolderKind,
         owner: &str,
     ) -> Result<Option<HolderKeySet>, ClientError> {
-        let kind_text = match kind {
-            HolderKind::Team => "team",
-            HolderKind::Citizen => "citizen",
-            HolderKind::Archive => "archive",
-        };
         match self
-            .get::<HolderKeySet>(&format!("/v1/keys?kind={kind_text}&owner={owner}"))
+            .get::<HolderKeySet>(&format!("/v1/keys?kind={}&owner={owner}", kind_text(kind)))
             .await
         {
             Ok(set) => Ok(Some(set)),
@@ -134,6 +202,26 @@ impl Session {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Finds and verifies the holder of `owner`.
+    pub(crate) async fn verified_holder_of(
+        &mut self,
+        dir: &mut Directory,
+        pins: &mut Pins,
+        owner: HolderOwner,
+    ) -> Result<Option<(HolderKeySet, VerifiedHolder)>, ClientError> {
+        let (kind, id) = match owner {
+            HolderOwner::Team(t) => (HolderKind::Team, t.to_string()),
+            HolderOwner::Citizen(a) => (HolderKind::Citizen, a.to_string()),
+            HolderOwner::Archive => (HolderKind::Archive, self.config.org_id.to_string()),
+        };
+        let Some(set) = self.find_holder(kind, &id).await? else {
+            return Ok(None);
+        };
+        load_holder_context(self, dir, pins, owner, &set).await?;
+        let verified = self.verified_holder(dir, pins, owner, &set)?;
+        Ok(Some((set, verified)))
     }
 
     /// Publishes a holder epoch signed by this device and keeps its key.
@@ -154,20 +242,41 @@ impl Session {
         Ok(())
     }
 
-    /// Makes sure `owner` has a holder of `kind` (creating epoch 0 if not),
-    /// rotates it when the server says it is due and this device holds the
-    /// current epoch, and grants the epochs this device holds to every
-    /// entitled device that lacks them.
-    pub async fn maintain_holder(
+    /// When the membership behind a holder last lost someone: a team
+    /// member left, or a device left the citizen's list.
+    fn last_removal(dir: &Directory, owner: HolderOwner) -> Option<u64> {
+        let log = match owner {
+            HolderOwner::Team(t) => dir.team_log(t)?,
+            HolderOwner::Citizen(a) => dir.citizen_log(a)?,
+            HolderOwner::Archive => return None,
+        };
+        log.changes()
+            .iter()
+            .filter(|c| c.operation != Operation::Add)
+            .map(|c| c.issued_at)
+            .max()
+    }
+
+    /// Makes sure `owner` has a holder (creating epoch 0 if not), rotates
+    /// it when due — the server asks, the epoch is older than the rotation
+    /// period, or someone left since it was made — and this device holds
+    /// the current epoch, and grants the epochs this device holds to every
+    /// device entitled to them by signed membership.
+    pub(crate) async fn maintain_holder(
         &mut self,
-        kind: HolderKind,
-        owner: [u8; 16],
-        owner_text: &str,
+        dir: &mut Directory,
+        pins: &mut Pins,
+        owner: HolderOwner,
         rotate: bool,
         report: &mut UpkeepReport,
     ) -> Result<(), ClientError> {
-        let set = match self.find_holder(kind, owner_text).await? {
-            Some(set) => set,
+        let (kind, owner_bytes) = match owner {
+            HolderOwner::Team(t) => (HolderKind::Team, *t.as_bytes()),
+            HolderOwner::Citizen(a) => (HolderKind::Citizen, *a.as_bytes()),
+            HolderOwner::Archive => (HolderKind::Archive, *self.config.org_id.as_bytes()),
+        };
+        let (set, verified) = match self.verified_holder_of(dir, pins, owner).await? {
+            Some(found) => found,
             None => {
                 let key = HolderKeyPair::generate(
                     HolderId::random().map_err(|e| ClientError::Refused(e.to_string()))?,
@@ -178,62 +287,142 @@ impl Session {
                 report
                     .published
                     .push(format!("{kind:?} key {} epoch 0", key.epoch().holder));
-                self.publish(key, owner).await?;
-                self.find_holder(kind, owner_text).await?.ok_or_else(|| {
+                self.publish(key, owner_bytes).await?;
+                self.verified_holder_of(dir, pins, owner).await?.ok_or_else(|| {
                     ClientError::Refused("the key was published but cannot be found".into())
                 })?
             }
         };
-        let holder = set.holder_id;
-        let current = samtale_protocol::HolderEpoch {
-            holder,
-            epoch: set.current_epoch,
-        };
-        if (set.rotation_due || rotate) && self.keystore.secrets().holder(current).is_some() {
-            let next = HolderKeyPair::generate(holder, kind, set.current_epoch + 1)
+        let current = verified.current().key.holder_epoch();
+        let due = set.rotation_due || verified.is_due(now_secs(), Self::last_removal(dir, owner));
+        let verified = if (due || rotate) && self.keystore.secrets().holder(current).is_some() {
+            let next = HolderKeyPair::generate(current.holder, kind, current.epoch + 1)
                 .map_err(|e| ClientError::Refused(e.to_string()))?;
             report.published.push(format!(
-                "{kind:?} key {holder} epoch {} (rotation)",
-                set.current_epoch + 1
+                "{kind:?} key {} epoch {} (rotation)",
+                current.holder,
+                current.epoch + 1
             ));
-            self.publish(next, owner).await?;
-        }
-        self.grant_missing(kind, holder, owner_text, report).await
+            self.publish(next, owner_bytes).await?;
+            self.verified_holder_of(dir, pins, owner)
+                .await?
+                .map(|(_, v)| v)
+                .ok_or_else(|| ClientError::Refused("the rotated key cannot be found".into()))?
+        } else {
+            verified
+        };
+        self.grant_missing(dir, pins, owner, &verified, report).await
     }
 
-    /// Grants the epochs of `holder` this device holds to the entitled
-    /// devices that lack them.
-    pub async fn grant_missing(
+    /// The keys a device of the entitled list may be granted, decided by
+    /// signed membership: `Ok(keys)` are the keys to seal to (from the
+    /// certificate or the signed device list, never the server's copy).
+    async fn grant_target(
         &mut self,
-        kind: HolderKind,
-        holder: HolderId,
-        owner_text: &str,
+        dir: &mut Directory,
+        pins: &mut Pins,
+        owner: HolderOwner,
+        device: &samtale_protocol::wire::EntitledDevice,
+    ) -> Result<Result<DevicePublicKeys, String>, ClientError> {
+        if device.device_id == self.config.device_id {
+            let mine = self.device()?.public();
+            if device.keys != mine {
+                return Err(refuse(
+                    "the server lists other public keys for this very device than its keystore holds",
+                ));
+            }
+            return Ok(Ok(mine));
+        }
+        Ok(match owner {
+            HolderOwner::Citizen(me) => {
+                let listed = dir.citizen_devices(me).unwrap_or_default();
+                if listed.contains(&device.keys) {
+                    Ok(device.keys)
+                } else if listed.iter().any(|d| d.identity == device.keys.identity) {
+                    Err("the server lists other keys for it than your signed device list: not granted (tell your municipality)".into())
+                } else {
+                    Err("it is not in your signed device list: compare its fingerprint with the new device's screen, then `samtale devices approve`".into())
+                }
+            }
+            HolderOwner::Team(_) | HolderOwner::Archive => {
+                let Some(cert) = device.certificate.as_deref() else {
+                    return Ok(Err(
+                        "not certified by the organisation yet (ask an admin: `samtale admin certify`)".into(),
+                    ));
+                };
+                let cert = DeviceCertificate::decode(cert)
+                    .map_err(|_| refuse("a device certificate from the server is malformed"))?;
+                let body = cert.body_unverified();
+                if body.staff_id != device.account_id || body.device != device.keys {
+                    return Ok(Err("its certificate is for another device or account".into()));
+                }
+                self.load_staff(dir, pins, device.account_id).await?;
+                let body = match dir.certified_at(&device.keys.identity, Some(&cert), now_secs()) {
+                    Ok(b) => b,
+                    Err(why) => return Ok(Err(why.into())),
+                };
+                let in_list = dir
+                    .staff_devices(device.account_id)
+                    .is_some_and(|l| l.contains(&device.keys));
+                if !in_list {
+                    return Ok(Err("it is not in its owner's signed device list".into()));
+                }
+                match owner {
+                    HolderOwner::Team(team) if !body.roles.contains(Roles::STAFF) => {
+                        Err(format!("its certificate has no staff role for team {team}"))
+                    }
+                    HolderOwner::Team(team) if !dir.team_member_now(team, device.account_id) => {
+                        Err("its owner is not in the team's signed member list".into())
+                    }
+                    HolderOwner::Archive
+                        if !(body.roles.contains(Roles::RECORD_CLERK)
+                            || body.roles.contains(Roles::ADMIN)) =>
+                    {
+                        Err("its certificate gives it no archive role (record clerk or admin)".into())
+                    }
+                    _ => Ok(body.device),
+                }
+            }
+        })
+    }
+
+    /// Grants the epochs of a verified holder this device holds to the
+    /// entitled devices that lack them.
+    async fn grant_missing(
+        &mut self,
+        dir: &mut Directory,
+        pins: &mut Pins,
+        owner: HolderOwner,
+        holder: &VerifiedHolder,
         report: &mut UpkeepReport,
     ) -> Result<(), ClientError> {
-        let entitled: EntitledDevices = self.get(&format!("/v1/keys/{holder}/devices")).await?;
-        let root = self.config.root_public_key;
-        let me = self.config.account_id;
-        let device = self.device()?;
+        let entitled: EntitledDevices = self
+            .get(&format!("/v1/keys/{}/devices", holder.holder))
+            .await?;
         let mut grants = Vec::new();
         for d in &entitled.devices {
             if d.missing_epochs.is_empty() {
                 continue;
             }
-            // This device may always hold what it already holds.
-            let own = d.device_id == self.config.device_id;
-            if !own && let Err(why) = may_receive(kind, owner_text, d, &root, me) {
-                report
-                    .skipped
-                    .push(format!("device {}: {why}", d.device_id));
-                continue;
-            }
+            let keys = match self.grant_target(dir, pins, owner, d).await? {
+                Ok(keys) => keys,
+                Err(why) => {
+                    report.skipped.push(format!("device {}: {why}", d.device_id));
+                    continue;
+                }
+            };
             for epoch in &d.missing_epochs {
-                let at = samtale_protocol::HolderEpoch {
-                    holder,
+                let at = HolderEpoch {
+                    holder: holder.holder,
                     epoch: *epoch,
                 };
-                if let Some(key) = self.keystore.secrets().holder(at) {
-                    let g = Grant::issue(device, key, &d.keys.agreement, now_secs())
+                // Only genuine epochs: the key this device holds must be
+                // the one the signed record publishes.
+                let genuine = holder.epoch(*epoch).map(|e| e.key);
+                if let Some(key) = self.keystore.secrets().holder(at)
+                    && genuine == Some(key.public())
+                {
+                    let g = Grant::issue(self.device()?, key, &keys.agreement, now_secs())
                         .map_err(|e| ClientError::Refused(e.to_string()))?;
                     grants.push(GrantBlob {
                         grant: g.as_bytes().to_vec(),
@@ -256,21 +445,33 @@ impl Session {
     }
 
     /// One round of key upkeep for this account: open new grants; staff
-    /// keep their teams' keys; citizens keep their own key.
+    /// keep their teams' keys; citizens keep their own key and their
+    /// device list.
     pub async fn upkeep(&mut self, rotate: bool) -> Result<UpkeepReport, ClientError> {
-        let mut report = UpkeepReport {
-            opened: self.sync_grants().await?,
-            ..Default::default()
-        };
+        let mut report = UpkeepReport::default();
+        self.open_grants(&mut report).await?;
         let me = self.me().await?;
+        let mut dir = self.directory();
+        let before = self.keystore.secrets().pins.clone();
+        let mut pins = before.clone();
+        let result = self.upkeep_in(&mut dir, &mut pins, &me, rotate, &mut report).await;
+        self.save_pins(&before, &pins)?;
+        result.map(|()| report)
+    }
+
+    async fn upkeep_in(
+        &mut self,
+        dir: &mut Directory,
+        pins: &mut Pins,
+        me: &samtale_protocol::wire::AccountInfo,
+        rotate: bool,
+        report: &mut UpkeepReport,
+    ) -> Result<(), ClientError> {
         match me.kind {
             AccountKind::Staff => {
                 // Others trust a team key only when its publisher's device
                 // was certified when it signed it: wait for the certificate.
-                let own: Vec<DeviceInfo> = self.get("/v1/devices").await?;
-                let certified = own
-                    .iter()
-                    .any(|d| d.device_id == self.config.device_id && d.certified);
+                let certified = self.own_certificate(dir, pins).await?.is_some();
                 if !certified {
                     report.skipped.push(
                         "this device's team keys: it is not certified yet (ask an admin to run `samtale admin certify`, then run `samtale keys`)"
@@ -279,83 +480,202 @@ impl Session {
                 }
                 if certified && me.roles.contains(&Role::Staff) {
                     for team in &me.teams {
-                        self.maintain_holder(
-                            HolderKind::Team,
-                            *team.as_bytes(),
-                            &team.to_string(),
-                            rotate,
-                            &mut report,
-                        )
-                        .await?;
+                        self.load_team(dir, pins, *team).await?;
+                        if !dir.team_member_now(*team, me.account_id) {
+                            report.skipped.push(format!(
+                                "team {team}: you are not in its signed member list (an admin adds you with `samtale admin team add`)"
+                            ));
+                            continue;
+                        }
+                        self.maintain_holder(dir, pins, HolderOwner::Team(*team), rotate, report)
+                            .await?;
                     }
                 }
                 // Admins and clerks who hold the archive key pass it on.
-                if let Some(set) = self
-                    .find_holder(HolderKind::Archive, &me.org_id.to_string())
-                    .await?
+                if let Some((_, verified)) =
+                    self.verified_holder_of(dir, pins, HolderOwner::Archive).await?
                     && self
                         .keystore
                         .secrets()
                         .holders
                         .iter()
-                        .any(|k| k.epoch().holder == set.holder_id)
+                        .any(|k| k.epoch().holder == verified.holder)
                 {
-                    self.grant_missing(
-                        HolderKind::Archive,
-                        set.holder_id,
-                        &me.org_id.to_string(),
-                        &mut report,
-                    )
-                    .await?;
+                    self.grant_missing(dir, pins, HolderOwner::Archive, &verified, report)
+                        .await?;
                 }
             }
             AccountKind::Citizen => {
+                match self.own_citizen_list(dir, pins).await? {
+                    OwnListing::Listed => {}
+                    OwnListing::Empty => {
+                        let record =
+                            super::trust::first_device_record(me.account_id, self.device()?);
+                        self.append_device_record(me.account_id, &record).await?;
+                        self.own_citizen_list(dir, pins).await?;
+                    }
+                    OwnListing::Pending => {
+                        report.skipped.push(format!(
+                            "this device: it waits for approval from another of your devices (there: `samtale devices approve --fingerprint {}`). If you have lost every other device, `samtale devices reset` starts afresh with this one",
+                            device_fingerprint(&self.device()?.public().identity)
+                        ));
+                        return Ok(());
+                    }
+                    OwnListing::Removed { at } => {
+                        return Err(ClientError::Verification(format!(
+                            "this device was removed from your account's signed device list on {} (or the list was reset from another device). If you did not do that, call your municipality: someone else may have taken over your account",
+                            crate::output::utc_date(at)
+                        )));
+                    }
+                }
+                report.pending = self.pending_devices(dir).await?;
                 self.maintain_holder(
-                    HolderKind::Citizen,
-                    *me.account_id.as_bytes(),
-                    &me.account_id.to_string(),
+                    dir,
+                    pins,
+                    HolderOwner::Citizen(me.account_id),
                     rotate,
-                    &mut report,
+                    report,
                 )
                 .await?;
             }
         }
-        Ok(report)
+        Ok(())
+    }
+
+    /// This staff device's certificate, if it verifies now and the device is
+    /// in its account's signed device list.
+    pub(crate) async fn own_certificate(
+        &mut self,
+        dir: &mut Directory,
+        pins: &mut Pins,
+    ) -> Result<Option<CertificateBody>, ClientError> {
+        let own: Vec<DeviceInfo> = self.get("/v1/devices").await?;
+        let Some(cert) = own
+            .into_iter()
+            .find(|d| d.device_id == self.config.device_id)
+            .and_then(|d| d.certificate)
+        else {
+            return Ok(None);
+        };
+        let cert = DeviceCertificate::decode(&cert)
+            .map_err(|_| refuse("this device's certificate from the server is malformed"))?;
+        self.load_staff(dir, pins, self.config.account_id).await?;
+        let mine = self.device()?.public();
+        Ok(dir
+            .certified_at(&mine.identity, Some(&cert), now_secs())
+            .ok()
+            .filter(|b| b.device == mine && b.staff_id == self.config.account_id)
+            .cloned())
+    }
+
+    /// The devices of this account that the signed list does not name and
+    /// that are not revoked: waiting for approval here.
+    async fn pending_devices(&mut self, dir: &Directory) -> Result<Vec<PendingDevice>, ClientError> {
+        let listed = dir
+            .citizen_devices(self.config.account_id)
+            .unwrap_or_default();
+        let own: Vec<DeviceInfo> = self.get("/v1/devices").await?;
+        Ok(own
+            .into_iter()
+            .filter(|d| d.revoked_at.is_none())
+            .filter(|d| !listed.iter().any(|l| l.identity == d.keys.identity))
+            .map(|d| PendingDevice {
+                device_id: d.device_id,
+                fingerprint: device_fingerprint(&d.keys.identity),
+                label: d.label,
+            })
+            .collect())
+    }
+
+    /// This account's devices, each marked with whether its signed device
+    /// list names it.
+    pub async fn own_devices(&mut self) -> Result<Vec<OwnDevice>, ClientError> {
+        let me = self.config.account_id;
+        let mut dir = self.directory();
+        let before = self.keystore.secrets().pins.clone();
+        let mut pins = before.clone();
+        let listed = if self.is_staff() {
+            self.load_staff(&mut dir, &mut pins, me).await.map(|()| dir.staff_devices(me))
+        } else {
+            self.load_citizen(&mut dir, &mut pins, me).await.map(|_| dir.citizen_devices(me))
+        };
+        self.save_pins(&before, &pins)?;
+        let listed = listed?.unwrap_or_default();
+        let own: Vec<DeviceInfo> = self.get("/v1/devices").await?;
+        Ok(own
+            .into_iter()
+            .map(|info| OwnDevice {
+                fingerprint: device_fingerprint(&info.keys.identity),
+                listed: listed.contains(&info.keys),
+                info,
+            })
+            .collect())
+    }
+
+    /// Appends a signed record to an account's device list.
+    async fn append_device_record(
+        &mut self,
+        account: AccountId,
+        record: &samtale_protocol::membership::MembershipRecord,
+    ) -> Result<SignedLog, ClientError> {
+        self.post(
+            &format!("/v1/accounts/{account}/device-log"),
+            &AppendRecord {
+                record: record.as_bytes().to_vec(),
+            },
+        )
+        .await
     }
 
     /// Admin: makes the organisation's archive key if it has none, and
     /// grants it to every certified record clerk device.
     pub async fn maintain_archive_key(&mut self) -> Result<UpkeepReport, ClientError> {
-        let mut report = UpkeepReport {
-            opened: self.sync_grants().await?,
-            ..Default::default()
-        };
-        let org = self.config.org_id;
-        self.maintain_holder(
-            HolderKind::Archive,
-            *org.as_bytes(),
-            &org.to_string(),
-            false,
-            &mut report,
-        )
-        .await?;
-        Ok(report)
+        let mut report = UpkeepReport::default();
+        self.open_grants(&mut report).await?;
+        let mut dir = self.directory();
+        let before = self.keystore.secrets().pins.clone();
+        let mut pins = before.clone();
+        let result = self
+            .maintain_holder(&mut dir, &mut pins, HolderOwner::Archive, false, &mut report)
+            .await;
+        self.save_pins(&before, &pins)?;
+        result.map(|()| report)
     }
 
-    /// Admin: certifies a staff member's live, uncertified devices with the
-    /// organisation root held in this keystore. Returns the devices.
-    pub async fn certify_staff(&mut self, username: &str) -> Result<Vec<DeviceInfo>, ClientError> {
-        let root_key = self.keystore.secrets().root.as_ref().ok_or_else(|| {
+    /// The organisation root held in this keystore (admins who set up the
+    /// organisation), checked against the profile's pinned root.
+    fn root_key(&self) -> Result<&samtale_protocol::OrgRootKey, ClientError> {
+        let root = self.keystore.secrets().root.as_ref().ok_or_else(|| {
             ClientError::Refused(
-                "this profile does not hold the organisation root key; certify from the profile that ran `samtale admin init`".into(),
+                "this profile does not hold the organisation root key; do this from the profile that ran `samtale admin init`".into(),
             )
         })?;
-        let root_public = root_key.public();
-        if root_public != self.config.root_public_key {
+        if root.public() != self.config.root_public_key {
             return Err(ClientError::Verification(
                 "the root key in the keystore is not the organisation's".into(),
             ));
         }
+        Ok(root)
+    }
+
+    /// A staff account's verified device list, for the root to extend.
+    async fn staff_list(&mut self, account: AccountId) -> Result<MembershipState, ClientError> {
+        let mut dir = self.directory();
+        let before = self.keystore.secrets().pins.clone();
+        let mut pins = before.clone();
+        self.load_staff(&mut dir, &mut pins, account).await?;
+        self.save_pins(&before, &pins)?;
+        dir.staff_log(account)
+            .cloned()
+            .ok_or_else(|| refuse("a staff member's device list could not be read"))
+    }
+
+    /// Admin: certifies a staff member's live devices that are not
+    /// certified yet, with the organisation root held in this keystore,
+    /// and adds each to the member's signed device list. Returns the
+    /// devices as they are afterwards.
+    pub async fn certify_staff(&mut self, username: &str) -> Result<Vec<DeviceInfo>, ClientError> {
+        self.root_key()?;
         let staff: Vec<StaffInfo> = self.get("/v1/staff").await?;
         let member = staff
             .into_iter()
@@ -384,70 +704,279 @@ impl Session {
                     })
             })
             .collect();
-        let devices: Vec<DeviceInfo> = self
-            .get(&format!("/v1/staff/{}/devices", member.account_id))
-            .await?;
+        let path = format!("/v1/staff/{}/devices", member.account_id);
+        let devices: Vec<DeviceInfo> = self.get(&path).await?;
         let mut done = Vec::new();
         for d in devices {
-            if d.certified || d.revoked_at.is_some() {
+            if d.revoked_at.is_some() {
+                continue;
+            }
+            let mut list = self.staff_list(member.account_id).await?;
+            let listed = list.contains(&Member::Device(d.keys));
+            if d.certified && listed {
                 continue;
             }
             let now = now_secs();
-            let root_key = self.keystore.secrets().root.as_ref().ok_or_else(|| {
-                ClientError::Refused("the organisation root key is gone from the keystore".into())
-            })?;
-            let cert = DeviceCertificate::issue(
-                root_key,
-                CertificateBody {
-                    org_id: self.config.org_id,
-                    org_name: self.config.org_name.clone(),
-                    device: d.keys,
-                    staff_id: member.account_id,
-                    staff_name: member.display_name.clone(),
-                    roles: roles_from(&member.roles),
-                    teams: certified_teams.clone(),
-                    not_before: now.saturating_sub(300),
-                    not_after: now + CERTIFICATE_DAYS * 86_400,
+            if !d.certified {
+                let cert = DeviceCertificate::issue(
+                    self.root_key()?,
+                    CertificateBody {
+                        org_id: self.config.org_id,
+                        org_name: self.config.org_name.clone(),
+                        device: d.keys,
+                        staff_id: member.account_id,
+                        staff_name: member.display_name.clone(),
+                        roles: roles_from(&member.roles),
+                        teams: certified_teams.clone(),
+                        not_before: now.saturating_sub(300),
+                        not_after: now + CERTIFICATE_DAYS * 86_400,
+                    },
+                )
+                .map_err(|e| ClientError::Refused(e.to_string()))?;
+                self.call(
+                    reqwest::Method::PUT,
+                    &format!("/v1/devices/{}/certificate", d.device_id),
+                    Some(&UploadCertificate::new(&cert)),
+                )
+                .await?;
+            }
+            if !listed {
+                let record = list.next_record_by_root(
+                    self.root_key()?,
+                    Operation::Add,
+                    Member::Device(d.keys),
+                    now,
+                );
+                self.append_device_record(member.account_id, &record).await?;
+                list = self.staff_list(member.account_id).await?;
+                let _ = list;
+            }
+            done.push(d.device_id);
+        }
+        let after: Vec<DeviceInfo> = self.get(&path).await?;
+        Ok(after
+            .into_iter()
+            .filter(|d| done.contains(&d.device_id))
+            .collect())
+    }
+
+    /// Admin: signs and appends a team membership change — with the root
+    /// when this keystore holds it, else with this device (which must be
+    /// certified as an admin's).
+    pub async fn change_team(
+        &mut self,
+        team: TeamId,
+        account: AccountId,
+        operation: Operation,
+    ) -> Result<(), ClientError> {
+        let mut dir = self.directory();
+        let before = self.keystore.secrets().pins.clone();
+        let mut pins = before.clone();
+        self.load_team(&mut dir, &mut pins, team).await?;
+        self.save_pins(&before, &pins)?;
+        let log = dir
+            .team_log(team)
+            .ok_or_else(|| refuse("the team's member list could not be read"))?;
+        let member = Member::Staff(account);
+        match (operation, log.contains(&member)) {
+            (Operation::Add, true) => return Ok(()),
+            (Operation::Remove, false) => {
+                return Err(ClientError::Refused(
+                    "they are not in the team's signed member list".into(),
+                ));
+            }
+            _ => {}
+        }
+        let record = match self.root_key() {
+            Ok(root) => log.next_record_by_root(root, operation, member, now_secs()),
+            Err(_) => log.next_record(self.device()?, operation, member, now_secs()),
+        };
+        let _: SignedLog = self
+            .post(
+                &format!("/v1/teams/{team}/member-log"),
+                &AppendRecord {
+                    record: record.as_bytes().to_vec(),
                 },
             )
-            .map_err(|e| ClientError::Refused(e.to_string()))?;
-            self.call(
-                reqwest::Method::PUT,
-                &format!("/v1/devices/{}/certificate", d.device_id),
-                Some(&UploadCertificate::new(&cert)),
-            )
             .await?;
-            done.push(d);
+        Ok(())
+    }
+
+    /// Approves a device of this (citizen) account waiting for approval:
+    /// its fingerprint must match `fingerprint`, which the person read off
+    /// the new device's screen. Signs it into the device list with this
+    /// device and grants it the account's key.
+    pub async fn approve_device(
+        &mut self,
+        fingerprint: &str,
+    ) -> Result<(PendingDevice, UpkeepReport), ClientError> {
+        let mut dir = self.directory();
+        let before = self.keystore.secrets().pins.clone();
+        let mut pins = before.clone();
+        let result = self.approve_in(&mut dir, &mut pins, fingerprint).await;
+        self.save_pins(&before, &pins)?;
+        let approved = result?;
+        let report = self.upkeep(false).await?;
+        Ok((approved, report))
+    }
+
+    async fn approve_in(
+        &mut self,
+        dir: &mut Directory,
+        pins: &mut Pins,
+        fingerprint: &str,
+    ) -> Result<PendingDevice, ClientError> {
+        if self.is_staff() {
+            return Err(ClientError::Refused(
+                "staff devices are approved by certification: an admin runs `samtale admin certify`".into(),
+            ));
         }
-        Ok(done)
+        if self.own_citizen_list(dir, pins).await? != OwnListing::Listed {
+            return Err(ClientError::Refused(
+                "this device is not in your signed device list itself, so it cannot approve another".into(),
+            ));
+        }
+        let own: Vec<DeviceInfo> = self.get("/v1/devices").await?;
+        let pending = self.pending_devices(dir).await?;
+        let found: Vec<&PendingDevice> = pending
+            .iter()
+            .filter(|p| fingerprints_match(fingerprint, &p.fingerprint))
+            .collect();
+        let [device] = found.as_slice() else {
+            return Err(ClientError::Verification(if pending.is_empty() {
+                "no device of yours waits for approval".into()
+            } else {
+                format!(
+                    "no waiting device has the fingerprint {fingerprint}; the waiting ones show {}. Do not approve a device whose fingerprint you have not read on its own screen",
+                    pending
+                        .iter()
+                        .map(|p| p.fingerprint.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }));
+        };
+        let keys = own
+            .iter()
+            .find(|d| d.device_id == device.device_id)
+            .map(|d| d.keys)
+            .ok_or_else(|| ClientError::Refused("the device disappeared meanwhile".into()))?;
+        let me = self.config.account_id;
+        let log = dir
+            .citizen_log(me)
+            .ok_or_else(|| refuse("your device list could not be read"))?;
+        let record = log.next_record(self.device()?, Operation::Add, Member::Device(keys), now_secs());
+        self.append_device_record(me, &record).await?;
+        Ok((*device).clone())
+    }
+
+    /// Removes a device from this account's signed device list (signed by
+    /// this device; the server revokes it at once). A device that is not in
+    /// the list is only revoked on the server.
+    pub async fn remove_device(&mut self, device: DeviceId) -> Result<(), ClientError> {
+        let own: Vec<DeviceInfo> = self.get("/v1/devices").await?;
+        let target = own
+            .iter()
+            .find(|d| d.device_id == device)
+            .ok_or_else(|| ClientError::Refused(format!("{device} is not one of your devices")))?;
+        let me = self.config.account_id;
+        let mut dir = self.directory();
+        let before = self.keystore.secrets().pins.clone();
+        let mut pins = before.clone();
+        let list = if self.is_staff() {
+            self.load_staff(&mut dir, &mut pins, me).await?;
+            dir.staff_log(me).cloned()
+        } else {
+            self.load_citizen(&mut dir, &mut pins, me).await?;
+            dir.citizen_log(me).cloned()
+        };
+        self.save_pins(&before, &pins)?;
+        let listed = list
+            .as_ref()
+            .and_then(|l| {
+                l.members()
+                    .iter()
+                    .find(|m| matches!(m, Member::Device(d) if d.identity == target.keys.identity))
+                    .copied()
+            });
+        let mine = self.device()?.public();
+        let i_am_listed = list
+            .as_ref()
+            .is_some_and(|l| l.contains(&Member::Device(mine)));
+        match (list, listed) {
+            (Some(list), Some(member)) if i_am_listed => {
+                let record = list.next_record(self.device()?, Operation::Remove, member, now_secs());
+                self.append_device_record(me, &record).await?;
+            }
+            _ => {
+                self.call::<()>(reqwest::Method::DELETE, &format!("/v1/devices/{device}"), None)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Citizens who lost every other device: resets the signed device list
+    /// to this device alone. Every other participant is told, and sees
+    /// nothing sealed to the new key until they compare safety numbers.
+    pub async fn reset_devices(&mut self) -> Result<UpkeepReport, ClientError> {
+        if self.is_staff() {
+            return Err(ClientError::Refused(
+                "staff device lists are not reset: an admin certifies the new device".into(),
+            ));
+        }
+        let mut dir = self.directory();
+        let before = self.keystore.secrets().pins.clone();
+        let mut pins = before.clone();
+        let me = self.config.account_id;
+        let listing = self.own_citizen_list(&mut dir, &mut pins).await;
+        self.save_pins(&before, &pins)?;
+        if listing? == OwnListing::Listed {
+            return Err(ClientError::Refused(
+                "this device is in your device list already: remove lost devices with `samtale devices revoke`".into(),
+            ));
+        }
+        let log = dir
+            .citizen_log(me)
+            .cloned()
+            .unwrap_or_else(|| MembershipState::new(LogKind::DeviceList, *me.as_bytes()));
+        let device = self.device()?;
+        let record = log.next_record(device, Operation::Reset, Member::Device(device.public()), now_secs());
+        self.append_device_record(me, &record).await?;
+        // A fresh citizen key that only this device holds.
+        self.upkeep(true).await
     }
 
     /// Staff: opens a thread between `team` and `citizens`, with signed
-    /// participant records (the team, the archive, each citizen).
+    /// participant records (the team, the archive, each citizen). The
+    /// archive holder is the verified one, not the server's word.
     pub async fn create_thread(
         &mut self,
         team: TeamId,
         citizens: &[AccountId],
     ) -> Result<ThreadDetail, ClientError> {
-        let org = self.config.org_id;
+        let mut dir = self.directory();
+        let before = self.keystore.secrets().pins.clone();
+        let mut pins = before.clone();
         let archive = self
-            .find_holder(HolderKind::Archive, &org.to_string())
-            .await?
-            .ok_or_else(|| {
-                ClientError::Refused(
-                    "the organisation has no archive key yet; an admin runs `samtale admin archive-key` first".into(),
-                )
-            })?;
+            .verified_holder_of(&mut dir, &mut pins, HolderOwner::Archive)
+            .await;
+        self.save_pins(&before, &pins)?;
+        let (_, archive) = archive?.ok_or_else(|| {
+            ClientError::Refused(
+                "the organisation has no archive key yet; an admin runs `samtale admin archive-key` first".into(),
+            )
+        })?;
         let thread = ThreadId::random().map_err(|e| ClientError::Refused(e.to_string()))?;
         let mut state = MembershipState::new(LogKind::ThreadParticipants, *thread.as_bytes());
         let mut records = Vec::new();
-        let mut members = vec![Member::Team(team), Member::Holder(archive.holder_id)];
+        let mut members = vec![Member::Team(team), Member::Holder(archive.holder)];
         members.extend(citizens.iter().map(|c| Member::Citizen(*c)));
         let device = self.device()?;
         for member in members {
             let record = state.next_record(device, Operation::Add, member, now_secs());
             state
-                .apply(&record, |_, _, _| true)
+                .apply(&record, &mut samtale_protocol::membership::any_signer)
                 .map_err(|e| ClientError::Refused(e.to_string()))?;
             records.push(MembershipBlob {
                 record: record.as_bytes().to_vec(),
@@ -463,71 +992,5 @@ impl Session {
             },
         )
         .await
-    }
-
-    /// The public keys a message to `thread` is sealed to, each checked:
-    /// the record's signature, and that its signer is a device that may
-    /// publish that holder (a certified staff device of the team, or one
-    /// of the citizen's own devices). The archive key's publisher is an
-    /// admin, whose device is not among the thread's writers: its record
-    /// is checked for its signature only.
-    pub async fn recipients(
-        &mut self,
-        detail: &ThreadDetail,
-        devices: &[ThreadDevice],
-    ) -> Result<Vec<HolderPublicKey>, ClientError> {
-        let keys: samtale_protocol::wire::ThreadKeys = self
-            .get(&format!("/v1/threads/{}/keys", detail.summary.thread_id))
-            .await?;
-        let root = self.config.root_public_key;
-        let mut out = Vec::new();
-        for want in &detail.recipients {
-            let set = keys
-                .holders
-                .iter()
-                .find(|h| h.holder_id == want.holder)
-                .ok_or_else(|| {
-                    ClientError::Verification(format!("no key set for holder {}", want.holder))
-                })?;
-            let record = set
-                .records
-                .get(want.epoch as usize)
-                .ok_or_else(|| ClientError::Verification("a key epoch is missing".into()))?;
-            let record = HolderKeyRecord::decode_and_verify(&record.record)
-                .map_err(|e| ClientError::Verification(format!("a key record: {e}")))?;
-            if record.key().holder_epoch() != *want {
-                return Err(ClientError::Verification(
-                    "a key record is for another holder epoch".into(),
-                ));
-            }
-            let signer = record.signer();
-            let owner_ok = match set.kind {
-                HolderKind::Team => devices.iter().any(|d| {
-                    d.keys.identity == *signer
-                        && d.certificate.as_deref().is_some_and(|c| {
-                            DeviceCertificate::decode(c).is_ok_and(|c| {
-                                c.verify_signer(&root, record.created_at(), signer)
-                                    .is_ok_and(|b| {
-                                        b.teams.iter().any(|t| t.id == detail.summary.team_id)
-                                    })
-                            })
-                        })
-                }),
-                HolderKind::Citizen => devices.iter().any(|d| {
-                    d.keys.identity == *signer
-                        && d.kind == AccountKind::Citizen
-                        && d.account_id.as_bytes() == record.owner()
-                }),
-                HolderKind::Archive => true,
-            };
-            if !owner_ok {
-                return Err(ClientError::Verification(format!(
-                    "the {:?} key of this thread was published by a device that may not publish it; do not send, and tell your organisation",
-                    set.kind
-                )));
-            }
-            out.push(*record.key());
-        }
-        Ok(out)
     }
 }

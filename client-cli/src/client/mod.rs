@@ -4,6 +4,7 @@
 
 mod keys;
 mod setup;
+mod trust;
 mod view;
 
 use std::path::Path;
@@ -16,11 +17,12 @@ use samtale_protocol::wire::{
 use samtale_protocol::{DeviceKeys, ThreadId};
 use zeroize::Zeroizing;
 
-pub use keys::UpkeepReport;
+pub use keys::{OwnDevice, PendingDevice, UpkeepReport};
+pub use trust::{DeviceNews, LogPin, Pins};
 pub use setup::{InitRequest, JoinRequest, LoginRequest, init_organisation, join, login};
 pub use view::{
-    AttachmentInfo, Badge, Banner, Body, Participant, Sender, ShownMessage, ThreadRow, ThreadView,
-    Tick, media_type,
+    AttachmentInfo, Badge, Banner, Body, Participant, SafetyRow, Sender, ShownMessage, ThreadRow,
+    ThreadView, Tick, media_type,
 };
 
 use crate::api::{Api, ApiError};
@@ -318,22 +320,8 @@ impl Session {
     }
 }
 
-/// A device's fingerprint for people to compare (an admin certifying a
-/// device, a user checking their own): the first 100 bits of
-/// SHA-256("samtale/v1/device-fingerprint" 0x00 identity key), as five
-/// groups of five hex digits.
-pub fn device_fingerprint(identity: &samtale_protocol::IdentityKey) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(b"samtale/v1/device-fingerprint\0");
-    h.update(identity.to_bytes());
-    let hex: String = h.finalize().iter().map(|b| format!("{b:02X}")).collect();
-    hex.as_bytes()[..25]
-        .chunks(5)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect::<Vec<_>>()
-        .join("-")
-}
+/// A device's fingerprint for people to compare (PROTOCOL.md §10).
+pub use samtale_protocol::device_fingerprint;
 
 /// Reads a file to attach, with a clear error.
 pub fn read_attachment(path: &Path, limit: u64) -> Result<Vec<u8>, ClientError> {

@@ -135,6 +135,7 @@ async fn finish(
             Zeroizing::new(pair.access_token.clone()),
             now_secs() + pair.expires_in,
         )),
+        pins: Default::default(),
     };
     let keystore = Keystore::create(&profile.keystore_path(), passphrase, secrets)?;
     profile.save_config(&config)?;

@@ -10,15 +10,17 @@ use samtale_protocol::payload::{
     AttachmentKey, AttachmentRef, MessagePayload, blob_sha256, open_referenced, seal_attachment,
 };
 use samtale_protocol::wire::{
-    AccountKind, AssuranceLevel, AttachmentStored, ConsentState, ErrorCode, MessagePage,
+    AssuranceLevel, AttachmentStored, ConsentState, ErrorCode, MessagePage,
     ReceiptList, RemovedRange, StoredMessage, TeamInfo, ThreadDetail, ThreadDevice, ThreadSummary,
 };
+use samtale_protocol::trust::Directory;
 use samtale_protocol::{
-    DeliveryContext, DeviceCertificate, Envelope, IdentityKey, MessageId, Receipt, ReceiptKind,
-    TeamId, ThreadId, safety_number,
+    AccountId, DeliveryContext, DeviceCertificate, Envelope, IdentityKey, MessageId, Receipt,
+    ReceiptKind, TeamId, ThreadId, safety_number_for_devices,
 };
 use serde::Serialize;
 
+use super::trust::{CheckedSender, VerifiedThread};
 use super::{ClientError, Session, now_secs};
 
 /// Progress of long work, for progress bars.
@@ -124,6 +126,24 @@ pub enum Banner {
         /// Their name.
         name: String,
     },
+    /// A citizen's device list was reset (a new device replaced every
+    /// earlier one) and nobody here has compared safety numbers since:
+    /// nothing is sealed to them until someone does.
+    DevicesReset {
+        /// Their name.
+        name: String,
+        /// When (Unix seconds, as the reset record says).
+        at: u64,
+    },
+    /// A citizen's devices changed since this device last looked.
+    DevicesChanged {
+        /// Their name.
+        name: String,
+        /// Devices added (each approved on one of their devices).
+        added: usize,
+        /// Devices removed.
+        removed: usize,
+    },
     /// The thread is filed on a case up to a message.
     Journaled {
         /// The case reference.
@@ -145,6 +165,17 @@ impl Banner {
             Self::ConsentWithdrawn { name } => {
                 format!("{name} has withdrawn consent — use letter or digital post")
             }
+            Self::DevicesReset { name, at } => format!(
+                "{name}'s devices were reset on {}: compare safety numbers with {name} (`samtale safety`) before anything more is sent to them",
+                crate::output::utc_date(*at)
+            ),
+            Self::DevicesChanged {
+                name,
+                added,
+                removed,
+            } => format!(
+                "{name}'s devices changed since you last looked: {added} added (approved on one of their devices), {removed} removed"
+            ),
             Self::Journaled {
                 case,
                 up_to_seq,
@@ -216,11 +247,13 @@ pub struct ThreadView {
     pub messages: Vec<ShownMessage>,
 }
 
-/// The thread's citizens, by name (a stable order for lists and scripts).
-fn participants(detail: &ThreadDetail) -> Vec<Participant> {
+/// The thread's citizens, by name (a stable order for lists and scripts);
+/// with a verified participant list, only the citizens it names.
+fn participants(detail: &ThreadDetail, verified: Option<&VerifiedThread>) -> Vec<Participant> {
     let mut out: Vec<Participant> = detail
         .citizens
         .iter()
+        .filter(|c| verified.is_none_or(|v| v.citizens.contains(&c.account_id)))
         .map(|c| Participant {
             name: c.display_name.clone(),
             assurance: c.assurance,
@@ -231,11 +264,38 @@ fn participants(detail: &ThreadDetail) -> Vec<Participant> {
     out
 }
 
-/// What a thread's messages are checked against.
-struct Writers<'a> {
-    detail: &'a ThreadDetail,
-    devices: &'a [ThreadDevice],
-    teams: &'a HashMap<TeamId, String>,
+/// A thread as fetched and verified: what its messages are checked against.
+pub(crate) struct Verified {
+    /// The server's description (names and identity levels are hints).
+    pub detail: ThreadDetail,
+    /// The devices that may have written (hints: each is checked).
+    pub devices: Vec<ThreadDevice>,
+    /// Team names this account knows.
+    pub teams: HashMap<TeamId, String>,
+    /// The verified logs.
+    pub dir: Directory,
+    /// The verified participant list.
+    pub vt: VerifiedThread,
+}
+
+impl Verified {
+    /// A citizen's name as the server gives it (for people to read).
+    pub fn citizen_name(&self, account: AccountId) -> String {
+        self.detail
+            .citizens
+            .iter()
+            .find(|c| c.account_id == account)
+            .map_or_else(|| "a citizen".into(), |c| c.display_name.clone())
+    }
+
+    /// Every citizen's name.
+    pub fn names(&self) -> HashMap<AccountId, String> {
+        self.detail
+            .citizens
+            .iter()
+            .map(|c| (c.account_id, c.display_name.clone()))
+            .collect()
+    }
 }
 
 /// Media type from a file name's extension.
@@ -296,61 +356,60 @@ impl Session {
         }
     }
 
-    /// Identifies a message's signer among the thread's writers.
+    /// Fetches a thread and verifies its participant list and everything
+    /// it rests on (see [`super::trust`]).
+    pub(crate) async fn verified(
+        &mut self,
+        thread: ThreadId,
+        pins: &mut super::trust::Pins,
+    ) -> Result<Verified, ClientError> {
+        let detail = self.thread_detail(thread).await?;
+        let devices = self.thread_devices(thread).await?.devices;
+        let teams = self.team_names(&devices).await?;
+        let mut dir = self.directory();
+        let vt = self.verified_thread(&mut dir, pins, &detail).await?;
+        Ok(Verified {
+            detail,
+            devices,
+            teams,
+            dir,
+            vt,
+        })
+    }
+
+    /// Identifies a message's signer (see [`Session::check_sender`]).
     pub(crate) fn verify_sender(
         &self,
         signer: &IdentityKey,
         at_secs: u64,
-        detail: &ThreadDetail,
-        devices: &[ThreadDevice],
-        teams: &HashMap<TeamId, String>,
+        v: &Verified,
     ) -> Result<Sender, String> {
-        let device = devices
-            .iter()
-            .find(|d| d.keys.identity == *signer)
-            .ok_or("sent from a device that is not one of this thread's participants")?;
-        let me = device.account_id == self.config.account_id;
-        match device.kind {
-            AccountKind::Staff => {
-                let cert = device
-                    .certificate
-                    .as_deref()
-                    .ok_or("sent from a staff device the organisation has not certified")?;
-                let cert = DeviceCertificate::decode(cert)
-                    .map_err(|_| "the sender's certificate is malformed")?;
-                let body = cert
-                    .verify_signer(&self.config.root_public_key, at_secs, signer)
-                    .map_err(|e| format!("the sender's certificate does not verify: {e}"))?;
-                let team = body
-                    .teams
-                    .iter()
-                    .find(|t| t.id == detail.summary.team_id)
-                    .ok_or("the sender's certificate is not for this thread's team")?;
+        match self.check_sender(&v.dir, &v.vt, signer, at_secs, &v.devices)? {
+            CheckedSender::Staff {
+                account,
+                name,
+                team,
+            } => Ok(Sender {
+                name,
+                team: Some(
+                    v.teams
+                        .get(&v.vt.team)
+                        .cloned()
+                        .or(team)
+                        .unwrap_or_else(|| "(team)".into()),
+                ),
+                badge: Badge::Certified,
+                me: account == self.config.account_id,
+            }),
+            CheckedSender::Citizen { account } => {
+                let citizen = v.detail.citizens.iter().find(|c| c.account_id == account);
                 Ok(Sender {
-                    name: body.staff_name.clone(),
-                    team: Some(
-                        teams
-                            .get(&team.id)
-                            .cloned()
-                            .unwrap_or_else(|| team.name.clone()),
-                    ),
-                    badge: Badge::Certified,
-                    me,
-                })
-            }
-            AccountKind::Citizen => {
-                let citizen = detail
-                    .citizens
-                    .iter()
-                    .find(|c| c.account_id == device.account_id)
-                    .ok_or("sent by a citizen who is not in this thread")?;
-                Ok(Sender {
-                    name: citizen.display_name.clone(),
+                    name: citizen.map_or_else(|| "a citizen".into(), |c| c.display_name.clone()),
                     team: None,
                     badge: Badge::Citizen {
-                        assurance: citizen.assurance,
+                        assurance: citizen.map_or(AssuranceLevel::Unverified, |c| c.assurance),
                     },
-                    me,
+                    me: account == self.config.account_id,
                 })
             }
         }
@@ -360,23 +419,22 @@ impl Session {
     fn open_message(
         &self,
         m: &StoredMessage,
-        ctx: &Writers<'_>,
+        v: &Verified,
     ) -> (Option<Sender>, Result<MessagePayload, String>) {
-        let (thread, message_id, envelope, at_ms) = (
-            ctx.detail.summary.thread_id,
-            m.message_id,
-            &m.envelope[..],
-            m.committed_at_ms,
-        );
-        let (detail, devices, teams) = (ctx.detail, ctx.devices, ctx.teams);
-        let envelope = match Envelope::decode(envelope) {
+        let envelope = match Envelope::decode(&m.envelope) {
             Ok(e) => e,
             Err(_) => return (None, Err("the message is malformed".into())),
         };
         let ctx = DeliveryContext {
-            thread_id: thread,
-            message_id,
+            thread_id: v.vt.thread,
+            message_id: m.message_id,
         };
+        if envelope.thread_id() != ctx.thread_id {
+            return (
+                None,
+                Err("this message was sealed for another thread: the server replayed it here".into()),
+            );
+        }
         let Some(key) = envelope
             .recipients()
             .iter()
@@ -391,8 +449,7 @@ impl Session {
             Ok(o) => o,
             Err(e) => return (None, Err(format!("the message could not be opened: {e}"))),
         };
-        let sender = match self.verify_sender(&opened.sender, at_ms / 1000, detail, devices, teams)
-        {
+        let sender = match self.verify_sender(&opened.sender, m.committed_at_ms / 1000, v) {
             Ok(s) => s,
             Err(why) => return (None, Err(why)),
         };
@@ -470,26 +527,29 @@ impl Session {
                 let devices = self.thread_devices(summary.thread_id).await?.devices;
                 self.add_certified_team_names(&devices, &mut team_names);
             }
-            rows.push(row_of(summary, &detail, &team_names, &state));
+            rows.push(row_of(summary, &detail, None, &team_names, &state));
         }
         Ok(rows)
     }
 
-    /// Opens a thread: every message verified and decrypted.
+    /// Opens a thread: its participant list verified, then every message
+    /// verified and decrypted.
     pub async fn thread_view(
         &mut self,
         thread: ThreadId,
         progress: &(dyn Fn(Tick) + Sync),
     ) -> Result<ThreadView, ClientError> {
-        let detail = self.thread_detail(thread).await?;
-        let devices = self.thread_devices(thread).await?.devices;
-        let teams = self.team_names(&devices).await?;
+        let before = self.keystore.secrets().pins.clone();
+        let mut pins = before.clone();
+        let verified = self.verified(thread, &mut pins).await;
+        self.save_pins(&before, &pins)?;
+        let v = verified?;
         let stored = self
             .fetch_messages(
                 thread,
                 0,
-                detail.summary.last_seq,
-                &detail.removed,
+                v.detail.summary.last_seq,
+                &v.detail.removed,
                 progress,
             )
             .await?;
@@ -506,7 +566,8 @@ impl Session {
         }
         let receipts: ReceiptList = self.get(&format!("/v1/threads/{thread}/receipts")).await?;
         let own_device = self.device()?.public().identity;
-        let own_devices: Vec<IdentityKey> = devices
+        let own_devices: Vec<IdentityKey> = v
+            .devices
             .iter()
             .filter(|d| d.account_id == self.config.account_id)
             .map(|d| d.keys.identity)
@@ -527,14 +588,9 @@ impl Session {
                 }
             }
         }
-        let writers = Writers {
-            detail: &detail,
-            devices: &devices,
-            teams: &teams,
-        };
         let mut messages = Vec::with_capacity(stored.len());
         for m in &stored {
-            let (sender, body) = self.open_message(m, &writers);
+            let (sender, body) = self.open_message(m, &v);
             let mine = sender.as_ref().is_some_and(|s| s.me);
             messages.push(ShownMessage {
                 seq: m.seq,
@@ -542,7 +598,7 @@ impl Session {
                 at_ms: m.committed_at_ms,
                 delivered: mine && delivered >= m.seq,
                 read: mine && read >= m.seq,
-                not_journaled: detail.summary.journaled_up_to.is_some_and(|n| m.seq > n),
+                not_journaled: v.detail.summary.journaled_up_to.is_some_and(|n| m.seq > n),
                 sender,
                 body: match body {
                     Ok(p) => Body::Ok {
@@ -565,7 +621,23 @@ impl Session {
         }
         let state = self.profile.state();
         let mut banners = Vec::new();
-        for c in &detail.citizens {
+        for news in &v.vt.news {
+            let name = v.citizen_name(news.account);
+            match news.reset_at {
+                Some(at) => banners.push(Banner::DevicesReset { name, at }),
+                None => banners.push(Banner::DevicesChanged {
+                    name,
+                    added: news.added,
+                    removed: news.removed,
+                }),
+            }
+        }
+        for c in v
+            .detail
+            .citizens
+            .iter()
+            .filter(|c| v.vt.citizens.contains(&c.account_id))
+        {
             if c.consent == ConsentState::Withdrawn {
                 banners.push(Banner::ConsentWithdrawn {
                     name: c.display_name.clone(),
@@ -577,15 +649,15 @@ impl Session {
                 });
             }
         }
-        if let Some(n) = detail.summary.journaled_up_to {
+        if let Some(n) = v.detail.summary.journaled_up_to {
             banners.push(Banner::Journaled {
-                case: detail.summary.journaled_case.clone(),
+                case: v.detail.summary.journaled_case.clone(),
                 up_to_seq: n,
-                later: detail.summary.last_seq.saturating_sub(n),
+                later: v.detail.summary.last_seq.saturating_sub(n),
             });
         }
         Ok(ThreadView {
-            row: row_of(&detail.summary, &detail, &teams, &state),
+            row: row_of(&v.detail.summary, &v.detail, Some(&v.vt), &v.teams, &state),
             banners,
             messages,
         })
@@ -646,6 +718,71 @@ impl Session {
         Ok(())
     }
 
+    /// Checks everything a message to `thread` depends on and returns the
+    /// verified keys to seal it to: consent, this device's own standing
+    /// (certified, or in the account's signed device list), and the
+    /// holders the signed participant list names ([`Session::seal_targets`]).
+    pub(crate) async fn recipients_for(
+        &mut self,
+        thread: ThreadId,
+    ) -> Result<Vec<samtale_protocol::HolderPublicKey>, ClientError> {
+        let before = self.keystore.secrets().pins.clone();
+        let mut pins = before.clone();
+        let result = self.recipients_in(thread, &mut pins).await;
+        self.save_pins(&before, &pins)?;
+        result
+    }
+
+    async fn recipients_in(
+        &mut self,
+        thread: ThreadId,
+        pins: &mut super::trust::Pins,
+    ) -> Result<Vec<samtale_protocol::HolderPublicKey>, ClientError> {
+        let mut v = self.verified(thread, pins).await?;
+        if let Some(c) = v
+            .detail
+            .citizens
+            .iter()
+            .filter(|c| v.vt.citizens.contains(&c.account_id))
+            .find(|c| c.consent == ConsentState::Withdrawn)
+        {
+            return Err(ClientError::ConsentWithdrawn(format!(
+                "{} has withdrawn consent; nothing more can be sent in Samtale. Use letter or digital post",
+                c.display_name
+            )));
+        }
+        if self.is_staff() {
+            let certified = self.own_certificate(&mut v.dir, pins).await?;
+            let Some(body) = certified else {
+                return Err(ClientError::Refused(
+                    "this device is not certified by your organisation yet, so citizens could not trust what it sends; ask an admin to run `samtale admin certify`"
+                        .into(),
+                ));
+            };
+            if !body.roles.contains(samtale_protocol::Roles::STAFF)
+                || !v.dir.team_member_now(v.vt.team, self.config.account_id)
+            {
+                return Err(ClientError::Refused(
+                    "you are not in this thread's team (by its signed member list), so what you send would not verify; ask an admin"
+                        .into(),
+                ));
+            }
+        } else {
+            match self.own_citizen_list(&mut v.dir, pins).await? {
+                super::trust::OwnListing::Listed => {}
+                _ => {
+                    return Err(ClientError::Refused(format!(
+                        "this device is not approved yet, so others could not trust what it sends: on your other device run `samtale devices approve --fingerprint {}`",
+                        samtale_protocol::device_fingerprint(&self.device()?.public().identity)
+                    )));
+                }
+            }
+        }
+        let names = v.names();
+        let Verified { detail, vt, mut dir, .. } = v;
+        self.seal_targets(&mut dir, pins, &vt, &detail, &names).await
+    }
+
     /// Sends text (and files) to a thread; returns `(seq, message id)`
     /// after the server has stored it.
     pub async fn send(
@@ -661,29 +798,7 @@ impl Session {
                 "nothing to send: write some text or attach a file".into(),
             ));
         }
-        let detail = self.thread_detail(thread).await?;
-        if let Some(c) = detail
-            .citizens
-            .iter()
-            .find(|c| c.consent == ConsentState::Withdrawn)
-        {
-            return Err(ClientError::ConsentWithdrawn(format!(
-                "{} has withdrawn consent; nothing more can be sent in Samtale. Use letter or digital post",
-                c.display_name
-            )));
-        }
-        let devices = self.thread_devices(thread).await?.devices;
-        if self.is_staff()
-            && !devices
-                .iter()
-                .any(|d| d.device_id == self.config.device_id && d.certificate.is_some())
-        {
-            return Err(ClientError::Refused(
-                "this device is not certified by your organisation yet, so citizens could not trust what it sends; ask an admin to run `samtale admin certify`"
-                    .into(),
-            ));
-        }
-        let recipients = self.recipients(&detail, &devices).await?;
+        let recipients = self.recipients_for(thread).await?;
         let mut payload = MessagePayload::text(text);
         for path in files {
             let file = super::read_attachment(path, 25 * 1024 * 1024)?;
@@ -786,9 +901,11 @@ impl Session {
         index: usize,
         progress: &(dyn Fn(Tick) + Sync),
     ) -> Result<(String, zeroize::Zeroizing<Vec<u8>>), ClientError> {
-        let detail = self.thread_detail(thread).await?;
-        let devices = self.thread_devices(thread).await?.devices;
-        let teams = self.team_names(&devices).await?;
+        let before = self.keystore.secrets().pins.clone();
+        let mut pins = before.clone();
+        let verified = self.verified(thread, &mut pins).await;
+        self.save_pins(&before, &pins)?;
+        let v = verified?;
         let page: MessagePage = self
             .get(&format!(
                 "/v1/threads/{thread}/messages?after={}&limit=1",
@@ -802,14 +919,7 @@ impl Session {
             .ok_or_else(|| {
                 ClientError::Refused(format!("there is no message {seq} in this thread"))
             })?;
-        let (_, body) = self.open_message(
-            &m,
-            &Writers {
-                detail: &detail,
-                devices: &devices,
-                teams: &teams,
-            },
-        );
+        let (_, body) = self.open_message(&m, &v);
         let payload = body.map_err(ClientError::Verification)?;
         let reference = payload
             .attachments
@@ -852,34 +962,162 @@ impl Session {
         Ok(open_referenced(reference, &blob))
     }
 
-    /// Safety numbers with every other participant device of a thread.
-    pub async fn safety_numbers(
+    /// Safety numbers with every other participant of a thread: one per
+    /// account, over all of its devices in its signed device list (so the
+    /// number changes when a device is added, removed or reset), with this
+    /// account's own devices on the other side.
+    pub async fn safety_numbers(&mut self, thread: ThreadId) -> Result<Vec<SafetyRow>, ClientError> {
+        let before = self.keystore.secrets().pins.clone();
+        let mut pins = before.clone();
+        let result = self.safety_in(thread, &mut pins).await;
+        self.save_pins(&before, &pins)?;
+        result
+    }
+
+    async fn safety_in(
         &mut self,
         thread: ThreadId,
-    ) -> Result<Vec<(String, String, String)>, ClientError> {
-        let devices = self.thread_devices(thread).await?.devices;
+        pins: &mut super::trust::Pins,
+    ) -> Result<Vec<SafetyRow>, ClientError> {
+        let mut v = self.verified(thread, pins).await?;
         let me = self.config.account_id;
-        let mine = self.device()?.public().identity;
-        Ok(devices
-            .iter()
-            .filter(|d| d.account_id != me && d.revoked_at.is_none())
-            .map(|d| {
-                (
-                    d.display_name.clone(),
-                    d.device_id.to_string(),
-                    safety_number(
-                        (me.as_bytes(), &mine),
-                        (d.account_id.as_bytes(), &d.keys.identity),
-                    ),
-                )
+        let mine: Vec<IdentityKey> = if self.is_staff() {
+            self.load_staff(&mut v.dir, pins, me).await?;
+            v.dir.staff_devices(me).unwrap_or_default()
+        } else {
+            v.dir.citizen_devices(me).unwrap_or_default()
+        }
+        .iter()
+        .map(|d| d.identity)
+        .collect();
+        let mine = if mine.is_empty() {
+            vec![self.device()?.public().identity]
+        } else {
+            mine
+        };
+        let mut rows = Vec::new();
+        let staff: Vec<AccountId> = v
+            .dir
+            .team_log(v.vt.team)
+            .map(|l| {
+                l.members()
+                    .iter()
+                    .filter_map(|m| match m {
+                        samtale_protocol::membership::Member::Staff(a) => Some(*a),
+                        _ => None,
+                    })
+                    .collect()
             })
-            .collect())
+            .unwrap_or_default();
+        for account in staff.into_iter().filter(|a| *a != me) {
+            self.load_staff(&mut v.dir, pins, account).await?;
+            let keys: Vec<IdentityKey> = v
+                .dir
+                .staff_devices(account)
+                .unwrap_or_default()
+                .iter()
+                .map(|d| d.identity)
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            let name = v
+                .devices
+                .iter()
+                .filter(|d| d.account_id == account)
+                .find_map(|d| d.certificate.as_deref())
+                .and_then(|c| DeviceCertificate::decode(c).ok())
+                .map_or_else(|| "a staff member".into(), |c| c.body_unverified().staff_name.clone());
+            rows.push(SafetyRow {
+                name,
+                account_id: account,
+                staff: true,
+                devices: keys.len(),
+                reset_unconfirmed: false,
+                safety_number: safety_number_for_devices((me.as_bytes(), &mine), (account.as_bytes(), &keys)),
+            });
+        }
+        for account in v.vt.citizens.iter().copied().filter(|a| *a != me) {
+            let keys: Vec<IdentityKey> = v
+                .dir
+                .citizen_devices(account)
+                .unwrap_or_default()
+                .iter()
+                .map(|d| d.identity)
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            rows.push(SafetyRow {
+                name: v.citizen_name(account),
+                account_id: account,
+                staff: false,
+                devices: keys.len(),
+                reset_unconfirmed: v.vt.unconfirmed_resets().any(|n| n.account == account),
+                safety_number: safety_number_for_devices((me.as_bytes(), &mine), (account.as_bytes(), &keys)),
+            });
+        }
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(rows)
     }
+
+    /// Records that the person compared safety numbers with `name` (a
+    /// participant of `thread`) and they matched: a reset of their device
+    /// list up to now is no longer flagged.
+    pub async fn confirm_safety(&mut self, thread: ThreadId, name: &str) -> Result<SafetyRow, ClientError> {
+        let rows = self.safety_numbers(thread).await?;
+        let found: Vec<&SafetyRow> = rows
+            .iter()
+            .filter(|r| r.name.eq_ignore_ascii_case(name) || r.account_id.to_string() == name)
+            .collect();
+        let row = match found.as_slice() {
+            [one] => (*one).clone(),
+            [] => {
+                return Err(ClientError::Refused(format!(
+                    "nobody in this thread is called {name:?}; `samtale safety {}` lists them",
+                    &thread.to_string()[..8]
+                )));
+            }
+            _ => {
+                return Err(ClientError::Refused(format!(
+                    "{name:?} matches several participants; give the account id"
+                )));
+            }
+        };
+        let key = format!("devices:{}", row.account_id);
+        self.keystore.update(|s| {
+            if let Some(pin) = s.pins.logs.get_mut(&key) {
+                pin.confirmed = pin.len;
+            }
+        })?;
+        Ok(SafetyRow {
+            reset_unconfirmed: false,
+            ..row
+        })
+    }
+}
+
+/// One participant's safety number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SafetyRow {
+    /// Their name.
+    pub name: String,
+    /// Their account.
+    pub account_id: AccountId,
+    /// Staff (certified by the organisation) or a citizen.
+    pub staff: bool,
+    /// How many devices their signed list holds.
+    pub devices: usize,
+    /// Their devices were reset and nobody here confirmed it yet.
+    pub reset_unconfirmed: bool,
+    /// The 60 digits both sides compare.
+    pub safety_number: String,
 }
 
 fn row_of(
     summary: &ThreadSummary,
     detail: &ThreadDetail,
+    verified: Option<&VerifiedThread>,
     teams: &HashMap<TeamId, String>,
     state: &crate::profile::ProfileState,
 ) -> ThreadRow {
@@ -890,7 +1128,7 @@ fn row_of(
             .get(&summary.team_id)
             .cloned()
             .unwrap_or_else(|| "(team)".into()),
-        participants: participants(detail),
+        participants: participants(detail, verified),
         messages: summary.last_seq,
         unread: summary.last_seq.saturating_sub(read),
         last_activity_ms: summary.last_activity_ms,

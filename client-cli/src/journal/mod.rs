@@ -132,9 +132,12 @@ impl Session {
         check_case(req.case_ref, req.kle)?;
         let thread = req.thread;
         let me = self.me().await?;
-        let detail = self.thread_detail(thread).await?;
-        let devices = self.thread_devices(thread).await?.devices;
-        let teams = self.team_names(&devices).await?;
+        let before = self.keystore.secrets().pins.clone();
+        let mut pins = before.clone();
+        let verified = self.verified(thread, &mut pins).await;
+        self.save_pins(&before, &pins)?;
+        let v = verified?;
+        let (detail, devices, teams) = (&v.detail, &v.devices, &v.teams);
         let last_seq = detail.summary.last_seq;
         if last_seq == 0
             || detail
@@ -160,7 +163,9 @@ impl Session {
                 stored.len()
             )));
         }
-        let archive = detail.archive_holder;
+        // The archive holder the signed participant list names (the
+        // server's `archive_holder` is only a hint).
+        let archive = v.vt.archive;
         let has_archive_key = |s: &Session, e: &Envelope| {
             e.recipients()
                 .iter()
@@ -221,17 +226,13 @@ impl Session {
                 thread_id: thread,
                 message_id: m.message_id,
             };
-            let (opened, content_key) = envelope
-                .open_disclosing(&ctx, key)
-                .map_err(|e| named(format!("it does not open with the archive key: {e}")))?;
+            let (opened, content_key) = envelope.open_disclosing(&ctx, key).map_err(|e| {
+                named(format!(
+                    "it does not open with the organisation's archive key ({e}). That is a security event, not a missing grant: the key it was sealed to under the archive's name is not the organisation's, so someone may have read it. Keep this thread as it is, do not journal it, and report it to your security officer"
+                ))
+            })?;
             let sender = self
-                .verify_sender(
-                    &opened.sender,
-                    m.committed_at_ms / 1000,
-                    &detail,
-                    &devices,
-                    &teams,
-                )
+                .verify_sender(&opened.sender, m.committed_at_ms / 1000, &v)
                 .map_err(named)?;
             let device = devices
                 .iter()

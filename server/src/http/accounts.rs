@@ -457,6 +457,7 @@ pub(super) async fn device_infos(
             created_at: u64::try_from(d.created_at).unwrap_or(0),
             revoked_at: d.revoked_at.and_then(|t| u64::try_from(t).ok()),
             certified: d.certificate.is_some(),
+            certificate: d.certificate,
         });
     }
     Ok(out)

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::response::NoContent;
 use samtale_protocol::Roles;
 use samtale_protocol::wire::{
-    AddTeamMember, CreateStaffRequest, CreateTeamRequest, ErrorCode, RetentionPolicy, StaffInfo,
+    CreateStaffRequest, CreateTeamRequest, ErrorCode, RetentionPolicy, StaffInfo,
     TeamInfo,
 };
 use samtale_protocol::{AccountId, TeamId};
@@ -139,106 +139,6 @@ pub(super) async fn team_in_org(
     }
 }
 
-/// `POST /v1/teams/{team}/members` (admin)
-#[utoipa::path(
-    post,
-    path = "/v1/teams/{team}/members",
-    tag = "admin",
-    request_body = samtale_protocol::wire::AddTeamMember,
-    params(("team" = String, Path, description = "A team id (UUID).")),
-    security(("bearer" = [])),
-    responses(
-        (status = 204, description = "The account is a member."),
-        super::openapi::BodyErrors,
-        super::openapi::Unauthorized,
-        super::openapi::Forbidden,
-        super::openapi::NotFound,
-    )
-)]
-pub(super) async fn add_member(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(team): Path<String>,
-    ApiJson(req): ApiJson<AddTeamMember>,
-) -> Result<NoContent, ApiError> {
-    caller.require(Roles::ADMIN, "changing a team")?;
-    let team_id = team_in_org(&state, &caller, &team).await?;
-    let account = state
-        .storage
-        .account(&req.account_id.to_string())
-        .await?
-        .filter(|a| a.org_id == caller.org_id() && a.kind == "staff")
-        .ok_or_else(|| ApiError::not_found("staff account"))?;
-    state
-        .storage
-        .add_team_member(&team_id, &account.id, state.clock.now())
-        .await?;
-    state.relay.policy.bump();
-    tracing::info!(team_id, account_id = %account.id, "team member added");
-    state
-        .audit(
-            &caller,
-            Action::TeamMemberAdd,
-            Some(&team_id),
-            Detail::none().id("account", &account.id),
-        )
-        .await;
-    Ok(NoContent)
-}
-
-/// `DELETE /v1/teams/{team}/members/{account}` (admin): the staff member
-/// leaves the team. They lose access to its threads at once, and the team
-/// key is due for a new epoch that they will not be granted.
-#[utoipa::path(
-    delete,
-    path = "/v1/teams/{team}/members/{account}",
-    tag = "admin",
-    params(
-        ("team" = String, Path, description = "A team id (UUID)."),
-        ("account" = String, Path, description = "A staff account id (UUID)."),
-    ),
-    security(("bearer" = [])),
-    responses(
-        (status = 204, description = "The account has left the team."),
-        super::openapi::Unauthorized,
-        super::openapi::Forbidden,
-        super::openapi::NotFound,
-    )
-)]
-pub(super) async fn remove_member(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((team, account)): Path<(String, String)>,
-) -> Result<NoContent, ApiError> {
-    caller.require(Roles::ADMIN, "changing a team")?;
-    let team_id = team_in_org(&state, &caller, &team).await?;
-    let account: AccountId = path_id(&account)?;
-    let account = state
-        .storage
-        .account(&account.to_string())
-        .await?
-        .filter(|a| a.org_id == caller.org_id() && a.kind == "staff")
-        .ok_or_else(|| ApiError::not_found("staff account"))?;
-    if !state
-        .storage
-        .remove_team_member(&team_id, &account.id, state.clock.now())
-        .await?
-    {
-        return Err(ApiError::not_found("team member"));
-    }
-    state.relay.policy.bump();
-    tracing::info!(team_id, account_id = %account.id, "team member removed");
-    state
-        .audit(
-            &caller,
-            Action::TeamMemberRemove,
-            Some(&team_id),
-            Detail::none().id("account", &account.id),
-        )
-        .await;
-    Ok(NoContent)
-}
-
 fn retention_view(r: RetentionRow) -> RetentionPolicy {
     RetentionPolicy {
         journaled_days: u32::try_from(r.journaled_days).unwrap_or(u32::MAX),
@@ -347,12 +247,6 @@ pub(super) async fn create_staff(
     validate::name("display_name", &req.display_name)?;
     validate::password(&req.password)?;
     let roles = validate::roles_from(&req.roles)?;
-    let mut teams = Vec::with_capacity(req.teams.len());
-    for team in &req.teams {
-        teams.push(team_in_org(&state, &caller, &team.to_string()).await?);
-    }
-    teams.sort();
-    teams.dedup();
     let row = AccountRow {
         id: new_id()?,
         org_id: caller.org_id().to_owned(),
@@ -366,7 +260,7 @@ pub(super) async fn create_staff(
     };
     if !state
         .storage
-        .create_staff(&row, &teams, state.clock.now())
+        .create_staff(&row, &[], state.clock.now())
         .await?
     {
         return Err(ApiError::new(
@@ -383,7 +277,7 @@ pub(super) async fn create_staff(
             crate::audit::Detail::none(),
         )
         .await;
-    Ok(Created(staff_info(&row, teams)?))
+    Ok(Created(staff_info(&row, Vec::new())?))
 }
 
 /// `GET /v1/staff` (admin)

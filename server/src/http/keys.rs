@@ -14,8 +14,8 @@ use std::collections::HashSet;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use samtale_protocol::wire::{
-    EntitledDevice, EntitledDevices, ErrorCode, GrantBlob, GrantList, GrantsStored, HolderKeySet,
-    PublishHolderKey, UploadGrants,
+    EntitledDevice, EntitledDevices, ErrorCode, GrantBlob, GrantList, GrantsStored, HolderKeyEntry,
+    HolderKeySet, PublishHolderKey, UploadGrants,
 };
 use samtale_protocol::{Grant, HolderId, HolderKeyRecord, HolderKind, Roles};
 
@@ -120,10 +120,19 @@ pub(super) async fn key_set(
         owner: holder.owner_id.clone(),
         current_epoch,
         rotation_due,
-        records: epochs
-            .into_iter()
-            .map(|e| PublishHolderKey { record: e.record })
-            .collect(),
+        records: {
+            let mut out = Vec::with_capacity(epochs.len());
+            for e in epochs {
+                let signer = HolderKeyRecord::decode_and_verify(&e.record)
+                    .map_err(|_| ApiError::internal("a stored holder key record is malformed"))?;
+                out.push(HolderKeyEntry {
+                    signer_certificate: super::logs::signer_certificate(state, signer.signer())
+                        .await?,
+                    record: e.record,
+                });
+            }
+            out
+        },
     })
 }
 
@@ -162,6 +171,13 @@ pub(super) async fn publish_key(
     let record = HolderKeyRecord::decode_and_verify(&req.record)
         .map_err(|e| ApiError::new(ErrorCode::ValidationFailed, format!("record: {e}")))?;
     let key = record.key();
+    let now = u64::try_from(state.clock.now()).unwrap_or(0);
+    if record.created_at() > now.saturating_add(samtale_protocol::trust::CLOCK_LEEWAY_SECS) {
+        return Err(ApiError::new(
+            ErrorCode::ValidationFailed,
+            "record: it is dated in the future; check this device's clock",
+        ));
+    }
     if key.holder != holder_id || key.epoch != epoch {
         return Err(ApiError::new(
             ErrorCode::ValidationFailed,

@@ -10,6 +10,7 @@ mod attachments;
 pub mod caller;
 mod citizens;
 mod keys;
+mod logs;
 pub mod openapi;
 mod records;
 pub mod threads;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub national_ids: NationalIdHasher,
     /// Days an invitation code stays valid.
     pub invitation_ttl_days: u32,
+    /// The server's public address (printed on invitation letters).
+    pub public_url: std::sync::Arc<str>,
     /// eID brokers (none configured: citizens join unverified).
     pub eid: crate::eid::EidVerifier,
     /// Rate limits against guessing.
@@ -310,11 +313,14 @@ fn api_routes() -> Router<AppState> {
             put(accounts::upload_certificate),
         )
         .route("/v1/teams", post(admin::create_team).get(admin::list_teams))
-        .route("/v1/teams/{team}/members", post(admin::add_member))
         .route("/v1/teams/{team}/retention", put(admin::set_retention))
         .route(
-            "/v1/teams/{team}/members/{account}",
-            delete(admin::remove_member),
+            "/v1/teams/{team}/member-log",
+            get(logs::team_log).post(logs::append_team_log),
+        )
+        .route(
+            "/v1/accounts/{account}/device-log",
+            get(logs::device_log).post(logs::append_device_log),
         )
         .route("/v1/teams/{team}/citizens", get(citizens::list_citizens))
         .route(

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 
 use samtale_protocol::wire::ErrorBody;
 
-use super::{accounts, admin, attachments, citizens, keys, records, threads};
+use super::{accounts, admin, attachments, citizens, keys, logs, records, threads};
 
 /// The errors of any endpoint that takes a JSON body.
 #[derive(utoipa::IntoResponses)]
@@ -79,9 +79,11 @@ pub struct TooManyRequests(pub ErrorBody);
         accounts::upload_certificate,
         admin::create_team,
         admin::list_teams,
-        admin::add_member,
         admin::set_retention,
-        admin::remove_member,
+        logs::team_log,
+        logs::append_team_log,
+        logs::device_log,
+        logs::append_device_log,
         admin::create_staff,
         admin::list_staff,
         admin::disable_staff,
@@ -126,6 +128,7 @@ pub struct TooManyRequests(pub ErrorBody);
         (name = "admin", description = "Teams and staff accounts."),
         (name = "citizens", description = "Invitations, sign-up, consent."),
         (name = "keys", description = "Key holders' public keys and grants of their private keys."),
+        (name = "logs", description = "Signed membership logs clients replay: teams' member lists and accounts' device lists."),
         (name = "threads", description = "Threads, their participants, stored messages, receipts and attachments. Live traffic goes over the WebSocket at /ws."),
         (name = "records", description = "Filing threads on cases (journal receipts) and holds against retention."),
     )

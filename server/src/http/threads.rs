@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use samtale_protocol::membership::{LogKind, Member, MembershipRecord, MembershipState, Operation};
+use samtale_protocol::membership::{Member, MembershipRecord, MembershipState, Operation};
 use samtale_protocol::wire::{
     AddParticipantRequest, ConsentState, CreateThreadRequest, ErrorCode, GrantBlob, GrantList,
     MembershipBlob, MessagePage, ReceiptBlob, ReceiptList, StoredMessage, ThreadCitizen,
@@ -215,47 +215,20 @@ async fn device_identity(state: &AppState, device_id: &str) -> Result<IdentityKe
         .map_err(|_| ApiError::internal("a stored device key is malformed"))
 }
 
-/// Replays a thread's participant log. Each record must be signed by a
-/// device of a staff member of the team (the server checks what it can;
-/// clients replay the same log and check the certificates).
-async fn replay_participants(
+/// Checks a thread's participant log (log 2) against its policy, as
+/// clients will: every record signed by a device certified for the staff
+/// role whose account was in the team's signed member list when it signed.
+async fn verify_participants(
     state: &AppState,
+    org_id: &str,
     thread_id: ThreadId,
     team_id: &str,
-    records: &[MembershipRecord],
+    raw: &[Vec<u8>],
 ) -> Result<MembershipState, ApiError> {
-    let mut signers: HashSet<IdentityKey> = HashSet::new();
-    for record in records {
-        let signer = *record.signer();
-        if signers.contains(&signer) {
-            continue;
-        }
-        let ok = match state.storage.device_by_identity(&signer.to_bytes()).await? {
-            Some(d) if d.revoked_at.is_none() => state
-                .storage
-                .team_staff(team_id)
-                .await?
-                .contains(&d.account_id),
-            _ => false,
-        };
-        if !ok {
-            return Err(ApiError::new(
-                ErrorCode::ValidationFailed,
-                format!(
-                    "participant record {} is not signed by a device of a staff member of the team",
-                    record.seq()
-                ),
-            ));
-        }
-        signers.insert(signer);
-    }
-    MembershipState::replay(
-        LogKind::ThreadParticipants,
-        *thread_id.as_bytes(),
-        records,
-        |_, _, _| true,
-    )
-    .map_err(|e| ApiError::new(ErrorCode::ValidationFailed, format!("participants: {e}")))
+    let records = super::logs::served_records(state, raw).await?;
+    let dir = super::logs::team_directory(state, org_id, team_id, &records).await?;
+    dir.verify_participants(thread_id, &records)
+        .map_err(|e| ApiError::new(ErrorCode::ValidationFailed, format!("participants: {e}")))
 }
 
 fn decode_records(blobs: &[MembershipBlob]) -> Result<Vec<MembershipRecord>, ApiError> {
@@ -350,7 +323,8 @@ pub(super) async fn create_thread(
             "participants: the opening records must be signed by the calling device",
         ));
     }
-    let log = replay_participants(&state, req.thread_id, &team_id, &records).await?;
+    let raw: Vec<Vec<u8>> = records.iter().map(|r| r.as_bytes().to_vec()).collect();
+    let log = verify_participants(&state, caller.org_id(), req.thread_id, &team_id, &raw).await?;
     let archive_id: HolderId = parse_id(&archive)?;
     let mut expected: HashSet<Member> = req.citizens.iter().map(|c| Member::Citizen(*c)).collect();
     expected.insert(Member::Team(req.team_id));
@@ -363,7 +337,6 @@ pub(super) async fn create_thread(
         ));
     }
     let thread_id = req.thread_id.to_string();
-    let raw: Vec<Vec<u8>> = records.iter().map(|r| r.as_bytes().to_vec()).collect();
     let created = state
         .storage
         .create_thread(&NewThread {
@@ -424,10 +397,7 @@ async fn detail(state: &AppState, ctx: &ThreadContext) -> Result<ThreadDetail, A
                 .ok_or_else(|| ApiError::internal("a thread without an archive holder"))?,
         )?,
         recipients: ctx.recipients.clone().unwrap_or_default(),
-        participants: records
-            .into_iter()
-            .map(|record| MembershipBlob { record })
-            .collect(),
+        participants: super::logs::served(state, records).await?,
     })
 }
 
@@ -539,15 +509,7 @@ pub(super) async fn add_participant(
             format!("a thread has at most {MAX_THREAD_CITIZENS} citizens"),
         ));
     }
-    let mut records = decode_records(
-        &state
-            .storage
-            .thread_records(&ctx.thread.id)
-            .await?
-            .into_iter()
-            .map(|record| MembershipBlob { record })
-            .collect::<Vec<_>>(),
-    )?;
+    let mut raw_log = state.storage.thread_records(&ctx.thread.id).await?;
     let new = decode_records(std::slice::from_ref(&req.record))?
         .pop()
         .ok_or_else(|| ApiError::internal("decoded record vanished"))?;
@@ -563,9 +525,9 @@ pub(super) async fn add_participant(
     }
     let seq = i64::try_from(new.seq()).unwrap_or(i64::MAX);
     let raw = new.as_bytes().to_vec();
-    records.push(new);
+    raw_log.push(raw.clone());
     let thread_id: ThreadId = path_id(&thread)?;
-    replay_participants(&state, thread_id, &ctx.thread.team_id, &records).await?;
+    verify_participants(&state, caller.org_id(), thread_id, &ctx.thread.team_id, &raw_log).await?;
     if !state
         .storage
         .add_thread_citizen(&ctx.thread.id, &citizen, seq, &raw, state.clock.now())

@@ -669,6 +669,8 @@ macro_rules! erase_in {
                     "DELETE FROM consents WHERE account_id = $1",
                     "DELETE FROM notifications_sent WHERE account_id = $1",
                     "DELETE FROM team_members WHERE account_id = $1",
+                    // Their signed device list (log 3).
+                    "DELETE FROM membership_records WHERE log = 3 AND subject = $1",
                 ] {
                     sqlx::query(sql).bind(account).execute(&mut *$tx).await?;
                 }

@@ -191,6 +191,80 @@ pub async fn certify(
         )
         .await;
     assert_eq!(response.status(), 204, "{}", response.text().await.unwrap());
+    // The root also signs the device into the account's device list.
+    append_by_root(
+        app,
+        root,
+        who.token(),
+        &format!("/v1/accounts/{}/device-log", who.account),
+        LogKind::DeviceList,
+        *who.account.as_bytes(),
+        Operation::Add,
+        Member::Device(who.device.public()),
+    )
+    .await;
+}
+
+/// The current state of a log the server serves at `path` (replayed
+/// without checking signers: the server checked them on the way in).
+pub async fn log_state(app: &TestApp, token: &str, path: &str, log: LogKind, subject: [u8; 16]) -> MembershipState {
+    let served: samtale_protocol::wire::SignedLog =
+        expect(app.call(Method::GET, path, Some(token), None).await, 200).await;
+    let records: Vec<_> = served
+        .records
+        .iter()
+        .map(|r| samtale_protocol::membership::MembershipRecord::decode(&r.record).unwrap())
+        .collect();
+    MembershipState::replay(
+        log,
+        subject,
+        &records,
+        &mut samtale_protocol::membership::any_signer,
+    )
+    .unwrap()
+}
+
+/// Appends a record signed by the organisation root to the log at `path`.
+#[allow(clippy::too_many_arguments)]
+pub async fn append_by_root(
+    app: &TestApp,
+    root: &OrgRootKey,
+    token: &str,
+    path: &str,
+    log: LogKind,
+    subject: [u8; 16],
+    operation: Operation,
+    member: Member,
+) {
+    let state = log_state(app, token, path, log, subject).await;
+    let record = state.next_record_by_root(root, operation, member, now());
+    expect::<Value>(
+        app.call(
+            Method::POST,
+            path,
+            Some(token),
+            Some(json!({"record": b64::encode(record.as_bytes())})),
+        )
+        .await,
+        201,
+    )
+    .await;
+}
+
+/// The root puts a staff account in a team (signed member list); `token`
+/// is an admin's.
+pub async fn join_team(app: &TestApp, root: &OrgRootKey, token: &str, team: TeamId, account: AccountId) {
+    append_by_root(
+        app,
+        root,
+        token,
+        &format!("/v1/teams/{team}/member-log"),
+        LogKind::TeamMembers,
+        *team.as_bytes(),
+        Operation::Add,
+        Member::Staff(account),
+    )
+    .await;
 }
 
 impl World {
@@ -249,9 +323,9 @@ pub async fn org_with_staff(
     team: &str,
     username: &str,
 ) -> (Actor, TeamId, Actor) {
-    let (_, _, admin) = bootstrap(app, organisation).await;
+    let (root, _, admin) = bootstrap(app, organisation).await;
     let team = create_team(app, &admin, team).await;
-    create_staff(app, &admin, username, &["staff"], &[team]).await;
+    create_staff(app, &admin, &root, username, &["staff"], &[team]).await;
     let staff = login(app, username).await;
     (admin, team, staff)
 }
@@ -260,8 +334,8 @@ impl World {
     pub async fn build(app: &TestApp) -> World {
         let (root, org_id, admin) = bootstrap(app, "Randers Kommune").await;
         let team = create_team(app, &admin, "Familieafdelingen").await;
-        create_staff(app, &admin, "caseworker", &["staff"], &[team]).await;
-        create_staff(app, &admin, "clerk", &["record_clerk"], &[]).await;
+        create_staff(app, &admin, &root, "caseworker", &["staff"], &[team]).await;
+        create_staff(app, &admin, &root, "clerk", &["record_clerk"], &[]).await;
         let staff = login(app, "caseworker").await;
         let clerk = login(app, "clerk").await;
         certify(app, &root, org_id, &staff, Roles::STAFF, &[team]).await;
@@ -401,7 +475,7 @@ impl World {
         members.extend(citizens.iter().map(|c| Member::Citizen(c.actor.account)));
         for member in members {
             let record = state.next_record(&staff.device, Operation::Add, member, now());
-            state.apply(&record, |_, _, _| true).unwrap();
+            state.apply(&record, &mut samtale_protocol::membership::any_signer).unwrap();
             records.push(json!({"record": b64::encode(record.as_bytes())}));
         }
         app.call(
@@ -437,6 +511,7 @@ pub async fn create_team(app: &TestApp, admin: &Actor, name: &str) -> TeamId {
 pub async fn create_staff(
     app: &TestApp,
     admin: &Actor,
+    root: &OrgRootKey,
     username: &str,
     roles: &[&str],
     teams: &[TeamId],
@@ -451,13 +526,15 @@ pub async fn create_staff(
                 "display_name": username,
                 "password": PASSWORD,
                 "roles": roles,
-                "teams": teams,
             })),
         )
         .await,
         201,
     )
     .await;
+    for team in teams {
+        join_team(app, root, admin.token(), *team, info.account_id).await;
+    }
     info.account_id
 }
 
