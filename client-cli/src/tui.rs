@@ -342,7 +342,9 @@ fn draw_conversation(frame: &mut Frame, model: &ChatModel, area: Rect) {
         .map(|b| {
             let color = match b {
                 Banner::ConsentWithdrawn { .. } | Banner::DevicesReset { .. } => Color::Red,
-                Banner::Unverified { .. } | Banner::DevicesChanged { .. } => Color::Yellow,
+                Banner::Unverified { .. }
+                | Banner::DevicesChanged { .. }
+                | Banner::AccountGone { .. } => Color::Yellow,
                 Banner::Journaled { .. } => Color::Blue,
             };
             Line::from(Span::styled(

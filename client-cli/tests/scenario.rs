@@ -522,8 +522,9 @@ async fn the_whole_story_with_the_real_binary() {
         .json();
     assert_eq!(after["messages"][2]["body"]["text"], "Ses torsdag.");
 
-    // Maja's tablet: a new invitation reaches the same account; the phone
-    // grants the tablet her key, and the tablet reads the history.
+    // Maja's tablet: a new invitation reaches the same account; she
+    // approves it on her phone by its fingerprint, the phone grants it her
+    // key, and the tablet reads the history.
     let invitation = cli
         .run(
             "mette",
@@ -557,8 +558,39 @@ async fn the_whole_story_with_the_real_binary() {
         before["messages"][0]["body"]["status"], "failed",
         "no key yet"
     );
-    let granted = cli.run("maja", &["--json", "keys"]).await.ok().json();
-    assert!(granted["granted"].as_u64().unwrap() >= 1, "{granted}");
+    // Nothing reaches the tablet until the phone approves it: `keys` on
+    // the phone lists it as waiting and grants it nothing.
+    assert_eq!(tablet["approval_needed"], true, "{tablet}");
+    let waiting = cli.run("maja", &["--json", "keys"]).await.ok().json();
+    assert_eq!(waiting["granted"], 0, "{waiting}");
+    assert_eq!(
+        waiting["pending"][0]["fingerprint"], tablet["device_fingerprint"],
+        "{waiting}"
+    );
+    // A fingerprint that is not the tablet's is refused as a security error.
+    let wrong = cli
+        .run(
+            "maja",
+            &["devices", "approve", "--fingerprint", "AAAAA-AAAAA-AAAAA-AAAAA-AAAAA"],
+        )
+        .await
+        .code(6);
+    assert!(wrong.stderr.contains("no waiting device has the fingerprint"), "{}", wrong.stderr);
+    let approved = cli
+        .run(
+            "maja",
+            &[
+                "--json",
+                "devices",
+                "approve",
+                "--fingerprint",
+                tablet["device_fingerprint"].as_str().unwrap(),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert!(approved["keys"]["granted"].as_u64().unwrap() >= 1, "{approved}");
     let after = cli
         .run("maja-tablet", &["--json", "show", short])
         .await

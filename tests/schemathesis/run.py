@@ -40,6 +40,18 @@ def device() -> dict:
     return {"identity": b64(identity), "agreement": b64(agreement)}
 
 
+def uuid_bytes(text: str) -> bytes:
+    return bytes.fromhex(text.replace("-", ""))
+
+
+def team_record(root_key, team_id: str, account_id: str) -> bytes:
+    """Record 0 of a team's member list: the root adds a staff account."""
+    body = bytes([0x04, 1, 1]) + uuid_bytes(team_id) + (0).to_bytes(8, "big") + bytes(32)
+    body += bytes([1, 0x02]) + uuid_bytes(account_id) + int(time.time()).to_bytes(8, "big")
+    body += root_key.public_key().public_bytes(**RAW)
+    return body + root_key.sign(b"samtale/v1/membership\0" + body)
+
+
 def call(base, method, path, body=None, token=None):
     request = urllib.request.Request(base + path, method=method)
     if body is not None:
@@ -87,7 +99,8 @@ def main() -> int:
             except OSError:
                 time.sleep(0.1)
 
-        root = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(**RAW)
+        root_key = ed25519.Ed25519PrivateKey.generate()
+        root = root_key.public_key().public_bytes(**RAW)
         boot = call(base, "POST", "/v1/bootstrap", {
             "enrolment_code": code, "organisation_name": "Schemathesis Kommune",
             "root_public_key": b64(root), "username": "admin", "display_name": "Admin",
@@ -95,9 +108,13 @@ def main() -> int:
         })
         admin = boot["tokens"]["access_token"]
         team = call(base, "POST", "/v1/teams", {"name": "Team"}, admin)
-        call(base, "POST", "/v1/staff", {
+        staff = call(base, "POST", "/v1/staff", {
             "username": "tester", "display_name": "Tester", "password": "another long passphrase",
-            "roles": ["staff", "record_clerk", "admin"], "teams": [team["team_id"]],
+            "roles": ["staff", "record_clerk", "admin"],
+        }, admin)
+        # The root signs the tester into the team (PROTOCOL.md §7, log 1).
+        call(base, "POST", f"/v1/teams/{team['team_id']}/member-log", {
+            "record": b64(team_record(root_key, team["team_id"], staff["account_id"])),
         }, admin)
         tester = call(base, "POST", "/v1/sessions", {
             "username": "tester", "password": "another long passphrase",

@@ -95,6 +95,9 @@ pub struct DeviceNews {
     pub added: usize,
     /// Devices removed since this device last looked.
     pub removed: usize,
+    /// The server no longer knows the account (it was erased): nothing is
+    /// sealed to it.
+    pub gone: bool,
 }
 
 /// A thread whose participant list verified.
@@ -123,6 +126,11 @@ impl VerifiedThread {
     /// The citizens whose device lists were reset and not confirmed.
     pub fn unconfirmed_resets(&self) -> impl Iterator<Item = &DeviceNews> {
         self.news.iter().filter(|n| n.reset_at.is_some())
+    }
+
+    /// Whether the server no longer knows `account` (erased).
+    pub fn gone(&self, account: AccountId) -> bool {
+        self.news.iter().any(|n| n.account == account && n.gone)
     }
 }
 
@@ -282,9 +290,24 @@ impl Session {
         pins: &mut Pins,
         account: AccountId,
     ) -> Result<DeviceNews, ClientError> {
-        let records = self
+        let records = match self
             .fetch_log(&format!("/v1/accounts/{account}/device-log"))
-            .await?;
+            .await
+        {
+            Ok(records) => records,
+            Err(ClientError::Api(e)) if e.code() == Some(samtale_protocol::wire::ErrorCode::NotFound) => {
+                // Erased (or never there). Nothing will be sealed to it; a
+                // server that lies here denies service but learns nothing.
+                return Ok(DeviceNews {
+                    account,
+                    reset_at: None,
+                    added: 0,
+                    removed: 0,
+                    gone: true,
+                });
+            }
+            Err(e) => return Err(e),
+        };
         self.load_staff_for(dir, pins, records.iter().filter_map(|r| r.certificate.as_ref()))
             .await?;
         let state = dir
@@ -309,6 +332,7 @@ impl Session {
             reset_at: if own { None } else { reset_at },
             added: fresh.iter().filter(|c| c.operation == Operation::Add).count(),
             removed: fresh.iter().filter(|c| c.operation != Operation::Add).count(),
+            gone: false,
         })
     }
 
@@ -407,7 +431,7 @@ impl Session {
         let mut news = Vec::new();
         for account in ever {
             let n = self.load_citizen(dir, pins, account).await?;
-            if n.reset_at.is_some() || n.added > 0 || n.removed > 0 {
+            if n.reset_at.is_some() || n.added > 0 || n.removed > 0 || n.gone {
                 news.push(n);
             }
         }
@@ -517,7 +541,7 @@ impl Session {
         let team_set = find(HolderKind::Team, vt.team.as_bytes())
             .ok_or_else(|| ClientError::Refused("the team has no key yet: a certified member of the team runs `samtale keys` first".into()))?;
         out.push(self.verified_holder(dir, pins, HolderOwner::Team(vt.team), team_set)?.current().key);
-        for citizen in &vt.citizens {
+        for citizen in vt.citizens.iter().filter(|c| !vt.gone(**c)) {
             let name = names.get(citizen).cloned().unwrap_or_else(|| "a citizen of this thread".into());
             let set = find(HolderKind::Citizen, citizen.as_bytes()).ok_or_else(|| {
                 ClientError::Refused(format!(

@@ -135,6 +135,12 @@ pub enum Banner {
         /// When (Unix seconds, as the reset record says).
         at: u64,
     },
+    /// A participant's account no longer exists on the server (erased):
+    /// nothing is sent to them.
+    AccountGone {
+        /// Their name, if known.
+        name: String,
+    },
     /// A citizen's devices changed since this device last looked.
     DevicesChanged {
         /// Their name.
@@ -168,6 +174,9 @@ impl Banner {
             Self::DevicesReset { name, at } => format!(
                 "{name}'s devices were reset on {}: compare safety numbers with {name} (`samtale safety`) before anything more is sent to them",
                 crate::output::utc_date(*at)
+            ),
+            Self::AccountGone { name } => format!(
+                "{name} no longer has an account (it was erased): messages here no longer reach them"
             ),
             Self::DevicesChanged {
                 name,
@@ -285,7 +294,7 @@ impl Verified {
             .citizens
             .iter()
             .find(|c| c.account_id == account)
-            .map_or_else(|| "a citizen".into(), |c| c.display_name.clone())
+            .map_or_else(|| "a former participant".into(), |c| c.display_name.clone())
     }
 
     /// Every citizen's name.
@@ -624,6 +633,7 @@ impl Session {
         for news in &v.vt.news {
             let name = v.citizen_name(news.account);
             match news.reset_at {
+                _ if news.gone => banners.push(Banner::AccountGone { name }),
                 Some(at) => banners.push(Banner::DevicesReset { name, at }),
                 None => banners.push(Banner::DevicesChanged {
                     name,

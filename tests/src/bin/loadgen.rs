@@ -483,7 +483,7 @@ async fn relay(c: Config) -> Result<(), AnyError> {
         Some(&admin),
         json!({
             "username": "sender", "display_name": "Sender", "password": password,
-            "roles": ["staff"], "teams": [team_id],
+            "roles": ["staff"],
         }),
     )
     .await?;
@@ -533,6 +533,31 @@ async fn relay(c: Config) -> Result<(), AnyError> {
         ),
         Some(&staff_token),
         json!({"certificate": b64::encode(certificate.as_bytes())}),
+    )
+    .await?;
+    // The root signs the sender into the team's member list and its
+    // device into its device list (the signed logs clients replay).
+    let team_log = MembershipState::new(LogKind::TeamMembers, *team_uuid.as_bytes());
+    let join = team_log.next_record_by_root(&root, Operation::Add, Member::Staff(staff_account), now());
+    api.call(
+        reqwest::Method::POST,
+        &format!("/v1/teams/{team_id}/member-log"),
+        Some(&admin),
+        json!({"record": b64::encode(join.as_bytes())}),
+    )
+    .await?;
+    let device_log = MembershipState::new(LogKind::DeviceList, *staff_account.as_bytes());
+    let listed = device_log.next_record_by_root(
+        &root,
+        Operation::Add,
+        Member::Device(staff_device.public()),
+        now(),
+    );
+    api.call(
+        reqwest::Method::POST,
+        &format!("/v1/accounts/{staff_account}/device-log"),
+        Some(&staff_token),
+        json!({"record": b64::encode(listed.as_bytes())}),
     )
     .await?;
     let publish = |who: &DeviceKeys, key: &HolderKeyPair, owner: [u8; 16]| {
@@ -621,7 +646,7 @@ async fn relay(c: Config) -> Result<(), AnyError> {
             Member::Citizen(account),
         ] {
             let record = log.next_record(&staff_device, Operation::Add, member, now());
-            log.apply(&record, |_, _, _| true)?;
+            log.apply(&record, &mut samtale_protocol::membership::any_signer)?;
             records.push(json!({"record": b64::encode(record.as_bytes())}));
         }
         api.call(reqwest::Method::POST, "/v1/threads", Some(&staff_token), json!({
