@@ -16,13 +16,13 @@ use samtale_cli::client::{
 };
 use samtale_cli::output::{Style, assurance_words, print_json, table};
 use samtale_cli::profile::{Home, Profile};
+use samtale_protocol::membership::Operation;
 use samtale_protocol::minimise::Minimiser;
 use samtale_protocol::wire::{
     AccountInfo, AccountKind, AssuranceLevel, CitizenInfo, ConsentState, ConsentText,
     CreateInvitationRequest, CreateStaffRequest, CreateTeamRequest, DeviceInfo, EidProviders,
     InvitationCreated, Role, StaffInfo, TeamInfo,
 };
-use samtale_protocol::membership::Operation;
 use samtale_protocol::{AccountId, DeviceKeys, TeamId, eid_nonce, fingerprints_match};
 use serde::Serialize;
 
@@ -1566,7 +1566,8 @@ async fn admin_with_session(
                 )
                 .await?;
             for team in &team_ids {
-                s.change_team(*team, info.account_id, Operation::Add).await?;
+                s.change_team(*team, info.account_id, Operation::Add)
+                    .await?;
             }
             let info = resolve_staff(&mut s, &info.username).await?;
             if style.json {

@@ -68,7 +68,11 @@ fn ask(question: &str) -> anyhow::Result<String> {
     Ok(answer.trim().to_owned())
 }
 
-pub(crate) async fn devices(global: &Global, style: &Style, a: DevicesArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn devices(
+    global: &Global,
+    style: &Style,
+    a: DevicesArgs,
+) -> anyhow::Result<ExitCode> {
     let mut s = open(global).await?;
     match a.action.unwrap_or(DevicesAction::List) {
         DevicesAction::List => {
@@ -197,7 +201,11 @@ pub struct SafetyArgs {
     confirm: Option<String>,
 }
 
-pub(crate) async fn safety(global: &Global, style: &Style, a: SafetyArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn safety(
+    global: &Global,
+    style: &Style,
+    a: SafetyArgs,
+) -> anyhow::Result<ExitCode> {
     let mut s = open(global).await?;
     let thread = s.resolve_thread(&a.thread).await?;
     if let Some(name) = &a.confirm {

@@ -482,7 +482,10 @@ async fn a_clerk_exports_a_verified_case_file_and_tampering_is_refused_by_name()
     // stops there, before any message: the list does not verify.
     let err = refused_export(&cli, &short, &cli.home.path().join("t4")).await;
     assert!(err.contains("participant list"), "{err}");
-    assert!(err.contains("without a certificate from the organisation"), "{err}");
+    assert!(
+        err.contains("without a certificate from the organisation"),
+        "{err}"
+    );
     sqlx::query("UPDATE devices SET certificate = ?1 WHERE id = ?2")
         .bind(certificate)
         .bind(&device)

@@ -571,11 +571,22 @@ async fn the_whole_story_with_the_real_binary() {
     let wrong = cli
         .run(
             "maja",
-            &["devices", "approve", "--fingerprint", "AAAAA-AAAAA-AAAAA-AAAAA-AAAAA"],
+            &[
+                "devices",
+                "approve",
+                "--fingerprint",
+                "AAAAA-AAAAA-AAAAA-AAAAA-AAAAA",
+            ],
         )
         .await
         .code(6);
-    assert!(wrong.stderr.contains("no waiting device has the fingerprint"), "{}", wrong.stderr);
+    assert!(
+        wrong
+            .stderr
+            .contains("no waiting device has the fingerprint"),
+        "{}",
+        wrong.stderr
+    );
     let approved = cli
         .run(
             "maja",
@@ -590,7 +601,10 @@ async fn the_whole_story_with_the_real_binary() {
         .await
         .ok()
         .json();
-    assert!(approved["keys"]["granted"].as_u64().unwrap() >= 1, "{approved}");
+    assert!(
+        approved["keys"]["granted"].as_u64().unwrap() >= 1,
+        "{approved}"
+    );
     let after = cli
         .run("maja-tablet", &["--json", "show", short])
         .await

@@ -125,7 +125,8 @@ pub use keys::{
 pub use receipt::{RECEIPT_LEN, RECEIPT_VERSION, Receipt, ReceiptError, ReceiptKind};
 pub use rng::RandomnessError;
 pub use safety::{
-    device_fingerprint, fingerprints_match, org_fingerprint, safety_number, safety_number_for_devices,
+    device_fingerprint, fingerprints_match, org_fingerprint, safety_number,
+    safety_number_for_devices,
 };
 
 /// Deterministic constructors for generating and re-checking test vectors.

@@ -357,7 +357,8 @@ pub struct MembershipState {
 
 /// A log's policy: whether the record's signer may make its change, given
 /// the state before it; `Err` says what the policy requires.
-pub type Policy<'p> = dyn FnMut(&MembershipState, &MembershipRecord) -> Result<(), &'static str> + 'p;
+pub type Policy<'p> =
+    dyn FnMut(&MembershipState, &MembershipRecord) -> Result<(), &'static str> + 'p;
 
 impl MembershipState {
     /// An empty log for `subject` (a team, thread or account id's bytes).
@@ -546,15 +547,21 @@ impl MembershipState {
         self.members.iter().any(|m| m.same_party(member))
     }
 
-    /// The members after every record issued at or before `at` (Unix
-    /// seconds): who was a member then.
+    /// Who was a member at `at` (Unix seconds): the members after every
+    /// record issued before `at`, plus those a record issued within that
+    /// second added. Times have one-second resolution, so a removal (or
+    /// reset) takes effect after the second it is dated: something its
+    /// signer signed in that same second still counts.
     pub fn members_at(&self, at: u64) -> Vec<Member> {
         let mut members: Vec<Member> = Vec::new();
         for c in self.changes.iter().take_while(|c| c.issued_at <= at) {
+            let same_second = c.issued_at == at;
             match c.operation {
                 Operation::Add => members.push(c.member),
-                Operation::Remove => members.retain(|m| *m != c.member),
-                Operation::Reset => members = vec![c.member],
+                Operation::Remove if !same_second => members.retain(|m| *m != c.member),
+                Operation::Reset if !same_second => members = vec![c.member],
+                Operation::Reset => members.push(c.member),
+                Operation::Remove => {}
             }
         }
         members
@@ -614,7 +621,10 @@ mod tests {
                 _ => return Err("devices only"),
             },
         });
-        if state.members().is_empty() || state.contains(&signer) || r.operation() == Operation::Reset {
+        if state.members().is_empty()
+            || state.contains(&signer)
+            || r.operation() == Operation::Reset
+        {
             Ok(())
         } else {
             Err("not a device of the list")
@@ -710,10 +720,13 @@ mod tests {
         assert_eq!(state.apply(&reset, &mut device_policy), Ok(()));
         assert_eq!(state.members(), &[member(&phone)]);
         records.push(reset);
-        // Who was a member when: before the reset, after it.
+        // Who was a member when: before the reset, after it (a removal
+        // takes effect after the second it is dated).
         assert!(!state.contained_at(&member(&phone), 1_700_000_000));
         assert!(state.contained_at(&member(&phone), 1_700_000_100));
         assert!(state.contained_at(&member(&device(2)), 1_700_000_099));
+        assert!(state.contained_at(&member(&device(2)), 1_700_000_100));
+        assert!(!state.contained_at(&member(&device(2)), 1_700_000_101));
         // A reset signed by another key than the device it keeps is refused.
         let mut fresh = MembershipState::new(LogKind::DeviceList, [7; 16]);
         let forged = fresh.next_record(&device(6), Operation::Reset, member(&phone), 1);

@@ -52,7 +52,10 @@ fn party_digits(stable_id: &[u8], keys: &[IdentityKey]) -> String {
 /// # Ok::<(), samtale_protocol::RandomnessError>(())
 /// ```
 pub fn safety_number(a: (&[u8], &IdentityKey), b: (&[u8], &IdentityKey)) -> String {
-    safety_number_for_devices((a.0, std::slice::from_ref(a.1)), (b.0, std::slice::from_ref(b.1)))
+    safety_number_for_devices(
+        (a.0, std::slice::from_ref(a.1)),
+        (b.0, std::slice::from_ref(b.1)),
+    )
 }
 
 /// The safety number of two accounts with any number of devices each: a

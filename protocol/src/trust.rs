@@ -39,7 +39,9 @@ use crate::cert::{CertificateBody, DeviceCertificate, Roles};
 use crate::holder_key::HolderKeyRecord;
 use crate::ids::{AccountId, HolderId, OrgId, TeamId, ThreadId};
 use crate::keys::{DevicePublicKeys, HolderKind, HolderPublicKey, IdentityKey, OrgRootPublicKey};
-use crate::membership::{LogKind, Member, MembershipError, MembershipRecord, MembershipState, Operation};
+use crate::membership::{
+    LogKind, Member, MembershipError, MembershipRecord, MembershipState, Operation,
+};
 
 /// How far a signed time may lie in the verifier's future (clock skew).
 pub const CLOCK_LEEWAY_SECS: u64 = 600;
@@ -240,7 +242,8 @@ impl Directory {
         certificate: Option<&'c DeviceCertificate>,
         at: u64,
     ) -> Result<&'c CertificateBody, &'static str> {
-        let cert = certificate.ok_or("signed by a device without a certificate from the organisation")?;
+        let cert =
+            certificate.ok_or("signed by a device without a certificate from the organisation")?;
         let body = cert
             .verify_signer(&self.root, at, signer)
             .map_err(|_| "signed by a device whose certificate from the organisation does not verify at that time")?;
@@ -248,7 +251,9 @@ impl Directory {
             return Err("signed by a device of another organisation");
         }
         if !self.staff_device_at(body.staff_id, signer, at) {
-            return Err("signed by a device that was not in its owner's signed device list at that time");
+            return Err(
+                "signed by a device that was not in its owner's signed device list at that time",
+            );
         }
         Ok(body)
     }
@@ -315,16 +320,18 @@ impl Directory {
         records: &[MembershipRecord],
     ) -> Result<&MembershipState, TrustError> {
         let root = self.root;
-        let mut policy = |state: &MembershipState, r: &MembershipRecord| -> Result<(), &'static str> {
+        let mut policy = |state: &MembershipState,
+                          r: &MembershipRecord|
+         -> Result<(), &'static str> {
             device_member(r)?;
             let by_root = root.is(r.signer());
             match r.operation() {
                 Operation::Add if by_root => Ok(()),
                 Operation::Add => Err("a staff device is added by the organisation root"),
                 Operation::Remove if by_root || holds_device(state, r.signer()) => Ok(()),
-                Operation::Remove => {
-                    Err("a staff device is removed by the organisation root or another of the account's devices")
-                }
+                Operation::Remove => Err(
+                    "a staff device is removed by the organisation root or another of the account's devices",
+                ),
                 Operation::Reset => Err("a staff device list is never reset"),
             }
         };
@@ -349,7 +356,9 @@ impl Directory {
         let certs = certificates_by_seq(records);
         let state = {
             let dir = &*self;
-            let mut policy = |state: &MembershipState, r: &MembershipRecord| -> Result<(), &'static str> {
+            let mut policy = |state: &MembershipState,
+                              r: &MembershipRecord|
+             -> Result<(), &'static str> {
                 let device = device_member(r)?;
                 match r.operation() {
                     Operation::Add if state.members().is_empty() => {
@@ -360,9 +369,9 @@ impl Directory {
                         }
                     }
                     Operation::Add if holds_device(state, r.signer()) => Ok(()),
-                    Operation::Add => {
-                        Err("a citizen's new device is added by one of their devices, after they approved it there")
-                    }
+                    Operation::Add => Err(
+                        "a citizen's new device is added by one of their devices, after they approved it there",
+                    ),
                     Operation::Remove => {
                         if holds_device(state, r.signer()) || dir.root.is(r.signer()) {
                             return Ok(());
@@ -372,7 +381,9 @@ impl Directory {
                         if body.roles.contains(Roles::ADMIN) {
                             Ok(())
                         } else {
-                            Err("a citizen's device is removed by one of their devices or an organisation admin")
+                            Err(
+                                "a citizen's device is removed by one of their devices or an organisation admin",
+                            )
                         }
                     }
                     // The device it keeps signed it (checked on apply).
@@ -403,7 +414,9 @@ impl Directory {
         let certs = certificates_by_seq(records);
         let state = {
             let dir = &*self;
-            let mut policy = |_: &MembershipState, r: &MembershipRecord| -> Result<(), &'static str> {
+            let mut policy = |_: &MembershipState,
+                              r: &MembershipRecord|
+             -> Result<(), &'static str> {
                 if !matches!(r.member(), Member::Staff(_)) {
                     return Err("a team's member list names staff accounts only");
                 }
@@ -415,7 +428,9 @@ impl Directory {
                 if body.roles.contains(Roles::ADMIN) {
                     Ok(())
                 } else {
-                    Err("a team's members are changed by the organisation root or an admin's device")
+                    Err(
+                        "a team's members are changed by the organisation root or an admin's device",
+                    )
                 }
             };
             MembershipState::replay(
@@ -443,19 +458,27 @@ impl Directory {
         let subject = *thread.as_bytes();
         let certs = certificates_by_seq(records);
         let mut team: Option<TeamId> = None;
-        let mut policy = |state: &MembershipState, r: &MembershipRecord| -> Result<(), &'static str> {
+        let mut policy = |state: &MembershipState,
+                          r: &MembershipRecord|
+         -> Result<(), &'static str> {
             match (r.seq(), r.member(), r.operation()) {
                 (0, Member::Team(t), Operation::Add) => team = Some(*t),
                 (0, _, _) => return Err("a thread's participant list starts by adding its team"),
                 (_, Member::Team(_), _) => return Err("a thread has one team, added first"),
                 (_, Member::Citizen(_), Operation::Add | Operation::Remove) => {}
                 (_, Member::Holder(_), Operation::Add) => {
-                    if state.members().iter().any(|m| matches!(m, Member::Holder(_))) {
+                    if state
+                        .members()
+                        .iter()
+                        .any(|m| matches!(m, Member::Holder(_)))
+                    {
                         return Err("a thread has one archive holder");
                     }
                 }
                 (_, Member::Holder(_), _) => return Err("the archive holder is never removed"),
-                _ => return Err("a thread's participants are its team, citizens and archive holder"),
+                _ => {
+                    return Err("a thread's participants are its team, citizens and archive holder");
+                }
             }
             let team = team.ok_or("a thread's participant list starts by adding its team")?;
             let cert = certs.get(&r.seq()).copied().flatten();
@@ -464,7 +487,9 @@ impl Directory {
                 return Err("signed by a device not certified for the staff role");
             }
             if !self.team_member_at(team, body.staff_id, r.issued_at()) {
-                return Err("signed by a staff member who was not in the thread's team at that time");
+                return Err(
+                    "signed by a staff member who was not in the thread's team at that time",
+                );
             }
             Ok(())
         };
@@ -513,7 +538,9 @@ impl Directory {
                 why,
             };
             if key.holder != holder || usize::try_from(key.epoch).ok() != Some(i) {
-                return Err(fail("the epochs are not those of one holder, in order from 0"));
+                return Err(fail(
+                    "the epochs are not those of one holder, in order from 0",
+                ));
             }
             if key.kind != kind {
                 return Err(fail("it is published as another kind of key"));
@@ -537,7 +564,9 @@ impl Directory {
                         return Err(fail("signed by a device not certified for the staff role"));
                     }
                     if !self.team_member_at(team, body.staff_id, at) {
-                        return Err(fail("signed by someone who was not in the team's member list then"));
+                        return Err(fail(
+                            "signed by someone who was not in the team's member list then",
+                        ));
                     }
                 }
                 HolderOwner::Citizen(account) => {
@@ -545,7 +574,9 @@ impl Directory {
                         return Err(fail("the citizen's device list was not checked"));
                     }
                     if !self.citizen_device_at(account, r.signer(), at) {
-                        return Err(fail("signed by a device that was not in the citizen's signed device list then"));
+                        return Err(fail(
+                            "signed by a device that was not in the citizen's signed device list then",
+                        ));
                     }
                 }
                 HolderOwner::Archive => {
@@ -553,7 +584,9 @@ impl Directory {
                         let body = self
                             .certified_at(r.signer(), served.certificate.as_ref(), at)
                             .map_err(fail)?;
-                        if !(body.roles.contains(Roles::RECORD_CLERK) || body.roles.contains(Roles::ADMIN)) {
+                        if !(body.roles.contains(Roles::RECORD_CLERK)
+                            || body.roles.contains(Roles::ADMIN))
+                        {
                             return Err(fail(
                                 "signed by a device the organisation did not certify for the archive (record clerk or admin)",
                             ));
@@ -589,7 +622,9 @@ impl Directory {
     }
 }
 
-fn certificates_by_seq(records: &[Served<MembershipRecord>]) -> HashMap<u64, Option<&DeviceCertificate>> {
+fn certificates_by_seq(
+    records: &[Served<MembershipRecord>],
+) -> HashMap<u64, Option<&DeviceCertificate>> {
     records
         .iter()
         .map(|s| (s.record.seq(), s.certificate.as_ref()))

@@ -1018,15 +1018,15 @@ impl LogRecord {
     pub fn decode(
         &self,
     ) -> Result<crate::trust::Served<crate::membership::MembershipRecord>, String> {
-        let record = crate::membership::MembershipRecord::decode(&self.record)
-            .map_err(|e| e.to_string())?;
-        let certificate = match &self.signer_certificate {
-            Some(c) => Some(
-                DeviceCertificate::decode(c)
-                    .map_err(|e| format!("record {}: its signer's certificate: {e}", record.seq()))?,
-            ),
-            None => None,
-        };
+        let record =
+            crate::membership::MembershipRecord::decode(&self.record).map_err(|e| e.to_string())?;
+        let certificate =
+            match &self.signer_certificate {
+                Some(c) => Some(DeviceCertificate::decode(c).map_err(|e| {
+                    format!("record {}: its signer's certificate: {e}", record.seq())
+                })?),
+                None => None,
+            };
         Ok(crate::trust::Served::new(record, certificate))
     }
 

@@ -109,8 +109,14 @@ async fn setup(app: &TestApp) -> Org {
     )
     .await;
     assert_eq!(staff.teams, vec![]);
-    support::world::join_team(app, &root, &admin.access_token, team.team_id, staff.account_id)
-        .await;
+    support::world::join_team(
+        app,
+        &root,
+        &admin.access_token,
+        team.team_id,
+        staff.account_id,
+    )
+    .await;
     let staff_device = DeviceKeys::generate().unwrap();
     let tokens: TokenPair = expect(
         login(app, "caseworker", STAFF_PASSWORD, &staff_device).await,
@@ -1112,7 +1118,11 @@ async fn an_organisation_sees_nothing_of_another_on_the_same_server(db: &TestDat
             format!("/v1/teams/{}/member-log", b_team.team_id),
             Some(json!({"record": "AAAA"})),
         ),
-        (Method::GET, format!("/v1/teams/{}/member-log", b_team.team_id), None),
+        (
+            Method::GET,
+            format!("/v1/teams/{}/member-log", b_team.team_id),
+            None,
+        ),
         (
             Method::GET,
             format!("/v1/accounts/{}/device-log", b_staff.account_id),

@@ -50,7 +50,15 @@ struct Setup {
 async fn setup(app: &TestApp) -> Setup {
     let world = World::build(app).await;
     let team_y = create_team(app, &world.admin, "Jobcenter").await;
-    create_staff(app, &world.admin, &world.root, "staff_y", &["staff"], &[team_y]).await;
+    create_staff(
+        app,
+        &world.admin,
+        &world.root,
+        "staff_y",
+        &["staff"],
+        &[team_y],
+    )
+    .await;
     let staff_y = login(app, "staff_y").await;
     support::world::certify(
         app,

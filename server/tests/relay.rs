@@ -254,8 +254,15 @@ async fn multi_party_thread_second_device_and_a_colleague_who_joins_later(db: &T
 
     // A colleague joins the team later and reads the whole history once
     // granted the team key.
-    let colleague_id =
-        create_staff(&app, &world.admin, &world.root, "colleague", &["staff"], &[world.team]).await;
+    let colleague_id = create_staff(
+        &app,
+        &world.admin,
+        &world.root,
+        "colleague",
+        &["staff"],
+        &[world.team],
+    )
+    .await;
     let colleague = login(&app, "colleague").await;
     assert_eq!(colleague.account, colleague_id);
     world.certify(&app, &colleague).await;

@@ -14,8 +14,8 @@ use samtale_protocol::wire::{
 };
 use samtale_protocol::{
     AccountId, CertificateBody, CertifiedTeam, DeviceCertificate, DeviceId, DevicePublicKeys,
-    Grant, HolderEpoch, HolderId, HolderKeyPair, HolderKeyRecord, HolderKind,
-    Roles, TeamId, ThreadId, device_fingerprint, fingerprints_match,
+    Grant, HolderEpoch, HolderId, HolderKeyPair, HolderKeyRecord, HolderKind, Roles, TeamId,
+    ThreadId, device_fingerprint, fingerprints_match,
 };
 use serde::Serialize;
 
@@ -117,7 +117,12 @@ impl Session {
             let Ok(grant) = Grant::decode(grant) else {
                 continue;
             };
-            if self.keystore.secrets().holder(grant.holder().holder_epoch()).is_some() {
+            if self
+                .keystore
+                .secrets()
+                .holder(grant.holder().holder_epoch())
+                .is_some()
+            {
                 continue;
             }
             if let Ok(key) = grant.open(device) {
@@ -288,9 +293,11 @@ impl Session {
                     .published
                     .push(format!("{kind:?} key {} epoch 0", key.epoch().holder));
                 self.publish(key, owner_bytes).await?;
-                self.verified_holder_of(dir, pins, owner).await?.ok_or_else(|| {
-                    ClientError::Refused("the key was published but cannot be found".into())
-                })?
+                self.verified_holder_of(dir, pins, owner)
+                    .await?
+                    .ok_or_else(|| {
+                        ClientError::Refused("the key was published but cannot be found".into())
+                    })?
             }
         };
         let current = verified.current().key.holder_epoch();
@@ -311,7 +318,8 @@ impl Session {
         } else {
             verified
         };
-        self.grant_missing(dir, pins, owner, &verified, report).await
+        self.grant_missing(dir, pins, owner, &verified, report)
+            .await
     }
 
     /// The keys a device of the entitled list may be granted, decided by
@@ -354,7 +362,9 @@ impl Session {
                     .map_err(|_| refuse("a device certificate from the server is malformed"))?;
                 let body = cert.body_unverified();
                 if body.staff_id != device.account_id || body.device != device.keys {
-                    return Ok(Err("its certificate is for another device or account".into()));
+                    return Ok(Err(
+                        "its certificate is for another device or account".into()
+                    ));
                 }
                 self.load_staff(dir, pins, device.account_id).await?;
                 let body = match dir.certified_at(&device.keys.identity, Some(&cert), now_secs()) {
@@ -378,7 +388,10 @@ impl Session {
                         if !(body.roles.contains(Roles::RECORD_CLERK)
                             || body.roles.contains(Roles::ADMIN)) =>
                     {
-                        Err("its certificate gives it no archive role (record clerk or admin)".into())
+                        Err(
+                            "its certificate gives it no archive role (record clerk or admin)"
+                                .into(),
+                        )
                     }
                     _ => Ok(body.device),
                 }
@@ -407,7 +420,9 @@ impl Session {
             let keys = match self.grant_target(dir, pins, owner, d).await? {
                 Ok(keys) => keys,
                 Err(why) => {
-                    report.skipped.push(format!("device {}: {why}", d.device_id));
+                    report
+                        .skipped
+                        .push(format!("device {}: {why}", d.device_id));
                     continue;
                 }
             };
@@ -454,7 +469,9 @@ impl Session {
         let mut dir = self.directory();
         let before = self.keystore.secrets().pins.clone();
         let mut pins = before.clone();
-        let result = self.upkeep_in(&mut dir, &mut pins, &me, rotate, &mut report).await;
+        let result = self
+            .upkeep_in(&mut dir, &mut pins, &me, rotate, &mut report)
+            .await;
         self.save_pins(&before, &pins)?;
         result.map(|()| report)
     }
@@ -492,8 +509,9 @@ impl Session {
                     }
                 }
                 // Admins and clerks who hold the archive key pass it on.
-                if let Some((_, verified)) =
-                    self.verified_holder_of(dir, pins, HolderOwner::Archive).await?
+                if let Some((_, verified)) = self
+                    .verified_holder_of(dir, pins, HolderOwner::Archive)
+                    .await?
                     && self
                         .keystore
                         .secrets()
@@ -570,7 +588,10 @@ impl Session {
 
     /// The devices of this account that the signed list does not name and
     /// that are not revoked: waiting for approval here.
-    async fn pending_devices(&mut self, dir: &Directory) -> Result<Vec<PendingDevice>, ClientError> {
+    async fn pending_devices(
+        &mut self,
+        dir: &Directory,
+    ) -> Result<Vec<PendingDevice>, ClientError> {
         let listed = dir
             .citizen_devices(self.config.account_id)
             .unwrap_or_default();
@@ -595,9 +616,13 @@ impl Session {
         let before = self.keystore.secrets().pins.clone();
         let mut pins = before.clone();
         let listed = if self.is_staff() {
-            self.load_staff(&mut dir, &mut pins, me).await.map(|()| dir.staff_devices(me))
+            self.load_staff(&mut dir, &mut pins, me)
+                .await
+                .map(|()| dir.staff_devices(me))
         } else {
-            self.load_citizen(&mut dir, &mut pins, me).await.map(|_| dir.citizen_devices(me))
+            self.load_citizen(&mut dir, &mut pins, me)
+                .await
+                .map(|_| dir.citizen_devices(me))
         };
         self.save_pins(&before, &pins)?;
         let listed = listed?.unwrap_or_default();
@@ -636,7 +661,13 @@ impl Session {
         let before = self.keystore.secrets().pins.clone();
         let mut pins = before.clone();
         let result = self
-            .maintain_holder(&mut dir, &mut pins, HolderOwner::Archive, false, &mut report)
+            .maintain_holder(
+                &mut dir,
+                &mut pins,
+                HolderOwner::Archive,
+                false,
+                &mut report,
+            )
             .await;
         self.save_pins(&before, &pins)?;
         result.map(|()| report)
@@ -747,7 +778,8 @@ impl Session {
                     Member::Device(d.keys),
                     now,
                 );
-                self.append_device_record(member.account_id, &record).await?;
+                self.append_device_record(member.account_id, &record)
+                    .await?;
                 list = self.staff_list(member.account_id).await?;
                 let _ = list;
             }
@@ -865,7 +897,12 @@ impl Session {
         let log = dir
             .citizen_log(me)
             .ok_or_else(|| refuse("your device list could not be read"))?;
-        let record = log.next_record(self.device()?, Operation::Add, Member::Device(keys), now_secs());
+        let record = log.next_record(
+            self.device()?,
+            Operation::Add,
+            Member::Device(keys),
+            now_secs(),
+        );
         self.append_device_record(me, &record).await?;
         Ok((*device).clone())
     }
@@ -891,26 +928,29 @@ impl Session {
             dir.citizen_log(me).cloned()
         };
         self.save_pins(&before, &pins)?;
-        let listed = list
-            .as_ref()
-            .and_then(|l| {
-                l.members()
-                    .iter()
-                    .find(|m| matches!(m, Member::Device(d) if d.identity == target.keys.identity))
-                    .copied()
-            });
+        let listed = list.as_ref().and_then(|l| {
+            l.members()
+                .iter()
+                .find(|m| matches!(m, Member::Device(d) if d.identity == target.keys.identity))
+                .copied()
+        });
         let mine = self.device()?.public();
         let i_am_listed = list
             .as_ref()
             .is_some_and(|l| l.contains(&Member::Device(mine)));
         match (list, listed) {
             (Some(list), Some(member)) if i_am_listed => {
-                let record = list.next_record(self.device()?, Operation::Remove, member, now_secs());
+                let record =
+                    list.next_record(self.device()?, Operation::Remove, member, now_secs());
                 self.append_device_record(me, &record).await?;
             }
             _ => {
-                self.call::<()>(reqwest::Method::DELETE, &format!("/v1/devices/{device}"), None)
-                    .await?;
+                self.call::<()>(
+                    reqwest::Method::DELETE,
+                    &format!("/v1/devices/{device}"),
+                    None,
+                )
+                .await?;
             }
         }
         Ok(())
@@ -941,7 +981,12 @@ impl Session {
             .cloned()
             .unwrap_or_else(|| MembershipState::new(LogKind::DeviceList, *me.as_bytes()));
         let device = self.device()?;
-        let record = log.next_record(device, Operation::Reset, Member::Device(device.public()), now_secs());
+        let record = log.next_record(
+            device,
+            Operation::Reset,
+            Member::Device(device.public()),
+            now_secs(),
+        );
         self.append_device_record(me, &record).await?;
         // A fresh citizen key that only this device holds.
         self.upkeep(true).await

@@ -18,8 +18,8 @@ use samtale_protocol::{DeviceKeys, ThreadId};
 use zeroize::Zeroizing;
 
 pub use keys::{OwnDevice, PendingDevice, UpkeepReport};
-pub use trust::{DeviceNews, LogPin, Pins};
 pub use setup::{InitRequest, JoinRequest, LoginRequest, init_organisation, join, login};
+pub use trust::{DeviceNews, LogPin, Pins};
 pub use view::{
     AttachmentInfo, Badge, Banner, Body, Participant, SafetyRow, Sender, ShownMessage, ThreadRow,
     ThreadView, Tick, media_type,

@@ -32,7 +32,8 @@ use serde::{Deserialize, Serialize};
 use super::{ClientError, Session, now_secs};
 
 /// What to do when the server's data does not verify.
-const TELL: &str = "Nothing was sent or granted. Tell your organisation: the server may have been tampered with";
+const TELL: &str =
+    "Nothing was sent or granted. Tell your organisation: the server may have been tampered with";
 
 /// What this device has verified before, kept in the keystore (so it is as
 /// tamper-proof as the keys): how far each log was seen, the newest epoch of
@@ -151,7 +152,10 @@ impl Session {
         Directory::new(self.config.root_public_key, self.config.org_id)
     }
 
-    async fn fetch_log(&mut self, path: &str) -> Result<Vec<Served<MembershipRecord>>, ClientError> {
+    async fn fetch_log(
+        &mut self,
+        path: &str,
+    ) -> Result<Vec<Served<MembershipRecord>>, ClientError> {
         let log: SignedLog = self.get(path).await?;
         samtale_protocol::wire::LogRecord::decode_all(&log.records)
             .map_err(|e| refuse(format!("a signed list from the server is malformed ({e})")))
@@ -167,7 +171,10 @@ impl Session {
         records: &[Served<MembershipRecord>],
     ) -> Result<usize, ClientError> {
         let len = records.len() as u64;
-        let head = records.last().map(|r| hex(&r.record.hash())).unwrap_or_default();
+        let head = records
+            .last()
+            .map(|r| hex(&r.record.hash()))
+            .unwrap_or_default();
         let seen = match pins.logs.get(key) {
             None => 0,
             Some(pin) => {
@@ -246,7 +253,12 @@ impl Session {
         let plain: Vec<MembershipRecord> = records.iter().map(|s| s.record.clone()).collect();
         dir.add_staff_device_log(account, &plain)
             .map_err(|e| refuse(format!("a staff member's device list: {e}")))?;
-        self.advance_pin(pins, &format!("devices:{account}"), "staff device list", &records)?;
+        self.advance_pin(
+            pins,
+            &format!("devices:{account}"),
+            "staff device list",
+            &records,
+        )?;
         Ok(())
     }
 
@@ -273,12 +285,23 @@ impl Session {
         if dir.team_log(team).is_some() {
             return Ok(());
         }
-        let records = self.fetch_log(&format!("/v1/teams/{team}/member-log")).await?;
-        self.load_staff_for(dir, pins, records.iter().filter_map(|r| r.certificate.as_ref()))
+        let records = self
+            .fetch_log(&format!("/v1/teams/{team}/member-log"))
             .await?;
+        self.load_staff_for(
+            dir,
+            pins,
+            records.iter().filter_map(|r| r.certificate.as_ref()),
+        )
+        .await?;
         dir.add_team_log(team, &records)
             .map_err(|e| refuse(format!("the team's member list: {e}")))?;
-        self.advance_pin(pins, &format!("team:{team}"), "team's member list", &records)?;
+        self.advance_pin(
+            pins,
+            &format!("team:{team}"),
+            "team's member list",
+            &records,
+        )?;
         Ok(())
     }
 
@@ -295,7 +318,9 @@ impl Session {
             .await
         {
             Ok(records) => records,
-            Err(ClientError::Api(e)) if e.code() == Some(samtale_protocol::wire::ErrorCode::NotFound) => {
+            Err(ClientError::Api(e))
+                if e.code() == Some(samtale_protocol::wire::ErrorCode::NotFound) =>
+            {
                 // Erased (or never there). Nothing will be sealed to it; a
                 // server that lies here denies service but learns nothing.
                 return Ok(DeviceNews {
@@ -308,8 +333,12 @@ impl Session {
             }
             Err(e) => return Err(e),
         };
-        self.load_staff_for(dir, pins, records.iter().filter_map(|r| r.certificate.as_ref()))
-            .await?;
+        self.load_staff_for(
+            dir,
+            pins,
+            records.iter().filter_map(|r| r.certificate.as_ref()),
+        )
+        .await?;
         let state = dir
             .add_citizen_device_log(account, &records)
             .map_err(|e| refuse(format!("a citizen's device list: {e}")))?
@@ -319,7 +348,11 @@ impl Session {
         let new = self.advance_pin(pins, &key, "citizen's device list", &records)?;
         let confirmed = pins.logs.get(&key).map_or(0, |p| p.confirmed);
         let changes = state.changes();
-        let fresh = if first_look { &[][..] } else { &changes[changes.len() - new..] };
+        let fresh = if first_look {
+            &[][..]
+        } else {
+            &changes[changes.len() - new..]
+        };
         let reset_at = changes
             .iter()
             .rev()
@@ -330,8 +363,14 @@ impl Session {
         Ok(DeviceNews {
             account,
             reset_at: if own { None } else { reset_at },
-            added: fresh.iter().filter(|c| c.operation == Operation::Add).count(),
-            removed: fresh.iter().filter(|c| c.operation != Operation::Add).count(),
+            added: fresh
+                .iter()
+                .filter(|c| c.operation == Operation::Add)
+                .count(),
+            removed: fresh
+                .iter()
+                .filter(|c| c.operation != Operation::Add)
+                .count(),
             gone: false,
         })
     }
@@ -348,7 +387,11 @@ impl Session {
         let Some(state) = dir.citizen_log(me) else {
             return Ok(OwnListing::Empty);
         };
-        if state.members().iter().any(|m| matches!(m, Member::Device(d) if same_keys(d, &mine))) {
+        if state
+            .members()
+            .iter()
+            .any(|m| matches!(m, Member::Device(d) if same_keys(d, &mine)))
+        {
             return Ok(OwnListing::Listed);
         }
         if state.members().is_empty() && state.changes().is_empty() {
@@ -361,7 +404,8 @@ impl Session {
         let reset = state.changes().iter().rev().find(|c| {
             c.operation == Operation::Reset
                 && state.changes().iter().any(|a| {
-                    a.seq < c.seq && matches!(a.member, Member::Device(d) if d.identity == mine.identity)
+                    a.seq < c.seq
+                        && matches!(a.member, Member::Device(d) if d.identity == mine.identity)
                 })
         });
         Ok(match (dropped, reset) {
@@ -396,8 +440,12 @@ impl Session {
             ));
         }
         self.load_team(dir, pins, team).await?;
-        self.load_staff_for(dir, pins, records.iter().filter_map(|r| r.certificate.as_ref()))
-            .await?;
+        self.load_staff_for(
+            dir,
+            pins,
+            records.iter().filter_map(|r| r.certificate.as_ref()),
+        )
+        .await?;
         let log = dir
             .verify_participants(thread, &records)
             .map_err(|e| refuse(format!("this thread's participant list: {e}")))?;
@@ -516,8 +564,14 @@ impl Session {
         detail: &ThreadDetail,
         names: &HashMap<AccountId, String>,
     ) -> Result<Vec<HolderPublicKey>, ClientError> {
-        if let Some(n) = vt.unconfirmed_resets().find(|n| n.account != self.config.account_id) {
-            let name = names.get(&n.account).cloned().unwrap_or_else(|| "a participant".into());
+        if let Some(n) = vt
+            .unconfirmed_resets()
+            .find(|n| n.account != self.config.account_id)
+        {
+            let name = names
+                .get(&n.account)
+                .cloned()
+                .unwrap_or_else(|| "a participant".into());
             return Err(ClientError::Verification(format!(
                 "{name}'s devices were reset on {}: a new device replaced all earlier ones, and only that device could read what you send. Compare safety numbers with {name} by phone or in person (`samtale safety {}`), then confirm with `samtale safety {} --confirm \"{name}\"`. Nothing was sent",
                 date(n.reset_at.unwrap_or(0)),
@@ -525,9 +579,7 @@ impl Session {
                 &vt.thread.to_string()[..8],
             )));
         }
-        let keys: ThreadKeys = self
-            .get(&format!("/v1/threads/{}/keys", vt.thread))
-            .await?;
+        let keys: ThreadKeys = self.get(&format!("/v1/threads/{}/keys", vt.thread)).await?;
         let find = |kind: HolderKind, owner: &[u8; 16]| {
             keys.holders.iter().find(|h| {
                 h.kind == kind
@@ -538,11 +590,22 @@ impl Session {
             })
         };
         let mut out = Vec::new();
-        let team_set = find(HolderKind::Team, vt.team.as_bytes())
-            .ok_or_else(|| ClientError::Refused("the team has no key yet: a certified member of the team runs `samtale keys` first".into()))?;
-        out.push(self.verified_holder(dir, pins, HolderOwner::Team(vt.team), team_set)?.current().key);
+        let team_set = find(HolderKind::Team, vt.team.as_bytes()).ok_or_else(|| {
+            ClientError::Refused(
+                "the team has no key yet: a certified member of the team runs `samtale keys` first"
+                    .into(),
+            )
+        })?;
+        out.push(
+            self.verified_holder(dir, pins, HolderOwner::Team(vt.team), team_set)?
+                .current()
+                .key,
+        );
         for citizen in vt.citizens.iter().filter(|c| !vt.gone(**c)) {
-            let name = names.get(citizen).cloned().unwrap_or_else(|| "a citizen of this thread".into());
+            let name = names
+                .get(citizen)
+                .cloned()
+                .unwrap_or_else(|| "a citizen of this thread".into());
             let set = find(HolderKind::Citizen, citizen.as_bytes()).ok_or_else(|| {
                 ClientError::Refused(format!(
                     "{name} has no key yet: it is made when they open Samtale for the first time after joining (`samtale keys` on their device). Try again after that"
@@ -562,7 +625,9 @@ impl Session {
         load_archive_signers(self, dir, pins, archive_set).await?;
         let archive = self.verified_holder(dir, pins, HolderOwner::Archive, archive_set)?;
         if archive.holder != vt.archive {
-            return Err(refuse("the archive key is not the one the thread's participant list names"));
+            return Err(refuse(
+                "the archive key is not the one the thread's participant list names",
+            ));
         }
         out.push(archive.current().key);
         let mut mine: Vec<HolderEpoch> = out.iter().map(HolderPublicKey::holder_epoch).collect();
@@ -605,12 +670,18 @@ impl Session {
                 return Err("sent from a staff device not certified for the staff role".into());
             }
             if !dir.team_member_at(vt.team, body.staff_id, at) {
-                return Err("sent by a staff member who was not in this thread's team at that time".into());
+                return Err(
+                    "sent by a staff member who was not in this thread's team at that time".into(),
+                );
             }
             return Ok(CheckedSender::Staff {
                 account: body.staff_id,
                 name: body.staff_name.clone(),
-                team: body.teams.iter().find(|t| t.id == vt.team).map(|t| t.name.clone()),
+                team: body
+                    .teams
+                    .iter()
+                    .find(|t| t.id == vt.team)
+                    .map(|t| t.name.clone()),
             });
         }
         // A citizen's device: whose list names it then, among the thread's citizens then?

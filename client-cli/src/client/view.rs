@@ -9,11 +9,11 @@ use std::path::Path;
 use samtale_protocol::payload::{
     AttachmentKey, AttachmentRef, MessagePayload, blob_sha256, open_referenced, seal_attachment,
 };
-use samtale_protocol::wire::{
-    AssuranceLevel, AttachmentStored, ConsentState, ErrorCode, MessagePage,
-    ReceiptList, RemovedRange, StoredMessage, TeamInfo, ThreadDetail, ThreadDevice, ThreadSummary,
-};
 use samtale_protocol::trust::Directory;
+use samtale_protocol::wire::{
+    AssuranceLevel, AttachmentStored, ConsentState, ErrorCode, MessagePage, ReceiptList,
+    RemovedRange, StoredMessage, TeamInfo, ThreadDetail, ThreadDevice, ThreadSummary,
+};
 use samtale_protocol::{
     AccountId, DeliveryContext, DeviceCertificate, Envelope, IdentityKey, MessageId, Receipt,
     ReceiptKind, TeamId, ThreadId, safety_number_for_devices,
@@ -441,7 +441,10 @@ impl Session {
         if envelope.thread_id() != ctx.thread_id {
             return (
                 None,
-                Err("this message was sealed for another thread: the server replayed it here".into()),
+                Err(
+                    "this message was sealed for another thread: the server replayed it here"
+                        .into(),
+                ),
             );
         }
         let Some(key) = envelope
@@ -789,8 +792,14 @@ impl Session {
             }
         }
         let names = v.names();
-        let Verified { detail, vt, mut dir, .. } = v;
-        self.seal_targets(&mut dir, pins, &vt, &detail, &names).await
+        let Verified {
+            detail,
+            vt,
+            mut dir,
+            ..
+        } = v;
+        self.seal_targets(&mut dir, pins, &vt, &detail, &names)
+            .await
     }
 
     /// Sends text (and files) to a thread; returns `(seq, message id)`
@@ -976,7 +985,10 @@ impl Session {
     /// account, over all of its devices in its signed device list (so the
     /// number changes when a device is added, removed or reset), with this
     /// account's own devices on the other side.
-    pub async fn safety_numbers(&mut self, thread: ThreadId) -> Result<Vec<SafetyRow>, ClientError> {
+    pub async fn safety_numbers(
+        &mut self,
+        thread: ThreadId,
+    ) -> Result<Vec<SafetyRow>, ClientError> {
         let before = self.keystore.secrets().pins.clone();
         let mut pins = before.clone();
         let result = self.safety_in(thread, &mut pins).await;
@@ -1037,14 +1049,20 @@ impl Session {
                 .filter(|d| d.account_id == account)
                 .find_map(|d| d.certificate.as_deref())
                 .and_then(|c| DeviceCertificate::decode(c).ok())
-                .map_or_else(|| "a staff member".into(), |c| c.body_unverified().staff_name.clone());
+                .map_or_else(
+                    || "a staff member".into(),
+                    |c| c.body_unverified().staff_name.clone(),
+                );
             rows.push(SafetyRow {
                 name,
                 account_id: account,
                 staff: true,
                 devices: keys.len(),
                 reset_unconfirmed: false,
-                safety_number: safety_number_for_devices((me.as_bytes(), &mine), (account.as_bytes(), &keys)),
+                safety_number: safety_number_for_devices(
+                    (me.as_bytes(), &mine),
+                    (account.as_bytes(), &keys),
+                ),
             });
         }
         for account in v.vt.citizens.iter().copied().filter(|a| *a != me) {
@@ -1064,7 +1082,10 @@ impl Session {
                 staff: false,
                 devices: keys.len(),
                 reset_unconfirmed: v.vt.unconfirmed_resets().any(|n| n.account == account),
-                safety_number: safety_number_for_devices((me.as_bytes(), &mine), (account.as_bytes(), &keys)),
+                safety_number: safety_number_for_devices(
+                    (me.as_bytes(), &mine),
+                    (account.as_bytes(), &keys),
+                ),
             });
         }
         rows.sort_by(|a, b| a.name.cmp(&b.name));
@@ -1074,7 +1095,11 @@ impl Session {
     /// Records that the person compared safety numbers with `name` (a
     /// participant of `thread`) and they matched: a reset of their device
     /// list up to now is no longer flagged.
-    pub async fn confirm_safety(&mut self, thread: ThreadId, name: &str) -> Result<SafetyRow, ClientError> {
+    pub async fn confirm_safety(
+        &mut self,
+        thread: ThreadId,
+        name: &str,
+    ) -> Result<SafetyRow, ClientError> {
         let rows = self.safety_numbers(thread).await?;
         let found: Vec<&SafetyRow> = rows
             .iter()

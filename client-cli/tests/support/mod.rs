@@ -25,8 +25,12 @@ pub struct Server {
     pub relay: samtale_server::relay::Relay,
     /// The SQLite database file (for tests that tamper with stored data).
     pub db_path: PathBuf,
+    /// The database, for tests that tamper with it as an operator would.
+    pub database: DatabaseSettings,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// A PostgreSQL database made for this server (admin URL, name).
+    pg: Option<(String, String)>,
 }
 
 impl Drop for Server {
@@ -34,14 +38,256 @@ impl Drop for Server {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        if let Some((admin, name)) = self.pg.take() {
+            // Best effort: the test's runtime may be gone, so a thread of its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    use sqlx::Connection;
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        )))
+                        .execute(&mut conn)
+                        .await;
+                    }
+                });
+            })
+            .join();
+        }
     }
 }
 
+/// Which database a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The environment variable that points the PostgreSQL variants at a server.
+pub const PG_ENV: &str = "SAMTALE_TEST_DATABASE_URL";
+
+/// A value bound into tampering SQL.
+#[derive(Debug, Clone)]
+pub enum Val {
+    Text(String),
+    Blob(Vec<u8>),
+    Int(i64),
+}
+
+impl From<&str> for Val {
+    fn from(s: &str) -> Val {
+        Val::Text(s.to_owned())
+    }
+}
+
+impl From<String> for Val {
+    fn from(s: String) -> Val {
+        Val::Text(s)
+    }
+}
+
+impl From<Vec<u8>> for Val {
+    fn from(b: Vec<u8>) -> Val {
+        Val::Blob(b)
+    }
+}
+
+impl From<&[u8]> for Val {
+    fn from(b: &[u8]) -> Val {
+        Val::Blob(b.to_vec())
+    }
+}
+
+impl From<i64> for Val {
+    fn from(i: i64) -> Val {
+        Val::Int(i)
+    }
+}
+
+macro_rules! bound {
+    ($sql:expr, $binds:expr, $query:path) => {{
+        let mut q = $query(sqlx::AssertSqlSafe($sql.to_owned()));
+        for b in $binds {
+            q = match b {
+                Val::Text(t) => q.bind(t.clone()),
+                Val::Blob(v) => q.bind(v.clone()),
+                Val::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }};
+}
+
 impl Server {
+    /// Runs one statement directly on the database, past the server, the
+    /// way an operator with database access would. `$1`, `$2`, … are bound
+    /// to `binds`. Returns the rows changed.
+    pub async fn sql(&self, sql: &str, binds: &[Val]) -> u64 {
+        use sqlx::Connection;
+        match &self.database {
+            DatabaseSettings::Sqlite { path } => {
+                let mut conn =
+                    sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
+                        .await
+                        .unwrap();
+                bound!(sql, binds, sqlx::query)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                    .rows_affected()
+            }
+            DatabaseSettings::Postgres { url } => {
+                let mut conn = sqlx::PgConnection::connect(url.expose()).await.unwrap();
+                bound!(sql, binds, sqlx::query)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                    .rows_affected()
+            }
+        }
+    }
+
+    /// The first column of a query's rows as bytes (BLOB or BYTEA).
+    pub async fn sql_blobs(&self, sql: &str, binds: &[Val]) -> Vec<Vec<u8>> {
+        use sqlx::Connection;
+        match &self.database {
+            DatabaseSettings::Sqlite { path } => {
+                let mut conn =
+                    sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
+                        .await
+                        .unwrap();
+                bound!(sql, binds, sqlx::query_scalar)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+            DatabaseSettings::Postgres { url } => {
+                let mut conn = sqlx::PgConnection::connect(url.expose()).await.unwrap();
+                bound!(sql, binds, sqlx::query_scalar)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+        }
+    }
+
+    /// The first column of a query's rows as text.
+    pub async fn sql_texts(&self, sql: &str, binds: &[Val]) -> Vec<String> {
+        use sqlx::Connection;
+        match &self.database {
+            DatabaseSettings::Sqlite { path } => {
+                let mut conn =
+                    sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
+                        .await
+                        .unwrap();
+                bound!(sql, binds, sqlx::query_scalar)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+            DatabaseSettings::Postgres { url } => {
+                let mut conn = sqlx::PgConnection::connect(url.expose()).await.unwrap();
+                bound!(sql, binds, sqlx::query_scalar)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+        }
+    }
+
+    /// One integer (a count).
+    pub async fn sql_count(&self, sql: &str, binds: &[Val]) -> i64 {
+        use sqlx::Connection;
+        match &self.database {
+            DatabaseSettings::Sqlite { path } => {
+                let mut conn =
+                    sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
+                        .await
+                        .unwrap();
+                bound!(sql, binds, sqlx::query_scalar)
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+            DatabaseSettings::Postgres { url } => {
+                let mut conn = sqlx::PgConnection::connect(url.expose()).await.unwrap();
+                bound!(sql, binds, sqlx::query_scalar)
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+        }
+    }
+
+    /// Starts a server on `backend` (PostgreSQL: a fresh database on the
+    /// server `SAMTALE_TEST_DATABASE_URL` names; `None`, said loudly, when
+    /// it is not set).
+    pub async fn start_on(eid: Option<&Op>, backend: Backend) -> Option<Server> {
+        if backend == Backend::Sqlite {
+            return Some(Server::start(eid).await);
+        }
+        let Ok(admin) = std::env::var(PG_ENV) else {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED (PostgreSQL): {PG_ENV} is not set. `bash .ci/run` sets it; by hand: \
+                 {PG_ENV}=postgres://postgres@127.0.0.1:5432/test cargo test"
+            );
+            return None;
+        };
+        use sqlx::Connection;
+        let name = format!(
+            "samtale_cli_{}",
+            samtale_protocol::AccountId::random()
+                .unwrap()
+                .to_string()
+                .replace('-', "")
+        );
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {PG_ENV}: {e}"));
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let url = match admin.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{name}"),
+            None => panic!("{PG_ENV} must end in /DATABASE"),
+        };
+        let settings = Settings::load(Default::default(), None, |k| {
+            (k == "SAMTALE_DATABASE_URL").then(|| url.clone())
+        })
+        .unwrap();
+        let mut server = Server::start_with(eid, settings.database).await;
+        server.pg = Some((admin, name));
+        Some(server)
+    }
+
     /// Starts a server on SQLite in a temporary directory, with `eid` as
     /// its eID broker if given.
     pub async fn start(eid: Option<&Op>) -> Server {
+        Server::start_with(
+            eid,
+            DatabaseSettings::Sqlite {
+                path: PathBuf::new(),
+            },
+        )
+        .await
+    }
+
+    async fn start_with(eid: Option<&Op>, database: DatabaseSettings) -> Server {
         let dir = tempfile::tempdir().unwrap();
+        let database = match database {
+            DatabaseSettings::Sqlite { .. } => DatabaseSettings::Sqlite {
+                path: dir.path().join("data").join("samtale.db"),
+            },
+            other => other,
+        };
         let mut identity = IdentitySettings::default();
         if let Some(op) = eid {
             identity.eid = vec![EidProviderSettings {
@@ -61,9 +307,7 @@ impl Server {
         let settings = Settings {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: dir.path().join("data"),
-            database: DatabaseSettings::Sqlite {
-                path: dir.path().join("data").join("samtale.db"),
-            },
+            database: database.clone(),
             log_format: LogFormat::Pretty,
             log_filter: "warn".into(),
             identity,
@@ -82,8 +326,10 @@ impl Server {
             enrolment_code,
             relay,
             db_path: dir.path().join("data").join("samtale.db"),
+            database,
             _dir: dir,
             shutdown: Some(tx),
+            pg: None,
         }
     }
 }

@@ -5,8 +5,7 @@ use axum::extract::{Path, State};
 use axum::response::NoContent;
 use samtale_protocol::Roles;
 use samtale_protocol::wire::{
-    CreateStaffRequest, CreateTeamRequest, ErrorCode, RetentionPolicy, StaffInfo,
-    TeamInfo,
+    CreateStaffRequest, CreateTeamRequest, ErrorCode, RetentionPolicy, StaffInfo, TeamInfo,
 };
 use samtale_protocol::{AccountId, TeamId};
 

@@ -689,7 +689,17 @@ mod tests {
         assert!(text.contains("https://samtale.aarhus.dk/join#7K3Q-ABCD-EFGH-JKMN-PQRS"));
         // The default address of a development server is not mistaken
         // for personal data either.
-        let local = letter("Aarhus Kommune", "http://127.0.0.1:8080", "7K3Q-ABCD-EFGH-JKMN-PQRS", "7K2QX-M3PAD-XXXXX-YYYYY-ZZZZZ", 1_767_225_600);
-        assert!(minimise::scan(&local).is_empty(), "{:?}", minimise::scan(&local));
+        let local = letter(
+            "Aarhus Kommune",
+            "http://127.0.0.1:8080",
+            "7K3Q-ABCD-EFGH-JKMN-PQRS",
+            "7K2QX-M3PAD-XXXXX-YYYYY-ZZZZZ",
+            1_767_225_600,
+        );
+        assert!(
+            minimise::scan(&local).is_empty(),
+            "{:?}",
+            minimise::scan(&local)
+        );
     }
 }

@@ -17,7 +17,9 @@ use axum::extract::{Path, State};
 use samtale_protocol::membership::{LogKind, Member, MembershipRecord, Operation};
 use samtale_protocol::trust::{Directory, Served};
 use samtale_protocol::wire::{AppendRecord, ErrorCode, LogRecord, SignedLog};
-use samtale_protocol::{AccountId, DeviceCertificate, IdentityKey, OrgId, OrgRootPublicKey, Roles, TeamId};
+use samtale_protocol::{
+    AccountId, DeviceCertificate, IdentityKey, OrgId, OrgRootPublicKey, Roles, TeamId,
+};
 
 use super::admin::team_in_org;
 use super::caller::Caller;
@@ -83,12 +85,16 @@ pub(super) async fn directory_for<'a>(
     let (root, org) = org_root(state, org_id).await?;
     let mut dir = Directory::new(root, org);
     for account in Directory::accounts_certified(certificates) {
-        let records = decoded(&state.storage.log_records(DEVICE_LOG, &account.to_string()).await?)?;
-        dir.add_staff_device_log(account, &records)
-            .map_err(|e| {
-                tracing::error!(error = %e, "a stored staff device list does not verify");
-                ApiError::internal("a stored device list does not verify")
-            })?;
+        let records = decoded(
+            &state
+                .storage
+                .log_records(DEVICE_LOG, &account.to_string())
+                .await?,
+        )?;
+        dir.add_staff_device_log(account, &records).map_err(|e| {
+            tracing::error!(error = %e, "a stored staff device list does not verify");
+            ApiError::internal("a stored device list does not verify")
+        })?;
     }
     Ok(dir)
 }
@@ -111,8 +117,7 @@ pub(super) async fn served_records(
 ) -> Result<Vec<Served<MembershipRecord>>, ApiError> {
     let mut out = Vec::with_capacity(records.len());
     for raw in records {
-        let record = MembershipRecord::decode(raw)
-            .map_err(|e| invalid(format!("record: {e}")))?;
+        let record = MembershipRecord::decode(raw).map_err(|e| invalid(format!("record: {e}")))?;
         let certificate = match signer_certificate(state, record.signer()).await? {
             Some(c) => Some(
                 DeviceCertificate::decode(&c)
@@ -145,7 +150,8 @@ pub(super) async fn team_directory(
     others: &[Served<MembershipRecord>],
 ) -> Result<Directory, ApiError> {
     let team: TeamId = parse_id(team_id)?;
-    let team_log = served_records(state, &state.storage.log_records(TEAM_LOG, team_id).await?).await?;
+    let team_log =
+        served_records(state, &state.storage.log_records(TEAM_LOG, team_id).await?).await?;
     let mut dir = directory_for(
         state,
         org_id,
@@ -162,13 +168,23 @@ pub(super) async fn team_directory(
     Ok(dir)
 }
 
-fn decode_new(req: &AppendRecord, log: LogKind, subject: &[u8; 16]) -> Result<MembershipRecord, ApiError> {
-    let record = MembershipRecord::decode(&req.record).map_err(|e| invalid(format!("record: {e}")))?;
+fn decode_new(
+    req: &AppendRecord,
+    log: LogKind,
+    subject: &[u8; 16],
+) -> Result<MembershipRecord, ApiError> {
+    let record =
+        MembershipRecord::decode(&req.record).map_err(|e| invalid(format!("record: {e}")))?;
     if record.log() != log {
-        return Err(invalid(format!("record: it belongs to another log than the {}", log.describe())));
+        return Err(invalid(format!(
+            "record: it belongs to another log than the {}",
+            log.describe()
+        )));
     }
     if record.subject() != subject {
-        return Err(invalid("record: it is for another subject than the path names"));
+        return Err(invalid(
+            "record: it is for another subject than the path names",
+        ));
     }
     Ok(record)
 }
@@ -263,7 +279,12 @@ pub(super) async fn append_team_log(
     }
     let stored = state.storage.log_records(TEAM_LOG, &team_id).await?;
     let all = with_new_record(&state, stored, &record).await?;
-    let mut dir = directory_for(&state, caller.org_id(), all.iter().filter_map(|s| s.certificate.as_ref())).await?;
+    let mut dir = directory_for(
+        &state,
+        caller.org_id(),
+        all.iter().filter_map(|s| s.certificate.as_ref()),
+    )
+    .await?;
     dir.add_team_log(team, &all)
         .map_err(|e| invalid(format!("record: {e}")))?;
     let (effect, action) = match record.operation() {
@@ -326,7 +347,11 @@ async fn append(
 }
 
 /// The account at `account` if it is in the caller's organisation.
-async fn account_in_org(state: &AppState, caller: &Caller, account: &str) -> Result<AccountRow, ApiError> {
+async fn account_in_org(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+) -> Result<AccountRow, ApiError> {
     let id: AccountId = path_id(account)?;
     state
         .storage
@@ -422,7 +447,12 @@ pub(super) async fn append_device_log(
     }
     let stored = state.storage.log_records(DEVICE_LOG, &owner.id).await?;
     let all = with_new_record(&state, stored, &record).await?;
-    let mut dir = directory_for(&state, caller.org_id(), all.iter().filter_map(|s| s.certificate.as_ref())).await?;
+    let mut dir = directory_for(
+        &state,
+        caller.org_id(),
+        all.iter().filter_map(|s| s.certificate.as_ref()),
+    )
+    .await?;
     let verified = if owner.kind == "staff" {
         let records: Vec<MembershipRecord> = all.into_iter().map(|s| s.record).collect();
         dir.add_staff_device_log(account, &records).map(|_| ())
@@ -467,10 +497,7 @@ pub(super) async fn append_device_log(
             _ => false,
         };
         if revoked {
-            state
-                .relay
-                .hub
-                .kill_device(&id, ErrorCode::DeviceRevoked);
+            state.relay.hub.kill_device(&id, ErrorCode::DeviceRevoked);
         }
     }
     tracing::info!(account_id = %owner.id, device_id = %device.id, %action, "device list changed");

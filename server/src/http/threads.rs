@@ -527,7 +527,14 @@ pub(super) async fn add_participant(
     let raw = new.as_bytes().to_vec();
     raw_log.push(raw.clone());
     let thread_id: ThreadId = path_id(&thread)?;
-    verify_participants(&state, caller.org_id(), thread_id, &ctx.thread.team_id, &raw_log).await?;
+    verify_participants(
+        &state,
+        caller.org_id(),
+        thread_id,
+        &ctx.thread.team_id,
+        &raw_log,
+    )
+    .await?;
     if !state
         .storage
         .add_thread_citizen(&ctx.thread.id, &citizen, seq, &raw, state.clock.now())

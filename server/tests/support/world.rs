@@ -207,7 +207,13 @@ pub async fn certify(
 
 /// The current state of a log the server serves at `path` (replayed
 /// without checking signers: the server checked them on the way in).
-pub async fn log_state(app: &TestApp, token: &str, path: &str, log: LogKind, subject: [u8; 16]) -> MembershipState {
+pub async fn log_state(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    log: LogKind,
+    subject: [u8; 16],
+) -> MembershipState {
     let served: samtale_protocol::wire::SignedLog =
         expect(app.call(Method::GET, path, Some(token), None).await, 200).await;
     let records: Vec<_> = served
@@ -253,7 +259,13 @@ pub async fn append_by_root(
 
 /// The root puts a staff account in a team (signed member list); `token`
 /// is an admin's.
-pub async fn join_team(app: &TestApp, root: &OrgRootKey, token: &str, team: TeamId, account: AccountId) {
+pub async fn join_team(
+    app: &TestApp,
+    root: &OrgRootKey,
+    token: &str,
+    team: TeamId,
+    account: AccountId,
+) {
     append_by_root(
         app,
         root,
@@ -475,7 +487,9 @@ impl World {
         members.extend(citizens.iter().map(|c| Member::Citizen(c.actor.account)));
         for member in members {
             let record = state.next_record(&staff.device, Operation::Add, member, now());
-            state.apply(&record, &mut samtale_protocol::membership::any_signer).unwrap();
+            state
+                .apply(&record, &mut samtale_protocol::membership::any_signer)
+                .unwrap();
             records.push(json!({"record": b64::encode(record.as_bytes())}));
         }
         app.call(

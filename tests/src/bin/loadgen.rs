@@ -538,7 +538,8 @@ async fn relay(c: Config) -> Result<(), AnyError> {
     // The root signs the sender into the team's member list and its
     // device into its device list (the signed logs clients replay).
     let team_log = MembershipState::new(LogKind::TeamMembers, *team_uuid.as_bytes());
-    let join = team_log.next_record_by_root(&root, Operation::Add, Member::Staff(staff_account), now());
+    let join =
+        team_log.next_record_by_root(&root, Operation::Add, Member::Staff(staff_account), now());
     api.call(
         reqwest::Method::POST,
         &format!("/v1/teams/{team_id}/member-log"),
