@@ -4,7 +4,7 @@
 
 use crate::codec::{DecodeError, Reader, Writer, object_type};
 use crate::ids::HolderId;
-use crate::keys::{AgreementKey, DeviceKeys, HolderKind, HolderPublicKey, IdentityKey};
+use crate::keys::{AgreementKey, DeviceKeys, HolderKind, HolderPublicKey, IdentityKey, OrgRootKey};
 use crate::primitives::{self, context};
 
 /// Holder key record format version.
@@ -43,7 +43,27 @@ impl HolderKeyRecord {
         owner: [u8; 16],
         created_at: u64,
     ) -> Self {
-        let signer_key = signer.public().identity;
+        Self::build(signer.public().identity, signer.signing_key(), key, owner, created_at)
+    }
+
+    /// Signs the publication of an archive epoch with the organisation
+    /// root itself (the strongest certification an archive key can have).
+    pub fn sign_by_root(
+        root: &OrgRootKey,
+        key: &HolderPublicKey,
+        owner: [u8; 16],
+        created_at: u64,
+    ) -> Self {
+        Self::build(root.public().as_identity(), root.signing_key(), key, owner, created_at)
+    }
+
+    fn build(
+        signer_key: IdentityKey,
+        signing: &ed25519_dalek::SigningKey,
+        key: &HolderPublicKey,
+        owner: [u8; 16],
+        created_at: u64,
+    ) -> Self {
         let mut w = Writer::with_capacity(HOLDER_KEY_RECORD_LEN);
         w.u8(object_type::HOLDER_KEY)
             .u8(HOLDER_KEY_VERSION)
@@ -54,7 +74,7 @@ impl HolderKeyRecord {
             .bytes(&owner)
             .u64(created_at)
             .bytes(&signer_key.to_bytes());
-        let sig = primitives::sign(signer.signing_key(), context::HOLDER_KEY, w.as_slice());
+        let sig = primitives::sign(signing, context::HOLDER_KEY, w.as_slice());
         w.bytes(&sig);
         Self {
             key: *key,

@@ -6,8 +6,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
-
 use hkdf::Hkdf;
 use samtale_protocol::membership::{
     LogKind, Member, MembershipRecord, MembershipState, Operation, any_signer,
@@ -15,52 +13,10 @@ use samtale_protocol::membership::{
 use samtale_protocol::testing::{device_keys, holder_key, org_root};
 use samtale_protocol::*;
 use serde_json::{Value, json};
+
+mod common;
+use common::{arr, bytes_of, check, committed, h, seq};
 use sha2::Sha256;
-
-fn h(bytes: &[u8]) -> String {
-    hex::encode(bytes)
-}
-
-fn seq(start: u8, len: usize) -> Vec<u8> {
-    (0..len).map(|i| start.wrapping_add(i as u8)).collect()
-}
-
-fn arr<const N: usize>(start: u8) -> [u8; N] {
-    seq(start, N).try_into().unwrap()
-}
-
-fn check(name: &str, value: &Value) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/vectors")
-        .join(name);
-    let text = serde_json::to_string_pretty(value).unwrap() + "\n";
-    if std::env::var_os("SAMTALE_WRITE_VECTORS").is_some() {
-        std::fs::write(&path, &text).unwrap();
-        println!("wrote {}", path.display());
-        return;
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run with SAMTALE_WRITE_VECTORS=1 to create)",
-            path.display()
-        )
-    });
-    assert!(
-        committed == text,
-        "{name} differs from what the crate produces now: the wire format changed"
-    );
-}
-
-fn committed(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/vectors")
-        .join(name);
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn bytes_of(v: &Value) -> Vec<u8> {
-    hex::decode(v.as_str().unwrap()).unwrap()
-}
 
 struct Holder {
     pair: HolderKeyPair,
@@ -98,8 +54,14 @@ fn envelope_vector() {
     let message_id = MessageId::from_bytes(arr(0x71));
     let holders = envelope_holders();
     let publics: Vec<_> = holders.iter().map(|h| h.pair.public()).collect();
-    let payload = "{\"v\":1,\"kind\":\"text\",\"body\":\"Hej Sofie, husk mødet i morgen kl. 10.\"}"
-        .as_bytes();
+    let payload = "{\"v\":1,\"text\":\"Hej Sofie, husk mødet i morgen kl. 10.\"}".as_bytes();
+    // A valid payload (PROTOCOL.md §4.4), as every client writes it.
+    assert_eq!(
+        samtale_protocol::payload::MessagePayload::from_bytes(payload)
+            .unwrap()
+            .text,
+        "Hej Sofie, husk mødet i morgen kl. 10."
+    );
     let randomness = seq(0xa0, 32 * (1 + holders.len()));
     let envelope = Envelope::seal_with_fixed_randomness(
         &randomness,
