@@ -640,6 +640,18 @@ fn print_upkeep(style: &Style, r: &client::UpkeepReport) -> anyhow::Result<()> {
     for s in &r.skipped {
         println!("  {}", style.warn(&format!("not granted to {s}")));
     }
+    for p in &r.pending {
+        println!(
+            "  {}",
+            style.warn(&format!(
+                "your device {:?} ({}) waits for approval: if its screen shows the fingerprint {}, run `samtale devices approve --fingerprint {}`",
+                p.label, p.device_id, p.fingerprint, p.fingerprint
+            ))
+        );
+    }
+    for r in &r.refused {
+        println!("  {}", style.bad(&format!("refused {r}")));
+    }
     Ok(())
 }
 

@@ -43,7 +43,13 @@ impl HolderKeyRecord {
         owner: [u8; 16],
         created_at: u64,
     ) -> Self {
-        Self::build(signer.public().identity, signer.signing_key(), key, owner, created_at)
+        Self::build(
+            signer.public().identity,
+            signer.signing_key(),
+            key,
+            owner,
+            created_at,
+        )
     }
 
     /// Signs the publication of an archive epoch with the organisation
@@ -54,7 +60,13 @@ impl HolderKeyRecord {
         owner: [u8; 16],
         created_at: u64,
     ) -> Self {
-        Self::build(root.public().as_identity(), root.signing_key(), key, owner, created_at)
+        Self::build(
+            root.public().as_identity(),
+            root.signing_key(),
+            key,
+            owner,
+            created_at,
+        )
     }
 
     fn build(

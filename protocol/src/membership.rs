@@ -81,6 +81,9 @@ impl Operation {
 }
 
 /// A member of a team, thread or device list.
+// A device's keys are held decompressed (a few hundred bytes); members are
+// few and short-lived, so `Copy` is worth more than a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Member {
     /// A device, by both its public keys: the identity key that signs and

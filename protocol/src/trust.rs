@@ -477,7 +477,9 @@ impl Directory {
                 }
                 (_, Member::Holder(_), _) => return Err("the archive holder is never removed"),
                 _ => {
-                    return Err("a thread's participants are its team, citizens and archive holder");
+                    return Err(
+                        "a thread's participants are its team, citizens and archive holder",
+                    );
                 }
             }
             let team = team.ok_or("a thread's participant list starts by adding its team")?;

@@ -101,7 +101,8 @@ fn invalid_encodings_vector() {
     let envelope = bytes_of(&committed("envelope.json")["envelope"]);
     let grant = bytes_of(&committed("grant.json")["grant"]);
     let certificate = bytes_of(&committed("certificate.json")["certificate"]);
-    let holder_record = bytes_of(&committed("membership_receipt_holder_key.json")["holder_key_record"]);
+    let holder_record =
+        bytes_of(&committed("membership_receipt_holder_key.json")["holder_key_record"]);
     let receipt = bytes_of(&committed("membership_receipt_holder_key.json")["receipt"]);
     let trust = committed("trust.json");
     let team_record = bytes_of(&trust["logs"]["team_members"][0]["record"]);
@@ -121,7 +122,10 @@ fn invalid_encodings_vector() {
     // staff name, then roles and the team count.
     let org_name = usize::from(u16::from_be_bytes([certificate[18], certificate[19]]));
     let staff_name_at = 20 + org_name + 64 + 16;
-    let staff_name = usize::from(u16::from_be_bytes([certificate[staff_name_at], certificate[staff_name_at + 1]]));
+    let staff_name = usize::from(u16::from_be_bytes([
+        certificate[staff_name_at],
+        certificate[staff_name_at + 1],
+    ]));
     let roles_at = staff_name_at + 2 + staff_name;
     let validity_at = certificate.len() - 64 - 16;
     let not_before = certificate[validity_at..validity_at + 8].to_vec();

@@ -47,7 +47,10 @@ fn derived_vector() {
     );
     let parsed = MessagePayload::from_bytes(payload_json.as_bytes()).unwrap();
     assert_eq!(parsed.attachments[0].name, "bevilling.pdf");
-    let (maja, mette) = (AccountId::from_bytes(arr(0x99)), AccountId::from_bytes(arr(0xa9)));
+    let (maja, mette) = (
+        AccountId::from_bytes(arr(0x99)),
+        AccountId::from_bytes(arr(0xa9)),
+    );
     let value = json!({
         "description": "Values a client derives: the eID nonce of a device (PROTOCOL.md §3), its fingerprint (§10), an attachment blob (§4.5) and a payload referring to it (§4.4), and the safety number of a citizen with two devices and a caseworker with one (§10).",
         "device": {
@@ -163,7 +166,14 @@ enum By<'a> {
     Device(&'a DeviceKeys),
 }
 
-fn record(state: &MembershipState, by: &By<'_>, op: Operation, member: Member, at: u64, o: &Org) -> MembershipRecord {
+fn record(
+    state: &MembershipState,
+    by: &By<'_>,
+    op: Operation,
+    member: Member,
+    at: u64,
+    o: &Org,
+) -> MembershipRecord {
     match by {
         By::Root => state.next_record_by_root(&o.root, op, member, at),
         By::Device(d) => state.next_record(d, op, member, at),
@@ -368,17 +378,42 @@ fn trust_vector() {
     let o = org();
     let dev = |d: &DeviceKeys| Member::Device(d.public());
     // Staff device lists: the root adds each certified device.
-    let admin_log = build(LogKind::DeviceList, *o.admin.0.as_bytes(), &[(By::Root, Operation::Add, dev(&o.admin.1), T)], &o);
-    let staff_log = build(LogKind::DeviceList, *o.staff.0.as_bytes(), &[(By::Root, Operation::Add, dev(&o.staff.1), T + 1)], &o);
-    let clerk_log = build(LogKind::DeviceList, *o.clerk.0.as_bytes(), &[(By::Root, Operation::Add, dev(&o.clerk.1), T + 2)], &o);
+    let admin_log = build(
+        LogKind::DeviceList,
+        *o.admin.0.as_bytes(),
+        &[(By::Root, Operation::Add, dev(&o.admin.1), T)],
+        &o,
+    );
+    let staff_log = build(
+        LogKind::DeviceList,
+        *o.staff.0.as_bytes(),
+        &[(By::Root, Operation::Add, dev(&o.staff.1), T + 1)],
+        &o,
+    );
+    let clerk_log = build(
+        LogKind::DeviceList,
+        *o.clerk.0.as_bytes(),
+        &[(By::Root, Operation::Add, dev(&o.clerk.1), T + 2)],
+        &o,
+    );
     // The team: the root adds Mette; the admin's device adds and removes a colleague.
     let team_log = build(
         LogKind::TeamMembers,
         *o.team.as_bytes(),
         &[
             (By::Root, Operation::Add, Member::Staff(o.staff.0), T + 3),
-            (By::Device(&o.admin.1), Operation::Add, Member::Staff(o.staff2), T + 4),
-            (By::Device(&o.admin.1), Operation::Remove, Member::Staff(o.staff2), T + 5),
+            (
+                By::Device(&o.admin.1),
+                Operation::Add,
+                Member::Staff(o.staff2),
+                T + 4,
+            ),
+            (
+                By::Device(&o.admin.1),
+                Operation::Remove,
+                Member::Staff(o.staff2),
+                T + 5,
+            ),
         ],
         &o,
     );
@@ -390,8 +425,18 @@ fn trust_vector() {
         &[
             (By::Device(&o.phone), Operation::Add, dev(&o.phone), T + 6),
             (By::Device(&o.phone), Operation::Add, dev(&o.tablet), T + 7),
-            (By::Device(&o.tablet), Operation::Remove, dev(&o.phone), T + 8),
-            (By::Device(&o.laptop), Operation::Reset, dev(&o.laptop), T + 9),
+            (
+                By::Device(&o.tablet),
+                Operation::Remove,
+                dev(&o.phone),
+                T + 8,
+            ),
+            (
+                By::Device(&o.laptop),
+                Operation::Reset,
+                dev(&o.laptop),
+                T + 9,
+            ),
         ],
         &o,
     );
@@ -400,9 +445,24 @@ fn trust_vector() {
         LogKind::ThreadParticipants,
         *o.thread.as_bytes(),
         &[
-            (By::Device(&o.staff.1), Operation::Add, Member::Team(o.team), T + 10),
-            (By::Device(&o.staff.1), Operation::Add, Member::Holder(archive), T + 10),
-            (By::Device(&o.staff.1), Operation::Add, Member::Citizen(o.citizen), T + 10),
+            (
+                By::Device(&o.staff.1),
+                Operation::Add,
+                Member::Team(o.team),
+                T + 10,
+            ),
+            (
+                By::Device(&o.staff.1),
+                Operation::Add,
+                Member::Holder(archive),
+                T + 10,
+            ),
+            (
+                By::Device(&o.staff.1),
+                Operation::Add,
+                Member::Citizen(o.citizen),
+                T + 10,
+            ),
         ],
         &o,
     );
@@ -417,14 +477,20 @@ fn trust_vector() {
         HolderId::from_bytes(arr(0xb7)),
         HolderKind::Citizen,
         *o.citizen.as_bytes(),
-        &[(By::Device(&o.phone), T + 6, 0xd1), (By::Device(&o.laptop), T + 12, 0xd2)],
+        &[
+            (By::Device(&o.phone), T + 6, 0xd1),
+            (By::Device(&o.laptop), T + 12, 0xd2),
+        ],
         &o,
     );
     let (archive_keys, archive_secrets) = holder_records(
         archive,
         HolderKind::Archive,
         *o.org.as_bytes(),
-        &[(By::Device(&o.clerk.1), T + 13, 0xd3), (By::Root, T + 14, 0xd4)],
+        &[
+            (By::Device(&o.clerk.1), T + 13, 0xd3),
+            (By::Root, T + 14, 0xd4),
+        ],
         &o,
     );
 
@@ -433,14 +499,34 @@ fn trust_vector() {
     dir.add_staff_device_log(o.admin.0, &admin_log).unwrap();
     dir.add_staff_device_log(o.staff.0, &staff_log).unwrap();
     dir.add_staff_device_log(o.clerk.0, &clerk_log).unwrap();
-    let team_state = dir.add_team_log(o.team, &served(&team_log, &o)).unwrap().clone();
-    let citizen_state = dir.add_citizen_device_log(o.citizen, &served(&citizen_log, &o)).unwrap().clone();
-    let thread_state = dir.verify_participants(o.thread, &served(&thread_log, &o)).unwrap();
-    let team_holder = dir.verify_holder(HolderOwner::Team(o.team), &holder_served(&team_keys, &o), NOW).unwrap();
-    let citizen_holder = dir
-        .verify_holder(HolderOwner::Citizen(o.citizen), &holder_served(&citizen_keys, &o), NOW)
+    let team_state = dir
+        .add_team_log(o.team, &served(&team_log, &o))
+        .unwrap()
+        .clone();
+    let citizen_state = dir
+        .add_citizen_device_log(o.citizen, &served(&citizen_log, &o))
+        .unwrap()
+        .clone();
+    let thread_state = dir
+        .verify_participants(o.thread, &served(&thread_log, &o))
         .unwrap();
-    let archive_holder = dir.verify_holder(HolderOwner::Archive, &holder_served(&archive_keys, &o), NOW).unwrap();
+    let team_holder = dir
+        .verify_holder(
+            HolderOwner::Team(o.team),
+            &holder_served(&team_keys, &o),
+            NOW,
+        )
+        .unwrap();
+    let citizen_holder = dir
+        .verify_holder(
+            HolderOwner::Citizen(o.citizen),
+            &holder_served(&citizen_keys, &o),
+            NOW,
+        )
+        .unwrap();
+    let archive_holder = dir
+        .verify_holder(HolderOwner::Archive, &holder_served(&archive_keys, &o), NOW)
+        .unwrap();
     assert_eq!(team_state.members(), &[Member::Staff(o.staff.0)]);
     assert_eq!(citizen_state.members(), &[dev(&o.laptop)]);
     assert_eq!(archive_holder.current().key, archive_keys[1].key().clone());
@@ -450,35 +536,122 @@ fn trust_vector() {
     {
         // Team: a staff device (not an admin's) adds a member.
         let mut bad = team_log.clone();
-        let state = MembershipState::replay(LogKind::TeamMembers, *o.team.as_bytes(), &bad, &mut samtale_protocol::membership::any_signer).unwrap();
-        bad.push(record(&state, &By::Device(&o.staff.1), Operation::Add, Member::Staff(o.staff2), T + 20, &o));
-        let e = dir.clone().add_team_log(o.team, &served(&bad, &o)).err().unwrap();
-        refusals.push((refusal("a staff device that is not an admin's changes the team", "team", &e), bad));
+        let state = MembershipState::replay(
+            LogKind::TeamMembers,
+            *o.team.as_bytes(),
+            &bad,
+            &mut samtale_protocol::membership::any_signer,
+        )
+        .unwrap();
+        bad.push(record(
+            &state,
+            &By::Device(&o.staff.1),
+            Operation::Add,
+            Member::Staff(o.staff2),
+            T + 20,
+            &o,
+        ));
+        let e = dir
+            .clone()
+            .add_team_log(o.team, &served(&bad, &o))
+            .err()
+            .unwrap();
+        refusals.push((
+            refusal(
+                "a staff device that is not an admin's changes the team",
+                "team",
+                &e,
+            ),
+            bad,
+        ));
     }
     {
         // Citizen: a device not in the list adds another (a ghost the server slipped in).
         let ghost = device_keys(&arr(0xe8), &arr(0xf8));
         let mut bad = citizen_log[..2].to_vec();
-        let state = MembershipState::replay(LogKind::DeviceList, *o.citizen.as_bytes(), &bad, &mut samtale_protocol::membership::any_signer).unwrap();
-        bad.push(record(&state, &By::Device(&ghost), Operation::Add, dev(&ghost), T + 20, &o));
-        let e = dir.clone().add_citizen_device_log(o.citizen, &served(&bad, &o)).err().unwrap();
-        refusals.push((refusal("a device not in the citizen's list adds one", "citizen", &e), bad));
+        let state = MembershipState::replay(
+            LogKind::DeviceList,
+            *o.citizen.as_bytes(),
+            &bad,
+            &mut samtale_protocol::membership::any_signer,
+        )
+        .unwrap();
+        bad.push(record(
+            &state,
+            &By::Device(&ghost),
+            Operation::Add,
+            dev(&ghost),
+            T + 20,
+            &o,
+        ));
+        let e = dir
+            .clone()
+            .add_citizen_device_log(o.citizen, &served(&bad, &o))
+            .err()
+            .unwrap();
+        refusals.push((
+            refusal("a device not in the citizen's list adds one", "citizen", &e),
+            bad,
+        ));
     }
     {
         // Citizen: a reset signed by another key than the device it keeps.
         let mut bad = citizen_log[..3].to_vec();
-        let state = MembershipState::replay(LogKind::DeviceList, *o.citizen.as_bytes(), &bad, &mut samtale_protocol::membership::any_signer).unwrap();
-        bad.push(record(&state, &By::Device(&o.tablet), Operation::Reset, dev(&o.laptop), T + 20, &o));
-        let e = dir.clone().add_citizen_device_log(o.citizen, &served(&bad, &o)).err().unwrap();
-        refusals.push((refusal("a reset not signed by the device it keeps", "citizen", &e), bad));
+        let state = MembershipState::replay(
+            LogKind::DeviceList,
+            *o.citizen.as_bytes(),
+            &bad,
+            &mut samtale_protocol::membership::any_signer,
+        )
+        .unwrap();
+        bad.push(record(
+            &state,
+            &By::Device(&o.tablet),
+            Operation::Reset,
+            dev(&o.laptop),
+            T + 20,
+            &o,
+        ));
+        let e = dir
+            .clone()
+            .add_citizen_device_log(o.citizen, &served(&bad, &o))
+            .err()
+            .unwrap();
+        refusals.push((
+            refusal("a reset not signed by the device it keeps", "citizen", &e),
+            bad,
+        ));
     }
     {
         // Thread: the record clerk's device (no staff role, not in the team) adds a citizen.
         let mut bad = thread_log.clone();
-        let state = MembershipState::replay(LogKind::ThreadParticipants, *o.thread.as_bytes(), &bad, &mut samtale_protocol::membership::any_signer).unwrap();
-        bad.push(record(&state, &By::Device(&o.clerk.1), Operation::Add, Member::Citizen(AccountId::from_bytes(arr(0xc7))), T + 20, &o));
-        let e = dir.verify_participants(o.thread, &served(&bad, &o)).err().unwrap();
-        refusals.push((refusal("a device without the staff role adds a citizen to a thread", "thread", &e), bad));
+        let state = MembershipState::replay(
+            LogKind::ThreadParticipants,
+            *o.thread.as_bytes(),
+            &bad,
+            &mut samtale_protocol::membership::any_signer,
+        )
+        .unwrap();
+        bad.push(record(
+            &state,
+            &By::Device(&o.clerk.1),
+            Operation::Add,
+            Member::Citizen(AccountId::from_bytes(arr(0xc7))),
+            T + 20,
+            &o,
+        ));
+        let e = dir
+            .verify_participants(o.thread, &served(&bad, &o))
+            .err()
+            .unwrap();
+        refusals.push((
+            refusal(
+                "a device without the staff role adds a citizen to a thread",
+                "thread",
+                &e,
+            ),
+            bad,
+        ));
     }
     let mut holder_refusals = Vec::new();
     {
@@ -487,10 +660,16 @@ fn trust_vector() {
             archive,
             HolderKind::Archive,
             *o.org.as_bytes(),
-            &[(By::Device(&o.clerk.1), T + 13, 0xd3), (By::Device(&o.staff.1), T + 15, 0xd5)],
+            &[
+                (By::Device(&o.clerk.1), T + 13, 0xd3),
+                (By::Device(&o.staff.1), T + 15, 0xd5),
+            ],
             &o,
         );
-        let e = dir.verify_holder(HolderOwner::Archive, &holder_served(&bad, &o), NOW).err().unwrap();
+        let e = dir
+            .verify_holder(HolderOwner::Archive, &holder_served(&bad, &o), NOW)
+            .err()
+            .unwrap();
         holder_refusals.push(json!({
             "name": "an archive epoch signed by a staff device without the archive role",
             "owner": "archive",
@@ -504,10 +683,20 @@ fn trust_vector() {
             HolderId::from_bytes(arr(0xa7)),
             HolderKind::Team,
             *o.team.as_bytes(),
-            &[(By::Device(&o.staff.1), T + 11, 0xd0), (By::Device(&o.staff.1), NOW + trust::CLOCK_LEEWAY_SECS + 1, 0xd6)],
+            &[
+                (By::Device(&o.staff.1), T + 11, 0xd0),
+                (
+                    By::Device(&o.staff.1),
+                    NOW + trust::CLOCK_LEEWAY_SECS + 1,
+                    0xd6,
+                ),
+            ],
             &o,
         );
-        let e = dir.verify_holder(HolderOwner::Team(o.team), &holder_served(&bad, &o), NOW).err().unwrap();
+        let e = dir
+            .verify_holder(HolderOwner::Team(o.team), &holder_served(&bad, &o), NOW)
+            .err()
+            .unwrap();
         holder_refusals.push(json!({
             "name": "a team epoch dated in the future",
             "owner": "team",
@@ -521,10 +710,20 @@ fn trust_vector() {
             HolderId::from_bytes(arr(0xb7)),
             HolderKind::Citizen,
             *o.citizen.as_bytes(),
-            &[(By::Device(&o.phone), T + 6, 0xd1), (By::Device(&o.phone), T + 30, 0xd7)],
+            &[
+                (By::Device(&o.phone), T + 6, 0xd1),
+                (By::Device(&o.phone), T + 30, 0xd7),
+            ],
             &o,
         );
-        let e = dir.verify_holder(HolderOwner::Citizen(o.citizen), &holder_served(&bad, &o), NOW).err().unwrap();
+        let e = dir
+            .verify_holder(
+                HolderOwner::Citizen(o.citizen),
+                &holder_served(&bad, &o),
+                NOW,
+            )
+            .err()
+            .unwrap();
         holder_refusals.push(json!({
             "name": "a citizen epoch signed by a device no longer in the list",
             "owner": "citizen",
@@ -533,7 +732,8 @@ fn trust_vector() {
         }));
     }
 
-    let person = |(account, device, cert): &(AccountId, DeviceKeys, DeviceCertificate), seed: u8| {
+    let person = |(account, device, cert): &(AccountId, DeviceKeys, DeviceCertificate),
+                  seed: u8| {
         json!({
             "account_id": account.to_string(),
             "ed25519_seed": h(&arr::<32>(seed)),
@@ -613,14 +813,23 @@ fn trust_vector() {
             .collect()
     };
     let mut again = Directory::new(o.root.public(), o.org);
-    for (account, name) in [(o.admin.0, "admin_devices"), (o.staff.0, "staff_devices"), (o.clerk.0, "clerk_devices")] {
+    for (account, name) in [
+        (o.admin.0, "admin_devices"),
+        (o.staff.0, "staff_devices"),
+        (o.clerk.0, "clerk_devices"),
+    ] {
         let records: Vec<MembershipRecord> = decode(name).into_iter().map(|s| s.record).collect();
         again.add_staff_device_log(account, &records).unwrap();
     }
     again.add_team_log(o.team, &decode("team_members")).unwrap();
-    again.add_citizen_device_log(o.citizen, &decode("citizen_devices")).unwrap();
+    again
+        .add_citizen_device_log(o.citizen, &decode("citizen_devices"))
+        .unwrap();
     assert_eq!(
-        again.verify_participants(o.thread, &decode("thread_participants")).unwrap().members(),
+        again
+            .verify_participants(o.thread, &decode("thread_participants"))
+            .unwrap()
+            .members(),
         thread_state.members()
     );
 }

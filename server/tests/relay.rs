@@ -167,6 +167,30 @@ async fn staff_and_citizen_exchange_messages_with_receipts(db: &TestDatabase) {
         ServerFrame::Error { code, .. } => assert_eq!(code, ErrorCode::ValidationFailed),
         other => panic!("{other:?}"),
     }
+    // So is one for no message, and one dated days ahead (PROTOCOL.md §9).
+    let now_ms = support::world::now() * 1000;
+    for bad in [
+        Receipt::sign(&maja.actor.device, thread, 0, ReceiptKind::Read, now_ms),
+        Receipt::sign(
+            &maja.actor.device,
+            thread,
+            2,
+            ReceiptKind::Read,
+            now_ms + 3 * 86_400_000,
+        ),
+    ] {
+        citizen_ws
+            .send(&ClientFrame::Receipt {
+                receipt: bad.as_bytes().to_vec(),
+            })
+            .await;
+        match citizen_ws.recv().await.unwrap() {
+            ServerFrame::Error { code, message, .. } => {
+                assert_eq!(code, ErrorCode::ValidationFailed, "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
     app.stop().await;
 }
 on_both_backends!(exchange, staff_and_citizen_exchange_messages_with_receipts);

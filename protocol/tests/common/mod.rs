@@ -51,4 +51,3 @@ pub fn committed(name: &str) -> Value {
 pub fn bytes_of(v: &Value) -> Vec<u8> {
     hex::decode(v.as_str().unwrap()).unwrap()
 }
-

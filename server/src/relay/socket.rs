@@ -663,6 +663,20 @@ impl Connection {
                 "receipt: it must be signed by this device",
             ));
         }
+        if receipt.up_to_seq == 0 {
+            return Err(fail(
+                ErrorCode::ValidationFailed,
+                "receipt: up_to_seq must be at least 1 (a receipt for no message acknowledges nothing)",
+            ));
+        }
+        let leeway_ms = samtale_protocol::trust::CLOCK_LEEWAY_SECS * 1000;
+        let now_ms = u64::try_from(self.state.clock.now_ms()).unwrap_or(0);
+        if receipt.at_ms > now_ms.saturating_add(leeway_ms) {
+            return Err(fail(
+                ErrorCode::ValidationFailed,
+                "receipt: at_ms lies in the future; check this device's clock",
+            ));
+        }
         let thread = receipt.thread_id.to_string();
         let ctx = self.context(&thread).await?;
         let last = self
