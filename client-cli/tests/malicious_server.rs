@@ -238,6 +238,20 @@ impl Org {
     }
 }
 
+/// Positive control for grants: whether the server lists `device` (by id)
+/// as entitled to `holder` and lacking an epoch — what a client that
+/// believed the server would grant to.
+async fn server_asks_to_grant(session: &mut Session, holder: &str, device: &str) -> bool {
+    let entitled: EntitledDevices = session
+        .get(&format!("/v1/keys/{holder}/devices"))
+        .await
+        .unwrap();
+    entitled
+        .devices
+        .iter()
+        .any(|d| d.device_id.to_string() == device && !d.missing_epochs.is_empty())
+}
+
 /// What a client that believed the server would seal a message to: the
 /// recipients the thread lists, with the keys the thread's key sets serve,
 /// each record checked for its signature only (the clients before issue 12).
@@ -612,15 +626,8 @@ async fn a_malicious_server_cannot_make_clients_seal_or_grant_to_its_keys(backen
             .contains("rotation"),
         "Karl's leaving makes the team key due: {rotated}"
     );
-    let entitled: EntitledDevices = mette
-        .get(&format!("/v1/keys/{team_holder}/devices"))
-        .await
-        .unwrap();
     assert!(
-        entitled
-            .devices
-            .iter()
-            .any(|d| d.device_id.to_string() == karl_device && !d.missing_epochs.is_empty()),
+        server_asks_to_grant(&mut mette, &team_holder, &karl_device).await,
         "positive control: the server lists Karl as entitled to the new epoch"
     );
     assert_eq!(
@@ -856,15 +863,8 @@ async fn a_malicious_server_cannot_make_clients_seal_or_grant_to_its_keys(backen
             .contains("rotation"),
         "{rotated}"
     );
-    let entitled: EntitledDevices = maja_session
-        .get(&format!("/v1/keys/{citizen_holder}/devices"))
-        .await
-        .unwrap();
     assert!(
-        entitled
-            .devices
-            .iter()
-            .any(|d| d.device_id.to_string() == tablet_device && !d.missing_epochs.is_empty()),
+        server_asks_to_grant(&mut maja_session, &citizen_holder, &tablet_device).await,
         "positive control: the server lists the revoked tablet as entitled again"
     );
     assert_eq!(

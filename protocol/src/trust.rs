@@ -258,6 +258,25 @@ impl Directory {
         Ok(body)
     }
 
+    /// Whether a record is signed by the root, or by a device certified (at
+    /// the record's time) with the admin role.
+    fn root_or_admin(
+        &self,
+        r: &MembershipRecord,
+        certs: &HashMap<u64, Option<&DeviceCertificate>>,
+    ) -> Result<(), &'static str> {
+        if self.root.is(r.signer()) {
+            return Ok(());
+        }
+        let cert = certs.get(&r.seq()).copied().flatten();
+        let body = self.certified_at(r.signer(), cert, r.issued_at())?;
+        if body.roles.contains(Roles::ADMIN) {
+            Ok(())
+        } else {
+            Err("signed by a device without the admin role")
+        }
+    }
+
     /// Whether `identity` was in staff `account`'s device list at `at`.
     pub fn staff_device_at(&self, account: AccountId, identity: &IdentityKey, at: u64) -> bool {
         self.staff_devices
@@ -372,31 +391,17 @@ impl Directory {
                     Operation::Add => Err(
                         "a citizen's new device is added by one of their devices, after they approved it there",
                     ),
-                    Operation::Remove => {
-                        if holds_device(state, r.signer()) || dir.root.is(r.signer()) {
-                            return Ok(());
-                        }
-                        let cert = certs.get(&r.seq()).copied().flatten();
-                        let body = dir.certified_at(r.signer(), cert, r.issued_at())?;
-                        if body.roles.contains(Roles::ADMIN) {
-                            Ok(())
-                        } else {
-                            Err(
-                                "a citizen's device is removed by one of their devices or an organisation admin",
-                            )
-                        }
-                    }
+                    Operation::Remove if holds_device(state, r.signer()) => Ok(()),
+                    Operation::Remove => dir
+                        .root_or_admin(r, &certs)
+                        .map_err(|_| {
+                            "a citizen's device is removed by one of their devices or an organisation admin"
+                        }),
                     // The device it keeps signed it (checked on apply).
                     Operation::Reset => Ok(()),
                 }
             };
-            MembershipState::replay(
-                LogKind::DeviceList,
-                subject,
-                records.iter().map(|s| &s.record),
-                &mut policy,
-            )
-            .map_err(|e| log_error(LogKind::DeviceList, &subject, e))?
+            replay_served(LogKind::DeviceList, subject, records, &mut policy)?
         };
         self.citizen_devices.insert(account, state);
         Ok(&self.citizen_devices[&account])
@@ -414,32 +419,16 @@ impl Directory {
         let certs = certificates_by_seq(records);
         let state = {
             let dir = &*self;
-            let mut policy = |_: &MembershipState,
-                              r: &MembershipRecord|
-             -> Result<(), &'static str> {
-                if !matches!(r.member(), Member::Staff(_)) {
-                    return Err("a team's member list names staff accounts only");
-                }
-                if dir.root.is(r.signer()) {
-                    return Ok(());
-                }
-                let cert = certs.get(&r.seq()).copied().flatten();
-                let body = dir.certified_at(r.signer(), cert, r.issued_at())?;
-                if body.roles.contains(Roles::ADMIN) {
-                    Ok(())
-                } else {
-                    Err(
-                        "a team's members are changed by the organisation root or an admin's device",
-                    )
-                }
-            };
-            MembershipState::replay(
-                LogKind::TeamMembers,
-                subject,
-                records.iter().map(|s| &s.record),
-                &mut policy,
-            )
-            .map_err(|e| log_error(LogKind::TeamMembers, &subject, e))?
+            let mut policy =
+                |_: &MembershipState, r: &MembershipRecord| -> Result<(), &'static str> {
+                    if !matches!(r.member(), Member::Staff(_)) {
+                        return Err("a team's member list names staff accounts only");
+                    }
+                    dir.root_or_admin(r, &certs).map_err(|_| {
+                    "a team's members are changed by the organisation root or an admin's device"
+                })
+                };
+            replay_served(LogKind::TeamMembers, subject, records, &mut policy)?
         };
         self.teams.insert(team, state);
         Ok(&self.teams[&team])
@@ -495,13 +484,7 @@ impl Directory {
             }
             Ok(())
         };
-        MembershipState::replay(
-            LogKind::ThreadParticipants,
-            subject,
-            records.iter().map(|s| &s.record),
-            &mut policy,
-        )
-        .map_err(|e| log_error(LogKind::ThreadParticipants, &subject, e))
+        replay_served(LogKind::ThreadParticipants, subject, records, &mut policy)
     }
 
     /// Verifies every published epoch of a holder that should belong to
@@ -622,6 +605,17 @@ impl Directory {
         out.dedup();
         out
     }
+}
+
+/// Replays served records under `policy`, naming the log in the error.
+fn replay_served(
+    log: LogKind,
+    subject: [u8; 16],
+    records: &[Served<MembershipRecord>],
+    policy: &mut crate::membership::Policy<'_>,
+) -> Result<MembershipState, TrustError> {
+    MembershipState::replay(log, subject, records.iter().map(|s| &s.record), policy)
+        .map_err(|e| log_error(log, &subject, e))
 }
 
 fn certificates_by_seq(

@@ -1020,13 +1020,8 @@ impl LogRecord {
     ) -> Result<crate::trust::Served<crate::membership::MembershipRecord>, String> {
         let record =
             crate::membership::MembershipRecord::decode(&self.record).map_err(|e| e.to_string())?;
-        let certificate =
-            match &self.signer_certificate {
-                Some(c) => Some(DeviceCertificate::decode(c).map_err(|e| {
-                    format!("record {}: its signer's certificate: {e}", record.seq())
-                })?),
-                None => None,
-            };
+        let certificate = signer_certificate(self.signer_certificate.as_deref())
+            .map_err(|e| format!("record {}: {e}", record.seq()))?;
         Ok(crate::trust::Served::new(record, certificate))
     }
 
@@ -1038,9 +1033,18 @@ impl LogRecord {
     }
 }
 
-/// `GET /v1/teams/{team}/log` (a team's member list, log 1) and
-/// `GET /v1/accounts/{account}/log` (an account's device list, log 3):
-/// every record from the first, in order.
+/// The certificate served with a signed record, decoded (verifying it is
+/// the [`crate::trust::Directory`]'s job).
+fn signer_certificate(bytes: Option<&[u8]>) -> Result<Option<DeviceCertificate>, String> {
+    bytes
+        .map(DeviceCertificate::decode)
+        .transpose()
+        .map_err(|e| format!("its signer's certificate: {e}"))
+}
+
+/// `GET /v1/teams/{team}/member-log` (a team's member list, log 1) and
+/// `GET /v1/accounts/{account}/device-log` (an account's device list, log
+/// 3): every record from the first, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -1049,8 +1053,8 @@ pub struct SignedLog {
     pub records: Vec<LogRecord>,
 }
 
-/// `POST /v1/teams/{team}/log` and `POST /v1/accounts/{account}/log`:
-/// append the next signed record.
+/// `POST /v1/teams/{team}/member-log` and
+/// `POST /v1/accounts/{account}/device-log`: append the next signed record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -1094,12 +1098,8 @@ impl HolderKeySet {
             .map(|(i, e)| {
                 let record = crate::HolderKeyRecord::decode_and_verify(&e.record)
                     .map_err(|err| format!("epoch record {i}: {err}"))?;
-                let certificate = match &e.signer_certificate {
-                    Some(c) => Some(DeviceCertificate::decode(c).map_err(|err| {
-                        format!("epoch record {i}: its signer's certificate: {err}")
-                    })?),
-                    None => None,
-                };
+                let certificate = signer_certificate(e.signer_certificate.as_deref())
+                    .map_err(|err| format!("epoch record {i}: {err}"))?;
                 Ok(crate::trust::Served::new(record, certificate))
             })
             .collect()

@@ -3,6 +3,9 @@
 //! and reading.
 
 mod keys;
+mod membership;
+mod safety;
+mod send;
 mod setup;
 mod trust;
 mod view;
@@ -17,12 +20,15 @@ use samtale_protocol::wire::{
 use samtale_protocol::{DeviceKeys, ThreadId};
 use zeroize::Zeroizing;
 
-pub use keys::{OwnDevice, PendingDevice, UpkeepReport};
+pub use keys::UpkeepReport;
+pub use membership::{OwnDevice, PendingDevice};
+pub use safety::SafetyRow;
+pub use send::media_type;
 pub use setup::{InitRequest, JoinRequest, LoginRequest, init_organisation, join, login};
 pub use trust::{DeviceNews, LogPin, Pins};
 pub use view::{
-    AttachmentInfo, Badge, Banner, Body, Participant, SafetyRow, Sender, ShownMessage, ThreadRow,
-    ThreadView, Tick, media_type,
+    AttachmentInfo, Badge, Banner, Body, Participant, Sender, ShownMessage, ThreadRow, ThreadView,
+    Tick,
 };
 
 use crate::api::{Api, ApiError};

@@ -123,105 +123,61 @@ macro_rules! bound {
     }};
 }
 
+/// Runs `$body` with `$conn` connected to the server's database, on
+/// either backend (the body compiles once per driver).
+macro_rules! on_db {
+    ($server:expr, |$conn:ident| $body:expr) => {{
+        use sqlx::Connection;
+        match &$server.database {
+            DatabaseSettings::Sqlite { path } => {
+                let mut $conn =
+                    sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
+                        .await
+                        .unwrap();
+                $body
+            }
+            DatabaseSettings::Postgres { url } => {
+                let mut $conn = sqlx::PgConnection::connect(url.expose()).await.unwrap();
+                $body
+            }
+        }
+    }};
+}
+
 impl Server {
     /// Runs one statement directly on the database, past the server, the
     /// way an operator with database access would. `$1`, `$2`, … are bound
     /// to `binds`. Returns the rows changed.
     pub async fn sql(&self, sql: &str, binds: &[Val]) -> u64 {
-        use sqlx::Connection;
-        match &self.database {
-            DatabaseSettings::Sqlite { path } => {
-                let mut conn =
-                    sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
-                        .await
-                        .unwrap();
-                bound!(sql, binds, sqlx::query)
-                    .execute(&mut conn)
-                    .await
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
-                    .rows_affected()
-            }
-            DatabaseSettings::Postgres { url } => {
-                let mut conn = sqlx::PgConnection::connect(url.expose()).await.unwrap();
-                bound!(sql, binds, sqlx::query)
-                    .execute(&mut conn)
-                    .await
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
-                    .rows_affected()
-            }
-        }
+        on_db!(self, |conn| bound!(sql, binds, sqlx::query)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .rows_affected())
     }
 
     /// The first column of a query's rows as bytes (BLOB or BYTEA).
     pub async fn sql_blobs(&self, sql: &str, binds: &[Val]) -> Vec<Vec<u8>> {
-        use sqlx::Connection;
-        match &self.database {
-            DatabaseSettings::Sqlite { path } => {
-                let mut conn =
-                    sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
-                        .await
-                        .unwrap();
-                bound!(sql, binds, sqlx::query_scalar)
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            }
-            DatabaseSettings::Postgres { url } => {
-                let mut conn = sqlx::PgConnection::connect(url.expose()).await.unwrap();
-                bound!(sql, binds, sqlx::query_scalar)
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            }
-        }
+        on_db!(self, |conn| bound!(sql, binds, sqlx::query_scalar)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}")))
     }
 
     /// The first column of a query's rows as text.
     pub async fn sql_texts(&self, sql: &str, binds: &[Val]) -> Vec<String> {
-        use sqlx::Connection;
-        match &self.database {
-            DatabaseSettings::Sqlite { path } => {
-                let mut conn =
-                    sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
-                        .await
-                        .unwrap();
-                bound!(sql, binds, sqlx::query_scalar)
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            }
-            DatabaseSettings::Postgres { url } => {
-                let mut conn = sqlx::PgConnection::connect(url.expose()).await.unwrap();
-                bound!(sql, binds, sqlx::query_scalar)
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            }
-        }
+        on_db!(self, |conn| bound!(sql, binds, sqlx::query_scalar)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}")))
     }
 
     /// One integer (a count).
     pub async fn sql_count(&self, sql: &str, binds: &[Val]) -> i64 {
-        use sqlx::Connection;
-        match &self.database {
-            DatabaseSettings::Sqlite { path } => {
-                let mut conn =
-                    sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
-                        .await
-                        .unwrap();
-                bound!(sql, binds, sqlx::query_scalar)
-                    .fetch_one(&mut conn)
-                    .await
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            }
-            DatabaseSettings::Postgres { url } => {
-                let mut conn = sqlx::PgConnection::connect(url.expose()).await.unwrap();
-                bound!(sql, binds, sqlx::query_scalar)
-                    .fetch_one(&mut conn)
-                    .await
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            }
-        }
+        on_db!(self, |conn| bound!(sql, binds, sqlx::query_scalar)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}")))
     }
 
     /// Starts a server on `backend` (PostgreSQL: a fresh database on the

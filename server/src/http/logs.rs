@@ -63,6 +63,14 @@ pub(super) async fn served(
     Ok(out)
 }
 
+/// A whole stored log as served.
+async fn signed_log(state: &AppState, log: i64, subject: &str) -> Result<SignedLog, ApiError> {
+    let records = state.storage.log_records(log, subject).await?;
+    Ok(SignedLog {
+        records: served(state, records).await?,
+    })
+}
+
 /// The organisation's root key and id.
 async fn org_root(state: &AppState, org_id: &str) -> Result<(OrgRootPublicKey, OrgId), ApiError> {
     let org = state
@@ -228,10 +236,7 @@ pub(super) async fn team_log(
     Path(team): Path<String>,
 ) -> Result<axum::Json<SignedLog>, ApiError> {
     let team_id = team_in_org(&state, &caller, &team).await?;
-    let records = state.storage.log_records(TEAM_LOG, &team_id).await?;
-    Ok(axum::Json(SignedLog {
-        records: served(&state, records).await?,
-    }))
+    Ok(axum::Json(signed_log(&state, TEAM_LOG, &team_id).await?))
 }
 
 /// `POST /v1/teams/{team}/member-log` (admin): a staff member joins or
@@ -309,10 +314,7 @@ pub(super) async fn append_team_log(
         .detail(Detail::none().id("account", &member.id));
     append(&state, TEAM_LOG, &team_id, &record, effect, &event).await?;
     tracing::info!(team_id, account_id = %member.id, %action, "team member list changed");
-    let records = state.storage.log_records(TEAM_LOG, &team_id).await?;
-    Ok(Created(SignedLog {
-        records: served(&state, records).await?,
-    }))
+    Ok(Created(signed_log(&state, TEAM_LOG, &team_id).await?))
 }
 
 async fn append(
@@ -380,10 +382,9 @@ pub(super) async fn device_log(
     Path(account): Path<String>,
 ) -> Result<axum::Json<SignedLog>, ApiError> {
     let account = account_in_org(&state, &caller, &account).await?;
-    let records = state.storage.log_records(DEVICE_LOG, &account.id).await?;
-    Ok(axum::Json(SignedLog {
-        records: served(&state, records).await?,
-    }))
+    Ok(axum::Json(
+        signed_log(&state, DEVICE_LOG, &account.id).await?,
+    ))
 }
 
 /// `POST /v1/accounts/{account}/device-log`: a device joins the account's
@@ -501,8 +502,5 @@ pub(super) async fn append_device_log(
         }
     }
     tracing::info!(account_id = %owner.id, device_id = %device.id, %action, "device list changed");
-    let records = state.storage.log_records(DEVICE_LOG, &owner.id).await?;
-    Ok(Created(SignedLog {
-        records: served(&state, records).await?,
-    }))
+    Ok(Created(signed_log(&state, DEVICE_LOG, &owner.id).await?))
 }
