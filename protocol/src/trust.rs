@@ -151,15 +151,21 @@ pub struct VerifiedHolder {
     pub holder: HolderId,
     /// Its kind.
     pub kind: HolderKind,
-    /// Epochs `0..=current`, in order.
-    pub epochs: Vec<VerifiedEpoch>,
+    /// Epochs `0..=current`, in order; never empty (only
+    /// [`Directory::verify_holder`] makes one).
+    epochs: Vec<VerifiedEpoch>,
 }
 
 impl VerifiedHolder {
     /// The newest epoch: what messages are sealed to.
     pub fn current(&self) -> &VerifiedEpoch {
-        // A VerifiedHolder is only built with at least one epoch.
+        // Never empty: verify_holder refuses a holder without epochs.
         &self.epochs[self.epochs.len() - 1]
+    }
+
+    /// Every verified epoch, oldest first.
+    pub fn epochs(&self) -> &[VerifiedEpoch] {
+        &self.epochs
     }
 
     /// The verified public key of `epoch`.
