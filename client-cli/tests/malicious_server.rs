@@ -238,6 +238,26 @@ impl Org {
     }
 }
 
+/// The operator's own key pair for `epoch` of `holder`, and a record
+/// publishing it for `owner`, signed by the operator's device.
+fn forge(
+    operator: &DeviceKeys,
+    holder: &str,
+    kind: HolderKind,
+    epoch: i64,
+    owner: &str,
+) -> (HolderKeyPair, HolderKeyRecord) {
+    let pair = HolderKeyPair::generate(
+        holder.parse::<HolderId>().unwrap(),
+        kind,
+        u32::try_from(epoch).unwrap(),
+    )
+    .unwrap();
+    let owner = *owner.parse::<AccountId>().unwrap().as_bytes();
+    let record = HolderKeyRecord::sign(operator, &pair.public(), owner, now());
+    (pair, record)
+}
+
 /// Positive control for grants: whether the server lists `device` (by id)
 /// as entitled to `holder` and lacking an epoch — what a client that
 /// believed the server would grant to.
@@ -348,20 +368,12 @@ async fn a_malicious_server_cannot_make_clients_seal_or_grant_to_its_keys(backen
     // ---- 1. An archive epoch the root did not certify, as a new epoch.
     let archive = org.holder("archive", &org_id).await;
     let next = org.current_epoch(&archive).await + 1;
-    let operator_archive = HolderKeyPair::generate(
-        archive.parse::<HolderId>().unwrap(),
-        HolderKind::Archive,
-        u32::try_from(next).unwrap(),
-    )
-    .unwrap();
-    let forged = HolderKeyRecord::sign(
+    let (operator_archive, forged) = forge(
         &operator_device,
-        &operator_archive.public(),
-        *org_id
-            .parse::<samtale_protocol::OrgId>()
-            .unwrap()
-            .as_bytes(),
-        now(),
+        &archive,
+        HolderKind::Archive,
+        next,
+        &org_id,
     );
     org.insert_epoch(&forged, &device_of(cli, "rita")).await;
     operator_reads(
@@ -386,20 +398,12 @@ async fn a_malicious_server_cannot_make_clients_seal_or_grant_to_its_keys(backen
         .await
         .pop()
         .unwrap();
-    let operator_archive = HolderKeyPair::generate(
-        archive.parse::<HolderId>().unwrap(),
-        HolderKind::Archive,
-        u32::try_from(current).unwrap(),
-    )
-    .unwrap();
-    let forged = HolderKeyRecord::sign(
+    let (operator_archive, forged) = forge(
         &operator_device,
-        &operator_archive.public(),
-        *org_id
-            .parse::<samtale_protocol::OrgId>()
-            .unwrap()
-            .as_bytes(),
-        now(),
+        &archive,
+        HolderKind::Archive,
+        current,
+        &org_id,
     );
     let replace =
         "UPDATE holder_epochs SET public_key = $1, record = $2 WHERE holder_id = $3 AND epoch = $4";
@@ -904,17 +908,12 @@ async fn a_malicious_server_cannot_make_clients_seal_or_grant_to_its_keys(backen
         )
         .await;
     let citizen_epoch = org.current_epoch(&citizen_holder).await + 1;
-    let operator_citizen = HolderKeyPair::generate(
-        citizen_holder.parse().unwrap(),
-        HolderKind::Citizen,
-        u32::try_from(citizen_epoch).unwrap(),
-    )
-    .unwrap();
-    let forged = HolderKeyRecord::sign(
+    let (operator_citizen, forged) = forge(
         &operator_device,
-        &operator_citizen.public(),
-        *maja.parse::<AccountId>().unwrap().as_bytes(),
-        now(),
+        &citizen_holder,
+        HolderKind::Citizen,
+        citizen_epoch,
+        &maja,
     );
     org.insert_epoch(&forged, &device_of(cli, "maja")).await;
     // Positive control: under the replayed log the operator's epoch is

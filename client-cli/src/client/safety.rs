@@ -64,6 +64,20 @@ impl Session {
             mine
         };
         let mut rows = Vec::new();
+        let row =
+            |name: String, account: AccountId, staff: bool, reset: bool, keys: &[IdentityKey]| {
+                SafetyRow {
+                    name,
+                    account_id: account,
+                    staff,
+                    devices: keys.len(),
+                    reset_unconfirmed: reset,
+                    safety_number: safety_number_for_devices(
+                        (me.as_bytes(), &mine),
+                        (account.as_bytes(), keys),
+                    ),
+                }
+            };
         let staff: Vec<AccountId> = v
             .dir
             .team_log(v.vt.team)
@@ -99,17 +113,7 @@ impl Session {
                     || "a staff member".into(),
                     |c| c.body_unverified().staff_name.clone(),
                 );
-            rows.push(SafetyRow {
-                name,
-                account_id: account,
-                staff: true,
-                devices: keys.len(),
-                reset_unconfirmed: false,
-                safety_number: safety_number_for_devices(
-                    (me.as_bytes(), &mine),
-                    (account.as_bytes(), &keys),
-                ),
-            });
+            rows.push(row(name, account, true, false, &keys));
         }
         for account in v.vt.citizens.iter().copied().filter(|a| *a != me) {
             let keys: Vec<IdentityKey> = v
@@ -122,17 +126,8 @@ impl Session {
             if keys.is_empty() {
                 continue;
             }
-            rows.push(SafetyRow {
-                name: v.citizen_name(account),
-                account_id: account,
-                staff: false,
-                devices: keys.len(),
-                reset_unconfirmed: v.vt.unconfirmed_resets().any(|n| n.account == account),
-                safety_number: safety_number_for_devices(
-                    (me.as_bytes(), &mine),
-                    (account.as_bytes(), &keys),
-                ),
-            });
+            let reset = v.vt.unconfirmed_resets().any(|n| n.account == account);
+            rows.push(row(v.citizen_name(account), account, false, reset, &keys));
         }
         rows.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(rows)
