@@ -35,6 +35,8 @@ pub enum Action {
     AccountDisable,
     /// A device logged in (a new device is enrolled on its first login).
     DeviceLogin,
+    /// A login limit refused further attempts (its scope in detail).
+    LoginLimited,
     /// An admin certified a staff device.
     DeviceCertify,
     /// A device was revoked.
@@ -91,6 +93,7 @@ impl Action {
         Self::StaffCreate,
         Self::AccountDisable,
         Self::DeviceLogin,
+        Self::LoginLimited,
         Self::DeviceCertify,
         Self::DeviceRevoke,
         Self::DeviceApprove,
@@ -125,6 +128,7 @@ impl Action {
             Self::StaffCreate => "staff.create",
             Self::AccountDisable => "account.disable",
             Self::DeviceLogin => "device.login",
+            Self::LoginLimited => "login.limited",
             Self::DeviceCertify => "device.certify",
             Self::DeviceRevoke => "device.revoke",
             Self::DeviceApprove => "device.approve",

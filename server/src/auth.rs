@@ -3,11 +3,11 @@
 //! secret keys. Nothing here logs or stores a secret in the clear.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm as ArgonAlgorithm, Argon2, Params, PasswordHash, Version};
+use argon2::password_hash::PasswordHasher as _;
+use argon2::{Algorithm as ArgonAlgorithm, Argon2, Block, Params, PasswordHash, Version};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{KeyInit, Mac};
@@ -159,9 +159,16 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 /// run on the blocking pool behind a small semaphore so a login flood
 /// cannot starve the relay. Verifying an unknown user costs the same as a
 /// known one: it is checked against a dummy hash.
+///
+/// Each permit owns one 19 MiB working memory, allocated once and reused
+/// for every verification: a burst of logins costs no allocation at all,
+/// so the process's memory stays at `concurrency × 19 MiB` however many
+/// logins arrive (the allocator never sees the buffers freed, so it never
+/// keeps them).
 #[derive(Clone, Debug)]
 pub struct Passwords {
     permits: Arc<Semaphore>,
+    arenas: Arc<Mutex<Vec<Vec<Block>>>>,
     dummy: Arc<String>,
 }
 
@@ -170,10 +177,13 @@ pub struct Passwords {
 #[error("password hashing failed")]
 pub struct PasswordError;
 
-fn argon2() -> Argon2<'static> {
+fn params() -> Params {
     // OWASP: m = 19456 KiB, t = 2, p = 1. These constants are valid.
-    let params = Params::new(19_456, 2, 1, Some(32)).unwrap_or_default();
-    Argon2::new(ArgonAlgorithm::Argon2id, Version::V0x13, params)
+    Params::new(19_456, 2, 1, Some(32)).unwrap_or_default()
+}
+
+fn argon2() -> Argon2<'static> {
+    Argon2::new(ArgonAlgorithm::Argon2id, Version::V0x13, params())
 }
 
 fn hash_blocking(password: &[u8]) -> Result<String, PasswordError> {
@@ -184,12 +194,49 @@ fn hash_blocking(password: &[u8]) -> Result<String, PasswordError> {
         .map_err(|_| PasswordError)
 }
 
+/// Verifies `password` against a PHC string in the caller's working memory.
+/// A stored hash that asks for more memory than an arena holds is refused
+/// (every hash this server makes fits).
+fn verify_in(password: &[u8], stored: &str, memory: &mut [Block]) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        ArgonAlgorithm::new(parsed.algorithm.as_str()),
+        Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    let version = parsed
+        .version
+        .and_then(|v| Version::try_from(v).ok())
+        .unwrap_or(Version::V0x13);
+    let Some(memory) = memory.get_mut(..params.block_count()) else {
+        return false;
+    };
+    let mut out = Zeroizing::new(vec![0u8; expected.len()]);
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password, salt, &mut out, memory)
+        .is_ok()
+        && bool::from(subtle::ConstantTimeEq::ct_eq(&out[..], expected.as_bytes()))
+}
+
 impl Passwords {
-    /// `concurrency` hashes may run at once.
+    /// `concurrency` hashes may run at once; each has its working memory.
     pub fn new(concurrency: usize) -> Result<Self, PasswordError> {
         let dummy = hash_blocking(b"samtale dummy password, never matches")?;
+        let concurrency = concurrency.max(1);
+        let blocks = params().block_count();
         Ok(Self {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            permits: Arc::new(Semaphore::new(concurrency)),
+            arenas: Arc::new(Mutex::new(
+                (0..concurrency)
+                    .map(|_| vec![Block::new(); blocks])
+                    .collect(),
+            )),
             dummy: Arc::new(dummy),
         })
     }
@@ -209,15 +256,28 @@ impl Passwords {
         let Ok(_permit) = self.permits.acquire().await else {
             return false;
         };
+        // A permit guarantees a free arena.
+        let Some(mut arena) = self
+            .arenas
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop()
+        else {
+            return false;
+        };
         let known = stored.is_some();
         let hash = stored.map_or_else(|| self.dummy.as_str().to_owned(), str::to_owned);
         let password = Zeroizing::new(password.as_bytes().to_vec());
-        let matched = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash)
-                .is_ok_and(|parsed| argon2().verify_password(&password, &parsed).is_ok())
+        let (matched, arena) = tokio::task::spawn_blocking(move || {
+            let matched = verify_in(&password, &hash, &mut arena);
+            (matched, arena)
         })
         .await
-        .unwrap_or(false);
+        .unwrap_or_else(|_| (false, vec![Block::new(); params().block_count()]));
+        self.arenas
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(arena);
         matched && known
     }
 }

@@ -1,7 +1,19 @@
-//! Rate limits against guessing: failed staff logins per account and per
-//! client address, and invitation-code redemptions per client address.
-//! Fixed windows on the server's clock, kept in memory per node (a cluster
-//! of n nodes therefore allows up to n times the limit; see docs).
+//! Rate limits against guessing: staff password logins, citizens' eID
+//! logins and invitation-code redemptions. Fixed windows on the server's
+//! clock, kept in memory per node (a cluster of n nodes therefore allows up
+//! to n times the limit; see docs).
+//!
+//! An attempt is **reserved before** the work it guards (the argon2 check,
+//! the ID-token check) and given back if it succeeds, so concurrent
+//! guesses cannot all pass a check made before any of them was counted.
+//!
+//! Password logins are limited per account *and* source, so knowing a user
+//! name is not enough to lock its owner out. From a device the account has
+//! never logged in from: 5 failures per account and address, 20 per
+//! account, 20 per address. From a device it has (the owner's desk): 5 per
+//! that device, 20 per address — nobody else's guessing touches it. An
+//! attacker who exhausts an account's budget from new devices and many
+//! addresses still leaves the owner's own devices working.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -18,8 +30,20 @@ pub struct Policy {
     pub window: i64,
 }
 
-/// Failed logins for one account: 5 per 15 minutes.
+/// Failed logins for one account from one address: 5 per 15 minutes.
+pub const LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS: Policy = Policy {
+    max: 5,
+    window: 900,
+};
+/// Failed logins for one account from devices it has never used, from any
+/// address: 20 per 15 minutes.
 pub const LOGIN_FAILURES_PER_ACCOUNT: Policy = Policy {
+    max: 20,
+    window: 900,
+};
+/// Failed logins from one device the account has logged in from before:
+/// 5 per 15 minutes (its own allowance, untouched by others' guessing).
+pub const LOGIN_FAILURES_PER_KNOWN_DEVICE: Policy = Policy {
     max: 5,
     window: 900,
 };
@@ -41,6 +65,8 @@ const SWEEP_AT: usize = 50_000;
 struct Window {
     started: i64,
     count: u32,
+    /// A refusal in this window was already reported (logged once).
+    reported: bool,
 }
 
 /// Counters for one policy. Cheap to clone.
@@ -48,6 +74,15 @@ struct Window {
 pub struct Limiter {
     policy: Policy,
     windows: Arc<Mutex<HashMap<String, Window>>>,
+}
+
+/// An attempt the limiter refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    /// Seconds until the window ends.
+    pub wait: i64,
+    /// The first refusal of this window: report it (log and audit) once.
+    pub first: bool,
 }
 
 impl Limiter {
@@ -59,23 +94,25 @@ impl Limiter {
         }
     }
 
+    fn windows(&self) -> std::sync::MutexGuard<'_, HashMap<String, Window>> {
+        self.windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// `Some(seconds to wait)` when `key` has used up its window at `now`.
     pub fn check(&self, key: &str, now: i64) -> Option<i64> {
-        let windows = self
-            .windows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let windows = self.windows();
         let w = windows.get(key)?;
         let ends = w.started + self.policy.window;
         (now < ends && w.count >= self.policy.max).then_some(ends - now)
     }
 
-    /// Counts one event for `key` at `now`.
-    pub fn record(&self, key: &str, now: i64) {
-        let mut windows = self
-            .windows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    /// Reserves one attempt for `key` at `now`, atomically: counted now,
+    /// before the work it guards. Give it back with [`Limiter::release`]
+    /// when the attempt succeeds.
+    pub fn reserve(&self, key: &str, now: i64) -> Result<(), Refused> {
+        let mut windows = self.windows();
         if windows.len() >= SWEEP_AT {
             let window = self.policy.window;
             windows.retain(|_, w| now < w.started + window);
@@ -83,31 +120,120 @@ impl Limiter {
         let w = windows.entry(key.to_owned()).or_insert(Window {
             started: now,
             count: 0,
+            reported: false,
         });
         if now >= w.started + self.policy.window {
             *w = Window {
                 started: now,
                 count: 0,
+                reported: false,
             };
         }
-        w.count = w.count.saturating_add(1);
+        if w.count >= self.policy.max {
+            let first = !w.reported;
+            w.reported = true;
+            return Err(Refused {
+                wait: w.started + self.policy.window - now,
+                first,
+            });
+        }
+        w.count += 1;
+        Ok(())
     }
 
-    /// Forgets `key` (after a successful login).
-    pub fn clear(&self, key: &str) {
-        let mut windows = self
-            .windows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        windows.remove(key);
+    /// Gives back an attempt [`Limiter::reserve`] counted.
+    pub fn release(&self, key: &str) {
+        if let Some(w) = self.windows().get_mut(key) {
+            w.count = w.count.saturating_sub(1);
+        }
     }
+
+    /// Counts one event for `key` at `now` (whether or not over the limit).
+    pub fn record(&self, key: &str, now: i64) {
+        let _ = self.reserve(key, now);
+    }
+
+    /// Forgets `key`.
+    pub fn clear(&self, key: &str) {
+        self.windows().remove(key);
+    }
+}
+
+/// Which limit an attempt ran into (a compile-time word for logs and the
+/// audit trail: never the user name or the address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// One account from one address.
+    AccountAndAddress,
+    /// One account from new devices.
+    Account,
+    /// One known device.
+    KnownDevice,
+    /// One address.
+    Address,
+}
+
+impl Scope {
+    /// The word logged and audited.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AccountAndAddress => "account_and_address",
+            Self::Account => "account",
+            Self::KnownDevice => "known_device",
+            Self::Address => "address",
+        }
+    }
+}
+
+/// Attempts reserved on several limiters at once; give them back with
+/// [`Reserved::release`] when the attempt succeeded.
+#[derive(Debug)]
+#[must_use]
+pub struct Reserved<'a> {
+    taken: Vec<(&'a Limiter, String)>,
+}
+
+impl Reserved<'_> {
+    /// The attempt failed: it stays counted.
+    pub fn keep(self) {}
+
+    /// The attempt succeeded: it does not count.
+    pub fn release(self) {
+        for (limiter, key) in &self.taken {
+            limiter.release(key);
+        }
+    }
+}
+
+/// Reserves one attempt on every `(scope, limiter, key)`, or none: when one
+/// refuses, the others are given back and the refusal (the longest wait,
+/// and whether any is the first of its window) is returned with its scope.
+pub fn reserve_all<'a>(
+    limits: &[(Scope, &'a Limiter, String)],
+    now: i64,
+) -> Result<Reserved<'a>, (Scope, Refused)> {
+    let mut taken: Vec<(&'a Limiter, String)> = Vec::with_capacity(limits.len());
+    for (scope, limiter, key) in limits {
+        if let Err(refused) = limiter.reserve(key, now) {
+            for (l, k) in &taken {
+                l.release(k);
+            }
+            return Err((*scope, refused));
+        }
+        taken.push((limiter, key.clone()));
+    }
+    Ok(Reserved { taken })
 }
 
 /// All the server's limiters.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Failed logins per account.
+    /// Failed logins per account and address.
+    pub login_account_address: Limiter,
+    /// Failed logins per account from devices it has never used.
     pub login_account: Limiter,
+    /// Failed logins per known device.
+    pub login_device: Limiter,
     /// Failed logins per address.
     pub login_address: Limiter,
     /// Code redemptions per address.
@@ -120,7 +246,9 @@ impl Limits {
     /// `X-Forwarded-For`.
     pub fn new(trusted_proxies: Vec<IpAddr>) -> Self {
         Self {
+            login_account_address: Limiter::new(LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS),
             login_account: Limiter::new(LOGIN_FAILURES_PER_ACCOUNT),
+            login_device: Limiter::new(LOGIN_FAILURES_PER_KNOWN_DEVICE),
             login_address: Limiter::new(LOGIN_FAILURES_PER_ADDRESS),
             redeem_address: Limiter::new(REDEMPTIONS_PER_ADDRESS),
             trusted_proxies: Arc::new(trusted_proxies),
@@ -154,6 +282,49 @@ impl Limits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reservations_are_counted_before_the_work_and_given_back_on_success() {
+        let l = Limiter::new(Policy { max: 2, window: 60 });
+        assert_eq!(l.reserve("k", 0), Ok(()));
+        assert_eq!(l.reserve("k", 0), Ok(()));
+        // A third concurrent attempt is refused before any finished.
+        assert_eq!(
+            l.reserve("k", 1),
+            Err(Refused {
+                wait: 59,
+                first: true
+            })
+        );
+        assert_eq!(
+            l.reserve("k", 2),
+            Err(Refused {
+                wait: 58,
+                first: false
+            })
+        );
+        l.release("k");
+        assert_eq!(l.reserve("k", 3), Ok(()));
+        // All or nothing across limiters.
+        let (a, b) = (
+            Limiter::new(Policy { max: 1, window: 60 }),
+            Limiter::new(Policy { max: 1, window: 60 }),
+        );
+        b.record("x", 0);
+        let refused = reserve_all(
+            &[
+                (Scope::Address, &a, "x".into()),
+                (Scope::Account, &b, "x".into()),
+            ],
+            0,
+        );
+        assert_eq!(refused.err().map(|(s, _)| s), Some(Scope::Account));
+        assert_eq!(
+            a.check("x", 0),
+            None,
+            "the first reservation was given back"
+        );
+    }
 
     #[test]
     fn a_window_fills_then_resets() {

@@ -18,6 +18,7 @@ use super::caller::Caller;
 use super::validate::{self, parse_id};
 use super::{ApiError, ApiJson, AppState, Created};
 use crate::auth::{self, ENROLMENT_DOMAIN, normalise_code};
+use crate::limits::Scope;
 use crate::storage::accounts::{AccountRow, NewDevice, NewSession, OrgRow, RefreshOutcome};
 
 /// Opens a session for `account` on `device` and returns its tokens.
@@ -196,15 +197,45 @@ pub(super) async fn login(
     let now = state.clock.now();
     let address = state.limits.client_address(peer, &headers).to_string();
     let account_key = req.username.to_lowercase();
-    if let Some(wait) = state
-        .limits
-        .login_account
-        .check(&account_key, now)
-        .or_else(|| state.limits.login_address.check(&address, now))
-    {
-        return Err(ApiError::rate_limited(wait, "failed logins"));
-    }
     let account = state.storage.staff_by_username(&req.username).await?;
+    // A device this account has logged in from before has an allowance of
+    // its own; new devices share the account's.
+    let known = match &account {
+        Some(a) => state
+            .storage
+            .device_by_identity(&req.device.identity.to_bytes())
+            .await?
+            .filter(|d| d.account_id == a.id && d.revoked_at.is_none())
+            .map(|d| d.id),
+        None => None,
+    };
+    let l = &state.limits;
+    let limits = match &known {
+        Some(device) => vec![
+            (Scope::Address, &l.login_address, address.clone()),
+            (Scope::KnownDevice, &l.login_device, device.clone()),
+        ],
+        None => vec![
+            (Scope::Address, &l.login_address, address.clone()),
+            (
+                Scope::AccountAndAddress,
+                &l.login_account_address,
+                format!("{account_key}|{address}"),
+            ),
+            (Scope::Account, &l.login_account, account_key.clone()),
+        ],
+    };
+    // Reserved before the password is checked, so concurrent guesses are
+    // counted before any of them is answered.
+    let reserved = match crate::limits::reserve_all(&limits, now) {
+        Ok(reserved) => reserved,
+        Err((scope, refused)) => {
+            if refused.first {
+                report_limit(&state, scope, account.as_ref()).await;
+            }
+            return Err(ApiError::rate_limited(refused.wait, "failed logins"));
+        }
+    };
     let ok = state
         .passwords
         .verify(
@@ -215,21 +246,20 @@ pub(super) async fn login(
     let account = match account {
         Some(a) if ok => a,
         _ => {
-            state.limits.login_account.record(&account_key, now);
-            state.limits.login_address.record(&address, now);
+            reserved.keep();
             return Err(ApiError::new(
                 ErrorCode::AuthenticationFailed,
                 "the user name or password is wrong",
             ));
         }
     };
+    reserved.release();
     if account.disabled_at.is_some() {
         return Err(ApiError::new(
             ErrorCode::AuthenticationFailed,
             "this account is disabled; ask your administrator",
         ));
     }
-    state.limits.login_account.clear(&account_key);
     let existing = state
         .storage
         .device_by_identity(&req.device.identity.to_bytes())
@@ -273,6 +303,31 @@ pub(super) async fn login(
         ))
         .await;
     Ok(Created(grant.tokens))
+}
+
+/// Logs and audits the first refusal of a login limit's window (a burst of
+/// failures, or someone guessing): which limit, and the account when the
+/// user name is one. Never the user name or the address.
+pub(super) async fn report_limit(
+    state: &AppState,
+    scope: crate::limits::Scope,
+    account: Option<&crate::storage::accounts::AccountRow>,
+) {
+    tracing::warn!(
+        scope = scope.as_str(),
+        account_id = account.map(|a| a.id.as_str()),
+        "login limit reached: further attempts are refused until the window ends"
+    );
+    let mut event = crate::audit::AuditEvent::new(
+        crate::audit::Action::LoginLimited,
+        account.map_or("unknown", |a| a.id.as_str()),
+        account.map(|a| a.id.as_str()),
+    )
+    .detail(crate::audit::Detail::none().word("scope", scope.as_str()));
+    if let Some(a) = account {
+        event = event.org(&a.org_id);
+    }
+    state.record(event).await;
 }
 
 /// `POST /v1/sessions/refresh`

@@ -298,13 +298,16 @@ pub(super) async fn signup(
 ) -> Result<Created<TokenPair>, ApiError> {
     let address = state.limits.client_address(peer, &headers).to_string();
     let now = state.clock.now();
-    if let Some(wait) = state.limits.redeem_address.check(&address, now) {
+    // Every attempt counts, reserved before any work.
+    if let Err(refused) = state.limits.redeem_address.reserve(&address, now) {
+        if refused.first {
+            super::accounts::report_limit(&state, crate::limits::Scope::Address, None).await;
+        }
         return Err(ApiError::rate_limited(
-            wait,
+            refused.wait,
             "sign-up attempts from this address",
         ));
     }
-    state.limits.redeem_address.record(&address, now);
     validate::name("device_label", &req.device_label)?;
     let consent = consent_text();
     if req.consent.version != consent.version || req.consent.text_sha256 != consent.text_sha256 {
@@ -493,9 +496,16 @@ pub(super) async fn eid_login(
     validate::name("device_label", &req.device_label)?;
     let address = state.limits.client_address(peer, &headers).to_string();
     let now = state.clock.now();
-    if let Some(wait) = state.limits.login_address.check(&address, now) {
-        return Err(ApiError::rate_limited(wait, "failed logins"));
+    // Reserved before the ID token is checked; given back on success.
+    if let Err(refused) = state.limits.login_address.reserve(&address, now) {
+        if refused.first {
+            super::accounts::report_limit(&state, crate::limits::Scope::Address, None).await;
+        }
+        return Err(ApiError::rate_limited(refused.wait, "failed logins"));
     }
+    let address_key = address.clone();
+    let limits = state.limits.clone();
+    let release = move || limits.login_address.release(&address_key);
     if !state.eid.enabled() {
         return Err(ApiError::new(
             ErrorCode::ValidationFailed,
@@ -506,7 +516,6 @@ pub(super) async fn eid_login(
     let identity = match state.eid.verify(&req.id_token, &nonce, now).await {
         Ok(identity) => identity,
         Err(e) => {
-            state.limits.login_address.record(&address, now);
             tracing::info!(reason = %e, "eID login refused");
             return Err(ApiError::new(
                 ErrorCode::AuthenticationFailed,
@@ -519,12 +528,13 @@ pub(super) async fn eid_login(
         .citizen_by_identity(&identity.issuer, &identity.subject)
         .await?
     else {
-        state.limits.login_address.record(&address, now);
         return Err(ApiError::new(
             ErrorCode::AuthenticationFailed,
             "no account is linked to this eID identity; sign up with the invitation code from your letter",
         ));
     };
+    // A verified identity with an account is not a guess.
+    release();
     if account.disabled_at.is_some() {
         return Err(ApiError::new(
             ErrorCode::AuthenticationFailed,
