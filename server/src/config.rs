@@ -212,6 +212,15 @@ pub struct MessagingSettings {
     pub notify_interval_seconds: u32,
     /// Minutes between two retention purges (0: no purge job on this node).
     pub purge_interval_minutes: u32,
+    /// Connections served at once (more, up to a reserve, only for health
+    /// checks and signed-in clients); lowered to what the open-files limit
+    /// allows.
+    pub max_connections: u32,
+    /// Connections at once from one client address (trusted proxies exempt).
+    pub max_connections_per_address: u32,
+    /// Seconds a client has to send a request's headers, and to start its
+    /// first (or next) request on an open connection.
+    pub header_timeout_seconds: u32,
 }
 
 /// The default notification text (Danish): no content, no names.
@@ -229,6 +238,9 @@ impl Default for MessagingSettings {
             notify_template: DEFAULT_NOTIFY_TEMPLATE.into(),
             notify_interval_seconds: 15 * 60,
             purge_interval_minutes: 60,
+            max_connections: 8192,
+            max_connections_per_address: 256,
+            header_timeout_seconds: 10,
         }
     }
 }
@@ -298,6 +310,12 @@ pub struct Layer {
     pub notify_interval_seconds: Option<u32>,
     /// `purge_interval_minutes = 60`
     pub purge_interval_minutes: Option<u32>,
+    /// `max_connections = 8192`
+    pub max_connections: Option<u32>,
+    /// `max_connections_per_address = 256`
+    pub max_connections_per_address: Option<u32>,
+    /// `header_timeout_seconds = 10`
+    pub header_timeout_seconds: Option<u32>,
 }
 
 impl Layer {
@@ -326,6 +344,11 @@ impl Layer {
                 .notify_interval_seconds
                 .or(base.notify_interval_seconds),
             purge_interval_minutes: self.purge_interval_minutes.or(base.purge_interval_minutes),
+            max_connections: self.max_connections.or(base.max_connections),
+            max_connections_per_address: self
+                .max_connections_per_address
+                .or(base.max_connections_per_address),
+            header_timeout_seconds: self.header_timeout_seconds.or(base.header_timeout_seconds),
         }
     }
 
@@ -405,6 +428,9 @@ impl Layer {
             notify_template: var("SAMTALE_NOTIFY_TEMPLATE"),
             notify_interval_seconds: number("SAMTALE_NOTIFY_INTERVAL_SECONDS")?,
             purge_interval_minutes: number("SAMTALE_PURGE_INTERVAL_MINUTES")?,
+            max_connections: number("SAMTALE_MAX_CONNECTIONS")?,
+            max_connections_per_address: number("SAMTALE_MAX_CONNECTIONS_PER_ADDRESS")?,
+            header_timeout_seconds: number("SAMTALE_HEADER_TIMEOUT_SECONDS")?,
             trusted_proxies: var("SAMTALE_TRUSTED_PROXIES").map(|v| {
                 v.split(',')
                     .map(|s| s.trim().to_owned())
@@ -588,7 +614,29 @@ fn resolve_messaging(layer: &Layer) -> Result<MessagingSettings, ConfigError> {
         purge_interval_minutes: layer
             .purge_interval_minutes
             .unwrap_or(d.purge_interval_minutes),
+        max_connections: layer.max_connections.unwrap_or(d.max_connections),
+        max_connections_per_address: layer
+            .max_connections_per_address
+            .unwrap_or(d.max_connections_per_address),
+        header_timeout_seconds: layer
+            .header_timeout_seconds
+            .unwrap_or(d.header_timeout_seconds),
     };
+    if m.max_connections < 16 || m.max_connections_per_address == 0 {
+        return Err(ConfigError::Invalid {
+            setting: "max_connections, max_connections_per_address (SAMTALE_MAX_CONNECTIONS*)",
+            message: "allow at least 16 connections, and at least 1 per address".into(),
+        });
+    }
+    if !(1..=300).contains(&m.header_timeout_seconds) {
+        return Err(ConfigError::Invalid {
+            setting: "header_timeout_seconds (SAMTALE_HEADER_TIMEOUT_SECONDS)",
+            message: format!(
+                "must be between 1 and 300, got {}",
+                m.header_timeout_seconds
+            ),
+        });
+    }
     if !(1024..=1024 * 1024 * 1024).contains(&m.attachment_max_bytes) {
         return Err(ConfigError::Invalid {
             setting: "attachment_max_bytes (SAMTALE_ATTACHMENT_MAX_BYTES)",

@@ -12,6 +12,7 @@
 //! * [`audit`]: the hash-chained, content-free audit log.
 //! * [`retention`]: the purge job (gallring).
 //! * [`notify`]: content-free notifications to offline recipients.
+//! * [`serve`]: the accept loop: timeouts, connection caps, file limit.
 //! * [`startup`]: bind, serve, graceful shutdown.
 //! * [`telemetry`]: structured logs that carry no personal data.
 
@@ -29,6 +30,7 @@ pub mod limits;
 pub mod notify;
 pub mod relay;
 pub mod retention;
+pub mod serve;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

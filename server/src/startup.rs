@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 
@@ -60,6 +61,7 @@ pub struct Application {
     state: AppState,
     enrolment_code: Option<String>,
     purge_job: Option<tokio::task::JoinHandle<()>>,
+    capacity: crate::serve::Capacity,
 }
 
 /// Loads a server key from its setting, or from (creating) its file in the
@@ -160,12 +162,31 @@ impl Application {
             address: settings.listen,
             source,
         })?;
+        let (open_files, before) = crate::serve::raise_open_files_limit();
+        let capacity = crate::serve::Capacity::fitted(
+            messaging.max_connections as usize,
+            messaging.max_connections_per_address as usize,
+            Duration::from_secs(u64::from(messaging.header_timeout_seconds)),
+            identity.trusted_proxies.clone(),
+            open_files,
+        );
+        tracing::info!(
+            open_files,
+            raised_from = before,
+            connections = capacity.max,
+            reserve = capacity.reserve,
+            per_address = capacity.per_address,
+            "serving up to {} connections ({} more for health checks and signed-in clients)",
+            capacity.max,
+            capacity.reserve
+        );
         Ok(Self {
             listener,
             local_addr,
             state,
             enrolment_code,
             purge_job,
+            capacity,
         })
     }
 
@@ -204,16 +225,19 @@ impl Application {
         let storage = self.state.storage.clone();
         let hub = self.state.relay.hub.clone();
         let purge_job = self.purge_job;
+        let capacity = self.capacity.clone();
         let app = router(self.state);
-        let served = axum::serve(
+        let served = crate::serve::serve(
             self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
+            app,
+            capacity,
+            async move {
+                shutdown.await;
+                // WebSockets are not requests: tell them to reconnect elsewhere.
+                hub.kill_all(samtale_protocol::wire::ErrorCode::Unavailable);
+            },
+            Duration::from_secs(10),
         )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // WebSockets are not requests: tell them to reconnect elsewhere.
-            hub.kill_all(samtale_protocol::wire::ErrorCode::Unavailable);
-        })
         .await;
         if let Some(job) = purge_job {
             job.abort();

@@ -832,8 +832,8 @@ async fn bad_frames_get_their_documented_errors_and_the_connection_goes_on(db: &
     let (id, env) = seal(&world.staff, thread, &to, b"virker stadig");
     assert_eq!(ws.send_and_ack(&send_frame(thread, id, &env)).await, Ok(1));
 
-    // Flooding: past the burst, frames are refused with rate_limited (and
-    // the connection stays open).
+    // Flooding: past the burst, frames are refused with rate_limited; a
+    // client that keeps going after 50 refusals in a row is closed (4012).
     let flood = ClientFrame::Sync {
         thread_id: ThreadId::random().unwrap(),
         after_seq: 0,
@@ -842,18 +842,21 @@ async fn bad_frames_get_their_documented_errors_and_the_connection_goes_on(db: &
         ws.send(&flood).await;
     }
     let mut limited = 0;
-    for _ in 0..400 {
-        if let Some(ServerFrame::Error {
-            code: ErrorCode::RateLimited,
-            ..
-        }) = ws.recv().await
-        {
-            limited += 1;
+    let closed = loop {
+        match ws.next_or_close(Duration::from_secs(5)).await {
+            Ok(ServerFrame::Error {
+                code: ErrorCode::RateLimited,
+                ..
+            }) => limited += 1,
+            Ok(_) => {}
+            Err(closed) => break closed,
         }
-    }
-    assert!(limited > 0, "the flood was rate limited");
+    };
+    assert!(limited > 0, "the flood was rate limited before the close");
+    assert_eq!(closed, Closed::Code(4012));
 
     // An oversize message closes with 1009.
+    let mut ws = Ws::connect(&app, world.staff.token()).await;
     ws.send_raw(Message::Text("x".repeat(200_000).into())).await;
     assert_eq!(ws.closed(Duration::from_secs(5)).await, Closed::Code(1009));
 

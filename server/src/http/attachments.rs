@@ -20,6 +20,12 @@ use crate::storage::Storage;
 /// The size of a stored chunk.
 pub const CHUNK: usize = 64 * 1024;
 
+/// The longest an upload may go without sending anything.
+pub const UPLOAD_STALL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The longest a whole upload may take (25 MiB at about 15 KiB/s).
+pub const UPLOAD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
 /// `POST /v1/threads/{thread}/attachments`: upload an encrypted blob as the
 /// raw request body (`application/octet-stream`).
 #[utoipa::path(
@@ -42,8 +48,12 @@ pub(super) async fn upload(
     State(state): State<AppState>,
     caller: Caller,
     Path(thread): Path<String>,
+    headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<Created<AttachmentStored>, ApiError> {
+    if super::announced_length(&headers).is_some_and(|n| n > state.attachment_max_bytes) {
+        return Err(super::too_large(state.attachment_max_bytes));
+    }
     let _: samtale_protocol::ThreadId = path_id(&thread)?;
     let ctx = thread_context(&state, &caller, &thread)
         .await?
@@ -107,7 +117,22 @@ async fn receive(
     let mut size: u64 = 0;
     let mut buffer: Vec<u8> = Vec::with_capacity(CHUNK);
     let mut index: i64 = 0;
-    while let Some(piece) = stream.next().await {
+    let deadline = tokio::time::Instant::now() + UPLOAD_DEADLINE;
+    loop {
+        // An upload must keep moving: a piece at least every UPLOAD_STALL,
+        // and the whole of it within UPLOAD_DEADLINE.
+        let next = tokio::time::timeout_at(
+            deadline.min(tokio::time::Instant::now() + UPLOAD_STALL),
+            stream.next(),
+        )
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                "the upload stalled or took too long; nothing was stored: upload again",
+            )
+        })?;
+        let Some(piece) = next else { break };
         let piece: Bytes = piece.map_err(|_| {
             ApiError::new(
                 ErrorCode::BadRequest,

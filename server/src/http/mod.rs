@@ -259,6 +259,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api_routes())
         .fallback(not_found)
         .layer(RequestBodyLimitLayer::new(MAX_REST_BODY_BYTES))
+        .layer(axum::middleware::from_fn(announced_size_guard))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
@@ -272,6 +273,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/attachments/{attachment}", get(attachments::download))
         .merge(bounded)
         .with_state(state)
+        .layer(axum::middleware::from_fn(crate::serve::reserve_guard))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header_layer(header::CACHE_CONTROL, "no-store"))
         .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
@@ -290,6 +292,34 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("http", method = %request.method(), route)
             }),
         )
+}
+
+/// A body whose announced `Content-Length` is over the REST limit gets
+/// `413` with the JSON error at once, before any of it is read.
+async fn announced_size_guard(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if announced_length(request.headers()).is_some_and(|n| n > MAX_REST_BODY_BYTES as u64) {
+        return too_large(MAX_REST_BODY_BYTES as u64).into_response();
+    }
+    next.run(request).await
+}
+
+/// The announced `Content-Length`, if any.
+pub(crate) fn announced_length(headers: &axum::http::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// The error for a body over `limit` bytes.
+pub(crate) fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::TooLarge,
+        format!("the body is larger than {limit} bytes; nothing was read or stored"),
+    )
 }
 
 fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {

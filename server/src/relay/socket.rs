@@ -56,6 +56,16 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages fetched per database round trip during a sync.
 const SYNC_PAGE: i64 = 200;
+/// Invalid frames (malformed, binary, unknown) a connection may send before
+/// it is closed; each valid frame forgives one.
+const INVALID_FRAMES_ALLOWED: u32 = 20;
+/// Frames refused by the rate limit, in a row, before the connection is
+/// closed.
+const RATE_LIMITED_ALLOWED: u32 = 50;
+/// How long a closing connection waits for the peer's close frame (and
+/// reads what it still sends), so the close frame is read before the
+/// socket goes, instead of a TCP reset.
+const LINGER: Duration = Duration::from_secs(1);
 /// Threads whose checks a connection caches.
 const CONTEXT_CACHE: usize = 256;
 
@@ -63,8 +73,50 @@ const CONTEXT_CACHE: usize = 256;
 pub async fn ws_handler(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    slot: Option<axum::Extension<crate::serve::SlotHandle>>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
+    use axum::extract::ws::rejection::WebSocketUpgradeRejection as Rejected;
+    let ws = match ws {
+        Ok(ws) => ws,
+        // RFC 6455 §4.4: name the version this server speaks.
+        Err(Rejected::InvalidWebSocketVersionHeader(_)) => {
+            let mut response = ApiError::new(
+                ErrorCode::BadRequest,
+                "this server speaks WebSocket version 13 (RFC 6455)",
+            )
+            .into_response();
+            *response.status_mut() = axum::http::StatusCode::UPGRADE_REQUIRED;
+            response.headers_mut().insert(
+                header::SEC_WEBSOCKET_VERSION,
+                axum::http::HeaderValue::from_static("13"),
+            );
+            return response;
+        }
+        Err(rejection) => {
+            return ApiError::new(
+                ErrorCode::BadRequest,
+                format!("not a WebSocket handshake: {rejection}"),
+            )
+            .into_response();
+        }
+    };
+    // RFC 6455 §4.2.1: the key is 16 random bytes in base64.
+    let key_ok = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|k| k.to_str().ok())
+        .and_then(|k| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.decode(k).ok()
+        })
+        .is_some_and(|k| k.len() == 16);
+    if !key_ok {
+        return ApiError::new(
+            ErrorCode::BadRequest,
+            "Sec-WebSocket-Key must be 16 bytes in base64 (RFC 6455 §4.2.1)",
+        )
+        .into_response();
+    }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let allowed = origin
             .to_str()
@@ -101,6 +153,8 @@ pub async fn ws_handler(
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
+            // The connection's slot is held while the socket lives.
+            let _slot = slot;
             // Boxed: the task of an idle connection then holds only what
             // waiting needs, not the largest future it ever awaited.
             if let Some(conn) = Box::pin(Connection::authenticate(state, socket, token)).await {
@@ -184,6 +238,10 @@ struct Connection {
     pending: FuturesOrdered<AckFuture>,
     bucket: Bucket,
     last_heard: Instant,
+    /// Invalid frames not yet forgiven.
+    invalid: u32,
+    /// Frames refused by the rate limit in a row.
+    rate_limited: u32,
 }
 
 fn text(frame: &ServerFrame) -> Message {
@@ -198,7 +256,10 @@ fn error_frame(code: ErrorCode, message: impl Into<String>, id: Option<MessageId
     }
 }
 
-/// Sends a final error frame and a close frame.
+/// Sends a final error frame and a close frame, then lingers: reads (and
+/// drops) what the peer still sends until it answers the close or
+/// [`LINGER`] passes, so it reads the close frame instead of getting a TCP
+/// reset for unread data (RFC 6455 §7.1.1).
 async fn close_with(socket: &mut WebSocket, code: ErrorCode, message: &str) {
     let _ = tokio::time::timeout(SEND_TIMEOUT, async {
         let _ = socket.send(text(&error_frame(code, message, None))).await;
@@ -210,6 +271,30 @@ async fn close_with(socket: &mut WebSocket, code: ErrorCode, message: &str) {
             .await;
     })
     .await;
+    linger(socket).await;
+}
+
+/// Drains the socket until the peer closes or [`LINGER`] passes.
+async fn linger(socket: &mut WebSocket) {
+    let _ = tokio::time::timeout(LINGER, async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// Answers a peer's close frame with the same code (RFC 6455 §5.5.1) and
+/// waits briefly for the peer to close the TCP connection.
+async fn echo_close(socket: &mut WebSocket, frame: Option<CloseFrame>) {
+    let echo = frame.map(|f| CloseFrame {
+        code: f.code,
+        reason: Utf8Bytes::from_static(""),
+    });
+    let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(echo))).await;
+    linger(socket).await;
 }
 
 impl Connection {
@@ -232,7 +317,17 @@ impl Connection {
                     .await;
                     return None;
                 }
-                Ok(None | Some(Err(_))) => return None,
+                Ok(None) => return None,
+                Ok(Some(Err(error))) => {
+                    if is_too_large(error) {
+                        close_too_large(&mut socket).await;
+                    }
+                    return None;
+                }
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    echo_close(&mut socket, frame).await;
+                    return None;
+                }
                 Ok(Some(Ok(Message::Text(t)))) => match ClientFrame::parse(t.as_str()) {
                     Ok(ClientFrame::Auth { token }) => token,
                     Ok(_) => {
@@ -308,6 +403,8 @@ impl Connection {
             pending: FuturesOrdered::new(),
             bucket,
             last_heard: Instant::now(),
+            invalid: 0,
+            rate_limited: 0,
         })
     }
 
@@ -357,30 +454,55 @@ impl Connection {
                         None => break,
                         Some(Err(error)) => {
                             if is_too_large(error) {
-                                self.close(ErrorCode::TooLarge, &format!("frames are limited to {MAX_FRAME_BYTES} bytes")).await;
-                                // The rest of the oversize frame is unread: closing the
-                                // socket now would reset it before the peer reads the
-                                // close frame. Linger briefly.
-                                tokio::time::sleep(Duration::from_millis(500)).await;
+                                close_too_large(&mut self.socket).await;
                             }
                             break;
                         }
                         Some(Ok(message)) => {
                             self.last_heard = Instant::now();
-                            match message {
-                                Message::Text(t) => {
-                                    if Box::pin(self.on_text(t.as_str())).await.is_err() {
+                            if let Message::Close(frame) = message {
+                                echo_close(&mut self.socket, frame).await;
+                                break;
+                            }
+                            // Every frame counts against the rate limit,
+                            // valid or not, pings included.
+                            if !self.bucket.take() {
+                                self.rate_limited += 1;
+                                if self.rate_limited > RATE_LIMITED_ALLOWED {
+                                    self.close(ErrorCode::RateLimited, "too many frames on this connection").await;
+                                    break;
+                                }
+                                if let Message::Text(_) | Message::Binary(_) = message {
+                                    let frame = error_frame(ErrorCode::RateLimited, "too many frames on this connection: slow down and resend", None);
+                                    if self.send(&frame).await.is_err() {
                                         break;
                                     }
                                 }
+                                continue;
+                            }
+                            self.rate_limited = 0;
+                            let valid = match message {
+                                Message::Text(t) => match Box::pin(self.on_text(t.as_str())).await {
+                                    Err(()) => break,
+                                    Ok(valid) => valid,
+                                },
                                 Message::Binary(_) => {
                                     let frame = error_frame(ErrorCode::BadRequest, "this protocol uses text frames only", None);
                                     if self.send(&frame).await.is_err() {
                                         break;
                                     }
+                                    false
                                 }
-                                Message::Close(_) => break,
-                                Message::Ping(_) | Message::Pong(_) => {}
+                                Message::Ping(_) | Message::Pong(_) | Message::Close(_) => true,
+                            };
+                            if valid {
+                                self.invalid = self.invalid.saturating_sub(1);
+                            } else {
+                                self.invalid += 1;
+                                if self.invalid > INVALID_FRAMES_ALLOWED {
+                                    self.close(ErrorCode::BadRequest, "too many invalid frames on this connection").await;
+                                    break;
+                                }
                             }
                         }
                     }
@@ -423,23 +545,22 @@ impl Connection {
         }
     }
 
-    async fn on_text(&mut self, text: &str) -> Result<(), ()> {
+    /// Handles one text frame; `Ok(false)` when it was not a valid frame
+    /// (it was answered with an error), `Err` when the connection is gone.
+    async fn on_text(&mut self, text: &str) -> Result<bool, ()> {
         let frame = match ClientFrame::parse(text) {
             Ok(f) => f,
-            Err(e) => return self.send(&error_frame(e.code, e.message, None)).await,
+            Err(e) => {
+                return self
+                    .send(&error_frame(e.code, e.message, None))
+                    .await
+                    .map(|()| false);
+            }
         };
         let message_id = match &frame {
             ClientFrame::Send { message_id, .. } => Some(*message_id),
             _ => None,
         };
-        if !self.bucket.take() {
-            let frame = error_frame(
-                ErrorCode::RateLimited,
-                "too many frames on this connection: slow down and resend",
-                message_id,
-            );
-            return self.send(&frame).await;
-        }
         let result = match frame {
             ClientFrame::Auth { .. } => Err(fail(
                 ErrorCode::BadRequest,
@@ -453,12 +574,17 @@ impl Connection {
             ClientFrame::Sync {
                 thread_id,
                 after_seq,
-            } => return self.on_sync(thread_id, after_seq).await,
+            } => return self.on_sync(thread_id, after_seq).await.map(|()| true),
             ClientFrame::Receipt { receipt } => self.on_receipt(receipt).await,
         };
         match result {
-            Ok(()) => Ok(()),
-            Err(f) => self.send(&error_frame(f.code, f.message, message_id)).await,
+            Ok(()) => Ok(true),
+            // A well-formed frame the server refused (an unknown thread, a
+            // conflict) is not an invalid frame.
+            Err(f) => self
+                .send(&error_frame(f.code, f.message, message_id))
+                .await
+                .map(|()| true),
         }
     }
 
@@ -828,6 +954,25 @@ fn close_reason(code: u16) -> (ErrorCode, &'static str) {
 }
 
 /// Whether a read error is a frame or message over the size limit.
+/// Closes with 1009 after an oversize frame. The rest of that frame is
+/// still unread, and dropping the socket now would reset the connection
+/// before the peer reads the close frame: linger first.
+async fn close_too_large(socket: &mut WebSocket) {
+    let code = ErrorCode::TooLarge;
+    let _ = tokio::time::timeout(SEND_TIMEOUT, async {
+        let message = format!("frames are limited to {MAX_FRAME_BYTES} bytes");
+        let _ = socket.send(text(&error_frame(code, message, None))).await;
+        let _ = socket
+            .send(Message::Close(Some(CloseFrame {
+                code: code.close_code(),
+                reason: Utf8Bytes::from(format!("{code:?}")),
+            })))
+            .await;
+    })
+    .await;
+    tokio::time::sleep(LINGER).await;
+}
+
 fn is_too_large(error: axum::Error) -> bool {
     use tokio_tungstenite::tungstenite::Error as WsError;
     error
