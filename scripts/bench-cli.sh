@@ -16,8 +16,9 @@ export SAMTALE_SERVER=http://127.0.0.1:$port
 "$bin/samtale-server" --listen 127.0.0.1:$port --data-dir $work/data --log warn > $work/server.out 2>&1 &
 server=$!
 trap 'kill $server; rm -rf $work' EXIT
-for _ in $(seq 50); do grep -qE '[0-9A-Z]{4}(-[0-9A-Z]{4}){4}' $work/server.out && break; sleep 0.2; done
-code=$(grep -oE '\b[0-9A-Z]{4}(-[0-9A-Z]{4}){4}\b' $work/server.out | head -1)
+# Output redirected: the server writes the enrolment code to a 0600 file.
+for _ in $(seq 50); do [ -s $work/data/enrolment-code ] && break; sleep 0.2; done
+code=$(cat $work/data/enrolment-code)
 s="$bin/samtale"
 $s --profile admin admin init --enrolment-code $code --organisation "Randers Kommune" --username anne --name "Anne Admin" >/dev/null
 $s --profile admin admin team create Familieafdelingen >/dev/null

@@ -152,6 +152,10 @@ fn parse_time_ms(text: &str) -> Result<i64, String> {
 }
 
 fn main() -> ExitCode {
+    // Everything the server creates (database, keys, the enrolment code
+    // file, attachments) is private to its user from the start.
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let mut args = Args::parse();
     let command = args.command.take();
     let cli = Layer {
@@ -203,11 +207,16 @@ fn main() -> ExitCode {
         // Signal handlers first, so a SIGTERM right after start is handled.
         let shutdown = shutdown_signal();
         if let Some(code) = app.enrolment_code() {
-            // Printed once, to the terminal only (never to the log): the
-            // first admin registers the organisation with it.
+            let shown = hand_over(
+                code,
+                &settings.data_dir,
+                "No organisation is registered yet. The first admin's one-time enrolment code",
+            );
+            if !shown {
+                return ExitCode::FAILURE;
+            }
             println!(
-                "\nNo organisation is registered yet. The first admin's one-time enrolment code:\n\n    {code}\n\n\
-                 The first admin registers the organisation with it (POST /v1/bootstrap, see\n\
+                "The first admin registers the organisation with it (POST /v1/bootstrap, see\n\
                  docs/API.md). It is valid until an organisation is registered; restarting the\n\
                  server before then replaces it.\n"
             );
@@ -232,6 +241,39 @@ fn main() -> ExitCode {
     })
 }
 
+/// Shows an enrolment code once: on the terminal when standard output is
+/// one, else (output redirected to a log file, a service manager's journal)
+/// in a file readable only by this user in the data directory, whose path
+/// is printed instead. The code never reaches a log.
+fn hand_over(code: &str, data_dir: &std::path::Path, what: &str) -> bool {
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() {
+        println!("\n{what}:\n\n    {code}\n");
+        return true;
+    }
+    match samtale_server::startup::write_enrolment_code_file(data_dir, code) {
+        Ok(path) => {
+            println!(
+                "\n{what} is in the file\n\n    {}\n\n\
+                 (readable only by this user: standard output is not a terminal, so the code\n\
+                 is not printed where a log could keep it).\n",
+                path.display()
+            );
+            true
+        }
+        Err(error) => {
+            eprintln!(
+                "samtale-server: cannot write the enrolment code to {}: {error}\n\
+                 Start the server on a terminal to see the code there instead.",
+                data_dir
+                    .join(samtale_server::startup::ENROLMENT_CODE_FILE)
+                    .display()
+            );
+            false
+        }
+    }
+}
+
 /// `samtale-server enrol`: one more organisation on this server.
 async fn enrol(settings: &Settings) -> ExitCode {
     let storage = match samtale_server::storage::Storage::open(&settings.database).await {
@@ -246,10 +288,14 @@ async fn enrol(settings: &Settings) -> ExitCode {
     storage.close().await;
     match result {
         Ok(code) => {
-            println!(
-                "A one-time enrolment code for a new organisation on this server:\n\n    {code}\n\n\
-                 Its first admin registers the organisation with it (POST /v1/bootstrap)."
-            );
+            if !hand_over(
+                &code,
+                &settings.data_dir,
+                "A one-time enrolment code for a new organisation on this server",
+            ) {
+                return ExitCode::FAILURE;
+            }
+            println!("Its first admin registers the organisation with it (POST /v1/bootstrap).");
             ExitCode::SUCCESS
         }
         Err(error) => {

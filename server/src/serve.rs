@@ -206,9 +206,13 @@ pub async fn reserve_guard(request: Request, next: Next) -> Response {
             .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         busy
     };
-    response
-        .headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    // (A WebSocket upgrade keeps its `Connection: upgrade`: the socket then
+    // holds the slot for as long as it lives.)
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response
 }
 

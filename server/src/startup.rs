@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -51,6 +52,34 @@ pub async fn issue_enrolment_code(storage: &Storage, now: i64) -> Result<String,
     let code = auth::new_code(ENROLMENT_DOMAIN).map_err(|_| StartError::Randomness)?;
     storage.add_enrolment_code(&code.hash, now).await?;
     Ok(code.text.to_string())
+}
+
+/// Where an enrolment code goes when standard output is not a terminal,
+/// in the data directory.
+pub const ENROLMENT_CODE_FILE: &str = "enrolment-code";
+
+/// Writes an enrolment code to [`ENROLMENT_CODE_FILE`] in `data_dir` (made
+/// `0700` if new), readable only by this user, replacing an older one.
+pub fn write_enrolment_code_file(data_dir: &Path, code: &str) -> std::io::Result<PathBuf> {
+    use std::io::Write as _;
+    std::fs::create_dir_all(data_dir)?;
+    let path = data_dir.join(ENROLMENT_CODE_FILE);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        // An existing file keeps its mode when opened: put it right first.
+        match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    let mut file = options.open(&path)?;
+    writeln!(file, "{code}")?;
+    file.sync_all()?;
+    Ok(path)
 }
 
 /// A server that is bound and ready to serve.

@@ -147,7 +147,37 @@ fn the_server_starts_on_an_empty_data_directory_answers_health_checks_and_stops_
             mode, 0o700,
             "the data directory is private to the server's user"
         );
+        for file in [
+            "samtale.db",
+            "samtale.db-wal",
+            "samtale.db-shm",
+            "enrolment-code",
+        ] {
+            let mode = std::fs::metadata(data.join(file))
+                .unwrap_or_else(|e| panic!("{file}: {e}"))
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(mode, 0o600, "{file} is readable only by the server's user");
+        }
     }
+    // Standard output is a pipe, not a terminal: the enrolment code is in
+    // the file, and nowhere in the output (which a log could keep).
+    let code = std::fs::read_to_string(data.join("enrolment-code")).unwrap();
+    let code = code.trim();
+    assert_eq!(code.len(), 24, "an enrolment code: {code:?}");
+    assert!(
+        server
+            .seen
+            .iter()
+            .any(|line| line.contains(&*data.join("enrolment-code").to_string_lossy())),
+        "the file's path is printed"
+    );
+    assert!(
+        !server.seen.iter().any(|line| line.contains(code)),
+        "the code was printed:\n{}",
+        server.seen.join("\n")
+    );
 
     let status = server.terminate();
     assert!(status.success(), "exit status after SIGTERM: {status}");
@@ -174,6 +204,60 @@ fn rusqlite_like_journal_mode(path: &std::path::Path) -> String {
             .unwrap();
         mode
     })
+}
+
+/// On a terminal (a pseudo-terminal from util-linux's `script`), the code
+/// is shown there and no file is written.
+#[cfg(unix)]
+#[test]
+fn on_a_terminal_enrol_shows_the_code_and_writes_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let command = format!("{BIN} --data-dir {} enrol", dir.path().to_str().unwrap());
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("SAMTALE_DATABASE_URL")
+        .env_remove("SAMTALE_CONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("util-linux's script (Debian's bsdutils, an essential package)");
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let code = stdout
+        .split_whitespace()
+        .find(|w| w.len() == 24 && w.matches('-').count() == 4)
+        .unwrap_or_else(|| panic!("no code on the terminal: {stdout}"));
+    assert!(code.chars().all(|c| c == '-' || c.is_ascii_alphanumeric()));
+    assert!(!dir.path().join("enrolment-code").exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn database_files_left_readable_by_an_older_version_are_made_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    for file in ["samtale.db", "samtale.db-wal"] {
+        std::fs::write(data.join(file), b"").unwrap();
+        std::fs::set_permissions(data.join(file), std::fs::Permissions::from_mode(0o644)).unwrap();
+        // The positive control: the file starts out readable by others.
+        let mode = std::fs::metadata(data.join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0o044);
+    }
+    let mut server = Server::start(&["--data-dir", data.to_str().unwrap()], &[]);
+    assert_eq!(server.get("/readyz").0, 200);
+    for file in ["samtale.db", "samtale.db-wal", "samtale.db-shm"] {
+        let mode = std::fs::metadata(data.join(file))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{file}");
+    }
+    assert!(server.terminate().success());
 }
 
 #[test]
@@ -255,12 +339,19 @@ fn enrol_prints_a_one_time_code_for_another_organisation_and_exits() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
+    // Standard output is a pipe: the code is in a 0600 file whose path is
+    // printed, not in the output.
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let code = stdout
-        .split_whitespace()
-        .find(|w| w.len() == 24 && w.matches('-').count() == 4)
-        .unwrap_or_else(|| panic!("no code in {stdout}"));
+    let file = dir.path().join("enrolment-code");
+    assert!(stdout.contains(&*file.to_string_lossy()), "{stdout}");
+    let code = std::fs::read_to_string(&file).unwrap();
+    let code = code.trim();
+    assert!(
+        code.len() == 24 && code.matches('-').count() == 4,
+        "{code:?}"
+    );
     assert!(code.chars().all(|c| c == '-' || c.is_ascii_alphanumeric()));
+    assert!(!stdout.contains(code), "{stdout}");
     // The database exists and holds only the hash, not the code.
     let db = std::fs::read(dir.path().join("samtale.db")).unwrap();
     let wal = std::fs::read(dir.path().join("samtale.db-wal")).unwrap_or_default();

@@ -15,7 +15,6 @@ Exits non-zero on any failure.
 import base64
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -83,14 +82,18 @@ def main() -> int:
         text=True,
     )
     try:
+        # Its output is a pipe, not a terminal: the server writes the
+        # enrolment code to a 0600 file in the data directory and prints
+        # the file's path.
         code = None
+        code_file = os.path.join(data, "enrolment-code")
         for line in server.stdout:
-            match = re.search(r"\b([0-9A-Z]{4}(?:-[0-9A-Z]{4}){4})\b", line)
-            if match:
-                code = match.group(1)
+            if code_file in line:
+                with open(code_file) as f:
+                    code = f.read().strip()
                 break
         if not code:
-            print("the server printed no enrolment code", file=sys.stderr)
+            print("the server wrote no enrolment code file", file=sys.stderr)
             return 1
         for _ in range(100):
             try:

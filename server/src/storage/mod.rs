@@ -152,6 +152,14 @@ use crate::config::DatabaseSettings;
 /// Why a storage operation failed. Messages never contain credentials.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
+    /// The database file could not be created or made private.
+    #[error("cannot create the database file {path} or make it private (mode 0600): {source}")]
+    DatabaseFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The data directory could not be created or used.
     #[error("cannot use the data directory {path}: {source}")]
     DataDir {

@@ -29,10 +29,43 @@ fn create_private_dir(dir: &Path) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// The database file, its write-ahead log and shared-memory index: made
+/// `0600` before SQLite first opens the file (SQLite gives the `-wal` and
+/// `-shm` files it creates the mode of the database file), and put right
+/// for files left by an older version.
+fn make_private_files(path: &Path) -> Result<(), StorageError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let io = |source| StorageError::DatabaseFile {
+            path: path.to_owned(),
+            source,
+        };
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(e)),
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(super) async fn open(path: &Path) -> Result<SqlitePool, StorageError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         create_private_dir(dir)?;
     }
+    make_private_files(path)?;
     let options = SqliteConnectOptions::from_str("sqlite:")
         .map_err(|source| StorageError::Connect {
             backend: "sqlite",

@@ -417,18 +417,18 @@ async fn relay(c: Config) -> Result<(), AnyError> {
     let mut child = server.spawn()?;
     let pid = child.id().ok_or("no server pid")?;
     let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
+    // Its output is a pipe, not a terminal: the server writes the
+    // enrolment code to a 0600 file in the data directory and prints the
+    // file's path.
+    let code_file = data.join("enrolment-code");
     let mut code = None;
     while let Some(line) = lines.next_line().await? {
-        if let Some(found) = line.split_whitespace().find(|w| {
-            w.len() == 24
-                && w.split('-').count() == 5
-                && w.chars().all(|ch| ch == '-' || ch.is_ascii_alphanumeric())
-        }) {
-            code = Some(found.to_string());
+        if line.contains(&*code_file.to_string_lossy()) {
+            code = Some(std::fs::read_to_string(&code_file)?.trim().to_string());
             break;
         }
     }
-    let code = code.ok_or("the server printed no enrolment code (use an empty database)")?;
+    let code = code.ok_or("the server wrote no enrolment code (use an empty database)")?;
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let api = Api {
         base: format!("http://127.0.0.1:{port}"),
