@@ -175,6 +175,23 @@ impl From<PasswordError> for ApiError {
     }
 }
 
+/// `426 Upgrade Required` with `Sec-WebSocket-Version: 13` (RFC 6455 §4.4):
+/// the answer to a WebSocket handshake in a version this server does not
+/// speak.
+pub fn websocket_version_required() -> Response {
+    let mut response = ApiError::new(
+        ErrorCode::BadRequest,
+        "this server speaks WebSocket version 13 (RFC 6455)",
+    )
+    .into_response();
+    *response.status_mut() = StatusCode::UPGRADE_REQUIRED;
+    response.headers_mut().insert(
+        header::SEC_WEBSOCKET_VERSION,
+        HeaderValue::from_static("13"),
+    );
+    response
+}
+
 /// A JSON body whose rejections are [`ApiError`]s: unknown fields, wrong
 /// types, a missing `Content-Type` and oversize bodies each get a clear,
 /// uniform error.
@@ -335,6 +352,7 @@ fn api_routes() -> Router<AppState> {
         .route("/v1/sessions/current", delete(accounts::logout))
         .route("/v1/me", get(accounts::me))
         .route("/v1/me/export", get(records::access_export))
+        .route("/v1/me/password", post(accounts::change_password))
         .route("/v1/citizens/{account}", delete(records::erase_citizen))
         .route("/v1/devices", get(accounts::list_devices))
         .route("/v1/devices/{device}", delete(accounts::revoke_device))
@@ -358,7 +376,13 @@ fn api_routes() -> Router<AppState> {
             post(admin::create_staff).get(admin::list_staff),
         )
         .route("/v1/staff/{account}/disable", post(admin::disable_staff))
+        .route("/v1/staff/{account}/enable", post(admin::enable_staff))
+        .route("/v1/staff/{account}/password", post(admin::reset_password))
         .route("/v1/staff/{account}/devices", get(admin::staff_devices))
+        .route(
+            "/v1/staff/{account}/devices/{device}",
+            delete(admin::revoke_staff_device),
+        )
         .route("/v1/invitations", post(citizens::create_invitation))
         .route("/v1/signup", post(citizens::signup))
         .route("/v1/consent", get(citizens::get_consent))

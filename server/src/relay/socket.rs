@@ -81,17 +81,7 @@ pub async fn ws_handler(
         Ok(ws) => ws,
         // RFC 6455 §4.4: name the version this server speaks.
         Err(Rejected::InvalidWebSocketVersionHeader(_)) => {
-            let mut response = ApiError::new(
-                ErrorCode::BadRequest,
-                "this server speaks WebSocket version 13 (RFC 6455)",
-            )
-            .into_response();
-            *response.status_mut() = axum::http::StatusCode::UPGRADE_REQUIRED;
-            response.headers_mut().insert(
-                header::SEC_WEBSOCKET_VERSION,
-                axum::http::HeaderValue::from_static("13"),
-            );
-            return response;
+            return crate::http::websocket_version_required();
         }
         Err(rejection) => {
             return ApiError::new(
