@@ -42,6 +42,10 @@ pub struct LoginArgs {
     /// Read the password from this file (else SAMTALE_PASSWORD, else a prompt).
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
+    /// After an admin reset your password: read your new password from
+    /// this file (else SAMTALE_NEW_PASSWORD, else a prompt).
+    #[arg(long, value_name = "FILE")]
+    new_password_file: Option<PathBuf>,
     /// A name for this device, shown in device lists.
     #[arg(long, default_value = "samtale desktop")]
     device_label: String,
@@ -51,6 +55,17 @@ pub struct LoginArgs {
     /// With --eid: print the login address instead of opening a browser.
     #[arg(long)]
     print_url: bool,
+}
+
+/// `samtale password`.
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// Read the current password from this file (else SAMTALE_PASSWORD, else a prompt).
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// Read the new password from this file (else SAMTALE_NEW_PASSWORD, else a prompt).
+    #[arg(long, value_name = "FILE")]
+    new_password_file: Option<PathBuf>,
 }
 
 /// `samtale join`.
@@ -232,15 +247,27 @@ pub enum AdminCommand {
     /// Staff accounts: create, list, disable.
     #[command(subcommand)]
     Staff(StaffCommand),
-    /// Certifies a staff member's new devices with the organisation root.
+    /// Certifies a staff member's new device with the organisation root.
     ///
-    /// Compare the device fingerprint shown with the one on the staff
-    /// member's screen (`samtale whoami`) before certifying.
+    /// Lists the devices waiting for certification with their
+    /// fingerprints, and certifies only the one whose fingerprint you type
+    /// after reading it on the staff member's own screen (their `samtale
+    /// login` or `samtale whoami` shows it). A waiting device nobody can
+    /// account for may be a login with a stolen password: revoke it with
+    /// `samtale admin staff revoke-device`.
     ///
-    /// Example:  samtale admin certify mette
+    /// Examples:
+    ///
+    ///   samtale admin certify mette        (asks for the fingerprint)
+    ///   samtale admin certify mette --fingerprint 3F2A9-0C1DE-77B10-9A4C2-E5D18
+    #[command(verbatim_doc_comment)]
     Certify {
         /// The staff member's user name.
         username: String,
+        /// The fingerprint read off the device's own screen (repeatable,
+        /// for several devices); without it, you are asked.
+        #[arg(long = "fingerprint", value_name = "FINGERPRINT")]
+        fingerprints: Vec<String>,
     },
     /// Makes the organisation's archive key if it has none and grants it to
     /// every certified record clerk device (run again after certifying a
@@ -384,6 +411,44 @@ pub enum StaffCommand {
         /// The user name.
         username: String,
     },
+    /// Lets a disabled staff account log in again (its revoked devices
+    /// stay revoked: they log in as a new device and you certify it).
+    ///
+    /// Example: samtale admin staff enable mette
+    Enable {
+        /// The user name.
+        username: String,
+    },
+    /// Resets a staff member's forgotten or exposed password: prints a
+    /// one-time temporary password (valid three days) to hand over in
+    /// person or by phone. Their sessions end at once; at the next login
+    /// they must choose a new password.
+    ///
+    /// Example: samtale admin staff reset-password mette
+    ResetPassword {
+        /// The user name.
+        username: String,
+    },
+    /// Lists a staff member's devices with their fingerprints and whether
+    /// they are certified.
+    ///
+    /// Example: samtale admin staff devices mette
+    Devices {
+        /// The user name.
+        username: String,
+    },
+    /// Revokes a staff member's device (a lost laptop, a login that was not
+    /// theirs): a removal signed by the organisation root. Its sessions end
+    /// and its connections close at once, and the keys it held are rotated
+    /// at the next `samtale keys` of a team member, as for a lost phone.
+    ///
+    /// Example: samtale admin staff revoke-device mette 0193c0de
+    RevokeDevice {
+        /// The user name.
+        username: String,
+        /// The device: its id, the start of it, or its fingerprint.
+        device: String,
+    },
 }
 
 fn role_name(r: Role) -> &'static str {
@@ -485,6 +550,64 @@ fn password(file: Option<&Path>, prompt: &str) -> anyhow::Result<String> {
     Ok(rpassword::prompt_password(prompt)?)
 }
 
+/// A new password of the user's own: the file, SAMTALE_NEW_PASSWORD, or a
+/// prompt (twice).
+fn new_password(file: Option<&Path>) -> anyhow::Result<String> {
+    if let Some(p) = file {
+        return read_secret_file(p);
+    }
+    if let Ok(p) = std::env::var("SAMTALE_NEW_PASSWORD") {
+        return Ok(p);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no new password: set SAMTALE_NEW_PASSWORD or use --new-password-file for scripts");
+    }
+    let a = rpassword::prompt_password(
+        "New password (at least 12 characters; a few words are best): ",
+    )?;
+    let b = rpassword::prompt_password("Repeat it: ")?;
+    if a != b {
+        bail!("the passwords differ; nothing was changed");
+    }
+    Ok(a)
+}
+
+/// Whether the server asks for a new password (an admin reset the old one).
+fn needs_new_password(error: &anyhow::Error) -> bool {
+    error.chain().any(|c| {
+        c.downcast_ref::<samtale_cli::api::ApiError>()
+            .and_then(samtale_cli::api::ApiError::code)
+            == Some(samtale_protocol::wire::ErrorCode::PasswordChangeRequired)
+    })
+}
+
+async fn change_password(
+    global: &Global,
+    style: &Style,
+    a: PasswordArgs,
+) -> anyhow::Result<ExitCode> {
+    let mut s = open(global).await?;
+    let current = password(a.password_file.as_deref(), "Current password: ")?;
+    let new = new_password(a.new_password_file.as_deref())?;
+    s.call(
+        Method::POST,
+        "/v1/me/password",
+        Some(&samtale_protocol::wire::ChangePasswordRequest {
+            current_password: current,
+            new_password: new,
+        }),
+    )
+    .await?;
+    if style.json {
+        print_json(&serde_json::json!({"password_changed": true}))?;
+    } else {
+        println!(
+            "Your password is changed. Your other sessions have ended: log in again there with the new password."
+        );
+    }
+    done()
+}
+
 fn profile(global: &Global) -> anyhow::Result<Profile> {
     let home = Home::locate(global.home.as_deref())?;
     Profile::new(&home, &global.profile)
@@ -579,6 +702,7 @@ pub async fn dispatch(command: Command, global: &Global, style: Style) -> anyhow
     match command {
         Command::Login(a) => login(global, &style, a).await,
         Command::Join(a) => join(global, &style, a).await,
+        Command::Password(a) => change_password(global, &style, a).await,
         Command::Logout => {
             let mut s = open(global).await?;
             s.logout().await?;
@@ -673,10 +797,19 @@ async fn login(global: &Global, style: &Style, a: LoginArgs) -> anyhow::Result<E
             let token = eid_login(&api, device, a.print_url, 600)
                 .await?
                 .context("this server has no eID broker; citizens cannot log in again")?;
-            Session::relogin(profile, &pass, None, Some(token)).await?
+            Session::relogin(profile, &pass, None, None, Some(token)).await?
         } else {
             let pw = password(a.password_file.as_deref(), "Password: ")?;
-            Session::relogin(profile, &pass, Some(&pw), None).await?
+            match Session::relogin(profile.clone(), &pass, Some(&pw), None, None).await {
+                Err(e) if needs_new_password(&e) => {
+                    eprintln!(
+                        "An administrator reset your password: choose a new one of your own."
+                    );
+                    let new = new_password(a.new_password_file.as_deref())?;
+                    Session::relogin(profile, &pass, Some(&pw), Some(&new), None).await?
+                }
+                other => other?,
+            }
         };
         if style.json {
             print_json(
@@ -693,17 +826,22 @@ async fn login(global: &Global, style: &Style, a: LoginArgs) -> anyhow::Result<E
     let username = a.username.context("the first login needs --username")?;
     let pw = password(a.password_file.as_deref(), "Password: ")?;
     let pass = passphrase(global, true)?;
-    let mut session = client::login(
-        profile,
-        &pass,
-        &LoginRequest {
-            server: &server,
-            username: &username,
-            password: &pw,
-            device_label: &a.device_label,
-        },
-    )
-    .await?;
+    let mut request = LoginRequest {
+        server: &server,
+        username: &username,
+        password: &pw,
+        new_password: None,
+        device_label: &a.device_label,
+    };
+    let mut session = match client::login(profile.clone(), &pass, &request).await {
+        Err(e) if needs_new_password(&e) => {
+            eprintln!("An administrator reset your password: choose a new one of your own.");
+            let new = new_password(a.new_password_file.as_deref())?;
+            request.new_password = Some(&new);
+            client::login(profile, &pass, &request).await?
+        }
+        other => other?,
+    };
     let me = session.me().await?;
     let report = session.upkeep(false).await.ok();
     let fingerprint = client::device_fingerprint(&session.device()?.public().identity);
@@ -864,8 +1002,13 @@ async fn join(global: &Global, style: &Style, a: JoinArgs) -> anyhow::Result<Exi
 async fn whoami(global: &Global, style: &Style) -> anyhow::Result<ExitCode> {
     let mut s = open(global).await?;
     let me: AccountInfo = s.me().await?;
+    let device_fingerprint = client::device_fingerprint(&s.device()?.public().identity);
     if style.json {
-        print_json(&me)?;
+        let mut out = serde_json::to_value(&me)?;
+        if let Some(map) = out.as_object_mut() {
+            map.insert("device_fingerprint".into(), device_fingerprint.into());
+        }
+        print_json(&out)?;
         return done();
     }
     println!("{} ({:?})", style.bold(&me.display_name), me.kind);
@@ -882,10 +1025,7 @@ async fn whoami(global: &Global, style: &Style) -> anyhow::Result<ExitCode> {
         println!("Consent:      {c:?}");
     }
     println!("This device:  {}", me.device_id);
-    println!(
-        "Fingerprint of this device: {}",
-        client::device_fingerprint(&s.device()?.public().identity)
-    );
+    println!("Fingerprint of this device: {device_fingerprint}");
     done()
 }
 
@@ -1610,6 +1750,8 @@ async fn admin_with_session(
                             m.teams.len().to_string(),
                             if m.disabled {
                                 "disabled".into()
+                            } else if m.must_change_password {
+                                "active, must change password".into()
                             } else {
                                 "active".into()
                             },
@@ -1638,14 +1780,114 @@ async fn admin_with_session(
                 );
             }
         }
-        AdminCommand::Certify { username } => {
-            let done_devices = s.certify_staff(&username).await?;
+        AdminCommand::Staff(StaffCommand::Enable { username }) => {
+            let member = resolve_staff(&mut s, &username).await?;
+            s.call::<()>(
+                Method::POST,
+                &format!("/v1/staff/{}/enable", member.account_id),
+                None,
+            )
+            .await?;
+            if style.json {
+                print_json(&serde_json::json!({"enabled": member.account_id}))?;
+            } else {
+                println!(
+                    "Enabled {username}: they can log in again. A device that was revoked stays revoked; certify the new one with `samtale admin certify {username}`."
+                );
+            }
+        }
+        AdminCommand::Staff(StaffCommand::ResetPassword { username }) => {
+            let member = resolve_staff(&mut s, &username).await?;
+            let temporary: samtale_protocol::wire::TemporaryPassword = s
+                .post(
+                    &format!("/v1/staff/{}/password", member.account_id),
+                    &serde_json::json!({}),
+                )
+                .await?;
+            if style.json {
+                print_json(&serde_json::json!({
+                    "account_id": member.account_id,
+                    "temporary_password": temporary.temporary_password,
+                    "expires_at": temporary.expires_at,
+                }))?;
+            } else {
+                println!(
+                    "Temporary password for {username}: {}",
+                    temporary.temporary_password
+                );
+                println!(
+                    "Hand it over in person or by phone (not by e-mail). It works once, until {}, and only to choose a new password at their next `samtale login`. Their sessions have ended.",
+                    style.time(temporary.expires_at.saturating_mul(1000))
+                );
+            }
+        }
+        AdminCommand::Staff(StaffCommand::Devices { username }) => {
+            let member = resolve_staff(&mut s, &username).await?;
+            let devices: Vec<DeviceInfo> = s
+                .get(&format!("/v1/staff/{}/devices", member.account_id))
+                .await?;
+            if style.json {
+                let out: Vec<serde_json::Value> = devices
+                    .iter()
+                    .map(|d| {
+                        let mut v = serde_json::to_value(d).unwrap_or_default();
+                        if let Some(map) = v.as_object_mut() {
+                            map.insert(
+                                "fingerprint".into(),
+                                client::device_fingerprint(&d.keys.identity).into(),
+                            );
+                        }
+                        v
+                    })
+                    .collect();
+                print_json(&out)?;
+            } else {
+                let rows: Vec<Vec<String>> = devices
+                    .iter()
+                    .map(|d| {
+                        vec![
+                            d.device_id.to_string(),
+                            d.label.clone(),
+                            client::device_fingerprint(&d.keys.identity),
+                            if d.revoked_at.is_some() {
+                                "revoked".into()
+                            } else if d.certified {
+                                "certified".into()
+                            } else {
+                                "waiting for certification".into()
+                            },
+                        ]
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    table(&["DEVICE", "LABEL", "FINGERPRINT", "STATE"], &rows)
+                );
+            }
+        }
+        AdminCommand::Staff(StaffCommand::RevokeDevice { username, device }) => {
+            let revoked = s.revoke_staff_device(&username, &device).await?;
+            if style.json {
+                print_json(&revoked)?;
+            } else {
+                println!(
+                    "Revoked {} ({}) of {username}: its sessions have ended and its connections closed. Team keys rotate at the next `samtale keys` of a team member.",
+                    revoked.device_id, revoked.label
+                );
+            }
+        }
+        AdminCommand::Certify {
+            username,
+            fingerprints,
+        } => {
+            let fingerprints = if fingerprints.is_empty() {
+                ask_certify_fingerprints(&mut s, &username).await?
+            } else {
+                fingerprints
+            };
+            let done_devices = s.certify_staff(&username, &fingerprints).await?;
             if style.json {
                 print_json(&done_devices)?;
-            } else if done_devices.is_empty() {
-                println!(
-                    "{username} has no device waiting for certification. They must log in first (`samtale login`)."
-                );
             } else {
                 for d in &done_devices {
                     println!(
@@ -1666,6 +1908,63 @@ async fn admin_with_session(
         }
     }
     done()
+}
+
+/// Shows the devices waiting for certification and asks the admin to type
+/// the fingerprint of each one to certify, read off its own screen.
+async fn ask_certify_fingerprints(s: &mut Session, username: &str) -> anyhow::Result<Vec<String>> {
+    let (_, waiting) = s.devices_to_certify(username).await?;
+    if waiting.is_empty() {
+        bail!(
+            "{username} has no device waiting for certification; they log in first (`samtale login`)"
+        );
+    }
+    let listed = waiting
+        .iter()
+        .map(|w| {
+            format!(
+                "  {}  {:?}  fingerprint {}",
+                w.device_id, w.label, w.fingerprint
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "{username}'s devices waiting for certification:\n{listed}\nRead the fingerprint on the device's own screen (`samtale whoami` there), then pass it with --fingerprint"
+        );
+    }
+    println!("{username}'s devices waiting for certification:\n{listed}");
+    println!(
+        "Read the fingerprint on {username}'s screen (their `samtale login` or `samtale whoami` shows it) and type it here. Leave it empty to certify nothing."
+    );
+    let mut chosen = Vec::new();
+    loop {
+        eprint!("Fingerprint: ");
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        let typed = line.trim();
+        if typed.is_empty() {
+            break;
+        }
+        if !waiting
+            .iter()
+            .any(|w| fingerprints_match(typed, &w.fingerprint))
+        {
+            eprintln!(
+                "No waiting device has that fingerprint. Do not certify a device you cannot account for; try again, or leave it empty."
+            );
+            continue;
+        }
+        chosen.push(typed.to_owned());
+        if chosen.len() == waiting.len() {
+            break;
+        }
+    }
+    if chosen.is_empty() {
+        bail!("nothing was certified");
+    }
+    Ok(chosen)
 }
 
 fn profiles(global: &Global, style: &Style, c: ProfileCommand) -> anyhow::Result<ExitCode> {

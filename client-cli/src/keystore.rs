@@ -350,11 +350,18 @@ impl Drop for Lock {
 }
 
 impl Keystore {
-    /// Creates a new keystore; refuses to overwrite one.
-    pub fn create(path: &Path, passphrase: &str, secrets: Secrets) -> Result<Self, KeystoreError> {
+    /// Refuses a passphrase too weak to protect keys (checked before a
+    /// login or sign-up reaches the server, and again by [`Self::create`]).
+    pub fn check_passphrase(passphrase: &str) -> Result<(), KeystoreError> {
         if passphrase.chars().count() < 8 {
             return Err(KeystoreError::WeakPassphrase);
         }
+        Ok(())
+    }
+
+    /// Creates a new keystore; refuses to overwrite one.
+    pub fn create(path: &Path, passphrase: &str, secrets: Secrets) -> Result<Self, KeystoreError> {
+        Self::check_passphrase(passphrase)?;
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(io("create the directory", dir))?;
         }

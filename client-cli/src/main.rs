@@ -79,6 +79,14 @@ enum Command {
     ///   samtale login --server https://samtale.randers.dk --username mette
     #[command(verbatim_doc_comment)]
     Login(commands::LoginArgs),
+    /// Staff: changes your password.
+    ///
+    /// Asks for the current password and the new one (twice), or reads them
+    /// from SAMTALE_PASSWORD and SAMTALE_NEW_PASSWORD (or the files given).
+    /// Every other session of your account ends: log in again there.
+    ///
+    /// Example:  samtale password
+    Password(commands::PasswordArgs),
     /// Citizens: join with the code from your letter and your eID.
     ///
     /// Your national eID: MitID, BankID, Freja.

@@ -83,7 +83,7 @@ async fn the_chat_updates_live_reconnects_catches_up_and_sends() {
     .await
     .ok();
     run("mette", &["login", "--username", "mette"]).await.ok();
-    run("admin", &["admin", "certify", "mette"]).await.ok();
+    cli.certify("mette").await;
     run("admin", &["admin", "archive-key"]).await.ok();
     let invitation = cli
         .run(

@@ -127,7 +127,7 @@ async fn a_clerk_exports_a_verified_case_file_and_tampering_is_refused_by_name()
         }
         cli.run("admin", &args).await.ok();
         cli.run(user, &["login", "--username", user]).await.ok();
-        cli.run("admin", &["admin", "certify", user]).await.ok();
+        cli.certify(user).await;
     }
     cli.run("mette", &["keys"]).await.ok();
     cli.run("admin", &["admin", "archive-key"]).await.ok();

@@ -112,7 +112,7 @@ async fn setup(backend: Backend) -> Option<Org> {
         }
         cli.run("admin", &args).await.ok();
         cli.run(user, &["login", "--username", user]).await.ok();
-        cli.run("admin", &["admin", "certify", user]).await.ok();
+        cli.certify(user).await;
     }
     cli.run("mette", &["keys"]).await.ok();
     cli.run("admin", &["admin", "archive-key"]).await.ok();

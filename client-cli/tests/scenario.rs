@@ -168,11 +168,7 @@ async fn the_whole_story_with_the_real_binary() {
     );
     // An uncertified device makes no team key: nobody would trust it.
     assert_eq!(login["keys"]["published"], serde_json::json!([]), "{login}");
-    let certified = cli
-        .run("admin", &["--json", "admin", "certify", "mette"])
-        .await
-        .ok()
-        .json();
+    let certified = cli.certify("mette").await.json();
     assert_eq!(certified.as_array().unwrap().len(), 1);
     // Certified, the first member of the team makes its key and keeps it.
     let keys = cli.run("mette", &["--json", "keys"]).await.ok().json();
@@ -180,7 +176,7 @@ async fn the_whole_story_with_the_real_binary() {
     assert_eq!(keys["granted"], 1, "{keys}");
     // The record clerk and the archive key.
     cli.run("rita", &["login", "--username", "rita"]).await.ok();
-    cli.run("admin", &["admin", "certify", "rita"]).await.ok();
+    cli.certify("rita").await;
     let archive = cli
         .run("admin", &["--json", "admin", "archive-key"])
         .await
@@ -450,7 +446,7 @@ async fn the_whole_story_with_the_real_binary() {
     .await
     .ok();
     cli.run("karl", &["login", "--username", "karl"]).await.ok();
-    cli.run("admin", &["admin", "certify", "karl"]).await.ok();
+    cli.certify("karl").await;
     let granted = cli.run("mette", &["--json", "keys"]).await.ok().json();
     assert!(granted["granted"].as_u64().unwrap() >= 1, "{granted}");
     let history = cli

@@ -68,6 +68,9 @@ pub enum ErrorCode {
     Internal,
     /// The server is not ready (for example the database is unreachable).
     Unavailable,
+    /// The password is a temporary one from an administrator: log in again
+    /// with `new_password` set to choose your own.
+    PasswordChangeRequired,
 }
 
 impl ErrorCode {
@@ -79,7 +82,7 @@ impl ErrorCode {
             | Self::AuthenticationFailed
             | Self::TokenExpired
             | Self::DeviceRevoked => 401,
-            Self::Forbidden | Self::ConsentWithdrawn => 403,
+            Self::Forbidden | Self::ConsentWithdrawn | Self::PasswordChangeRequired => 403,
             Self::NotFound => 404,
             Self::Conflict => 409,
             Self::TooLarge => 413,
@@ -111,6 +114,7 @@ impl ErrorCode {
             Self::SlowConsumer => 4013,
             Self::Internal => 1011,
             Self::Unavailable => 1013,
+            Self::PasswordChangeRequired => 4014,
         }
     }
 }
@@ -382,6 +386,11 @@ pub struct LoginRequest {
     /// A label the owner recognises ("Work laptop"); used when the device is new.
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub device_label: String,
+    /// The password to replace `password` with, when the account has a
+    /// temporary password from an administrator (the server answers
+    /// `password_change_required` without it). Never logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_password: Option<String>,
 }
 
 impl std::fmt::Debug for LoginRequest {
@@ -970,6 +979,47 @@ impl std::fmt::Debug for CreateStaffRequest {
     }
 }
 
+/// `POST /v1/me/password`: a staff member changes their own password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    /// The password now (never logged).
+    pub current_password: String,
+    /// The new password (never logged).
+    #[cfg_attr(feature = "openapi", schema(min_length = 12, max_length = 1024))]
+    pub new_password: String,
+}
+
+impl std::fmt::Debug for ChangePasswordRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangePasswordRequest")
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to `POST /v1/staff/{account}/password`: a one-time temporary
+/// password for the admin to hand over. It works only to choose a new
+/// password at the next login (`LoginRequest.new_password`), and only
+/// until `expires_at`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TemporaryPassword {
+    /// The temporary password (shown once; the server keeps only its hash).
+    pub temporary_password: String,
+    /// Unix seconds after which it no longer works.
+    pub expires_at: u64,
+}
+
+impl std::fmt::Debug for TemporaryPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TemporaryPassword")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A staff account as an admin sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -987,6 +1037,10 @@ pub struct StaffInfo {
     pub teams: Vec<TeamId>,
     /// Disabled accounts cannot log in and their sessions have ended.
     pub disabled: bool,
+    /// The password is a temporary one from an admin: it must be changed at
+    /// the next login.
+    #[serde(default)]
+    pub must_change_password: bool,
 }
 
 /// One signed membership record as a server serves it (PROTOCOL.md §7):
@@ -1561,8 +1615,21 @@ mod tests {
             password: "hunter2-correct-horse".into(),
             device: crate::testing::device_keys(&[1; 32], &[2; 32]).public(),
             device_label: "Laptop".into(),
+            new_password: Some("swordfish-battery-staple".into()),
         };
         assert!(!format!("{login:?}").contains("hunter2"));
+        assert!(!format!("{login:?}").contains("swordfish"));
+        let change = ChangePasswordRequest {
+            current_password: "hunter2-correct-horse".into(),
+            new_password: "swordfish-battery-staple".into(),
+        };
+        assert!(!format!("{change:?}").contains("hunter2"));
+        assert!(!format!("{change:?}").contains("swordfish"));
+        let temporary = TemporaryPassword {
+            temporary_password: "k7qm-3xfa-p9wd-2rtc".into(),
+            expires_at: 1,
+        };
+        assert!(!format!("{temporary:?}").contains("k7qm"));
         let boot = BootstrapRequest {
             enrolment_code: "ABCD-EFGH-JKMN-PQRS-TVWX".into(),
             organisation_name: "Aarhus Kommune".into(),

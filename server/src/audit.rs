@@ -33,6 +33,13 @@ pub enum Action {
     StaffCreate,
     /// An account was disabled.
     AccountDisable,
+    /// An admin let a disabled account log in again.
+    AccountEnable,
+    /// A staff member changed their own password (at login after a reset,
+    /// or on their own).
+    PasswordChange,
+    /// An admin reset a staff member's password to a temporary one.
+    PasswordReset,
     /// A device logged in (a new device is enrolled on its first login).
     DeviceLogin,
     /// A login limit refused further attempts (its scope in detail).
@@ -92,6 +99,9 @@ impl Action {
         Self::TeamRetentionSet,
         Self::StaffCreate,
         Self::AccountDisable,
+        Self::AccountEnable,
+        Self::PasswordChange,
+        Self::PasswordReset,
         Self::DeviceLogin,
         Self::LoginLimited,
         Self::DeviceCertify,
@@ -127,6 +137,9 @@ impl Action {
             Self::TeamRetentionSet => "team.retention.set",
             Self::StaffCreate => "staff.create",
             Self::AccountDisable => "account.disable",
+            Self::AccountEnable => "account.enable",
+            Self::PasswordChange => "password.change",
+            Self::PasswordReset => "password.reset",
             Self::DeviceLogin => "device.login",
             Self::LoginLimited => "login.limited",
             Self::DeviceCertify => "device.certify",

@@ -1281,3 +1281,410 @@ fn session_of(token: &str) -> String {
     .unwrap();
     claims["sid"].as_str().unwrap().to_owned()
 }
+
+/// Account security an operator needs (issue 13): a staff member changes
+/// their own password; an admin resets a forgotten one to a temporary
+/// password that only serves to choose a new one, re-enables a disabled
+/// account, and revokes a staff device.
+async fn passwords_are_changed_reset_to_a_temporary_one_and_accounts_re_enabled(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let org = setup(&app).await;
+    let admin = org.admin.access_token.clone();
+    let staff = org.staff.access_token.clone();
+    let account = org.staff.account_id;
+    let change = |token: String, current: &'static str, new: &'static str| {
+        let app = &app;
+        async move {
+            app.call(
+                Method::POST,
+                "/v1/me/password",
+                Some(&token),
+                Some(json!({"current_password": current, "new_password": new})),
+            )
+            .await
+        }
+    };
+
+    // Changing one's own password: the current one is checked, the new one
+    // must pass the rule and differ.
+    expect_error(
+        change(staff.clone(), "not the password", "a brand new passphrase").await,
+        401,
+        ErrorCode::AuthenticationFailed,
+    )
+    .await;
+    expect_error(
+        change(staff.clone(), STAFF_PASSWORD, "short").await,
+        422,
+        ErrorCode::ValidationFailed,
+    )
+    .await;
+    expect_error(
+        change(staff.clone(), STAFF_PASSWORD, STAFF_PASSWORD).await,
+        422,
+        ErrorCode::ValidationFailed,
+    )
+    .await;
+    // A second session of the same account, on another device.
+    let laptop = DeviceKeys::generate().unwrap();
+    let other: TokenPair = expect(
+        login(&app, "caseworker", STAFF_PASSWORD, &laptop).await,
+        201,
+    )
+    .await;
+    assert_eq!(
+        change(staff.clone(), STAFF_PASSWORD, "a brand new passphrase")
+            .await
+            .status(),
+        204
+    );
+    // The session that changed it goes on; the other one has ended.
+    assert_eq!(
+        app.call(Method::GET, "/v1/me", Some(&staff), None)
+            .await
+            .status(),
+        200
+    );
+    expect_error(
+        app.call(Method::GET, "/v1/me", Some(&other.access_token), None)
+            .await,
+        401,
+        ErrorCode::AuthenticationFailed,
+    )
+    .await;
+    expect_error(
+        login(&app, "caseworker", STAFF_PASSWORD, &org.staff_device).await,
+        401,
+        ErrorCode::AuthenticationFailed,
+    )
+    .await;
+    let _: TokenPair = expect(
+        login(
+            &app,
+            "caseworker",
+            "a brand new passphrase",
+            &org.staff_device,
+        )
+        .await,
+        201,
+    )
+    .await;
+    // Citizens have no password to change; a normal login may not carry one.
+    let refused = app
+        .call(
+            Method::POST,
+            "/v1/sessions",
+            None,
+            Some(json!({
+                "username": "caseworker",
+                "password": "a brand new passphrase",
+                "new_password": "yet another passphrase",
+                "device": device_json(&org.staff_device),
+                "device_label": "Desk",
+            })),
+        )
+        .await;
+    expect_error(refused, 422, ErrorCode::ValidationFailed).await;
+
+    // An admin resets it: the staff member's sessions end at once, and
+    // the temporary password opens no session by itself.
+    let staff_again: TokenPair = expect(
+        login(
+            &app,
+            "caseworker",
+            "a brand new passphrase",
+            &org.staff_device,
+        )
+        .await,
+        201,
+    )
+    .await;
+    expect_error(
+        app.call(
+            Method::POST,
+            &format!("/v1/staff/{account}/password"),
+            Some(&staff_again.access_token),
+            None,
+        )
+        .await,
+        403,
+        ErrorCode::Forbidden,
+    )
+    .await;
+    let temporary: samtale_protocol::wire::TemporaryPassword = expect(
+        app.call(
+            Method::POST,
+            &format!("/v1/staff/{account}/password"),
+            Some(&admin),
+            None,
+        )
+        .await,
+        201,
+    )
+    .await;
+    let temp = temporary.temporary_password.clone();
+    assert!(temp.len() >= 12, "{temp}");
+    expect_error(
+        app.call(Method::GET, "/v1/me", Some(&staff_again.access_token), None)
+            .await,
+        401,
+        ErrorCode::AuthenticationFailed,
+    )
+    .await;
+    let listed: Vec<StaffInfo> = expect(
+        app.call(Method::GET, "/v1/staff", Some(&admin), None).await,
+        200,
+    )
+    .await;
+    assert!(
+        listed
+            .iter()
+            .any(|s| s.account_id == account && s.must_change_password)
+    );
+    expect_error(
+        login(
+            &app,
+            "caseworker",
+            "a brand new passphrase",
+            &org.staff_device,
+        )
+        .await,
+        401,
+        ErrorCode::AuthenticationFailed,
+    )
+    .await;
+    let body = expect_error(
+        login(&app, "caseworker", &temp, &org.staff_device).await,
+        403,
+        ErrorCode::PasswordChangeRequired,
+    )
+    .await;
+    assert!(body.message.contains("new password"), "{}", body.message);
+    let with_new = |new: &str| {
+        json!({
+            "username": "caseworker",
+            "password": temp,
+            "new_password": new,
+            "device": device_json(&org.staff_device),
+            "device_label": "Desk",
+        })
+    };
+    // The new one must pass the rule and not be the temporary one.
+    expect_error(
+        app.call(Method::POST, "/v1/sessions", None, Some(with_new(&temp)))
+            .await,
+        422,
+        ErrorCode::ValidationFailed,
+    )
+    .await;
+    let _: TokenPair = expect(
+        app.call(
+            Method::POST,
+            "/v1/sessions",
+            None,
+            Some(with_new("my very own passphrase")),
+        )
+        .await,
+        201,
+    )
+    .await;
+    // The temporary password is spent; the chosen one works.
+    expect_error(
+        login(&app, "caseworker", &temp, &org.staff_device).await,
+        401,
+        ErrorCode::AuthenticationFailed,
+    )
+    .await;
+    let _: TokenPair = expect(
+        login(
+            &app,
+            "caseworker",
+            "my very own passphrase",
+            &org.staff_device,
+        )
+        .await,
+        201,
+    )
+    .await;
+
+    // A temporary password expires after three days.
+    let temporary: samtale_protocol::wire::TemporaryPassword = expect(
+        app.call(
+            Method::POST,
+            &format!("/v1/staff/{account}/password"),
+            Some(&admin),
+            None,
+        )
+        .await,
+        201,
+    )
+    .await;
+    app.clock.advance(3 * 86_400 + 1);
+    let admin = expect::<TokenPair>(
+        login(
+            &app,
+            "admin",
+            ADMIN_PASSWORD,
+            &DeviceKeys::generate().unwrap(),
+        )
+        .await,
+        201,
+    )
+    .await
+    .access_token;
+    let body = expect_error(
+        app.call(
+            Method::POST,
+            "/v1/sessions",
+            None,
+            Some(json!({
+                "username": "caseworker",
+                "password": temporary.temporary_password,
+                "new_password": "my very own passphrase 2",
+                "device": device_json(&org.staff_device),
+                "device_label": "Desk",
+            })),
+        )
+        .await,
+        401,
+        ErrorCode::AuthenticationFailed,
+    )
+    .await;
+    assert!(body.message.contains("expired"), "{}", body.message);
+
+    // Disabled, then enabled again: the account logs in once more.
+    let reset: samtale_protocol::wire::TemporaryPassword = expect(
+        app.call(
+            Method::POST,
+            &format!("/v1/staff/{account}/password"),
+            Some(&admin),
+            None,
+        )
+        .await,
+        201,
+    )
+    .await;
+    let disable = app
+        .call(
+            Method::POST,
+            &format!("/v1/staff/{account}/disable"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(disable.status(), 204);
+    let body = expect_error(
+        app.call(
+            Method::POST,
+            "/v1/sessions",
+            None,
+            Some(json!({
+                "username": "caseworker",
+                "password": reset.temporary_password,
+                "new_password": "after the disabling",
+                "device": device_json(&org.staff_device),
+                "device_label": "Desk",
+            })),
+        )
+        .await,
+        401,
+        ErrorCode::AuthenticationFailed,
+    )
+    .await;
+    assert!(body.message.contains("disabled"), "{}", body.message);
+    let enable = app
+        .call(
+            Method::POST,
+            &format!("/v1/staff/{account}/enable"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(enable.status(), 204);
+    let back: TokenPair = expect(
+        app.call(
+            Method::POST,
+            "/v1/sessions",
+            None,
+            Some(json!({
+                "username": "caseworker",
+                "password": reset.temporary_password,
+                "new_password": "after the disabling",
+                "device": device_json(&org.staff_device),
+                "device_label": "Desk",
+            })),
+        )
+        .await,
+        201,
+    )
+    .await;
+
+    // An admin revokes a staff device the signed list does not name (a
+    // login that was not theirs): its token stops working at once. Only
+    // admins may, and only devices of their organisation's staff.
+    let stranger = DeviceKeys::generate().unwrap();
+    let stolen: TokenPair = expect(
+        login(&app, "caseworker", "after the disabling", &stranger).await,
+        201,
+    )
+    .await;
+    let path = format!("/v1/staff/{account}/devices/{}", stolen.device_id);
+    expect_error(
+        app.call(Method::DELETE, &path, Some(&back.access_token), None)
+            .await,
+        403,
+        ErrorCode::Forbidden,
+    )
+    .await;
+    expect_error(
+        app.call(
+            Method::DELETE,
+            &format!("/v1/staff/{account}/devices/{}", org.admin.device_id),
+            Some(&admin),
+            None,
+        )
+        .await,
+        404,
+        ErrorCode::NotFound,
+    )
+    .await;
+    assert_eq!(
+        app.call(Method::DELETE, &path, Some(&admin), None)
+            .await
+            .status(),
+        204
+    );
+    expect_error(
+        app.call(Method::GET, "/v1/me", Some(&stolen.access_token), None)
+            .await,
+        401,
+        ErrorCode::DeviceRevoked,
+    )
+    .await;
+    // The rightful device is untouched.
+    assert_eq!(
+        app.call(Method::GET, "/v1/me", Some(&back.access_token), None)
+            .await
+            .status(),
+        200
+    );
+
+    // Every step is in the audit trail, without a password.
+    let actions = app.audit_actions().await;
+    for action in [
+        "password.change",
+        "password.reset",
+        "account.enable",
+        "device.revoke",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == action),
+            "{action} in {actions:?}"
+        );
+    }
+    app.stop().await;
+}
+on_both_backends!(
+    passwords_are_changed_reset_to_a_temporary_one_and_accounts_re_enabled,
+    passwords_are_changed_reset_to_a_temporary_one_and_accounts_re_enabled
+);

@@ -147,25 +147,92 @@ impl Session {
             .ok_or_else(|| refuse("a staff member's device list could not be read"))
     }
 
-    /// Admin: certifies a staff member's live devices that are not
-    /// certified yet, with the organisation root held in this keystore,
-    /// and adds each to the member's signed device list. Returns the
-    /// devices as they are afterwards.
-    pub async fn certify_staff(&mut self, username: &str) -> Result<Vec<DeviceInfo>, ClientError> {
-        self.root_key()?;
+    /// Admin: a staff member (by user name) and their live devices that
+    /// wait for certification (not certified, or not yet in their signed
+    /// device list), each with its fingerprint.
+    pub async fn devices_to_certify(
+        &mut self,
+        username: &str,
+    ) -> Result<(StaffInfo, Vec<PendingDevice>), ClientError> {
+        let member = self.staff_member(username).await?;
+        if member.disabled {
+            return Err(ClientError::Refused(format!(
+                "{username} is disabled; their devices are not certified (`samtale admin staff enable {username}` first)"
+            )));
+        }
+        let devices: Vec<DeviceInfo> = self
+            .get(&format!("/v1/staff/{}/devices", member.account_id))
+            .await?;
+        let list = self.staff_list(member.account_id).await?;
+        let waiting = devices
+            .into_iter()
+            .filter(|d| d.revoked_at.is_none())
+            .filter(|d| !(d.certified && list.contains(&Member::Device(d.keys))))
+            .map(|d| PendingDevice {
+                device_id: d.device_id,
+                fingerprint: device_fingerprint(&d.keys.identity),
+                label: d.label,
+            })
+            .collect();
+        Ok((member, waiting))
+    }
+
+    /// A staff member of this organisation by user name.
+    pub(crate) async fn staff_member(&mut self, username: &str) -> Result<StaffInfo, ClientError> {
         let staff: Vec<StaffInfo> = self.get("/v1/staff").await?;
-        let member = staff
+        staff
             .into_iter()
             .find(|s| s.username == username)
             .ok_or_else(|| {
                 ClientError::Refused(format!(
                     "no staff member is called {username:?}; `samtale admin staff list` shows them"
                 ))
-            })?;
-        if member.disabled {
-            return Err(ClientError::Refused(format!(
-                "{username} is disabled; their devices are not certified"
-            )));
+            })
+    }
+
+    /// Admin: certifies the staff member's waiting devices whose
+    /// fingerprints are given — each read off the device's own screen
+    /// (`samtale whoami`) — with the organisation root held in this
+    /// keystore, and signs each into the member's device list. A
+    /// fingerprint that names no waiting device refuses the whole call
+    /// before anything is signed; a waiting device not named is left alone.
+    /// Returns the certified devices as they are afterwards.
+    pub async fn certify_staff(
+        &mut self,
+        username: &str,
+        fingerprints: &[String],
+    ) -> Result<Vec<DeviceInfo>, ClientError> {
+        self.root_key()?;
+        let (member, waiting) = self.devices_to_certify(username).await?;
+        if fingerprints.is_empty() {
+            return Err(ClientError::Refused(
+                "name the device to certify by its fingerprint, read off its own screen".into(),
+            ));
+        }
+        let mut chosen = Vec::new();
+        for typed in fingerprints {
+            let found = waiting
+                .iter()
+                .find(|w| fingerprints_match(typed, &w.fingerprint))
+                .ok_or_else(|| {
+                    ClientError::Verification(if waiting.is_empty() {
+                        format!(
+                            "{username} has no device waiting for certification, so none has the fingerprint {typed}; they log in first (`samtale login`)"
+                        )
+                    } else {
+                        format!(
+                            "no device of {username} waiting for certification has the fingerprint {typed}; the waiting ones show {}. Certify only a device whose fingerprint you have read on its own screen: a device you cannot account for may be someone else's login with their password",
+                            waiting
+                                .iter()
+                                .map(|w| w.fingerprint.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })
+                })?;
+            if !chosen.contains(&found.device_id) {
+                chosen.push(found.device_id);
+            }
         }
         let teams: Vec<TeamInfo> = self.get("/v1/teams").await?;
         let certified_teams: Vec<CertifiedTeam> = member
@@ -183,16 +250,8 @@ impl Session {
             .collect();
         let path = format!("/v1/staff/{}/devices", member.account_id);
         let devices: Vec<DeviceInfo> = self.get(&path).await?;
-        let mut done = Vec::new();
-        for d in devices {
-            if d.revoked_at.is_some() {
-                continue;
-            }
+        for d in devices.iter().filter(|d| chosen.contains(&d.device_id)) {
             let list = self.staff_list(member.account_id).await?;
-            let listed = list.contains(&Member::Device(d.keys));
-            if d.certified && listed {
-                continue;
-            }
             let now = now_secs();
             if !d.certified {
                 let cert = DeviceCertificate::issue(
@@ -217,7 +276,7 @@ impl Session {
                 )
                 .await?;
             }
-            if !listed {
+            if !list.contains(&Member::Device(d.keys)) {
                 let record = list.next_record_by_root(
                     self.root_key()?,
                     Operation::Add,
@@ -227,13 +286,73 @@ impl Session {
                 self.append_device_record(member.account_id, &record)
                     .await?;
             }
-            done.push(d.device_id);
         }
         let after: Vec<DeviceInfo> = self.get(&path).await?;
         Ok(after
             .into_iter()
-            .filter(|d| done.contains(&d.device_id))
+            .filter(|d| chosen.contains(&d.device_id))
             .collect())
+    }
+
+    /// Admin: revokes a staff member's device (a lost laptop, a login that
+    /// was not theirs) with a removal from their signed device list, signed
+    /// by the organisation root. The server revokes it at once, closes its
+    /// sockets and makes its keys due for rotation; a device the list does
+    /// not name is only revoked on the server.
+    pub async fn revoke_staff_device(
+        &mut self,
+        username: &str,
+        device: &str,
+    ) -> Result<DeviceInfo, ClientError> {
+        self.root_key()?;
+        let member = self.staff_member(username).await?;
+        let devices: Vec<DeviceInfo> = self
+            .get(&format!("/v1/staff/{}/devices", member.account_id))
+            .await?;
+        let matches: Vec<&DeviceInfo> = devices
+            .iter()
+            .filter(|d| d.revoked_at.is_none())
+            .filter(|d| {
+                d.device_id.to_string().starts_with(device)
+                    || fingerprints_match(device, &device_fingerprint(&d.keys.identity))
+            })
+            .collect();
+        let target = match matches.as_slice() {
+            [one] => (*one).clone(),
+            [] => {
+                return Err(ClientError::Refused(format!(
+                    "{username} has no live device {device:?}; `samtale admin staff devices {username}` lists them"
+                )));
+            }
+            _ => {
+                return Err(ClientError::Refused(format!(
+                    "{device:?} names several of {username}'s devices; give more of the id"
+                )));
+            }
+        };
+        let list = self.staff_list(member.account_id).await?;
+        let member_record = Member::Device(target.keys);
+        if list.contains(&member_record) {
+            let record = list.next_record_by_root(
+                self.root_key()?,
+                Operation::Remove,
+                member_record,
+                now_secs(),
+            );
+            self.append_device_record(member.account_id, &record)
+                .await?;
+        } else {
+            self.call::<()>(
+                reqwest::Method::DELETE,
+                &format!(
+                    "/v1/staff/{}/devices/{}",
+                    member.account_id, target.device_id
+                ),
+                None,
+            )
+            .await?;
+        }
+        Ok(target)
     }
 
     /// Admin: signs and appends a team membership change — with the root

@@ -39,6 +39,9 @@ pub struct LoginRequest<'a> {
     pub username: &'a str,
     /// The password.
     pub password: &'a str,
+    /// A new password of the user's own, when `password` is a temporary one
+    /// from an admin (the server answers `password_change_required`).
+    pub new_password: Option<&'a str>,
     /// This device's label.
     pub device_label: &'a str,
 }
@@ -97,8 +100,33 @@ struct Fresh<'a> {
     root_checked: bool,
 }
 
-/// Creates the profile's files for a fresh session.
+/// Creates the profile's files for a fresh session. When that fails, the
+/// device the server has just registered is revoked again, so a login
+/// that did not finish here leaves no device behind on the server.
 async fn finish(
+    profile: Profile,
+    passphrase: &str,
+    api: Api,
+    pair: TokenPair,
+    fresh: Fresh<'_>,
+) -> Result<Session, anyhow::Error> {
+    let mut probe = api.clone();
+    probe.set_token(Some(pair.access_token.clone()));
+    let device_id = pair.device_id;
+    let result = make_profile(profile, passphrase, api, pair, fresh).await;
+    if result.is_err() {
+        let _ = probe
+            .call::<()>(
+                reqwest::Method::DELETE,
+                &format!("/v1/devices/{device_id}"),
+                None,
+            )
+            .await;
+    }
+    result
+}
+
+async fn make_profile(
     profile: Profile,
     passphrase: &str,
     api: Api,
@@ -147,7 +175,11 @@ async fn finish(
     })
 }
 
-fn refuse_existing(profile: &Profile) -> Result<(), anyhow::Error> {
+/// Refuses, before anything reaches the server, what would make the new
+/// profile fail afterwards: an existing profile, or a keystore passphrase
+/// too weak to protect keys.
+fn refuse_existing(profile: &Profile, passphrase: &str) -> Result<(), anyhow::Error> {
+    Keystore::check_passphrase(passphrase)?;
     if profile.exists() || profile.keystore_path().exists() {
         anyhow::bail!(
             "profile {:?} is already set up; use another one with --profile NAME, or `samtale profile remove {}` first",
@@ -165,7 +197,7 @@ pub async fn init_organisation(
     passphrase: &str,
     req: &InitRequest<'_>,
 ) -> Result<(Session, String), anyhow::Error> {
-    refuse_existing(&profile)?;
+    refuse_existing(&profile, passphrase)?;
     let api = Api::new(req.server)?;
     let root = OrgRootKey::generate()?;
     let device = DeviceKeys::generate()?;
@@ -201,8 +233,10 @@ pub async fn init_organisation(
         },
     )
     .await?;
-    // The admin's own device is certified by the root it just made.
-    session.certify_staff(req.username).await?;
+    // The admin's own device (and only it) is certified by the root it
+    // just made.
+    let own = samtale_protocol::device_fingerprint(&session.device()?.public().identity);
+    session.certify_staff(req.username, &[own]).await?;
     Ok((session, fingerprint))
 }
 
@@ -212,7 +246,7 @@ pub async fn login(
     passphrase: &str,
     req: &LoginRequest<'_>,
 ) -> Result<Session, anyhow::Error> {
-    refuse_existing(&profile)?;
+    refuse_existing(&profile, passphrase)?;
     let api = Api::new(req.server)?;
     let device = DeviceKeys::generate()?;
     let pair: TokenPair = api
@@ -223,6 +257,7 @@ pub async fn login(
                 password: req.password.to_owned(),
                 device: device.public(),
                 device_label: req.device_label.to_owned(),
+                new_password: req.new_password.map(str::to_owned),
             },
         )
         .await?;
@@ -249,7 +284,7 @@ pub async fn join(
     passphrase: &str,
     req: JoinRequest<'_>,
 ) -> Result<Session, anyhow::Error> {
-    refuse_existing(&profile)?;
+    refuse_existing(&profile, passphrase)?;
     let api = Api::new(req.server)?;
     let pair: TokenPair = api
         .post(
@@ -310,6 +345,7 @@ impl Session {
         profile: Profile,
         passphrase: &str,
         password: Option<&str>,
+        new_password: Option<&str>,
         id_token: Option<String>,
     ) -> Result<Session, anyhow::Error> {
         let config = profile.config()?;
@@ -332,6 +368,7 @@ impl Session {
                         password: password.to_owned(),
                         device: device.public(),
                         device_label: "samtale".into(),
+                        new_password: new_password.map(str::to_owned),
                     },
                 )
                 .await?
@@ -371,6 +408,7 @@ mod tests {
             server: "http://127.0.0.1:1",
             username: "mette",
             password: "correct horse battery staple",
+            new_password: Some("another battery staple"),
             device_label: "desk",
         };
         let init = InitRequest {

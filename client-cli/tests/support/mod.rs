@@ -388,6 +388,29 @@ impl Cli {
         }
     }
 
+    /// The admin certifies `user`'s device the way a person does: reads
+    /// the fingerprint off the device's own screen (`whoami`) and types it.
+    pub async fn certify(&self, user: &str) -> Run {
+        let me = self.run(user, &["--json", "whoami"]).await.ok().json();
+        let fingerprint = me["device_fingerprint"]
+            .as_str()
+            .expect("whoami shows the device fingerprint")
+            .to_owned();
+        self.run(
+            "admin",
+            &[
+                "--json",
+                "admin",
+                "certify",
+                user,
+                "--fingerprint",
+                &fingerprint,
+            ],
+        )
+        .await
+        .ok()
+    }
+
     pub fn profile_dir(&self, profile: &str) -> PathBuf {
         self.home.path().join("profiles").join(profile)
     }

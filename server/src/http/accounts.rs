@@ -8,8 +8,9 @@ use axum::response::NoContent;
 use samtale_protocol::keys::{DevicePublicKeys, OrgRootPublicKey};
 use samtale_protocol::org_fingerprint;
 use samtale_protocol::wire::{
-    AccountInfo, AccountKind, BootstrapRequest, BootstrapResponse, ConsentState, DeviceInfo,
-    ErrorCode, LoginRequest, RefreshRequest, TokenPair, UploadCertificate,
+    AccountInfo, AccountKind, BootstrapRequest, BootstrapResponse, ChangePasswordRequest,
+    ConsentState, DeviceInfo, ErrorCode, LoginRequest, RefreshRequest, TokenPair,
+    UploadCertificate,
 };
 use samtale_protocol::{AccountId, DeviceId, OrgId};
 use samtale_protocol::{DeviceCertificate, Roles};
@@ -104,6 +105,7 @@ pub(super) async fn bootstrap(
         roles: i64::from(Roles::ADMIN.bits()),
         assurance: None,
         disabled_at: None,
+        password_temporary_until: None,
     };
     if state
         .storage
@@ -281,6 +283,7 @@ pub(super) async fn login(
         Some(d) => (d.id, false),
         None => (new_id()?, true),
     };
+    settle_temporary_password(&state, &account, &req, now).await?;
     let grant = grant_session(&state, &account.id, &device_id, "staff", now)?;
     let device = new_device(&device_id, &req.device, &req.device_label);
     let session = NewSession {
@@ -303,6 +306,154 @@ pub(super) async fn login(
         ))
         .await;
     Ok(Created(grant.tokens))
+}
+
+/// A login with the right password, on an account whose password is a
+/// temporary one from an admin: it opens a session only together with a
+/// new password of the owner's choosing (which replaces it), and only
+/// before it expires. A login with an ordinary password may not carry
+/// `new_password` (`POST /v1/me/password` changes it).
+async fn settle_temporary_password(
+    state: &AppState,
+    account: &AccountRow,
+    req: &LoginRequest,
+    now: i64,
+) -> Result<(), ApiError> {
+    let Some(until) = account.password_temporary_until else {
+        if req.new_password.is_some() {
+            return Err(ApiError::new(
+                ErrorCode::ValidationFailed,
+                "new_password is only for a temporary password from an administrator; change your password with POST /v1/me/password (`samtale password`)",
+            ));
+        }
+        return Ok(());
+    };
+    if now > until {
+        return Err(ApiError::new(
+            ErrorCode::AuthenticationFailed,
+            "this temporary password has expired; ask your administrator for a new one",
+        ));
+    }
+    let Some(new) = req.new_password.as_deref() else {
+        return Err(ApiError::new(
+            ErrorCode::PasswordChangeRequired,
+            "an administrator reset your password: log in again and choose a new password of your own (send it as new_password)",
+        ));
+    };
+    validate::password(new)?;
+    if new == req.password {
+        return Err(ApiError::new(
+            ErrorCode::ValidationFailed,
+            "choose a new password, not the temporary one",
+        ));
+    }
+    let hash = state.passwords.hash(new).await?;
+    state
+        .storage
+        .set_password(&account.id, &hash, None, None, now)
+        .await?;
+    tracing::info!(account_id = %account.id, "temporary password replaced at login");
+    state
+        .record(
+            crate::audit::AuditEvent::new(
+                crate::audit::Action::PasswordChange,
+                &account.id,
+                Some(&account.id),
+            )
+            .org(&account.org_id),
+        )
+        .await;
+    Ok(())
+}
+
+/// `POST /v1/me/password`: a staff member changes their own password. The
+/// current one is checked (and counted against the device's allowance of
+/// failed logins); every other session of the account ends.
+#[utoipa::path(
+    post,
+    path = "/v1/me/password",
+    tag = "sessions",
+    request_body = samtale_protocol::wire::ChangePasswordRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Changed; every other session of the account has ended."),
+        super::openapi::BodyErrors,
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
+        super::openapi::TooManyRequests,
+    )
+)]
+pub(super) async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<ChangePasswordRequest>,
+) -> Result<NoContent, ApiError> {
+    if !caller.is_staff() {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "citizens have no password: they log in with eID or an invitation",
+        ));
+    }
+    let now = state.clock.now();
+    let limits = [(
+        Scope::KnownDevice,
+        &state.limits.login_device,
+        caller.device_id.clone(),
+    )];
+    let reserved = match crate::limits::reserve_all(&limits, now) {
+        Ok(reserved) => reserved,
+        Err((scope, refused)) => {
+            if refused.first {
+                report_limit(&state, scope, Some(&caller.account)).await;
+            }
+            return Err(ApiError::rate_limited(
+                refused.wait,
+                "failed password checks",
+            ));
+        }
+    };
+    if !state
+        .passwords
+        .verify(
+            &req.current_password,
+            caller.account.password_hash.as_deref(),
+        )
+        .await
+    {
+        reserved.keep();
+        return Err(ApiError::new(
+            ErrorCode::AuthenticationFailed,
+            "the current password is wrong; nothing was changed",
+        ));
+    }
+    reserved.release();
+    validate::password(&req.new_password)?;
+    if req.new_password == req.current_password {
+        return Err(ApiError::new(
+            ErrorCode::ValidationFailed,
+            "the new password is the same as the current one",
+        ));
+    }
+    let hash = state.passwords.hash(&req.new_password).await?;
+    state
+        .storage
+        .set_password(caller.id(), &hash, None, Some(&caller.session_id), now)
+        .await?;
+    state.relay.hub.kill_account_except(
+        caller.id(),
+        &caller.session_id,
+        ErrorCode::AuthenticationFailed,
+    );
+    tracing::info!(account_id = %caller.id(), "password changed");
+    state
+        .audit(
+            &caller,
+            crate::audit::Action::PasswordChange,
+            Some(caller.id()),
+            crate::audit::Detail::none(),
+        )
+        .await;
+    Ok(NoContent)
 }
 
 /// Logs and audits the first refusal of a login limit's window (a burst of
@@ -545,30 +696,40 @@ pub(super) async fn revoke_device(
         .await?
         .filter(|d| d.account_id == caller.id())
         .ok_or_else(|| ApiError::not_found("device"))?;
+    revoke(&state, &caller, &row.id).await?;
+    Ok(NoContent)
+}
+
+/// Revokes a device: its sessions end, its sockets close now, and every
+/// key it held is due for a new epoch. Audited as the caller's act.
+pub(super) async fn revoke(
+    state: &AppState,
+    caller: &Caller,
+    device_id: &str,
+) -> Result<(), ApiError> {
     state
         .storage
-        .revoke_device(&row.id, state.clock.now())
+        .revoke_device(device_id, state.clock.now())
         .await?;
-    // Its sockets close now; every key it held is due for a new epoch.
     state
         .relay
         .hub
-        .kill_device(&row.id, ErrorCode::DeviceRevoked);
+        .kill_device(device_id, ErrorCode::DeviceRevoked);
     state
         .storage
-        .request_rotation_for_device(&row.id, state.clock.now())
+        .request_rotation_for_device(device_id, state.clock.now())
         .await?;
     state.relay.policy.bump();
-    tracing::info!(account_id = %caller.id(), device_id = %row.id, "device revoked");
+    tracing::info!(account_id = %caller.id(), device_id, "device revoked");
     state
         .audit(
-            &caller,
+            caller,
             crate::audit::Action::DeviceRevoke,
-            Some(&row.id),
+            Some(device_id),
             crate::audit::Detail::none(),
         )
         .await;
-    Ok(NoContent)
+    Ok(())
 }
 
 /// `PUT /v1/devices/{device}/certificate`: the organisation root's

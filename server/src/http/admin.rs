@@ -6,6 +6,7 @@ use axum::response::NoContent;
 use samtale_protocol::Roles;
 use samtale_protocol::wire::{
     CreateStaffRequest, CreateTeamRequest, ErrorCode, RetentionPolicy, StaffInfo, TeamInfo,
+    TemporaryPassword,
 };
 use samtale_protocol::{AccountId, TeamId};
 
@@ -217,6 +218,7 @@ fn staff_info(row: &AccountRow, teams: Vec<String>) -> Result<StaffInfo, ApiErro
             .map(|t| parse_id(t))
             .collect::<Result<_, _>>()?,
         disabled: row.disabled_at.is_some(),
+        must_change_password: row.password_temporary_until.is_some(),
     })
 }
 
@@ -256,6 +258,7 @@ pub(super) async fn create_staff(
         roles: i64::from(roles.bits()),
         assurance: None,
         disabled_at: None,
+        password_temporary_until: None,
     };
     if !state
         .storage
@@ -401,4 +404,201 @@ pub(super) async fn disable_staff(
         )
         .await;
     Ok(NoContent)
+}
+
+/// How long a temporary password from an admin works: long enough to reach
+/// its owner by phone or in person, short enough not to linger.
+pub const TEMPORARY_PASSWORD_SECONDS: i64 = 3 * 86_400;
+
+/// Letters and digits that cannot be mistaken for one another when read
+/// out or copied from paper.
+const TEMPORARY_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+
+/// A temporary password: four groups of four from [`TEMPORARY_ALPHABET`]
+/// (about 79 bits), e.g. `k7qm-3xfa-p9wd-2rtc`.
+fn temporary_password() -> Result<String, ApiError> {
+    let bytes: [u8; 32] = crate::auth::random_bytes().map_err(ApiError::randomness)?;
+    let mut out = String::with_capacity(19);
+    // Rejection sampling keeps every character equally likely.
+    let limit = 256 - 256 % TEMPORARY_ALPHABET.len();
+    for b in bytes.iter().filter(|b| usize::from(**b) < limit) {
+        if out.len() == 19 {
+            break;
+        }
+        if out.len() % 5 == 4 {
+            out.push('-');
+        }
+        out.push(char::from(
+            TEMPORARY_ALPHABET[usize::from(*b) % TEMPORARY_ALPHABET.len()],
+        ));
+    }
+    if out.len() < 19 {
+        // 32 bytes almost never leave fewer than 16 accepted; try again.
+        return temporary_password();
+    }
+    Ok(out)
+}
+
+/// `POST /v1/staff/{account}/password` (admin): replaces a staff member's
+/// password with a one-time temporary one, shown once in the answer. Every
+/// session of the account ends at once; the temporary password only lets
+/// its owner choose a new password at the next login, within three days.
+#[utoipa::path(
+    post,
+    path = "/v1/staff/{account}/password",
+    tag = "admin",
+    params(("account" = String, Path, description = "A staff account id (UUID).")),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Reset; hand the temporary password to its owner.", body = samtale_protocol::wire::TemporaryPassword),
+        super::openapi::ServerError,
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
+        super::openapi::NotFound,
+        super::openapi::Conflict,
+    )
+)]
+pub(super) async fn reset_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(account): Path<String>,
+) -> Result<Created<TemporaryPassword>, ApiError> {
+    caller.require(Roles::ADMIN, "resetting passwords")?;
+    let row = staff_of_org(&state, &caller, &account).await?;
+    if row.id == caller.id() {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "change your own password with `samtale password` (POST /v1/me/password)",
+        ));
+    }
+    let password = temporary_password()?;
+    let hash = state.passwords.hash(&password).await?;
+    let now = state.clock.now();
+    let expires_at = now + TEMPORARY_PASSWORD_SECONDS;
+    state
+        .storage
+        .set_password(&row.id, &hash, Some(expires_at), None, now)
+        .await?;
+    state
+        .relay
+        .hub
+        .kill_account(&row.id, ErrorCode::AuthenticationFailed);
+    tracing::info!(account_id = %row.id, "staff password reset to a temporary one");
+    state
+        .audit(
+            &caller,
+            Action::PasswordReset,
+            Some(&row.id),
+            Detail::none(),
+        )
+        .await;
+    Ok(Created(TemporaryPassword {
+        temporary_password: password,
+        expires_at: u64::try_from(expires_at).unwrap_or(0),
+    }))
+}
+
+/// `POST /v1/staff/{account}/enable` (admin): a disabled account may log in
+/// again. Its revoked devices stay revoked, and its old sessions stay
+/// ended: it starts with a fresh login.
+#[utoipa::path(
+    post,
+    path = "/v1/staff/{account}/enable",
+    tag = "admin",
+    params(("account" = String, Path, description = "A staff account id (UUID).")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Enabled."),
+        super::openapi::ServerError,
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
+        super::openapi::NotFound,
+    )
+)]
+pub(super) async fn enable_staff(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(account): Path<String>,
+) -> Result<NoContent, ApiError> {
+    caller.require(Roles::ADMIN, "enabling staff accounts")?;
+    let row = staff_of_org(&state, &caller, &account).await?;
+    if row.disabled_at.is_none() {
+        return Ok(NoContent);
+    }
+    state.storage.enable_account(&row.id).await?;
+    state.relay.policy.bump();
+    tracing::info!(account_id = %row.id, "staff account enabled");
+    state
+        .audit(
+            &caller,
+            Action::AccountEnable,
+            Some(&row.id),
+            Detail::none(),
+        )
+        .await;
+    Ok(NoContent)
+}
+
+/// `DELETE /v1/staff/{account}/devices/{device}` (admin): revokes a staff
+/// member's device that their signed device list does not name (one that
+/// was never certified: a login that was not theirs, say). A listed device
+/// is removed with a root-signed record on its device list instead, which
+/// clients replay. Its sessions end and its sockets close at once.
+#[utoipa::path(
+    delete,
+    path = "/v1/staff/{account}/devices/{device}",
+    tag = "admin",
+    params(
+        ("account" = String, Path, description = "A staff account id (UUID)."),
+        ("device" = String, Path, description = "A device id (UUID)."),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked; its sessions have ended."),
+        super::openapi::ServerError,
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
+        super::openapi::NotFound,
+    )
+)]
+pub(super) async fn revoke_staff_device(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account, device)): Path<(String, String)>,
+) -> Result<NoContent, ApiError> {
+    caller.require(Roles::ADMIN, "revoking staff devices")?;
+    let row = staff_of_org(&state, &caller, &account).await?;
+    let device_id: samtale_protocol::DeviceId = path_id(&device)?;
+    let device = state
+        .storage
+        .device(&device_id.to_string())
+        .await?
+        .filter(|d| d.account_id == row.id)
+        .ok_or_else(|| ApiError::not_found("device"))?;
+    super::accounts::revoke(&state, &caller, &device.id).await?;
+    Ok(NoContent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporary_passwords_are_four_groups_of_four_unambiguous_characters_and_differ() {
+        let a = temporary_password().expect("randomness");
+        let b = temporary_password().expect("randomness");
+        assert_ne!(a, b);
+        for p in [&a, &b] {
+            let groups: Vec<&str> = p.split('-').collect();
+            assert_eq!(groups.len(), 4, "{p}");
+            for g in groups {
+                assert_eq!(g.len(), 4, "{p}");
+                assert!(g.bytes().all(|c| TEMPORARY_ALPHABET.contains(&c)), "{p}");
+            }
+            assert!(
+                p.chars().count() >= 12,
+                "a temporary password passes the password rule"
+            );
+        }
+    }
 }

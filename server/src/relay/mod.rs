@@ -234,6 +234,18 @@ impl Hub {
         }
     }
 
+    /// Closes every connection of an account but those of one session (a
+    /// password change ends the other sessions).
+    pub fn kill_account_except(&self, account_id: &str, session_id: &str, code: ErrorCode) {
+        if let Ok(map) = self.inner.read()
+            && let Some(list) = map.get(account_id)
+        {
+            for conn in list.iter().filter(|c| c.session_id != session_id) {
+                conn.kill.kill(code);
+            }
+        }
+    }
+
     /// Closes every connection (the server is stopping).
     pub fn kill_all(&self, code: ErrorCode) {
         self.kill_where(|_| true, code);

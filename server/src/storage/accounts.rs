@@ -36,6 +36,9 @@ pub struct AccountRow {
     pub roles: i64,
     pub assurance: Option<String>,
     pub disabled_at: Option<i64>,
+    /// Set while the password is a temporary one from an admin: until when
+    /// it may be used to choose a new one.
+    pub password_temporary_until: Option<i64>,
 }
 
 /// A device.
@@ -182,13 +185,14 @@ macro_rules! account_from {
                 roles: Row::try_get(r, "roles")?,
                 assurance: Row::try_get(r, "assurance")?,
                 disabled_at: Row::try_get(r, "disabled_at")?,
+                password_temporary_until: Row::try_get(r, "password_temporary_until")?,
             })
         })($row)
     };
 }
 
-const ACCOUNT_COLUMNS: &str =
-    "id, org_id, kind, username, password_hash, display_name, roles, assurance, disabled_at";
+const ACCOUNT_COLUMNS: &str = "id, org_id, kind, username, password_hash, display_name, roles, \
+     assurance, disabled_at, password_temporary_until";
 
 /// Decodes a [`DeviceRow`] from a row with [`DEVICE_COLUMNS`].
 macro_rules! device_from {
@@ -585,6 +589,57 @@ impl Storage {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Stores a new password hash for a staff account. `temporary_until`
+    /// marks an admin's reset (the password then only serves to choose a
+    /// new one, until that time); `None` is a password its owner chose.
+    /// Every session of the account ends, except `keep_session` (the one
+    /// that made the change).
+    pub async fn set_password(
+        &self,
+        account_id: &str,
+        password_hash: &str,
+        temporary_until: Option<i64>,
+        keep_session: Option<&str>,
+        now: i64,
+    ) -> Result<(), StorageError> {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "UPDATE accounts SET password_hash = $1, password_temporary_until = $2 \
+                 WHERE id = $3 AND kind = 'staff'",
+            )
+            .bind(password_hash)
+            .bind(temporary_until)
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = $1, revoked_why = 'password changed' \
+                 WHERE revoked_at IS NULL AND id <> $2 \
+                 AND device_id IN (SELECT id FROM devices WHERE account_id = $3)",
+            )
+            .bind(now)
+            .bind(keep_session.unwrap_or(""))
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Lets a disabled account log in again (its devices stay as they
+    /// were: revoked ones stay revoked).
+    pub async fn enable_account(&self, account_id: &str) -> Result<(), StorageError> {
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE accounts SET disabled_at = NULL WHERE id = $1")
+                .bind(account_id)
+                .execute(pool)
+                .await?;
         });
         Ok(())
     }

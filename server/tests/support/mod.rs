@@ -298,6 +298,17 @@ impl TestApp {
         request.send().await.expect("request")
     }
 
+    /// The audit log's actions, in order.
+    pub async fn audit_actions(&self) -> Vec<String> {
+        self.storage
+            .audit_entries(&Default::default(), 0, 1_000_000)
+            .await
+            .expect("audit entries")
+            .into_iter()
+            .map(|e| e.action)
+            .collect()
+    }
+
     /// Stops the server the way SIGTERM does and waits for it.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {

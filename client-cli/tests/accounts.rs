@@ -1,0 +1,294 @@
+//! Account security with the real `samtale` binary (issue 13): certifying
+//! only the device whose fingerprint the admin typed, revoking a staff
+//! device, password reset and change, re-enabling an account, and a login
+//! refused on the client leaving no device on the server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use serde_json::Value;
+use support::{Cli, PASSWORD, Server};
+
+/// An organisation with one team and `mette` in it (not logged in yet).
+async fn organisation(cli: &Cli, server: &Server) {
+    cli.run(
+        "admin",
+        &[
+            "admin",
+            "init",
+            "--enrolment-code",
+            &server.enrolment_code,
+            "--organisation",
+            "Randers Kommune",
+            "--username",
+            "anne",
+            "--name",
+            "Anne Admin",
+        ],
+    )
+    .await
+    .ok();
+    cli.run("admin", &["admin", "team", "create", "Jobcenter"])
+        .await
+        .ok();
+    cli.run(
+        "admin",
+        &[
+            "admin",
+            "staff",
+            "create",
+            "mette",
+            "--name",
+            "Mette Jensen",
+            "--role",
+            "staff",
+            "--team",
+            "Jobcenter",
+        ],
+    )
+    .await
+    .ok();
+}
+
+async fn staff_devices(cli: &Cli, user: &str) -> Vec<Value> {
+    cli.run("admin", &["--json", "admin", "staff", "devices", user])
+        .await
+        .ok()
+        .json()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn fingerprint_of(cli: &Cli, profile: &str) -> String {
+    cli.run(profile, &["--json", "whoami"]).await.ok().json()["device_fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_refused_on_the_client_leaves_no_device_on_the_server() {
+    let server = Server::start(None).await;
+    let cli = Cli::new(&server.url);
+    organisation(&cli, &server).await;
+
+    let weak = cli
+        .command("mette", &["login", "--username", "mette"])
+        .env("SAMTALE_PASSPHRASE", "short")
+        .output()
+        .unwrap();
+    assert_ne!(weak.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&weak.stderr);
+    assert!(said.contains("at least 8 characters"), "{said}");
+    assert!(
+        staff_devices(&cli, "mette").await.is_empty(),
+        "the refused login registered a device"
+    );
+    assert!(!cli.profile_dir("mette").join("profile.json").exists());
+
+    // The same login with a passphrase that will do registers exactly one
+    // (so the check above could have seen one).
+    cli.run("mette", &["login", "--username", "mette"])
+        .await
+        .ok();
+    assert_eq!(staff_devices(&cli, "mette").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certify_takes_only_the_device_whose_fingerprint_was_read_off_its_screen() {
+    let server = Server::start(None).await;
+    let cli = Cli::new(&server.url);
+    organisation(&cli, &server).await;
+    cli.run("mette", &["login", "--username", "mette"])
+        .await
+        .ok();
+    // Someone with Mette's password logs in elsewhere.
+    cli.run("intruder", &["login", "--username", "mette"])
+        .await
+        .ok();
+    let mette = fingerprint_of(&cli, "mette").await;
+    let intruder = fingerprint_of(&cli, "intruder").await;
+    assert_ne!(mette, intruder);
+
+    // Without a fingerprint, a script gets the list and certifies nothing.
+    let asked = cli
+        .run("admin", &["admin", "certify", "mette"])
+        .await
+        .code(2);
+    assert!(asked.stderr.contains(&mette), "{}", asked.stderr);
+    assert!(asked.stderr.contains(&intruder), "{}", asked.stderr);
+    assert!(asked.stderr.contains("--fingerprint"), "{}", asked.stderr);
+    // A fingerprint that is nobody's (a typo) is a security refusal.
+    let typo = format!("{}X", &mette[..mette.len() - 1]);
+    let refused = cli
+        .run(
+            "admin",
+            &["admin", "certify", "mette", "--fingerprint", &typo],
+        )
+        .await
+        .code(6);
+    assert!(refused.stderr.contains("own screen"), "{}", refused.stderr);
+    let devices = staff_devices(&cli, "mette").await;
+    assert_eq!(devices.len(), 2);
+    assert!(
+        devices.iter().all(|d| d["certified"] == false),
+        "{devices:?}"
+    );
+
+    // The right one: only Mette's device is certified.
+    let certified = cli.certify("mette").await.json();
+    assert_eq!(certified.as_array().unwrap().len(), 1, "{certified}");
+    let devices = staff_devices(&cli, "mette").await;
+    let state = |fp: &str| {
+        devices.iter().find(|d| d["fingerprint"] == fp).unwrap()["certified"]
+            .as_bool()
+            .unwrap()
+    };
+    assert!(state(&mette));
+    assert!(!state(&intruder));
+    // Mette makes the team key; the intruder's device gets none of it.
+    cli.run("mette", &["keys"]).await.ok();
+    let keys = cli.run("intruder", &["--json", "keys"]).await.ok().json();
+    assert_eq!(keys["opened"], 0, "{keys}");
+
+    // The admin revokes the intruder's device by its fingerprint: its
+    // session ends at once (exit 3 on its next command).
+    let table = cli
+        .run("admin", &["admin", "staff", "devices", "mette"])
+        .await
+        .ok();
+    assert!(
+        table.stdout.contains("waiting for certification"),
+        "{}",
+        table.stdout
+    );
+    cli.run(
+        "admin",
+        &["admin", "staff", "revoke-device", "mette", &intruder],
+    )
+    .await
+    .ok();
+    cli.run("intruder", &["whoami"]).await.code(3);
+    cli.run("mette", &["whoami"]).await.ok();
+
+    // A certified device is removed from the signed device list by the
+    // root: it is cut off too, and the list no longer names it.
+    let id = cli.run("mette", &["--json", "whoami"]).await.ok().json()["device_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    cli.run(
+        "admin",
+        &["admin", "staff", "revoke-device", "mette", &id[..8]],
+    )
+    .await
+    .ok();
+    cli.run("mette", &["whoami"]).await.code(3);
+    let devices = staff_devices(&cli, "mette").await;
+    assert!(
+        devices.iter().all(|d| !d["revoked_at"].is_null()),
+        "{devices:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_password_is_replaced_at_login_changed_again_and_a_disabled_account_re_enabled() {
+    let server = Server::start(None).await;
+    let cli = Cli::new(&server.url);
+    organisation(&cli, &server).await;
+    cli.run("mette", &["login", "--username", "mette"])
+        .await
+        .ok();
+
+    // The admin resets Mette's password: her session ends at once.
+    let reset = cli
+        .run(
+            "admin",
+            &["--json", "admin", "staff", "reset-password", "mette"],
+        )
+        .await
+        .ok()
+        .json();
+    let temporary = reset["temporary_password"].as_str().unwrap().to_owned();
+    cli.run("mette", &["whoami"]).await.code(3);
+    let listed = cli.run("admin", &["admin", "staff", "list"]).await.ok();
+    assert!(
+        listed.stdout.contains("must change password"),
+        "{}",
+        listed.stdout
+    );
+    // The old password no longer works.
+    cli.run("mette", &["login"]).await.code(3);
+    // The temporary one needs a new password of her own; without one a
+    // script is told what to set.
+    let asked = cli
+        .command("mette", &["login"])
+        .env("SAMTALE_PASSWORD", &temporary)
+        .output()
+        .unwrap();
+    assert_eq!(asked.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&asked.stderr);
+    assert!(said.contains("SAMTALE_NEW_PASSWORD"), "{said}");
+    let done = cli
+        .command("mette", &["login"])
+        .env("SAMTALE_PASSWORD", &temporary)
+        .env("SAMTALE_NEW_PASSWORD", "mettes own long passphrase")
+        .output()
+        .unwrap();
+    assert_eq!(
+        done.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    cli.run("mette", &["whoami"]).await.ok();
+
+    // She changes it herself later; the wrong current one changes nothing.
+    let wrong = cli
+        .command("mette", &["password"])
+        .env("SAMTALE_PASSWORD", PASSWORD)
+        .env("SAMTALE_NEW_PASSWORD", "something else entirely")
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(3));
+    let changed = cli
+        .command("mette", &["password"])
+        .env("SAMTALE_PASSWORD", "mettes own long passphrase")
+        .env("SAMTALE_NEW_PASSWORD", "and another one later")
+        .output()
+        .unwrap();
+    assert_eq!(
+        changed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&changed.stderr)
+    );
+    // This session goes on.
+    cli.run("mette", &["whoami"]).await.ok();
+
+    // Disabled, her session ends; enabled, she logs in again.
+    cli.run("admin", &["admin", "staff", "disable", "mette"])
+        .await
+        .ok();
+    cli.run("mette", &["whoami"]).await.code(3);
+    let login = |password: &'static str| {
+        cli.command("mette", &["login"])
+            .env("SAMTALE_PASSWORD", password)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(login("and another one later").status.code(), Some(3));
+    cli.run("admin", &["admin", "staff", "enable", "mette"])
+        .await
+        .ok();
+    let back = login("and another one later");
+    assert_eq!(
+        back.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&back.stderr)
+    );
+    cli.run("mette", &["whoami"]).await.ok();
+}
