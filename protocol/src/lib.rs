@@ -89,10 +89,12 @@
 pub mod b64;
 mod cert;
 mod codec;
+pub mod eid;
 mod envelope;
 mod grant;
 mod holder_key;
 pub mod ids;
+pub mod journal;
 pub mod keys;
 pub mod membership;
 pub mod minimise;
@@ -154,58 +156,4 @@ pub mod testing {
 /// Entry points shared by the fuzz targets (`fuzz/`) and the corpus replay
 /// test, so both exercise exactly the same code.
 #[doc(hidden)]
-pub mod fuzzing {
-    use crate::keys::{HolderEpoch, HolderKind};
-
-    /// Decodes arbitrary bytes as an envelope and, if that succeeds, tries
-    /// to open it; re-encodes must equal the input.
-    pub fn envelope_decode(data: &[u8]) {
-        if let Ok(envelope) = crate::Envelope::decode(data) {
-            assert_eq!(
-                envelope.as_bytes(),
-                data,
-                "decode must keep the exact bytes"
-            );
-            let holder = crate::testing::holder_key(
-                HolderEpoch {
-                    holder: envelope.recipients()[0].holder,
-                    epoch: envelope.recipients()[0].epoch,
-                },
-                HolderKind::Team,
-                &[7; 32],
-            );
-            let ctx = crate::DeliveryContext {
-                thread_id: envelope.thread_id(),
-                message_id: envelope.message_id(),
-            };
-            // Without the right key this must fail, and never panic.
-            assert!(envelope.open(&ctx, &holder).is_err());
-        }
-        let _ = crate::Grant::decode(data);
-        let _ = crate::DeviceCertificate::decode(data);
-        let _ = crate::membership::MembershipRecord::decode(data);
-    }
-
-    /// Parses arbitrary bytes as client and server frames; a frame that
-    /// parses must serialise and parse back to itself.
-    pub fn frame_parse(data: &[u8]) {
-        let Ok(text) = std::str::from_utf8(data) else {
-            return;
-        };
-        if let Ok(frame) = crate::wire::ClientFrame::parse(text) {
-            assert_eq!(
-                crate::wire::ClientFrame::parse(&frame.to_json()).ok(),
-                Some(frame)
-            );
-        }
-        if let Ok(frame) = crate::wire::ServerFrame::parse(text) {
-            assert_eq!(
-                crate::wire::ServerFrame::parse(&frame.to_json()).ok(),
-                Some(frame)
-            );
-        }
-        let _ = crate::minimise::Minimiser::new()
-            .with_person("Sofie", "Hansen")
-            .scan(text);
-    }
-}
+pub mod fuzzing;

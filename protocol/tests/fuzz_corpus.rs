@@ -36,3 +36,26 @@ fn the_envelope_decoding_corpus_replays_without_a_panic() {
 fn the_frame_parsing_corpus_replays_without_a_panic() {
     replay("frame_parse", samtale_protocol::fuzzing::frame_parse);
 }
+
+#[test]
+fn the_signed_objects_corpus_replays_without_a_panic() {
+    replay("signed_objects", samtale_protocol::fuzzing::signed_objects);
+}
+
+#[test]
+fn the_rest_bodies_corpus_replays_without_a_panic() {
+    replay("rest_bodies", samtale_protocol::fuzzing::rest_bodies);
+}
+
+#[test]
+fn the_journal_json_corpus_replays_without_a_panic() {
+    replay("journal_json", samtale_protocol::fuzzing::journal_json);
+}
+
+#[test]
+fn the_id_token_claims_corpus_replays_without_a_panic() {
+    replay(
+        "id_token_claims",
+        samtale_protocol::fuzzing::id_token_claims,
+    );
+}

@@ -17,10 +17,7 @@ use zeroize::Zeroizing;
 
 use crate::config::EidProviderSettings;
 
-/// Seconds of clock skew accepted on `exp`, `nbf` and `iat`.
-pub const LEEWAY_SECONDS: i64 = 60;
-/// The longest an ID token may be valid for, as a sanity check.
-pub const MAX_TOKEN_LIFETIME: i64 = 24 * 3600;
+pub use samtale_protocol::eid::{LEEWAY_SECONDS, MAX_TOKEN_LIFETIME, acr_level};
 /// Keys are refetched at most this often (seconds) when a token names an
 /// unknown `kid`.
 pub const REFETCH_INTERVAL: i64 = 30;
@@ -112,28 +109,26 @@ pub struct VerifiedIdentity {
     pub expires_at: i64,
 }
 
+impl From<samtale_protocol::eid::ClaimError> for EidError {
+    fn from(e: samtale_protocol::eid::ClaimError) -> Self {
+        use samtale_protocol::eid::ClaimError as C;
+        match e {
+            C::Expired => Self::Expired,
+            C::NotYetValid => Self::NotYetValid,
+            C::MissingClaim(c) => Self::MissingClaim(c),
+            C::WrongNonce => Self::WrongNonce,
+            C::UnknownAcr => Self::UnknownAcr,
+            C::AcrTooLow { got, need } => Self::AcrTooLow { got, need },
+        }
+    }
+}
+
 impl std::fmt::Debug for VerifiedIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VerifiedIdentity")
             .field("issuer", &self.issuer)
             .field("level", &self.level)
             .finish_non_exhaustive()
-    }
-}
-
-/// Maps an `acr` value to a level: the Danish NSIS URIs, the eIDAS URIs,
-/// and the bare words.
-pub fn acr_level(acr: &str) -> Option<AssuranceLevel> {
-    let last = acr
-        .rsplit(['/', ':', '#'])
-        .next()
-        .unwrap_or(acr)
-        .to_ascii_lowercase();
-    match last.as_str() {
-        "low" => Some(AssuranceLevel::Low),
-        "substantial" => Some(AssuranceLevel::Substantial),
-        "high" => Some(AssuranceLevel::High),
-        _ => None,
     }
 }
 
@@ -337,51 +332,21 @@ impl EidVerifier {
             })?
             .claims;
 
-        let number = |name: &'static str| claims.get(name).and_then(Value::as_i64);
-        let exp = number("exp").ok_or(EidError::MissingClaim("exp"))?;
-        let iat = number("iat").ok_or(EidError::MissingClaim("iat"))?;
-        if exp + LEEWAY_SECONDS <= now {
-            return Err(EidError::Expired);
-        }
-        if iat - LEEWAY_SECONDS > now || number("nbf").is_some_and(|nbf| nbf - LEEWAY_SECONDS > now)
-        {
-            return Err(EidError::NotYetValid);
-        }
-        if exp - iat > MAX_TOKEN_LIFETIME {
-            return Err(EidError::Expired);
-        }
-        let token_nonce = claims
-            .get("nonce")
-            .and_then(Value::as_str)
-            .ok_or(EidError::MissingClaim("nonce"))?;
-        if !crate::auth::hashes_equal(token_nonce.as_bytes(), nonce.as_bytes()) {
-            return Err(EidError::WrongNonce);
-        }
-        let level = claims
-            .get("acr")
-            .and_then(Value::as_str)
-            .and_then(acr_level)
-            .ok_or(EidError::UnknownAcr)?;
-        if level < provider.min_level {
-            return Err(EidError::AcrTooLow {
-                got: level,
-                need: provider.min_level,
-            });
-        }
-        let national_id = claims
-            .get(provider.settings.national_id_claim.as_str())
-            .and_then(Value::as_str)
-            .ok_or(EidError::MissingClaim("national id"))?;
-        let subject = claims
-            .get("sub")
-            .and_then(Value::as_str)
-            .ok_or(EidError::MissingClaim("sub"))?;
+        let checked = samtale_protocol::eid::check_claims(
+            &claims,
+            &samtale_protocol::eid::ClaimRules {
+                national_id_claim: &provider.settings.national_id_claim,
+                min_level: provider.min_level,
+            },
+            nonce,
+            now,
+        )?;
         Ok(VerifiedIdentity {
             issuer: provider.settings.issuer.clone(),
-            subject: subject.to_owned(),
-            national_id: Zeroizing::new(national_id.to_owned()),
-            level,
-            expires_at: exp,
+            subject: checked.subject,
+            national_id: checked.national_id,
+            level: checked.level,
+            expires_at: checked.expires_at,
         })
     }
 }

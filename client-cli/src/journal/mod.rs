@@ -9,10 +9,10 @@
 //! directory next to the target and renamed into place only when every
 //! check passed and every file is on disk. The server never decrypts.
 
-pub mod document;
 mod eml;
 mod pdf;
-pub mod verify;
+
+pub use samtale_protocol::journal::{document, verify};
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -26,7 +26,7 @@ use crate::client::{Badge, Tick};
 use crate::client::{ClientError, Session, device_fingerprint};
 use document::{
     Attachment, Case, Clerk, Device, Export, FORMAT, Journal, Message, Organisation, Participant,
-    Role, Sender, Team, rfc3339,
+    Role, Sender, Team,
 };
 
 /// What to export and where.
@@ -480,4 +480,17 @@ pub fn verify_file(path: &Path, expected_root: Option<&str>) -> Result<Journal, 
         }
     }
     Ok(journal)
+}
+
+/// RFC 3339 in UTC, e.g. `2026-11-30T10:15:00Z`.
+pub fn rfc3339(unix_ms: u64) -> String {
+    let Ok(t) =
+        time::OffsetDateTime::from_unix_timestamp(i64::try_from(unix_ms / 1000).unwrap_or(0))
+    else {
+        return "1970-01-01T00:00:00Z".into();
+    };
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    t.format(&format)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }

@@ -4,8 +4,8 @@
 //! schema is `docs/journal.schema.json`, explained in
 //! `docs/JOURNAL-FORMAT.md`.
 
-use samtale_protocol::wire::AssuranceLevel;
-use samtale_protocol::{AccountId, DeviceId, HolderId, MessageId, OrgId, TeamId, ThreadId};
+use crate::wire::AssuranceLevel;
+use crate::{AccountId, DeviceId, HolderId, MessageId, OrgId, TeamId, ThreadId};
 use serde::{Deserialize, Serialize};
 
 /// The format name and version written into every document.
@@ -228,17 +228,4 @@ pub struct Clerk {
     pub device_id: DeviceId,
     /// The device's fingerprint.
     pub device_fingerprint: String,
-}
-
-/// RFC 3339 in UTC, e.g. `2026-11-30T10:15:00Z`.
-pub fn rfc3339(unix_ms: u64) -> String {
-    let Ok(t) =
-        time::OffsetDateTime::from_unix_timestamp(i64::try_from(unix_ms / 1000).unwrap_or(0))
-    else {
-        return "1970-01-01T00:00:00Z".into();
-    };
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    t.format(&format)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }

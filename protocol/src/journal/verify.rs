@@ -2,8 +2,8 @@
 //! on an export before it is written and later on a filed `journal.json`
 //! (`samtale journal verify`), by anyone, with no key and no server.
 
-use samtale_protocol::payload::{MessagePayload, blob_sha256 as sha256_hex};
-use samtale_protocol::{
+use crate::payload::{MessagePayload, blob_sha256 as sha256_hex};
+use crate::{
     ContentKey, DeliveryContext, DeviceCertificate, Envelope, IdentityKey, OrgRootPublicKey, b64,
 };
 
@@ -62,14 +62,14 @@ pub fn verify(journal: &Journal, expected_root: Option<&str>) -> Result<(), Veri
         .map_err(|_| VerifyError("the organisation's root key is not base64".into()))?;
     let root = OrgRootPublicKey::from_slice(&root_bytes)
         .map_err(|_| VerifyError("the organisation's root key is not a valid key".into()))?;
-    let fingerprint = samtale_protocol::org_fingerprint(&root);
+    let fingerprint = crate::org_fingerprint(&root);
     if fingerprint != journal.organisation.root_fingerprint {
         return Err(VerifyError(
             "the organisation's root fingerprint does not belong to its root key".into(),
         ));
     }
     if let Some(expected) = expected_root
-        && !samtale_protocol::fingerprints_match(expected, &fingerprint)
+        && !crate::fingerprints_match(expected, &fingerprint)
     {
         return Err(VerifyError(format!(
             "the document's organisation root ({fingerprint}) is not the one you trust ({expected})"
