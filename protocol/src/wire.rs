@@ -553,9 +553,14 @@ pub struct ConsentAcceptance {
 pub struct RedeemInvitationRequest {
     /// The code from the letter.
     pub code: String,
-    /// The OpenID Connect ID token from the eID broker, if one is configured.
+    /// The OpenID Connect ID token from the eID broker, if one is configured
+    /// (native apps, which log in at the broker themselves).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// Instead of `id_token`: the handle of an eID login the server made for
+    /// the web app (`POST /v1/eid/flows`), for the same device keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eid_flow: Option<String>,
     /// The new device's public keys (the ID token's nonce is derived from them).
     pub device: DevicePublicKeys,
     /// A label for the device.
@@ -581,8 +586,13 @@ impl std::fmt::Debug for RedeemInvitationRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EidLoginRequest {
-    /// The OpenID Connect ID token from the eID broker.
-    pub id_token: String,
+    /// The OpenID Connect ID token from the eID broker (native apps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// Instead of `id_token`: the handle of an eID login the server made for
+    /// the web app (`POST /v1/eid/flows`), for the same device keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eid_flow: Option<String>,
     /// The device logging in (registered if new).
     pub device: DevicePublicKeys,
     /// A label for the device, used when it is new.
@@ -594,6 +604,86 @@ impl std::fmt::Debug for EidLoginRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EidLoginRequest")
             .field("device", &self.device)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /v1/invitations/preview`: what an invitation code is for, before
+/// it is redeemed, so the citizen's app can show the organisation and its
+/// fingerprint to compare with the letter first.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PreviewInvitation {
+    /// The code from the letter.
+    pub code: String,
+}
+
+impl std::fmt::Debug for PreviewInvitation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreviewInvitation").finish_non_exhaustive()
+    }
+}
+
+/// The answer to `POST /v1/invitations/preview`. The code is not used up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct InvitationPreview {
+    /// The organisation that sent the letter.
+    pub organisation_name: String,
+    /// Its root key: certificates of its staff chain to it.
+    pub root_public_key: OrgRootPublicKey,
+    /// Its fingerprint, printed on the letter.
+    pub root_fingerprint: String,
+    /// Unix seconds when the code stops working.
+    pub expires_at: u64,
+}
+
+/// `POST /v1/eid/flows`: the web app asks the server to log a citizen in
+/// at the eID broker (authorization code with PKCE; the server is the
+/// confidential client and keeps the broker's tokens to itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StartEidFlow {
+    /// The device the login is for: the ID token's nonce is derived from
+    /// its keys ([`crate::eid_nonce`]), so the login binds to this device.
+    pub device: DevicePublicKeys,
+    /// Where in the app the browser returns afterwards: `join` (sign-up)
+    /// or `login` (a new device of an existing account).
+    pub purpose: EidFlowPurpose,
+}
+
+/// What an eID login in the web app is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EidFlowPurpose {
+    /// Signing up with an invitation code (`/join`).
+    Join,
+    /// Logging in again, or on a new device (`/login`).
+    Login,
+}
+
+/// The answer to `POST /v1/eid/flows`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EidFlowStarted {
+    /// The login's handle: keep it in the page (never in a URL) and send it
+    /// as `eid_flow` once the broker has sent the browser back.
+    pub flow: String,
+    /// Where to send the browser: the broker's login page.
+    pub authorization_url: String,
+    /// Unix seconds after which the login must be started again.
+    pub expires_at: u64,
+}
+
+impl std::fmt::Debug for EidFlowStarted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EidFlowStarted")
+            .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
     }
 }
@@ -1452,6 +1542,10 @@ pub struct ThreadDevices {
 pub struct EidProviders {
     /// Empty when the server has none: citizens sign up unverified.
     pub providers: Vec<EidProviderInfo>,
+    /// Whether the web app can log in with eID through the server
+    /// (`POST /v1/eid/flows`).
+    #[serde(default)]
+    pub web_login: bool,
 }
 
 /// One eID broker (an OpenID Provider) for the native-app flow

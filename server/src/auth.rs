@@ -512,6 +512,46 @@ pub const INVITATION_DOMAIN: &[u8] = b"samtale/v1/invitation-code";
 /// Domain of enrolment code hashes.
 pub const ENROLMENT_DOMAIN: &[u8] = b"samtale/v1/enrolment-code";
 
+// ------------------------------------------------------------------ eID flows
+
+/// Derives an eID login's OAuth `state` and PKCE verifier from the flow's
+/// id (the SHA-256 of the page's handle) under a server key, so neither
+/// needs storing: HMAC-SHA256 with a label per use, in base64url.
+#[derive(Clone, Debug)]
+pub struct EidFlowKey {
+    key: SecretKey,
+}
+
+impl EidFlowKey {
+    /// Keys derived from `key` (the token key; each use has its own label).
+    pub fn new(key: SecretKey) -> Self {
+        Self { key }
+    }
+
+    fn derive(&self, label: &[u8], flow_id: &[u8]) -> String {
+        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(self.key.bytes())
+            .unwrap_or_else(|_| <hmac::Hmac<Sha256> as KeyInit>::new(&Default::default()));
+        mac.update(label);
+        mac.update(flow_id);
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// The OAuth `state` for the flow with this id.
+    pub fn state(&self, flow_id: &[u8]) -> String {
+        self.derive(b"samtale/v1/eid-flow/state\0", flow_id)
+    }
+
+    /// The PKCE `code_verifier` (43 characters) for the flow.
+    pub fn code_verifier(&self, flow_id: &[u8]) -> Zeroizing<String> {
+        Zeroizing::new(self.derive(b"samtale/v1/eid-flow/pkce\0", flow_id))
+    }
+}
+
+/// SHA-256, for storing handles and states by hash.
+pub fn sha256_of(text: &str) -> [u8; 32] {
+    sha256(&[text.as_bytes()])
+}
+
 // ------------------------------------------------------------------ national ids
 
 /// Keyed hash of national id numbers: HMAC-SHA256 over the digits only, so

@@ -104,8 +104,9 @@ pub enum DatabaseSettings {
     },
 }
 
-/// A secret setting (a base64 key): compared, never printed.
-#[derive(Clone, PartialEq, Eq)]
+/// A secret setting (a base64 key, a client secret): compared, never printed.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
 pub struct SecretText(pub String);
 
 impl fmt::Debug for SecretText {
@@ -138,6 +139,17 @@ pub struct EidProviderSettings {
     /// needs them to put the level of assurance in the ID token.
     #[serde(default)]
     pub acr_values: Option<String>,
+    /// The web app's client id at the broker: the server logs citizens in
+    /// for the web app itself (authorization code with PKCE, redirect to
+    /// `{public_url}/v1/eid/callback`), so the broker's tokens never reach
+    /// the page. Its ID tokens carry this `aud`. Absent: the web app offers
+    /// no eID login at this broker.
+    #[serde(default)]
+    pub web_client_id: Option<String>,
+    /// The web client's secret at the broker (client_secret_basic); absent
+    /// for a public client with PKCE only. Never logged or sent to a browser.
+    #[serde(default)]
+    pub web_client_secret: Option<SecretText>,
 }
 
 fn default_eid_scope() -> String {
@@ -221,6 +233,9 @@ pub struct MessagingSettings {
     /// Seconds a client has to send a request's headers, and to start its
     /// first (or next) request on an open connection.
     pub header_timeout_seconds: u32,
+    /// Whether the web app is served at `/` (an organisation may allow
+    /// only the installed clients).
+    pub web_app: bool,
 }
 
 /// The default notification text (Danish): no content, no names.
@@ -241,6 +256,7 @@ impl Default for MessagingSettings {
             max_connections: 8192,
             max_connections_per_address: 256,
             header_timeout_seconds: 10,
+            web_app: true,
         }
     }
 }
@@ -310,6 +326,8 @@ pub struct Layer {
     pub notify_interval_seconds: Option<u32>,
     /// `purge_interval_minutes = 60`
     pub purge_interval_minutes: Option<u32>,
+    /// `web_app = false` (serve no web app at `/`)
+    pub web_app: Option<bool>,
     /// `max_connections = 8192`
     pub max_connections: Option<u32>,
     /// `max_connections_per_address = 256`
@@ -344,6 +362,7 @@ impl Layer {
                 .notify_interval_seconds
                 .or(base.notify_interval_seconds),
             purge_interval_minutes: self.purge_interval_minutes.or(base.purge_interval_minutes),
+            web_app: self.web_app.or(base.web_app),
             max_connections: self.max_connections.or(base.max_connections),
             max_connections_per_address: self
                 .max_connections_per_address
@@ -394,6 +413,8 @@ impl Layer {
                     .unwrap_or_else(default_min_assurance),
                 scope: var("SAMTALE_EID_SCOPE").unwrap_or_else(default_eid_scope),
                 acr_values: var("SAMTALE_EID_ACR_VALUES"),
+                web_client_id: var("SAMTALE_EID_WEB_CLIENT_ID"),
+                web_client_secret: var("SAMTALE_EID_WEB_CLIENT_SECRET").map(SecretText),
             }]),
             _ => {
                 return Err(ConfigError::Invalid {
@@ -428,6 +449,16 @@ impl Layer {
             notify_template: var("SAMTALE_NOTIFY_TEMPLATE"),
             notify_interval_seconds: number("SAMTALE_NOTIFY_INTERVAL_SECONDS")?,
             purge_interval_minutes: number("SAMTALE_PURGE_INTERVAL_MINUTES")?,
+            web_app: var("SAMTALE_WEB_APP")
+                .map(|v| match v.as_str() {
+                    "true" | "1" | "yes" => Ok(true),
+                    "false" | "0" | "no" => Ok(false),
+                    _ => Err(ConfigError::Invalid {
+                        setting: "web_app (SAMTALE_WEB_APP)",
+                        message: format!("{v:?} is not true or false"),
+                    }),
+                })
+                .transpose()?,
             max_connections: number("SAMTALE_MAX_CONNECTIONS")?,
             max_connections_per_address: number("SAMTALE_MAX_CONNECTIONS_PER_ADDRESS")?,
             header_timeout_seconds: number("SAMTALE_HEADER_TIMEOUT_SECONDS")?,
@@ -621,6 +652,7 @@ fn resolve_messaging(layer: &Layer) -> Result<MessagingSettings, ConfigError> {
         header_timeout_seconds: layer
             .header_timeout_seconds
             .unwrap_or(d.header_timeout_seconds),
+        web_app: layer.web_app.unwrap_or(d.web_app),
     };
     if m.max_connections < 16 || m.max_connections_per_address == 0 {
         return Err(ConfigError::Invalid {

@@ -90,6 +90,16 @@ pub enum EidError {
     /// The token was used before.
     #[error("this ID token has already been used; log in with eID again")]
     Replayed,
+    /// The web app's eID login is not configured at any broker.
+    #[error("this server offers no eID login for the web app; ask the municipality")]
+    NoWebClient,
+    /// The broker could not be reached, or its discovery document is bad.
+    #[error("the eID broker cannot be reached right now; try again in a few minutes")]
+    BrokerUnavailable,
+    /// The broker refused the authorization code (used, expired, or the
+    /// login was not finished).
+    #[error("the eID login did not finish; start it again")]
+    CodeRefused,
     /// The broker's keys could not be fetched.
     #[error("the eID broker's keys could not be fetched; try again later")]
     KeysUnavailable,
@@ -142,6 +152,15 @@ struct Provider {
     settings: EidProviderSettings,
     min_level: AssuranceLevel,
     keys: RwLock<CachedKeys>,
+    /// The broker's endpoints, from its discovery document (fetched once).
+    endpoints: tokio::sync::OnceCell<Endpoints>,
+}
+
+/// Where the broker's login page and token endpoint are.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct Endpoints {
+    authorization_endpoint: String,
+    token_endpoint: String,
 }
 
 /// The configured brokers and their cached keys. Cheap to clone.
@@ -182,6 +201,7 @@ impl EidVerifier {
                     set: JwkSet { keys: Vec::new() },
                     fetched: None,
                 }),
+                endpoints: tokio::sync::OnceCell::new(),
             })
             .collect();
         Ok(Self {
@@ -206,6 +226,126 @@ impl EidVerifier {
     /// Whether any broker is configured.
     pub fn enabled(&self) -> bool {
         !self.providers.is_empty()
+    }
+
+    /// Whether the web app can log citizens in (a broker has a web client).
+    pub fn web_enabled(&self) -> bool {
+        self.web_provider().is_some()
+    }
+
+    fn web_provider(&self) -> Option<&Provider> {
+        self.providers
+            .iter()
+            .find(|p| p.settings.web_client_id.is_some())
+    }
+
+    async fn endpoints<'a>(&self, provider: &'a Provider) -> Result<&'a Endpoints, EidError> {
+        provider
+            .endpoints
+            .get_or_try_init(|| async {
+                let url = format!(
+                    "{}/.well-known/openid-configuration",
+                    provider.settings.issuer.trim_end_matches('/')
+                );
+                let response = self
+                    .http
+                    .get(&url)
+                    .send()
+                    .await
+                    .and_then(reqwest::Response::error_for_status)
+                    .map_err(|error| {
+                        tracing::warn!(%error, issuer = provider.settings.issuer, "cannot fetch the eID broker's discovery document");
+                        EidError::BrokerUnavailable
+                    })?;
+                response.json::<Endpoints>().await.map_err(|error| {
+                    tracing::warn!(%error, issuer = provider.settings.issuer, "the eID broker's discovery document is malformed");
+                    EidError::BrokerUnavailable
+                })
+            })
+            .await
+    }
+
+    /// The broker's login page for the web app's client: authorization
+    /// code flow with PKCE (S256), the device-bound `nonce`, and `state`.
+    pub async fn authorization_url(
+        &self,
+        redirect_uri: &str,
+        state: &str,
+        nonce: &str,
+        code_challenge: &str,
+    ) -> Result<String, EidError> {
+        let provider = self.web_provider().ok_or(EidError::NoWebClient)?;
+        let endpoints = self.endpoints(provider).await?;
+        let client_id = provider
+            .settings
+            .web_client_id
+            .as_deref()
+            .ok_or(EidError::NoWebClient)?;
+        let mut params = vec![
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", redirect_uri),
+            ("scope", provider.settings.scope.as_str()),
+            ("state", state),
+            ("nonce", nonce),
+            ("code_challenge", code_challenge),
+            ("code_challenge_method", "S256"),
+        ];
+        if let Some(acr) = provider.settings.acr_values.as_deref() {
+            params.push(("acr_values", acr));
+        }
+        reqwest::Url::parse_with_params(&endpoints.authorization_endpoint, &params)
+            .map(String::from)
+            .map_err(|_| EidError::BrokerUnavailable)
+    }
+
+    /// Exchanges an authorization code at the broker's token endpoint (as
+    /// the web app's client, with its secret when it has one) and returns
+    /// the ID token. The access token the broker also sends is dropped.
+    pub async fn exchange_code(
+        &self,
+        code: &str,
+        code_verifier: &str,
+        redirect_uri: &str,
+    ) -> Result<Zeroizing<String>, EidError> {
+        let provider = self.web_provider().ok_or(EidError::NoWebClient)?;
+        let endpoints = self.endpoints(provider).await?;
+        let client_id = provider
+            .settings
+            .web_client_id
+            .as_deref()
+            .ok_or(EidError::NoWebClient)?;
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", code_verifier),
+        ];
+        let mut request = self.http.post(&endpoints.token_endpoint);
+        match &provider.settings.web_client_secret {
+            Some(secret) => request = request.basic_auth(client_id, Some(&secret.0)),
+            None => form.push(("client_id", client_id)),
+        }
+        let response = request.form(&form).send().await.map_err(|error| {
+            tracing::warn!(%error, issuer = provider.settings.issuer, "the eID broker's token endpoint is unreachable");
+            EidError::BrokerUnavailable
+        })?;
+        if !response.status().is_success() {
+            tracing::info!(
+                status = response.status().as_u16(),
+                issuer = provider.settings.issuer,
+                "the eID broker refused the authorization code"
+            );
+            return Err(EidError::CodeRefused);
+        }
+        #[derive(serde::Deserialize)]
+        struct TokenResponse {
+            id_token: Option<String>,
+        }
+        let body: TokenResponse = response.json().await.map_err(|_| EidError::Malformed)?;
+        body.id_token
+            .map(Zeroizing::new)
+            .ok_or(EidError::MissingClaim("id_token"))
     }
 
     async fn fetch(&self, provider: &Provider, now: i64) -> Result<(), EidError> {
@@ -307,7 +447,10 @@ impl EidVerifier {
 
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&provider.settings.issuer]);
-        validation.set_audience(&[&provider.settings.client_id]);
+        // Native apps' client id, and the web app's (the server's own login).
+        let mut audiences = vec![provider.settings.client_id.as_str()];
+        audiences.extend(provider.settings.web_client_id.as_deref());
+        validation.set_audience(&audiences);
         validation.set_required_spec_claims(&["iss", "aud", "sub", "exp", "iat"]);
         // Times are checked below against the server's clock.
         validation.validate_exp = false;

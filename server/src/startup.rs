@@ -154,6 +154,8 @@ impl Application {
             ws_frames_per_second: messaging.ws_frames_per_second,
             key_rotation_days: messaging.key_rotation_days,
             attachment_max_bytes: messaging.attachment_max_bytes,
+            web_app: messaging.web_app,
+            eid_flow_key: crate::auth::EidFlowKey::new(token_key.clone()),
             storage: storage.clone(),
             passwords: Passwords::new(2)?,
             tokens: Tokens::new(

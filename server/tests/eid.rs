@@ -133,6 +133,8 @@ async fn world(db: &TestDatabase) -> World {
         min_assurance: "substantial".into(),
         scope: "openid national_id".into(),
         acr_values: None,
+        web_client_id: None,
+        web_client_secret: None,
     }];
     // The test stands behind a "proxy" so each attempt can come from its own
     // address and the per-address sign-up limit does not interfere.

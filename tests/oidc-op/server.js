@@ -1,8 +1,10 @@
 // A real OpenID Provider for Samtale's tests: the certified `oidc-provider`
 // package on loopback, standing in for a national eID broker (MitID or
 // BankID through an OIDC broker). It knows a few test citizens, each with a
-// national-id claim and an NSIS level of assurance, and one public client
-// (a native app: authorization code with PKCE, loopback redirect).
+// national-id claim and an NSIS level of assurance, and two clients: a
+// public one (a native app: authorization code with PKCE, loopback
+// redirect) and a confidential one with a client secret (the server logging
+// citizens in for the web app, redirect to /v1/eid/callback on loopback).
 //
 // The login and consent pages are replaced by a machine-friendly
 // interaction endpoint: GET /interaction/<uid>?login=<user> logs that user
@@ -18,6 +20,9 @@ import Provider from 'oidc-provider';
 const NSIS = 'https://data.gov.dk/concept/core/nsis/loa/';
 const CLIENT_ID = 'samtale-test';
 const REDIRECT_URI = 'http://127.0.0.1/callback';
+const WEB_CLIENT_ID = 'samtale-web';
+const WEB_CLIENT_SECRET = 'samtale-web-test-secret-not-for-production';
+const WEB_REDIRECT_URI = 'http://127.0.0.1/v1/eid/callback';
 
 // Test citizens. The national ids are test numbers, not real people.
 const USERS = {
@@ -38,6 +43,18 @@ server.listen(0, '127.0.0.1', () => {
         application_type: 'native',
         token_endpoint_auth_method: 'none',
         redirect_uris: [REDIRECT_URI],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+      },
+      {
+        // A confidential client. Registered as "native" only so that its
+        // loopback redirect matches on any port (RFC 8252 §7.3): the test
+        // server's port is chosen at random.
+        client_id: WEB_CLIENT_ID,
+        client_secret: WEB_CLIENT_SECRET,
+        application_type: 'native',
+        token_endpoint_auth_method: 'client_secret_basic',
+        redirect_uris: [WEB_REDIRECT_URI],
         grant_types: ['authorization_code'],
         response_types: ['code'],
       },
@@ -96,7 +113,14 @@ server.listen(0, '127.0.0.1', () => {
     }
   });
 
-  process.stdout.write(`${JSON.stringify({ issuer, client_id: CLIENT_ID, redirect_uri: REDIRECT_URI, jwks_uri: `${issuer}/jwks` })}\n`);
+  process.stdout.write(`${JSON.stringify({
+    issuer,
+    client_id: CLIENT_ID,
+    redirect_uri: REDIRECT_URI,
+    jwks_uri: `${issuer}/jwks`,
+    web_client_id: WEB_CLIENT_ID,
+    web_client_secret: WEB_CLIENT_SECRET,
+  })}\n`);
 });
 
 // Stop with the test: when stdin closes (the parent died or dropped us).

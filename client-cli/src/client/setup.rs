@@ -292,6 +292,7 @@ pub async fn join(
             &RedeemInvitationRequest {
                 code: req.code.to_owned(),
                 id_token: req.id_token.clone(),
+                eid_flow: None,
                 device: req.device.public(),
                 device_label: req.device_label.to_owned(),
                 consent: ConsentAcceptance {
@@ -377,7 +378,8 @@ impl Session {
                 api.post(
                     "/v1/sessions/eid",
                     &EidLoginRequest {
-                        id_token,
+                        id_token: Some(id_token),
+                        eid_flow: None,
                         device: device.public(),
                         device_label: "samtale".into(),
                     },

@@ -14,6 +14,11 @@ use samtale_server::config::{
 use samtale_server::startup::Application;
 use serde_json::Value;
 
+// The server suites' helper for SAMTALE_TEST_ARTIFACTS (the hygiene
+// scanner's inputs), shared rather than copied.
+#[path = "../../../server/tests/support/artifacts.rs"]
+pub mod artifacts;
+
 pub const PASSPHRASE: &str = "a long keystore passphrase";
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -41,6 +46,9 @@ impl Drop for Server {
         if let Some((admin, name)) = self.pg.take() {
             // Best effort: the test's runtime may be gone, so a thread of its own.
             let _ = std::thread::spawn(move || {
+                if let Some((base, _)) = admin.rsplit_once('/') {
+                    artifacts::dump_postgres(&format!("{base}/{name}"), &name);
+                }
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -237,7 +245,10 @@ impl Server {
     }
 
     async fn start_with(eid: Option<&Op>, database: DatabaseSettings) -> Server {
-        let dir = tempfile::tempdir().unwrap();
+        // Kept, and the server's logs written, for the hygiene scanner when
+        // SAMTALE_TEST_ARTIFACTS is set.
+        let dir = artifacts::temp_dir();
+        artifacts::capture_logs();
         let database = match database {
             DatabaseSettings::Sqlite { .. } => DatabaseSettings::Sqlite {
                 path: dir.path().join("data").join("samtale.db"),
@@ -254,6 +265,8 @@ impl Server {
                 min_assurance: "substantial".into(),
                 scope: "openid national_id".into(),
                 acr_values: Some(
+                web_client_id: None,
+                web_client_secret: None,
                     "https://data.gov.dk/concept/core/nsis/loa/Substantial \
                      https://data.gov.dk/concept/core/nsis/loa/High"
                         .into(),

@@ -13,7 +13,8 @@ use samtale_protocol::minimise;
 use samtale_protocol::org_fingerprint;
 use samtale_protocol::wire::{
     AssuranceLevel, CitizenInfo, ConsentState, ConsentText, CreateInvitationRequest,
-    EidLoginRequest, ErrorCode, InvitationCreated, RedeemInvitationRequest, TokenPair,
+    EidFlowPurpose, EidLoginRequest, ErrorCode, InvitationCreated, RedeemInvitationRequest,
+    TokenPair,
 };
 
 use super::accounts::{grant_session, new_device, new_id};
@@ -67,6 +68,7 @@ pub(super) async fn eid_providers(
 ) -> Json<samtale_protocol::wire::EidProviders> {
     Json(samtale_protocol::wire::EidProviders {
         providers: state.eid.public_info(),
+        web_login: state.eid.web_enabled(),
     })
 }
 
@@ -276,6 +278,86 @@ fn code_refused() -> ApiError {
     )
 }
 
+/// The live invitation a code opens, and its handle. Every refusal gets the
+/// same error, and a wrong code costs the same database work whether or
+/// not its handle exists; a wrong code for a real handle counts towards
+/// locking it.
+async fn live_invitation(
+    state: &AppState,
+    code: &str,
+    now: i64,
+) -> Result<(crate::storage::accounts::InvitationRow, String), ApiError> {
+    let Some(code) = normalise_code(code) else {
+        return Err(code_refused());
+    };
+    let handle = code[..auth::HANDLE_CHARS].to_owned();
+    let presented = auth::code_hash(INVITATION_DOMAIN, &code);
+    let invitation = state.storage.invitation_by_handle(&handle).await?;
+    let matches = invitation
+        .as_ref()
+        .is_some_and(|i| hashes_equal(&i.code_hash, &presented));
+    let Some(invitation) =
+        invitation.filter(|i| matches && i.failed_attempts < MAX_FAILED_ATTEMPTS)
+    else {
+        state.storage.count_failed_attempt(&handle).await?;
+        tracing::info!("invitation code refused");
+        return Err(code_refused());
+    };
+    if invitation.redeemed_at.is_some() || invitation.expires_at <= now {
+        return Err(code_refused());
+    }
+    Ok((invitation, handle))
+}
+
+/// `POST /v1/invitations/preview`: the organisation an invitation code is
+/// from and its fingerprint, without using the code up, so a citizen
+/// compares the fingerprint with the letter *before* signing up. Counts
+/// against the same per-address limit as sign-ups.
+#[utoipa::path(
+    post,
+    path = "/v1/invitations/preview",
+    tag = "citizens",
+    request_body = samtale_protocol::wire::PreviewInvitation,
+    responses(
+        (status = 200, description = "The organisation the code is from.", body = samtale_protocol::wire::InvitationPreview),
+        super::openapi::BodyErrors,
+        super::openapi::NotFound,
+        super::openapi::TooManyRequests,
+    )
+)]
+pub(super) async fn preview_invitation(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<samtale_protocol::wire::PreviewInvitation>,
+) -> Result<Json<samtale_protocol::wire::InvitationPreview>, ApiError> {
+    let address = state.limits.client_address(peer, &headers).to_string();
+    let now = state.clock.now();
+    if let Err(refused) = state.limits.redeem_address.reserve(&address, now) {
+        if refused.first {
+            super::accounts::report_limit(&state, crate::limits::Scope::Address, None).await;
+        }
+        return Err(ApiError::rate_limited(
+            refused.wait,
+            "invitation code checks from this address",
+        ));
+    }
+    let (invitation, _) = live_invitation(&state, &req.code, now).await?;
+    let org = state
+        .storage
+        .organisation(&invitation.org_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("invitation without organisation"))?;
+    let root = OrgRootPublicKey::from_slice(&org.root_public_key)
+        .map_err(|_| ApiError::internal("stored root key is invalid"))?;
+    Ok(Json(samtale_protocol::wire::InvitationPreview {
+        organisation_name: org.name,
+        root_fingerprint: org_fingerprint(&root),
+        root_public_key: root,
+        expires_at: u64::try_from(invitation.expires_at).unwrap_or(0),
+    }))
+}
+
 /// `POST /v1/signup`: a citizen redeems an invitation code.
 #[utoipa::path(
     post,
@@ -316,55 +398,40 @@ pub(super) async fn signup(
             "consent: accept the current consent text (GET /v1/consent) and send its version and text_sha256",
         ));
     }
-    match (&req.id_token, state.eid.enabled()) {
-        (Some(_), false) => {
+    let wants_eid = req.id_token.is_some() || req.eid_flow.is_some();
+    match (wants_eid, state.eid.enabled()) {
+        (true, false) => {
             return Err(ApiError::new(
                 ErrorCode::ValidationFailed,
                 "id_token: this server has no eID provider configured; sign up with the code alone",
             ));
         }
-        (None, true) => {
+        (false, true) => {
             return Err(ApiError::new(
                 ErrorCode::ValidationFailed,
-                "id_token: this server requires an eID login (MitID, BankID) to sign up; send the ID token",
+                "id_token: this server requires an eID login (MitID, BankID) to sign up; send the ID token, or eid_flow from the web app's login",
             ));
         }
         _ => {}
     }
 
-    // Every refusal below gets the same error, and a wrong code costs the
-    // same database work whether or not its handle exists.
-    let Some(code) = normalise_code(&req.code) else {
-        return Err(code_refused());
-    };
-    let handle = &code[..auth::HANDLE_CHARS];
-    let presented = auth::code_hash(INVITATION_DOMAIN, &code);
-    let invitation = state.storage.invitation_by_handle(handle).await?;
-    let matches = invitation
-        .as_ref()
-        .is_some_and(|i| hashes_equal(&i.code_hash, &presented));
-    let Some(invitation) =
-        invitation.filter(|i| matches && i.failed_attempts < MAX_FAILED_ATTEMPTS)
-    else {
-        state.storage.count_failed_attempt(handle).await?;
-        tracing::info!("invitation code refused");
-        return Err(code_refused());
-    };
-    if invitation.redeemed_at.is_some() || invitation.expires_at <= now {
-        return Err(code_refused());
-    }
+    let (invitation, handle) = live_invitation(&state, &req.code, now).await?;
+    let handle = handle.as_str();
 
     // The eID login: who this is, and that it is the invited person.
-    let (assurance, identity, id_token) = match &req.id_token {
+    let proof = super::eid_flows::prove_identity(
+        &state,
+        req.id_token.as_deref(),
+        req.eid_flow.as_deref(),
+        &req.device,
+        EidFlowPurpose::Join,
+        now,
+    )
+    .await?;
+    let (assurance, identity, id_token) = match proof {
         None => (AssuranceLevel::Unverified, None, None),
-        Some(token) => {
-            let nonce = samtale_protocol::eid_nonce(&req.device);
-            let identity = state.eid.verify(token, &nonce, now).await.map_err(|e| {
-                tracing::info!(reason = %e, "eID token refused");
-                ApiError::new(ErrorCode::AuthenticationFailed, e.to_string())
-            })?;
-            let presented = state.national_ids.hash(&identity.national_id);
-            if !hashes_equal(&presented, &invitation.national_id_hmac) {
+        Some(proof) => {
+            if !hashes_equal(&proof.national_id_hmac, &invitation.national_id_hmac) {
                 state.storage.count_failed_attempt(handle).await?;
                 tracing::info!("eID identity does not match the invitation");
                 return Err(ApiError::new(
@@ -372,17 +439,18 @@ pub(super) async fn signup(
                     crate::eid::EidError::NationalIdMismatch.to_string(),
                 ));
             }
-            let token_hash = auth::id_token_hash(token);
-            if state.storage.id_token_used(&token_hash).await? {
+            if let Some((token_hash, _)) = &proof.replay
+                && state.storage.id_token_used(token_hash).await?
+            {
                 return Err(ApiError::new(
                     ErrorCode::AuthenticationFailed,
                     crate::eid::EidError::Replayed.to_string(),
                 ));
             }
             (
-                identity.level,
-                Some((identity.issuer, identity.subject)),
-                Some((token_hash, identity.expires_at)),
+                proof.level,
+                Some((proof.issuer, proof.subject)),
+                proof.replay,
             )
         }
     };
@@ -512,16 +580,20 @@ pub(super) async fn eid_login(
             "id_token: this server has no eID provider configured; ask your caseworker for a new invitation",
         ));
     }
-    let nonce = samtale_protocol::eid_nonce(&req.device);
-    let identity = match state.eid.verify(&req.id_token, &nonce, now).await {
-        Ok(identity) => identity,
-        Err(e) => {
-            tracing::info!(reason = %e, "eID login refused");
-            return Err(ApiError::new(
-                ErrorCode::AuthenticationFailed,
-                e.to_string(),
-            ));
-        }
+    let Some(identity) = super::eid_flows::prove_identity(
+        &state,
+        req.id_token.as_deref(),
+        req.eid_flow.as_deref(),
+        &req.device,
+        EidFlowPurpose::Login,
+        now,
+    )
+    .await?
+    else {
+        return Err(ApiError::new(
+            ErrorCode::ValidationFailed,
+            "id_token: log in with eID: send the ID token, or eid_flow from the web app's login",
+        ));
     };
     let Some(account) = state
         .storage
@@ -573,10 +645,11 @@ pub(super) async fn eid_login(
         Some(d) => (d.id, false),
         None => (new_id()?, true),
     };
-    if !state
-        .storage
-        .spend_id_token(&auth::id_token_hash(&req.id_token), identity.expires_at)
-        .await?
+    if let Some((token_hash, expires_at)) = &identity.replay
+        && !state
+            .storage
+            .spend_id_token(token_hash, *expires_at)
+            .await?
     {
         return Err(ApiError::new(
             ErrorCode::AuthenticationFailed,

@@ -9,12 +9,14 @@ mod admin;
 mod attachments;
 pub mod caller;
 mod citizens;
+mod eid_flows;
 mod keys;
 mod logs;
 pub mod openapi;
 mod records;
 pub mod threads;
 mod validate;
+pub mod web;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, MatchedPath, State};
@@ -62,9 +64,28 @@ pub struct AppState {
     pub key_rotation_days: u32,
     /// The largest attachment upload.
     pub attachment_max_bytes: u64,
+    /// Whether the web app is served at `/`.
+    pub web_app: bool,
+    /// Derives eID logins' `state` and PKCE verifiers.
+    pub eid_flow_key: crate::auth::EidFlowKey,
 }
 
 impl AppState {
+    /// Whether a browser page from `origin` may open a WebSocket: the
+    /// server's own origin (the web app it serves: the `Origin` names the
+    /// host the request was sent to, or `public_url`), and any configured in
+    /// `allowed_origins`.
+    pub fn origin_allowed(&self, origin: &str, host: Option<&str>) -> bool {
+        let own = |o: &str| {
+            host.is_some_and(|h| {
+                o.strip_prefix("https://")
+                    .or_else(|| o.strip_prefix("http://"))
+                    .is_some_and(|rest| rest.eq_ignore_ascii_case(h))
+            }) || o.eq_ignore_ascii_case(self.public_url.trim_end_matches('/'))
+        };
+        own(origin) || self.allowed_origins.iter().any(|a| a == origin)
+    }
+
     /// Records what the caller did in the audit log. The action has
     /// happened already, so a failure to record it is logged loudly rather
     /// than turned into an error for the caller.
@@ -274,7 +295,8 @@ pub fn router(state: AppState) -> Router {
     let bounded = Router::new()
         .merge(health_routes())
         .merge(api_routes())
-        .fallback(not_found)
+        .route(web::ASSET_MANIFEST_PATH, get(web::asset_manifest))
+        .fallback(web::serve)
         .layer(RequestBodyLimitLayer::new(MAX_REST_BODY_BYTES))
         .layer(axum::middleware::from_fn(announced_size_guard))
         .layer(TimeoutLayer::with_status_code(
@@ -292,9 +314,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(axum::middleware::from_fn(crate::serve::reserve_guard))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(header_layer(header::CACHE_CONTROL, "no-store"))
+        // The web app's files set their own caching and policy; every
+        // API answer gets these.
+        .layer(default_header_layer(header::CACHE_CONTROL, "no-store"))
         .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
-        .layer(header_layer(
+        .layer(default_header_layer(
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; frame-ancestors 'none'",
         ))
@@ -343,6 +367,14 @@ fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer
     SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
 }
 
+/// A header set unless the handler set its own.
+fn default_header_layer(
+    name: HeaderName,
+    value: &'static str,
+) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
 fn api_routes() -> Router<AppState> {
     Router::new()
         .route("/v1/bootstrap", post(accounts::bootstrap))
@@ -384,9 +416,15 @@ fn api_routes() -> Router<AppState> {
             delete(admin::revoke_staff_device),
         )
         .route("/v1/invitations", post(citizens::create_invitation))
+        .route(
+            "/v1/invitations/preview",
+            post(citizens::preview_invitation),
+        )
         .route("/v1/signup", post(citizens::signup))
         .route("/v1/consent", get(citizens::get_consent))
         .route("/v1/eid", get(citizens::eid_providers))
+        .route("/v1/eid/flows", post(eid_flows::start_flow))
+        .route("/v1/eid/callback", get(eid_flows::callback))
         .route("/v1/consent/withdraw", post(citizens::withdraw_consent))
         .route("/v1/keys", get(keys::find_key))
         .route("/v1/keys/{holder}", get(keys::get_key))

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 
 use samtale_protocol::wire::ErrorBody;
 
-use super::{accounts, admin, attachments, citizens, keys, logs, records, threads};
+use super::{accounts, admin, attachments, citizens, eid_flows, keys, logs, records, threads};
 
 /// The errors of any endpoint that takes a JSON body.
 #[derive(utoipa::IntoResponses)]
@@ -93,10 +93,13 @@ pub struct TooManyRequests(pub ErrorBody);
         admin::staff_devices,
         admin::revoke_staff_device,
         citizens::create_invitation,
+        citizens::preview_invitation,
         citizens::signup,
         citizens::eid_login,
         citizens::get_consent,
         citizens::eid_providers,
+        eid_flows::start_flow,
+        eid_flows::callback,
         citizens::withdraw_consent,
         citizens::list_citizens,
         keys::publish_key,

@@ -139,6 +139,7 @@ pub(crate) const AUDIT_HEAD_POSTGRES: &str =
     "SELECT idx, hash FROM audit_head WHERE one = 1 FOR UPDATE";
 
 pub mod accounts;
+pub mod eid;
 pub mod logs;
 pub mod messaging;
 mod postgres;
