@@ -30,7 +30,6 @@ pub mod limits;
 pub mod notify;
 pub mod relay;
 pub mod retention;
-pub mod serve;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -90,7 +90,7 @@ pub struct Application {
     state: AppState,
     enrolment_code: Option<String>,
     purge_job: Option<tokio::task::JoinHandle<()>>,
-    capacity: crate::serve::Capacity,
+    capacity: crate::http::serve::Capacity,
 }
 
 /// Loads a server key from its setting, or from (creating) its file in the
@@ -193,8 +193,8 @@ impl Application {
             address: settings.listen,
             source,
         })?;
-        let (open_files, before) = crate::serve::raise_open_files_limit();
-        let capacity = crate::serve::Capacity::fitted(
+        let (open_files, before) = crate::http::serve::raise_open_files_limit();
+        let capacity = crate::http::serve::Capacity::fitted(
             messaging.max_connections as usize,
             messaging.max_connections_per_address as usize,
             Duration::from_secs(u64::from(messaging.header_timeout_seconds)),
@@ -258,14 +258,14 @@ impl Application {
         let purge_job = self.purge_job;
         let capacity = self.capacity.clone();
         let app = router(self.state);
-        let served = crate::serve::serve(
+        let served = crate::http::serve::serve(
             self.listener,
             app,
             capacity,
             async move {
                 shutdown.await;
                 // WebSockets are not requests: tell them to reconnect elsewhere.
-                hub.kill_all(samtale_protocol::wire::ErrorCode::Unavailable);
+                hub.going_away();
             },
             Duration::from_secs(10),
         )

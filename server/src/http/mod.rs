@@ -14,6 +14,7 @@ mod keys;
 mod logs;
 pub mod openapi;
 mod records;
+pub mod serve;
 pub mod threads;
 mod validate;
 pub mod web;
@@ -312,7 +313,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/attachments/{attachment}", get(attachments::download))
         .merge(bounded)
         .with_state(state)
-        .layer(axum::middleware::from_fn(crate::serve::reserve_guard))
+        .layer(axum::middleware::from_fn(crate::http::serve::reserve_guard))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         // The web app's files set their own caching and policy; every
         // API answer gets these.

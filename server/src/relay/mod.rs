@@ -14,7 +14,7 @@ pub mod socket;
 pub mod writer;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use samtale_protocol::wire::ErrorCode;
@@ -86,6 +86,11 @@ impl Bus for InProcessBus {
     }
 }
 
+/// The close code for connections of a server that is stopping (RFC 6455
+/// §7.4.1, "going away"): the client reconnects, to another node or once
+/// the server is back. Not an [`ErrorCode`]: no request ever gets it.
+pub const GOING_AWAY: u16 = 1001;
+
 /// Why and how a connection must close; set once, then the connection is
 /// woken.
 #[derive(Debug, Default)]
@@ -103,7 +108,17 @@ impl KillSwitch {
         self.notify.notify_one();
     }
 
-    /// Waits until the connection must close; returns the reason's code.
+    /// Asks the connection to close with [`GOING_AWAY`] (the server is
+    /// stopping; the first reason wins).
+    pub fn going_away(&self) {
+        let _ = self
+            .code
+            .compare_exchange(0, GOING_AWAY, Ordering::SeqCst, Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+
+    /// Waits until the connection must close; returns the reason's code
+    /// (an [`ErrorCode`]'s close code, or [`GOING_AWAY`]).
     pub async fn killed(&self) -> u16 {
         loop {
             let code = self.code.load(Ordering::SeqCst);
@@ -129,6 +144,14 @@ struct Connection {
 pub struct Hub {
     inner: Arc<RwLock<HashMap<String, Vec<Connection>>>>,
     next_id: Arc<AtomicU64>,
+    stopping: Arc<Stopping>,
+}
+
+/// Set once when the server starts to stop.
+#[derive(Debug, Default)]
+struct Stopping {
+    flag: AtomicBool,
+    notify: Notify,
 }
 
 /// A connection's registration; dropping it unregisters.
@@ -143,8 +166,11 @@ pub struct Registration {
     pub kill: Arc<KillSwitch>,
 }
 
-impl Drop for Registration {
-    fn drop(&mut self) {
+impl Registration {
+    /// Leaves the hub at once (the connection is closing: nothing more is
+    /// delivered to it, and it no longer counts as open). Dropping the
+    /// registration does the same.
+    pub fn leave(&self) {
         if let Ok(mut map) = self.hub.inner.write()
             && let Some(list) = map.get_mut(&self.account_id)
         {
@@ -153,6 +179,12 @@ impl Drop for Registration {
                 map.remove(&self.account_id);
             }
         }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.leave();
     }
 }
 
@@ -172,6 +204,10 @@ impl Hub {
                     tx,
                     kill: kill.clone(),
                 });
+        }
+        // Registered after the server began to stop: it closes at once.
+        if self.stopping.flag.load(Ordering::SeqCst) {
+            kill.going_away();
         }
         Registration {
             hub: self.clone(),
@@ -249,6 +285,35 @@ impl Hub {
     /// Closes every connection (the server is stopping).
     pub fn kill_all(&self, code: ErrorCode) {
         self.kill_where(|_| true, code);
+    }
+
+    /// The server is stopping: closes every registered connection with
+    /// [`GOING_AWAY`], as well as any that registers later, and wakes
+    /// whoever waits in [`Hub::stopping`] (connections still
+    /// authenticating, which are not registered yet).
+    pub fn going_away(&self) {
+        self.stopping.flag.store(true, Ordering::SeqCst);
+        self.stopping.notify.notify_waiters();
+        if let Ok(map) = self.inner.read() {
+            for conn in map.values().flatten() {
+                conn.kill.going_away();
+            }
+        }
+    }
+
+    /// Completes once [`Hub::going_away`] has been called (at once if it
+    /// has been already).
+    pub async fn stopping(&self) {
+        loop {
+            let notified = self.stopping.notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the flag is read: a wake-up in between is kept.
+            notified.as_mut().enable();
+            if self.stopping.flag.load(Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
     }
 
     fn kill_where(&self, pred: impl Fn(&Connection) -> bool, code: ErrorCode) {

@@ -15,7 +15,9 @@
 //!   fetch the gap from the database first, so no cursor ever skips one.
 //! * Errors about one frame are answered with an `error` frame and the
 //!   connection goes on; errors about the connection end it with the code's
-//!   close code.
+//!   close code. A frame that breaks RFC 6455 itself fails the connection
+//!   with a close frame first: 1002 (framing), 1007 (text that is not
+//!   UTF-8), 1009 (over the size limit).
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
@@ -37,7 +39,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
 use super::writer::WriteRequest;
-use super::{BusEvent, Event};
+use super::{BusEvent, Event, GOING_AWAY};
 use crate::audit::{Action, AuditEvent, Detail};
 use crate::http::caller::{Caller, authenticate};
 use crate::http::threads::{Access, ThreadContext, consent_withdrawn, thread_context};
@@ -73,7 +75,7 @@ const CONTEXT_CACHE: usize = 256;
 pub async fn ws_handler(
     State(state): State<AppState>,
     headers: HeaderMap,
-    slot: Option<axum::Extension<crate::serve::SlotHandle>>,
+    slot: Option<axum::Extension<crate::http::serve::SlotHandle>>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
     use axum::extract::ws::rejection::WebSocketUpgradeRejection as Rejected;
@@ -264,6 +266,28 @@ async fn close_with(socket: &mut WebSocket, code: ErrorCode, message: &str) {
     linger(socket).await;
 }
 
+/// Closes a connection because the server is stopping: the reason in an
+/// `unavailable` error frame, then 1001 ("going away", RFC 6455 §7.4.1),
+/// then lingers like [`close_with`].
+async fn close_going_away(socket: &mut WebSocket) {
+    let _ = tokio::time::timeout(SEND_TIMEOUT, async {
+        let frame = error_frame(
+            ErrorCode::Unavailable,
+            "the server is shutting down; reconnect shortly",
+            None,
+        );
+        let _ = socket.send(text(&frame)).await;
+        let _ = socket
+            .send(Message::Close(Some(CloseFrame {
+                code: GOING_AWAY,
+                reason: Utf8Bytes::from_static("going away"),
+            })))
+            .await;
+    })
+    .await;
+    linger(socket).await;
+}
+
 /// Drains the socket until the peer closes or [`LINGER`] passes.
 async fn linger(socket: &mut WebSocket) {
     let _ = tokio::time::timeout(LINGER, async {
@@ -297,7 +321,15 @@ impl Connection {
     ) -> Option<Self> {
         let token = match header_token {
             Some(t) => t,
-            None => match tokio::time::timeout(AUTH_TIMEOUT, socket.recv()).await {
+            None => match tokio::select! {
+                first = tokio::time::timeout(AUTH_TIMEOUT, socket.recv()) => first,
+                () = state.relay.hub.stopping() => {
+                    // Not registered yet, so not closed by the hub: the
+                    // server is stopping, and waits for nobody's token.
+                    close_going_away(&mut socket).await;
+                    return None;
+                }
+            } {
                 Err(_) => {
                     close_with(
                         &mut socket,
@@ -309,9 +341,7 @@ impl Connection {
                 }
                 Ok(None) => return None,
                 Ok(Some(Err(error))) => {
-                    if is_too_large(error) {
-                        close_too_large(&mut socket).await;
-                    }
+                    fail_connection(&mut socket, error).await;
                     return None;
                 }
                 Ok(Some(Ok(Message::Close(frame)))) => {
@@ -411,6 +441,8 @@ impl Connection {
     }
 
     async fn close(&mut self, code: ErrorCode, message: &str) {
+        // Out of the hub before the close frame lingers.
+        self.registration.leave();
         close_with(&mut self.socket, code, message).await;
     }
 
@@ -421,8 +453,12 @@ impl Connection {
         loop {
             tokio::select! {
                 code = kill.killed() => {
-                    let (code, why) = close_reason(code);
-                    Box::pin(self.close(code, why)).await;
+                    if code == GOING_AWAY {
+                        Box::pin(close_going_away(&mut self.socket)).await;
+                    } else {
+                        let (code, why) = close_reason(code);
+                        Box::pin(self.close(code, why)).await;
+                    }
                     break;
                 }
                 Some(frame) = self.pending.next(), if !self.pending.is_empty() => {
@@ -443,14 +479,14 @@ impl Connection {
                     match message {
                         None => break,
                         Some(Err(error)) => {
-                            if is_too_large(error) {
-                                close_too_large(&mut self.socket).await;
-                            }
+                            self.registration.leave();
+                            fail_connection(&mut self.socket, error).await;
                             break;
                         }
                         Some(Ok(message)) => {
                             self.last_heard = Instant::now();
                             if let Message::Close(frame) = message {
+                                self.registration.leave();
                                 echo_close(&mut self.socket, frame).await;
                                 break;
                             }
@@ -943,30 +979,65 @@ fn close_reason(code: u16) -> (ErrorCode, &'static str) {
     }
 }
 
-/// Whether a read error is a frame or message over the size limit.
-/// Closes with 1009 after an oversize frame. The rest of that frame is
-/// still unread, and dropping the socket now would reset the connection
-/// before the peer reads the close frame: linger first.
-async fn close_too_large(socket: &mut WebSocket) {
-    let code = ErrorCode::TooLarge;
+/// Ends a connection whose read failed (RFC 6455 §7.1.7, "Fail the
+/// WebSocket Connection"): a peer that broke the protocol gets a close
+/// frame with the reason's code first — 1009 for a frame or message over
+/// the limit, 1007 for text that is not UTF-8, 1002 for any other framing
+/// error (an unmasked frame, reserved bits or opcodes, a broken fragment
+/// sequence, a control frame fragmented or over 125 bytes, a malformed
+/// close frame). A connection that is already gone or closing is just
+/// dropped.
+async fn fail_connection(socket: &mut WebSocket, error: axum::Error) {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    use tokio_tungstenite::tungstenite::error::ProtocolError;
+    let Ok(error) = error.into_inner().downcast::<WsError>() else {
+        return;
+    };
+    match *error {
+        WsError::Capacity(_) => {
+            let code = ErrorCode::TooLarge;
+            let message = format!("frames are limited to {MAX_FRAME_BYTES} bytes");
+            let frame = error_frame(code, message, None);
+            close_and_wait(socket, Some(frame), code.close_code(), "TooLarge").await;
+        }
+        WsError::Protocol(
+            ProtocolError::NonZeroReservedBits
+            | ProtocolError::UnmaskedFrameFromClient
+            | ProtocolError::InvalidOpcode(_)
+            | ProtocolError::UnknownControlFrameType(_)
+            | ProtocolError::UnknownDataFrameType(_)
+            | ProtocolError::FragmentedControlFrame
+            | ProtocolError::ControlFrameTooBig
+            | ProtocolError::UnexpectedContinueFrame
+            | ProtocolError::ExpectedFragment(_)
+            | ProtocolError::InvalidCloseSequence,
+        ) => close_and_wait(socket, None, 1002, "protocol error").await,
+        WsError::Utf8(_) => close_and_wait(socket, None, 1007, "text that is not UTF-8").await,
+        _ => {}
+    }
+}
+
+/// Sends `frame` (if any) and a close frame, then waits [`LINGER`]. The
+/// rest of what the peer sent is unread (and, after a framing error, not
+/// readable): dropping the socket at once would reset the connection
+/// before the peer reads the close frame.
+async fn close_and_wait(
+    socket: &mut WebSocket,
+    frame: Option<ServerFrame>,
+    code: u16,
+    reason: &'static str,
+) {
     let _ = tokio::time::timeout(SEND_TIMEOUT, async {
-        let message = format!("frames are limited to {MAX_FRAME_BYTES} bytes");
-        let _ = socket.send(text(&error_frame(code, message, None))).await;
+        if let Some(frame) = frame {
+            let _ = socket.send(text(&frame)).await;
+        }
         let _ = socket
             .send(Message::Close(Some(CloseFrame {
-                code: code.close_code(),
-                reason: Utf8Bytes::from(format!("{code:?}")),
+                code,
+                reason: Utf8Bytes::from_static(reason),
             })))
             .await;
     })
     .await;
     tokio::time::sleep(LINGER).await;
-}
-
-fn is_too_large(error: axum::Error) -> bool {
-    use tokio_tungstenite::tungstenite::Error as WsError;
-    error
-        .into_inner()
-        .downcast::<WsError>()
-        .is_ok_and(|e| matches!(*e, WsError::Capacity(_)))
 }

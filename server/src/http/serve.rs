@@ -14,7 +14,14 @@
 //!   further connections is served only for health checks and for
 //!   requests that carry credentials (signed-in clients), with
 //!   `Connection: close`; everything else gets `503` and `Retry-After`.
-//!   Beyond the reserve, new connections are closed at once.
+//! - **Room for newcomers.** When every slot (`max` and the reserve) is
+//!   taken, a new connection takes the slot of the connection that has
+//!   been idle longest: one with no request in flight that is not a
+//!   WebSocket (it may never have sent a byte). Otherwise idle connections
+//!   from a few addresses would fill the reserve too and keep everyone out
+//!   until the header timeout, again and again. Only when every connection
+//!   is busy (a request in flight, or a WebSocket) are new connections
+//!   closed at once.
 //! - **File limit.** The soft open-files limit is raised to the hard limit
 //!   at start, and the caps are lowered to fit what it allows; the capacity
 //!   is logged.
@@ -24,11 +31,14 @@
 //! A WebSocket keeps its connection's slot for as long as it lives (the
 //! relay holds the [`Slot`]), so upgraded connections count too.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -57,6 +67,11 @@ pub struct Capacity {
 
 /// Descriptors kept back for the database, key files and logs.
 const DESCRIPTORS_FOR_THE_REST: usize = 64;
+
+/// Connections a full server may hold over its caps for a moment: a
+/// newcomer is admitted as soon as the idle connection it replaces has
+/// been told to close, which takes a moment longer.
+const CLOSING_LEEWAY: usize = DESCRIPTORS_FOR_THE_REST / 4;
 
 impl Capacity {
     /// The caps for the configured `max` and `per_address`, lowered to fit
@@ -148,9 +163,27 @@ impl Drop for Slot {
 #[derive(Debug, Clone)]
 pub struct SlotHandle(pub Arc<Slot>);
 
+/// Why a connection was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    /// Its address has `per_address` connections already.
+    PerAddress,
+    /// Every slot is taken.
+    Full,
+}
+
 impl Counts {
-    /// A slot for a new connection from `address`, or `None` to close it.
-    fn admit(self: &Arc<Self>, address: IpAddr, capacity: &Capacity) -> Option<Slot> {
+    /// A slot for a new connection from `address`; `leeway` slots over the
+    /// caps are allowed (for connections already told to close). `waiting`
+    /// connections are idle: they make room when the server is full, so
+    /// they do not put a newcomer in the reserve.
+    fn admit(
+        self: &Arc<Self>,
+        address: IpAddr,
+        capacity: &Capacity,
+        leeway: usize,
+        waiting: usize,
+    ) -> Result<Slot, Refused> {
         let exempt = capacity.trusted_proxies.contains(&address);
         let mut map = self
             .per_address
@@ -158,19 +191,158 @@ impl Counts {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let from_there = map.get(&address).copied().unwrap_or(0);
         if !exempt && from_there >= capacity.per_address {
-            return None;
+            return Err(Refused::PerAddress);
         }
         let total = self.total.load(Ordering::Acquire);
-        if total >= capacity.max + capacity.reserve {
-            return None;
+        if total >= capacity.max + capacity.reserve + leeway {
+            return Err(Refused::Full);
         }
         self.total.fetch_add(1, Ordering::AcqRel);
         *map.entry(address).or_insert(0) += 1;
-        Some(Slot {
+        Ok(Slot {
             counts: self.clone(),
             address,
-            reserve: total >= capacity.max,
+            reserve: total.saturating_sub(waiting) >= capacity.max,
         })
+    }
+}
+
+/// Connections with nothing in flight, longest idle first: the ones a
+/// full server closes to make room.
+#[derive(Debug, Default)]
+struct Idle {
+    queue: Mutex<IdleQueue>,
+}
+
+#[derive(Debug, Default)]
+struct IdleQueue {
+    /// The last position given.
+    last: u64,
+    /// Position → connection.
+    waiting: BTreeMap<u64, Arc<Watched>>,
+}
+
+/// One connection, as the idle queue sees it. The fields change only with
+/// the queue locked.
+#[derive(Debug, Default)]
+struct Watched {
+    /// Wakes the connection's task to close the connection.
+    evict: tokio::sync::Notify,
+    /// Requests whose responses are not finished.
+    busy: AtomicUsize,
+    /// Upgraded to a WebSocket, or closed: never idle again.
+    done: AtomicBool,
+    /// Its position in the queue while it is there, else 0.
+    position: AtomicU64,
+}
+
+impl Idle {
+    fn lock(&self) -> std::sync::MutexGuard<'_, IdleQueue> {
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A new connection: idle until its first request.
+    fn watch(&self) -> Arc<Watched> {
+        let watched = Arc::new(Watched::default());
+        self.lock().push(&watched);
+        watched
+    }
+
+    /// A request began on `watched`: busy until the guard is dropped.
+    fn busy(self: &Arc<Self>, watched: &Arc<Watched>) -> Busy {
+        let mut queue = self.lock();
+        watched.busy.fetch_add(1, Ordering::Relaxed);
+        queue.remove(watched);
+        Busy {
+            idle: self.clone(),
+            watched: watched.clone(),
+        }
+    }
+
+    /// The connection ended (or became a WebSocket).
+    fn done(&self, watched: &Watched) {
+        let mut queue = self.lock();
+        watched.done.store(true, Ordering::Relaxed);
+        queue.remove(watched);
+    }
+
+    /// How many connections are idle.
+    fn waiting(&self) -> usize {
+        self.lock().waiting.len()
+    }
+
+    /// Tells the connection idle longest to close; whether there was one.
+    fn evict_oldest(&self) -> bool {
+        let mut queue = self.lock();
+        let Some((_, watched)) = queue.waiting.pop_first() else {
+            return false;
+        };
+        watched.position.store(0, Ordering::Relaxed);
+        watched.done.store(true, Ordering::Relaxed);
+        watched.evict.notify_one();
+        true
+    }
+}
+
+impl IdleQueue {
+    fn push(&mut self, watched: &Arc<Watched>) {
+        self.last += 1;
+        watched.position.store(self.last, Ordering::Relaxed);
+        self.waiting.insert(self.last, watched.clone());
+    }
+
+    fn remove(&mut self, watched: &Watched) {
+        let position = watched.position.swap(0, Ordering::Relaxed);
+        if position != 0 {
+            self.waiting.remove(&position);
+        }
+    }
+}
+
+/// A request in flight on a connection; when the last one's response has
+/// gone out, the connection is idle again.
+#[derive(Debug)]
+struct Busy {
+    idle: Arc<Idle>,
+    watched: Arc<Watched>,
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let mut queue = self.idle.lock();
+        let left = self.watched.busy.fetch_sub(1, Ordering::Relaxed) - 1;
+        if left == 0 && !self.watched.done.load(Ordering::Relaxed) {
+            queue.push(&self.watched);
+        }
+    }
+}
+
+/// A response body that keeps its request counted as in flight until it
+/// has been sent (or dropped).
+struct BusyBody {
+    body: axum::body::Body,
+    _busy: Busy,
+}
+
+impl hyper::body::Body for BusyBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -226,6 +398,7 @@ pub async fn serve(
     drain: Duration,
 ) -> std::io::Result<()> {
     let counts = Arc::new(Counts::default());
+    let idle = Arc::new(Idle::default());
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -235,6 +408,7 @@ pub async fn serve(
     tokio::pin!(shutdown);
     let mut backoff = Duration::from_millis(10);
     let mut refused: u64 = 0;
+    let mut evicted: u64 = 0;
     loop {
         let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
@@ -252,7 +426,21 @@ pub async fn serve(
                 }
             },
         };
-        let Some(slot) = counts.admit(peer.ip(), &capacity) else {
+        let admitted = match counts.admit(peer.ip(), &capacity, 0, idle.waiting()) {
+            // Full: the connection idle longest makes room.
+            Err(Refused::Full) if idle.evict_oldest() => {
+                evicted += 1;
+                if evicted.is_power_of_two() {
+                    tracing::warn!(
+                        evicted,
+                        "connection limit reached: idle connections are closed to make room"
+                    );
+                }
+                counts.admit(peer.ip(), &capacity, CLOSING_LEEWAY, idle.waiting())
+            }
+            other => other,
+        };
+        let Ok(slot) = admitted else {
             refused += 1;
             if refused.is_power_of_two() {
                 tracing::warn!(
@@ -266,28 +454,43 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let slot = SlotHandle(Arc::new(slot));
         let app = app.clone();
-        let service = hyper::service::service_fn(
-            move |mut request: hyper::Request<hyper::body::Incoming>| {
+        let watched = idle.watch();
+        let service = {
+            let (idle, watched) = (idle.clone(), watched.clone());
+            hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                let busy = idle.busy(&watched);
                 request.extensions_mut().insert(ConnectInfo(peer));
                 request.extensions_mut().insert(slot.clone());
-                app.clone().oneshot(request.map(axum::body::Body::new))
-            },
-        );
+                let response = app.clone().oneshot(request.map(axum::body::Body::new));
+                let idle = idle.clone();
+                async move {
+                    let response = response.await?;
+                    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+                        // A WebSocket now: never idle in this sense.
+                        idle.done(&busy.watched);
+                    }
+                    Ok::<_, Infallible>(response.map(|body| BusyBody { body, _busy: busy }))
+                }
+            })
+        };
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
             .with_upgrades();
         let mut stopping = stopping.clone();
+        let idle = idle.clone();
         tokio::spawn(async move {
             let mut connection = std::pin::pin!(connection);
             // Timeouts and resets are the client's business, not errors.
             tokio::select! {
                 _ = connection.as_mut() => {}
+                () = watched.evict.notified() => {}
                 _ = async { let _ = stopping.wait_for(|s| *s).await; } => {
                     // Finish the request in flight, take no new one.
                     connection.as_mut().graceful_shutdown();
                     let _ = connection.await;
                 }
             }
+            idle.done(&watched);
         });
     }
     drop(listener);
@@ -338,19 +541,45 @@ mod tests {
             "10.0.0.1".parse().unwrap(),
         );
         let c = capacity();
-        let first = counts.admit(a, &c).unwrap();
-        let second = counts.admit(a, &c).unwrap();
+        let first = counts.admit(a, &c, 0, 0).unwrap();
+        let second = counts.admit(a, &c, 0, 0).unwrap();
         assert!(!first.reserve && !second.reserve);
-        assert!(counts.admit(a, &c).is_none(), "per address");
-        let third = counts.admit(b, &c).unwrap();
+        assert_eq!(counts.admit(a, &c, 0, 0).err(), Some(Refused::PerAddress));
+        let third = counts.admit(b, &c, 0, 0).unwrap();
         assert!(third.reserve, "over max: the reserve");
-        assert!(counts.admit(proxy, &c).is_none(), "over max + reserve");
+        assert_eq!(counts.admit(proxy, &c, 0, 0).err(), Some(Refused::Full));
+        let leeway = counts.admit(proxy, &c, 1, 3).unwrap();
+        assert!(
+            !leeway.reserve,
+            "within the leeway; not in the reserve while the others are idle"
+        );
+        drop(leeway);
         drop(first);
-        let again = counts.admit(proxy, &c).unwrap();
+        let again = counts.admit(proxy, &c, 0, 0).unwrap();
         assert!(again.reserve);
         drop((second, third, again));
         assert_eq!(counts.total.load(Ordering::Acquire), 0);
         assert!(counts.per_address.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_connection_idle_longest_is_closed_to_make_room_never_a_busy_one_or_a_websocket() {
+        use futures_util::FutureExt as _;
+        let idle = Arc::new(Idle::default());
+        let (first, second, third) = (idle.watch(), idle.watch(), idle.watch());
+        let request = idle.busy(&first);
+        idle.done(&second); // upgraded to a WebSocket
+        assert!(idle.evict_oldest());
+        assert!(
+            third.evict.notified().now_or_never().is_some(),
+            "the idle one is told to close"
+        );
+        assert!(!idle.evict_oldest(), "one is busy, one is a WebSocket");
+        drop(request);
+        assert!(idle.evict_oldest(), "idle again once its response is out");
+        assert!(first.evict.notified().now_or_never().is_some());
+        assert!(second.evict.notified().now_or_never().is_none());
+        assert!(idle.lock().waiting.is_empty());
     }
 
     #[test]
