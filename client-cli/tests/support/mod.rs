@@ -265,12 +265,12 @@ impl Server {
                 min_assurance: "substantial".into(),
                 scope: "openid national_id".into(),
                 acr_values: Some(
-                web_client_id: None,
-                web_client_secret: None,
                     "https://data.gov.dk/concept/core/nsis/loa/Substantial \
                      https://data.gov.dk/concept/core/nsis/loa/High"
                         .into(),
                 ),
+                web_client_id: None,
+                web_client_secret: None,
             }];
         }
         let settings = Settings {

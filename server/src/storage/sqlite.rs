@@ -6,10 +6,10 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
 use sqlx::sqlite::{
     SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{Connection, SqliteConnection, SqlitePool};
 
 use super::StorageError;
 
@@ -66,27 +66,52 @@ pub(super) async fn open(path: &Path) -> Result<SqlitePool, StorageError> {
         create_private_dir(dir)?;
     }
     make_private_files(path)?;
+    // A database not yet created is an empty file (made just now, above).
+    let new_database = std::fs::metadata(path).is_ok_and(|m| m.len() == 0);
+    let connect = |source| StorageError::Connect {
+        backend: "sqlite",
+        source,
+    };
     let options = SqliteConnectOptions::from_str("sqlite:")
-        .map_err(|source| StorageError::Connect {
-            backend: "sqlite",
-            source,
-        })?
+        .map_err(connect)?
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
-        .auto_vacuum(SqliteAutoVacuum::Incremental)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5))
         .pragma("secure_delete", "on");
+    if new_database {
+        // Incremental auto-vacuum is chosen once, before the first table
+        // exists. Not by every pooled connection: on an existing database,
+        // setting it writes the header page, a transaction per connection
+        // opened, and on a full disk no connection could open (and nothing,
+        // not even a read, be served) until space was freed.
+        let first = SqliteConnection::connect_with(
+            &options.clone().auto_vacuum(SqliteAutoVacuum::Incremental),
+        )
+        .await
+        .map_err(connect)?;
+        first.close().await.map_err(connect)?;
+    }
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
+        // When a COMMIT fails on a full disk, SQLite rolls the transaction
+        // back itself; sqlx's own ROLLBACK then fails and it goes on counting
+        // the connection as inside a transaction, so every later BEGIN on it
+        // fails ("begin_with at non-zero transaction depth") until a restart.
+        // Such a connection is closed on release instead (closing rolls back
+        // whatever is left) and the pool opens a fresh one.
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                // Let the rollback a dropped transaction queued run first.
+                conn.ping().await?;
+                Ok(!conn.is_in_transaction())
+            })
+        })
         .connect_with(options)
         .await
-        .map_err(|source| StorageError::Connect {
-            backend: "sqlite",
-            source,
-        })?;
+        .map_err(connect)?;
     MIGRATOR.run(&pool).await?;
     Ok(pool)
 }

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+pub mod artifacts;
 pub mod world;
 
 use samtale_server::config::{DatabaseSettings, DatabaseUrl, LogFormat, Settings};
@@ -34,7 +35,8 @@ impl TestDatabase {
     /// `None` (after saying so loudly) when PostgreSQL is asked for but
     /// `SAMTALE_TEST_DATABASE_URL` is not set.
     pub async fn new(backend: Backend) -> Option<Self> {
-        let dir = tempfile::tempdir().expect("temporary directory");
+        // Kept for the hygiene scanner when SAMTALE_TEST_ARTIFACTS is set.
+        let dir = artifacts::temp_dir();
         match backend {
             Backend::Sqlite => Some(Self {
                 settings: DatabaseSettings::Sqlite {
@@ -92,6 +94,9 @@ impl TestDatabase {
 
     /// Drops the PostgreSQL database (SQLite's goes with the temp dir).
     pub async fn cleanup(self) {
+        if let (Some(admin), Some(name)) = (&self.admin_url, &self.name) {
+            artifacts::dump_postgres(&with_database(admin, name), name);
+        }
         if let (Some(admin), Some(name)) = (&self.admin_url, &self.name)
             && let Ok(mut conn) = sqlx::PgConnection::connect(admin).await
         {
@@ -246,6 +251,8 @@ impl TestApp {
     }
 
     pub async fn spawn_with(settings: &Settings) -> Self {
+        // Logs to SAMTALE_TEST_ARTIFACTS when set, for the hygiene scanner.
+        artifacts::capture_logs();
         let app = Application::build(settings)
             .await
             .expect("application builds");
