@@ -321,7 +321,7 @@ async fn live_invitation(
     responses(
         (status = 200, description = "The organisation the code is from.", body = samtale_protocol::wire::InvitationPreview),
         super::openapi::BodyErrors,
-        super::openapi::NotFound,
+        (status = 401, description = "The code is not valid, used, expired or locked (the same answer as sign-up gives).", body = samtale_protocol::wire::ErrorBody),
         super::openapi::TooManyRequests,
     )
 )]

@@ -162,7 +162,9 @@ pub(super) async fn prove_identity(
     responses(
         (status = 201, description = "Send the browser to `authorization_url`; keep `flow`.", body = samtale_protocol::wire::EidFlowStarted),
         super::openapi::BodyErrors,
+        super::openapi::Unauthorized,
         super::openapi::NotFound,
+        super::openapi::Unavailable,
     )
 )]
 pub(super) async fn start_flow(

@@ -52,6 +52,11 @@ pub struct NotFound(pub ErrorBody);
 #[response(status = 409)]
 pub struct Conflict(pub ErrorBody);
 
+/// The server cannot do it now (a service it needs is unreachable).
+#[derive(utoipa::IntoResponses)]
+#[response(status = 503)]
+pub struct Unavailable(pub ErrorBody);
+
 /// Too many attempts: wait for `Retry-After` seconds.
 #[derive(utoipa::IntoResponses)]
 #[response(status = 429, headers(("Retry-After" = u64, description = "Seconds to wait.")))]
