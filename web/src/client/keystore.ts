@@ -1,0 +1,359 @@
+// The browser's keystore: this device's keys, the holder keys granted to it,
+// its tokens and what it has verified (pins), encrypted at rest.
+//
+// Layout (Element Web's model, WEB.md): a random AES-GCM-256 key that is a
+// *non-extractable* WebCrypto CryptoKey, kept in IndexedDB by structured
+// clone, encrypts one record holding every secret. The associated data binds
+// the schema version, the account and the device, so a record copied to
+// another account or device does not open. Non-extractable stops a script
+// from exporting the key, not from using it: it makes a copied database
+// useless elsewhere, no more.
+//
+// Optional PIN: the secrets are first encrypted under a key derived from the
+// PIN (PBKDF2-SHA256, WebCrypto, 600,000 iterations), then under the device
+// key as above. Without the PIN the record does not open, even on this
+// browser.
+//
+// A marker outside IndexedDB (localStorage) says a keystore was made here,
+// so a store the browser evicted is told apart from one never made, and the
+// app says so instead of silently becoming a new device.
+
+export const SCHEMA = 1;
+const PBKDF2_ITERATIONS = 600_000;
+const MARKER = "samtale.keystore";
+
+/** Why the keystore could not be used; `code` is stable. */
+export class KeystoreError extends Error {
+  constructor(
+    readonly code: "missing" | "evicted" | "wrong_pin" | "pin_required" | "damaged" | "exists",
+    message: string,
+  ) {
+    super(message);
+    this.name = "KeystoreError";
+  }
+}
+
+/** Where the keystore's two records live (IndexedDB in the browser). */
+export interface Backing {
+  get(id: string): Promise<unknown>;
+  put(id: string, value: unknown): Promise<void>;
+  clear(): Promise<void>;
+}
+
+/** Where the marker lives (localStorage in the browser). */
+export interface MarkerStore {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
+/** What is kept about this device's account and session. */
+export interface Secrets {
+  /** The account and device, as the server named them. */
+  accountId: string;
+  deviceId: string;
+  /** The server (origin) and the organisation's pinned root key. */
+  orgId: string;
+  orgName: string;
+  rootPublicKey: string;
+  /** Whether the person compared the root fingerprint with their letter. */
+  rootChecked: boolean;
+  displayName: string;
+  /** Device keys: Ed25519 seed and X25519 secret, base64url. */
+  identitySeed: string;
+  agreementSecret: string;
+  /** Holder keys granted to this device: holder id, epoch, kind, secret. */
+  holders: HeldKey[];
+  refreshToken: string | null;
+  accessToken: string | null;
+  /** Unix seconds. */
+  accessExpires: number;
+  /** What this device has verified (logs' lengths and heads, epochs). */
+  pins: Record<string, unknown>;
+}
+
+export interface HeldKey {
+  holder: string;
+  epoch: number;
+  kind: string;
+  secret: string;
+}
+
+interface Sealed {
+  schema: number;
+  accountId: string;
+  deviceId: string;
+  iv: Bytes;
+  ciphertext: Bytes;
+  pin: { salt: Bytes; iv: Bytes } | null;
+}
+
+/** Bytes WebCrypto takes (backed by a plain ArrayBuffer). */
+type Bytes = Uint8Array<ArrayBuffer>;
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+
+function aad(accountId: string, deviceId: string): Bytes {
+  return te.encode(`samtale-web-keystore/${SCHEMA}\u0000${accountId}\u0000${deviceId}`);
+}
+
+function random(n: number): Bytes {
+  return crypto.getRandomValues(new Uint8Array(n));
+}
+
+async function pinKey(pin: string, salt: Bytes): Promise<CryptoKey> {
+  const material = await crypto.subtle.importKey("raw", te.encode(pin.normalize("NFKC")), "PBKDF2", false, [
+    "deriveKey",
+  ]);
+  return crypto.subtle.deriveKey(
+    { name: "PBKDF2", hash: "SHA-256", salt, iterations: PBKDF2_ITERATIONS },
+    material,
+    { name: "AES-GCM", length: 256 },
+    false,
+    ["encrypt", "decrypt"],
+  );
+}
+
+async function encrypt(key: CryptoKey, iv: Bytes, data: Bytes, ad: Bytes): Promise<Bytes> {
+  return new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: ad }, key, data));
+}
+
+async function decrypt(key: CryptoKey, iv: Bytes, data: Bytes, ad: Bytes): Promise<Bytes | null> {
+  try {
+    return new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv, additionalData: ad }, key, data));
+  } catch {
+    return null;
+  }
+}
+
+function isSealed(v: unknown): v is Sealed {
+  if (typeof v !== "object" || v === null) return false;
+  const s = v as Record<string, unknown>;
+  return (
+    typeof s.schema === "number" &&
+    typeof s.accountId === "string" &&
+    typeof s.deviceId === "string" &&
+    s.iv instanceof Uint8Array &&
+    s.ciphertext instanceof Uint8Array
+  );
+}
+
+/** An open keystore. Every change is written at once. */
+export class Keystore {
+  private constructor(
+    private readonly backing: Backing,
+    private readonly deviceKey: CryptoKey,
+    private pin: { key: CryptoKey; salt: Bytes } | null,
+    private current: Secrets,
+  ) {}
+
+  /** Whether a keystore was made in this browser (the marker). */
+  static made(marker: MarkerStore): boolean {
+    return marker.getItem(MARKER) !== null;
+  }
+
+  /** Makes a new keystore; refuses to replace one. */
+  static async create(backing: Backing, marker: MarkerStore, secrets: Secrets, pin?: string): Promise<Keystore> {
+    if ((await backing.get("secrets")) !== undefined) {
+      throw new KeystoreError("exists", "this browser already holds a Samtale keystore");
+    }
+    const deviceKey = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, [
+      "encrypt",
+      "decrypt",
+    ]);
+    await backing.put("device-key", deviceKey);
+    let pinLayer: { key: CryptoKey; salt: Bytes } | null = null;
+    if (pin !== undefined && pin !== "") {
+      const salt = random(16);
+      pinLayer = { key: await pinKey(pin, salt), salt };
+    }
+    const store = new Keystore(backing, deviceKey, pinLayer, secrets);
+    await store.write();
+    marker.setItem(MARKER, JSON.stringify({ accountId: secrets.accountId, madeAt: Date.now() }));
+    return store;
+  }
+
+  /** Opens the keystore (with the PIN if it has one). */
+  static async open(backing: Backing, marker: MarkerStore, pin?: string): Promise<Keystore> {
+    const record = await backing.get("secrets");
+    const deviceKey = await backing.get("device-key");
+    if (record === undefined || deviceKey === undefined) {
+      if (Keystore.made(marker)) {
+        throw new KeystoreError(
+          "evicted",
+          "the browser has deleted this device's keys (storage was cleared or evicted); log in with eID again as a new device",
+        );
+      }
+      throw new KeystoreError("missing", "there is no Samtale keystore in this browser yet");
+    }
+    if (!isSealed(record) || !(deviceKey instanceof CryptoKey)) {
+      throw new KeystoreError("damaged", "the keystore in this browser is damaged; log in with eID again as a new device");
+    }
+    if (record.schema !== SCHEMA) {
+      throw new KeystoreError("damaged", `the keystore has schema ${record.schema}, this app reads ${SCHEMA}`);
+    }
+    const ad = aad(record.accountId, record.deviceId);
+    const outer = await decrypt(deviceKey, record.iv, record.ciphertext, ad);
+    if (outer === null) {
+      throw new KeystoreError("damaged", "the keystore does not open: it was altered or truncated");
+    }
+    let plain = outer;
+    let pinLayer: { key: CryptoKey; salt: Bytes } | null = null;
+    if (record.pin !== null) {
+      if (pin === undefined || pin === "") {
+        throw new KeystoreError("pin_required", "enter your PIN to open Samtale");
+      }
+      const key = await pinKey(pin, record.pin.salt);
+      const inner = await decrypt(key, record.pin.iv, outer, ad);
+      if (inner === null) {
+        throw new KeystoreError("wrong_pin", "the PIN is wrong");
+      }
+      plain = inner;
+      pinLayer = { key, salt: record.pin.salt };
+    }
+    let secrets: Secrets;
+    try {
+      secrets = JSON.parse(td.decode(plain)) as Secrets;
+    } catch {
+      throw new KeystoreError("damaged", "the keystore's contents are not readable");
+    }
+    if (secrets.accountId !== record.accountId || secrets.deviceId !== record.deviceId) {
+      throw new KeystoreError("damaged", "the keystore names another account or device than it was made for");
+    }
+    return new Keystore(backing, deviceKey, pinLayer, secrets);
+  }
+
+  /** Deletes every key from this browser (logout from the only device
+   *  loses them for good: the app warns first). */
+  static async destroy(backing: Backing, marker: MarkerStore): Promise<void> {
+    await backing.clear();
+    marker.removeItem(MARKER);
+  }
+
+  /** Reads the record again (another tab may have changed it: a refreshed
+   *  token, a newly granted key). */
+  async reload(): Promise<void> {
+    const record = await this.backing.get("secrets");
+    if (!isSealed(record)) {
+      throw new KeystoreError("evicted", "this device's keys are gone from the browser; log in with eID again");
+    }
+    const ad = aad(record.accountId, record.deviceId);
+    let plain = await decrypt(this.deviceKey, record.iv, record.ciphertext, ad);
+    if (plain !== null && record.pin !== null && this.pin !== null) {
+      plain = await decrypt(this.pin.key, record.pin.iv, plain, ad);
+    }
+    if (plain === null) {
+      throw new KeystoreError("damaged", "the keystore does not open: it was altered, or its PIN changed in another tab");
+    }
+    this.current = JSON.parse(td.decode(plain)) as Secrets;
+  }
+
+  get secrets(): Readonly<Secrets> {
+    return this.current;
+  }
+
+  get hasPin(): boolean {
+    return this.pin !== null;
+  }
+
+  /** Changes the secrets and writes them at once. */
+  async update(change: (s: Secrets) => void): Promise<void> {
+    const next = structuredClone(this.current);
+    change(next);
+    if (next.accountId !== this.current.accountId || next.deviceId !== this.current.deviceId) {
+      throw new KeystoreError("damaged", "a keystore belongs to one account and device");
+    }
+    this.current = next;
+    await this.write();
+  }
+
+  /** Sets, changes or removes (`""`) the PIN. */
+  async setPin(pin: string): Promise<void> {
+    if (pin === "") {
+      this.pin = null;
+    } else {
+      const salt = random(16);
+      this.pin = { key: await pinKey(pin, salt), salt };
+    }
+    await this.write();
+  }
+
+  private async write(): Promise<void> {
+    const s = this.current;
+    const ad = aad(s.accountId, s.deviceId);
+    let data = te.encode(JSON.stringify(s));
+    let pin: Sealed["pin"] = null;
+    if (this.pin !== null) {
+      const iv = random(12);
+      data = await encrypt(this.pin.key, iv, data, ad);
+      pin = { salt: this.pin.salt, iv };
+    }
+    const iv = random(12);
+    const record: Sealed = {
+      schema: SCHEMA,
+      accountId: s.accountId,
+      deviceId: s.deviceId,
+      iv,
+      ciphertext: await encrypt(this.deviceKey, iv, data, ad),
+      pin,
+    };
+    await this.backing.put("secrets", record);
+  }
+}
+
+/** The keystore's records in IndexedDB (database `samtale`, store `keystore`). */
+export function indexedDbBacking(name = "samtale"): Backing {
+  const open = (): Promise<IDBDatabase> =>
+    new Promise((resolve, reject) => {
+      const request = indexedDB.open(name, 1);
+      request.onupgradeneeded = () => request.result.createObjectStore("keystore");
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error ?? new Error("IndexedDB cannot be opened"));
+    });
+  const run = async <T>(mode: IDBTransactionMode, op: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> => {
+    const db = await open();
+    try {
+      return await new Promise<T>((resolve, reject) => {
+        const tx = db.transaction("keystore", mode);
+        const request = op(tx.objectStore("keystore"));
+        tx.oncomplete = () => resolve(request.result);
+        tx.onerror = () => reject(tx.error ?? new Error("IndexedDB transaction failed"));
+        tx.onabort = () => reject(tx.error ?? new Error("IndexedDB transaction aborted"));
+      });
+    } finally {
+      db.close();
+    }
+  };
+  return {
+    get: (id) => run("readonly", (s) => s.get(id)),
+    put: async (id, value) => {
+      await run("readwrite", (s) => s.put(value, id));
+    },
+    clear: async () => {
+      await run("readwrite", (s) => s.clear());
+    },
+  };
+}
+
+/** An in-memory backing (tests; a private window that keeps nothing).
+ *  Values are structured-cloned, as IndexedDB does. */
+export function memoryBacking(): Backing & { records: Map<string, unknown> } {
+  const records = new Map<string, unknown>();
+  return {
+    records,
+    get: (id) => {
+      const value = records.get(id);
+      return Promise.resolve(value instanceof CryptoKey ? value : structuredClone(value));
+    },
+    put: (id, value) => {
+      // CryptoKeys are not cloned by Node's structuredClone; keep them as they are.
+      records.set(id, value instanceof CryptoKey ? value : structuredClone(value));
+      return Promise.resolve();
+    },
+    clear: () => {
+      records.clear();
+      return Promise.resolve();
+    },
+  };
+}

@@ -1,0 +1,227 @@
+// Thin wrappers over the audited libraries: domain-separated Ed25519
+// signatures, strict verification, X25519 key checks, HPKE sealing of
+// 32-byte secrets, HKDF and ChaCha20-Poly1305 with the zero nonce. Nothing
+// here is a primitive of its own. Mirrors `protocol/src/primitives.rs`.
+
+import { Chacha20Poly1305 } from "@hpke/chacha20poly1305";
+import { CipherSuite } from "@hpke/core";
+import { DhkemX25519HkdfSha256, HkdfSha256 } from "@hpke/dhkem-x25519";
+import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { ed25519, x25519 } from "@noble/curves/ed25519.js";
+import { hkdf } from "@noble/hashes/hkdf.js";
+import { sha256, sha512 } from "@noble/hashes/sha2.js";
+
+import { bytesEqual, concat } from "./bytes";
+import { utf8Encode } from "./utf8";
+
+/** Signature contexts: every signature is over `context || 0x00 || object`. */
+export const Context = {
+  envelope: "samtale/v1/envelope",
+  grant: "samtale/v1/grant",
+  deviceCertificate: "samtale/v1/device-certificate",
+  membership: "samtale/v1/membership",
+  holderKey: "samtale/v1/holder-key",
+  receipt: "samtale/v1/receipt",
+} as const;
+export type SignatureContext = (typeof Context)[keyof typeof Context];
+
+/** HPKE `info` strings. */
+export const Info = {
+  contentKey: utf8Encode("samtale/v1/content-key"),
+  grant: utf8Encode("samtale/v1/grant"),
+} as const;
+
+/** An HPKE-sealed 32-byte secret: 32 bytes of ciphertext and a 16-byte tag. */
+export const SEALED_SECRET_LEN = 48;
+
+const Point = ed25519.Point;
+const L = /* @__PURE__ */ Point.CURVE().n;
+
+function signingInput(context: SignatureContext, message: Uint8Array): Uint8Array {
+  return concat(utf8Encode(context), Uint8Array.of(0), message);
+}
+
+/** The Ed25519 public key of a 32-byte seed. */
+export function ed25519PublicKey(seed: Uint8Array): Uint8Array {
+  return ed25519.getPublicKey(seed);
+}
+
+/** Signs `context || 0x00 || message` with a 32-byte Ed25519 seed. */
+export function sign(seed: Uint8Array, context: SignatureContext, message: Uint8Array): Uint8Array {
+  return ed25519.sign(signingInput(context, message), seed);
+}
+
+/** Verifies a signature made by `sign`. */
+export function verify(
+  publicKey: Uint8Array,
+  context: SignatureContext,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  return ed25519VerifyStrict(publicKey, signingInput(context, message), signature);
+}
+
+/** Verifies an object whose last 64 bytes are a signature over the rest. */
+export function verifyTrailing(publicKey: Uint8Array, context: SignatureContext, object: Uint8Array): boolean {
+  if (object.length < 64) return false;
+  const split = object.length - 64;
+  return verify(publicKey, context, object.subarray(0, split), object.subarray(split));
+}
+
+/**
+ * Ed25519 verification that accepts and refuses exactly what the Rust
+ * crate does (ed25519-dalek's `verify_strict`, PROTOCOL.md §2), as the
+ * shared edge-case file `protocol/tests/vectors/ed25519_edge_cases.json`
+ * proves on both sides:
+ *
+ * 1. noble's strict RFC 8032 verification (`zip215: false`): canonical
+ *    encodings of A and R, S < L, A not of small order, and the cofactored
+ *    equation [8][S]B = [8]R + [8][k]A;
+ * 2. what dalek adds, computed with noble's own point operations: R not of
+ *    small order, and the cofactorless equation R = [S]B − [k]A, compared
+ *    as encoded bytes. The two equations differ only for crafted keys or
+ *    signatures with a small-order component (cases 2, 4 and 5 of "Taming
+ *    the many EdDSAs"), which noble alone would accept.
+ */
+export function ed25519VerifyStrict(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (publicKey.length !== 32 || signature.length !== 64) return false;
+  let ok: boolean;
+  try {
+    ok = ed25519.verify(signature, message, publicKey, { zip215: false });
+  } catch {
+    return false;
+  }
+  if (!ok) return false;
+  const rBytes = signature.subarray(0, 32);
+  const R = Point.fromBytes(rBytes, false);
+  if (R.isSmallOrder()) return false;
+  const A = Point.fromBytes(publicKey, false);
+  const k = leNumber(sha512(concat(rBytes, publicKey, message))) % L;
+  const s = leNumber(signature.subarray(32));
+  const expected = Point.BASE.multiplyUnsafe(s).subtract(A.multiplyUnsafe(k));
+  return bytesEqual(expected.toBytes(), rBytes);
+}
+
+function leNumber(bytes: Uint8Array): bigint {
+  let n = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i] ?? 0);
+  return n;
+}
+
+/** Whether 32 bytes are a valid identity (or root) key: the canonical
+ *  encoding of a curve point that is not of small order (§2). */
+export function isValidEd25519PublicKey(bytes: Uint8Array): boolean {
+  if (bytes.length !== 32) return false;
+  try {
+    return !Point.fromBytes(bytes, false).isSmallOrder();
+  } catch {
+    return false;
+  }
+}
+
+/** The X25519 public key of a private key: X25519(sk, 9). */
+export function x25519Public(secret: Uint8Array): Uint8Array {
+  return x25519.getPublicKey(secret);
+}
+
+const PROBE = new Uint8Array(32).fill(0x5a);
+
+/** Whether an X25519 public key has low order (every shared secret with it
+ *  is zero, RFC 7748 §6.1). Decided as Rust does: a DH with a fixed scalar
+ *  is all-zero exactly for those points; noble refuses the all-zero result. */
+export function isLowOrderX25519(bytes: Uint8Array): boolean {
+  if (bytes.length !== 32) return true;
+  try {
+    x25519.getSharedSecret(PROBE, bytes);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+let cipherSuite: CipherSuite | undefined;
+
+/** The HPKE suite of §2, made on first use (so a page that never seals pays nothing at start). */
+function suite(): CipherSuite {
+  cipherSuite ??= new CipherSuite({
+    kem: new DhkemX25519HkdfSha256(),
+    kdf: new HkdfSha256(),
+    aead: new Chacha20Poly1305(),
+  });
+  return cipherSuite;
+}
+
+/** An HPKE-sealed secret: the encapsulated key and the ciphertext with its tag. */
+export interface Sealed {
+  enc: Uint8Array;
+  sealed: Uint8Array;
+}
+
+/**
+ * HPKE base-mode single-shot seal of a 32-byte secret (RFC 9180 §6.1).
+ * `ikm` is the ephemeral key's input keying material (DeriveKeyPair),
+ * drawn by the caller. Returns null when the recipient key is refused (an
+ * all-zero shared secret, RFC 9180 §7.1.4: noble's X25519 throws on it).
+ */
+export async function hpkeSealSecret(
+  recipient: Uint8Array,
+  info: Uint8Array,
+  aad: Uint8Array,
+  secret: Uint8Array,
+  ikm: Uint8Array,
+): Promise<Sealed | null> {
+  try {
+    const recipientPublicKey = await suite().kem.deserializePublicKey(recipient);
+    const { enc, ct } = await suite().seal({ recipientPublicKey, info, ekm: ikm }, secret, aad);
+    const out = { enc: new Uint8Array(enc), sealed: new Uint8Array(ct) };
+    if (out.enc.length !== 32 || out.sealed.length !== SEALED_SECRET_LEN) return null;
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+/** HPKE base-mode single-shot open of a 32-byte secret. Every failure
+ *  (an all-zero shared secret included) is the same null. */
+export async function hpkeOpenSecret(
+  recipientSecret: Uint8Array,
+  info: Uint8Array,
+  aad: Uint8Array,
+  enc: Uint8Array,
+  sealed: Uint8Array,
+): Promise<Uint8Array | null> {
+  try {
+    const recipientKey = await suite().kem.deserializePrivateKey(recipientSecret);
+    const plaintext = new Uint8Array(await suite().open({ recipientKey, enc, info }, sealed, aad));
+    if (plaintext.length !== 32) {
+      plaintext.fill(0);
+      return null;
+    }
+    return plaintext;
+  } catch {
+    return null;
+  }
+}
+
+/** HKDF-SHA256 with no salt (32 zero bytes, RFC 5869). */
+export function hkdfSha256(ikm: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  return hkdf(sha256, ikm, undefined, info, length);
+}
+
+const ZERO_NONCE = new Uint8Array(12);
+
+/** ChaCha20-Poly1305 with the all-zero nonce (each key is used once). */
+export function aeadSeal(key: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  return chacha20poly1305(key, ZERO_NONCE, aad).encrypt(plaintext);
+}
+
+/** Opens `aeadSeal`'s output; null when the tag does not verify. */
+export function aeadOpen(key: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null {
+  try {
+    return chacha20poly1305(key, ZERO_NONCE, aad).decrypt(ciphertext);
+  } catch {
+    return null;
+  }
+}
+
+export { sha256, sha512 };
