@@ -195,6 +195,18 @@ impl MessagePayload {
         if version.v != PAYLOAD_VERSION {
             return Err(PayloadError::UnknownVersion(version.v));
         }
+        // serde would also take an attachment written as a JSON array (its
+        // fields in order); §4.4 says each is an object, and the other
+        // implementations refuse the array form, so this one does too.
+        let shape: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|_| PayloadError::Malformed)?;
+        if let Some(list) = shape
+            .get("attachments")
+            .and_then(serde_json::Value::as_array)
+            && !list.iter().all(serde_json::Value::is_object)
+        {
+            return Err(PayloadError::Malformed);
+        }
         let payload: Self = serde_json::from_slice(bytes).map_err(|_| PayloadError::Malformed)?;
         payload.check()?;
         Ok(payload)
@@ -366,6 +378,24 @@ mod tests {
         assert!(matches!(p.to_bytes(), Err(PayloadError::Invalid(_))));
         let long = MessagePayload::text(&"a".repeat(MAX_PAYLOAD_BYTES));
         assert_eq!(long.to_bytes().err(), Some(PayloadError::TooLarge));
+        // An attachment is an object: the same fields in an array are not.
+        let key = AttachmentKey::generate().unwrap();
+        let blob = seal_attachment(&key, b"x").unwrap();
+        let mut p = MessagePayload::text("hej");
+        p.attachments.push(reference(b"x", &blob, key));
+        let good: serde_json::Value = serde_json::from_slice(&p.to_bytes().unwrap()).unwrap();
+        assert!(MessagePayload::from_bytes(good.to_string().as_bytes()).is_ok());
+        let mut array = good.clone();
+        let fields: Vec<serde_json::Value> =
+            ["id", "name", "media_type", "size", "blob_sha256", "key"]
+                .iter()
+                .map(|k| good["attachments"][0][*k].clone())
+                .collect();
+        array["attachments"][0] = serde_json::Value::Array(fields);
+        assert_eq!(
+            MessagePayload::from_bytes(array.to_string().as_bytes()).err(),
+            Some(PayloadError::Malformed)
+        );
     }
 
     #[test]

@@ -68,11 +68,13 @@ pub(crate) fn verify_trailing(key: &VerifyingKey, context: &str, object: &[u8]) 
     verify(key, context, &object[..split], &sig)
 }
 
-/// Parses a 32-byte Ed25519 public key, rejecting non-canonical and
-/// small-order (weak) points.
+/// Parses a 32-byte Ed25519 public key, rejecting non-canonical encodings
+/// (y ≥ p, which curve25519-dalek would reduce: the point must re-encode
+/// to the same bytes) and small-order (weak) points.
 pub(crate) fn verifying_key(bytes: &[u8; 32]) -> Option<VerifyingKey> {
     let key = VerifyingKey::from_bytes(bytes).ok()?;
-    (!key.is_weak()).then_some(key)
+    let canonical = key.to_edwards().compress().to_bytes() == *bytes;
+    (canonical && !key.is_weak()).then_some(key)
 }
 
 /// HPKE base-mode single-shot seal of a 32-byte secret to `recipient`.

@@ -95,20 +95,10 @@ fn identity_keys_are_accepted_as_the_file_says() {
             name(c)
         );
     }
-    // Where the crate is more lenient than PROTOCOL.md §2 (non-canonical
-    // encodings, y >= p, which curve25519-dalek reduces): such a key can
-    // never sign (nobody knows its discrete logarithm), but the TypeScript
-    // client refuses it where this crate decodes it.
-    let lenient: Vec<String> = cases
-        .iter()
-        .filter(|c| c["rust_crate_accepts"] != c["valid"])
-        .map(name)
-        .collect();
-    if !lenient.is_empty() {
-        println!(
-            "KNOWN DIVERGENCE: the crate accepts {} non-canonical identity keys that PROTOCOL.md §2 and the TypeScript client refuse",
-            lenient.len()
-        );
+    // The crate accepts exactly what PROTOCOL.md §2 allows: canonical
+    // encodings of points not of small order (it once decoded y >= p).
+    for c in &cases {
+        assert_eq!(c["rust_crate_accepts"], c["valid"], "{}", name(c));
     }
 }
 

@@ -231,8 +231,9 @@ export function publicKeyCases(): KeyCase[] {
       key[31] = (key[31] ?? 0) | sign;
       const point = decodeLenient(key);
       if (point === null) continue;
-      // curve25519-dalek decodes y >= p as y - p (PROTOCOL.md §2 says refuse).
-      add(`y = p + ${d}${sign === 0 ? "" : ", sign bit set"}`, key, !point.isSmallOrder());
+      // curve25519-dalek decodes y >= p as y - p; both clients refuse it
+      // (the point must re-encode to the same bytes, PROTOCOL.md §2).
+      add(`y = p + ${d}${sign === 0 ? "" : ", sign bit set"}`, key);
     }
   }
   return out;
