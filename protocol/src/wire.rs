@@ -522,8 +522,10 @@ pub struct InvitationCreated {
     pub letter: String,
     /// The server's public address, as printed on the letter.
     pub server: String,
-    /// The invitation link the app opens: `{server}/join#{code}`. The code
-    /// is in the fragment, which a browser never sends to the server.
+    /// The invitation link the app opens: `{server}/join#{code}/{fingerprint}`.
+    /// The code and the organisation fingerprint are in the fragment, which
+    /// a browser never sends to the server; the app checks the server's root
+    /// key against the fingerprint before the code is used.
     pub link: String,
 }
 

@@ -145,10 +145,13 @@ fn iso_date(unix: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-/// The invitation link for a code: the code rides in the fragment, which
-/// browsers keep to themselves (it never reaches a server log).
-fn invitation_link(server: &str, code: &str) -> String {
-    format!("{server}/join#{code}")
+/// The invitation link for a code: `{server}/join#{code}/{fingerprint}`.
+/// The code rides in the fragment, which browsers keep to themselves (it
+/// never reaches a server log); the organisation fingerprint from the
+/// letter rides with it, so the app compares the server's root key with
+/// the letter's before anything is used up, without the citizen typing it.
+fn invitation_link(server: &str, code: &str, fingerprint: &str) -> String {
+    format!("{server}/join#{code}/{fingerprint}")
 }
 
 /// The neutral letter that carries an invitation code: who sends it, where
@@ -166,7 +169,7 @@ fn letter(org_name: &str, server: &str, code: &str, fingerprint: &str, expires_a
          \x20   {fingerprint}\n\n\
          If it differs, stop and call {org_name}.\n\
          The code works once and expires on {date}.\n",
-        link = invitation_link(server, code),
+        link = invitation_link(server, code, fingerprint),
         date = iso_date(expires_at)
     )
 }
@@ -260,7 +263,7 @@ pub(super) async fn create_invitation(
                 )
                 .await;
             return Ok(Created(InvitationCreated {
-                link: invitation_link(&state.public_url, &code.text),
+                link: invitation_link(&state.public_url, &code.text, &fingerprint),
                 server: state.public_url.to_string(),
                 code: code.text.to_string(),
                 expires_at: u64::try_from(expires_at).unwrap_or(0),
@@ -769,7 +772,9 @@ mod tests {
             minimise::scan(&text)
         );
         assert!(text.contains("2026-01-01"));
-        assert!(text.contains("https://samtale.aarhus.dk/join#7K3Q-ABCD-EFGH-JKMN-PQRS"));
+        assert!(text.contains(
+            "https://samtale.aarhus.dk/join#7K3Q-ABCD-EFGH-JKMN-PQRS/7K2QX-M3PAD-XXXXX-YYYYY-ZZZZZ"
+        ));
         // The default address of a development server is not mistaken
         // for personal data either.
         let local = letter(
