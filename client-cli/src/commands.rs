@@ -1367,10 +1367,14 @@ async fn invite(global: &Global, style: &Style, a: InviteArgs) -> anyhow::Result
             "code": created.code,
             "expires_at": created.expires_at,
             "letter": created.letter,
+            "link": created.link,
             "findings": findings,
         }))?;
     } else {
         println!("{}", created.letter);
+        if let Some(qr) = qr_text(&created.link) {
+            println!("The invitation link as a QR code (the citizen can scan it with a phone):\n\n{qr}");
+        }
         println!(
             "\nCode {} expires {}.",
             style.bold(&created.code),
@@ -1384,6 +1388,14 @@ async fn invite(global: &Global, style: &Style, a: InviteArgs) -> anyhow::Result
         }
     }
     done()
+}
+
+/// A QR code of `text` drawn with Unicode half blocks (dark modules as
+/// full blocks, with the quiet zone), for a light terminal or a printout.
+fn qr_text(text: &str) -> Option<String> {
+    use qrcode::render::unicode::Dense1x2;
+    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M).ok()?;
+    Some(code.render::<Dense1x2>().quiet_zone(true).build())
 }
 
 async fn citizens(global: &Global, style: &Style, a: CitizensArgs) -> anyhow::Result<ExitCode> {
