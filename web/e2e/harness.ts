@@ -244,12 +244,13 @@ export function phone(browser: Browser, locale = "da-DK"): Promise<BrowserContex
   return browser.newContext({ viewport: { width: 360, height: 740 }, locale, deviceScaleFactor: 2 });
 }
 
-/** Makes the provider's login pages log `user` in (its interaction URLs
- *  take `?login=`, as tests/oidc-op/server.js explains). */
-export async function eidAs(page: Page, op: Op, user: string): Promise<void> {
-  await page.route(`${op.issuer}/interaction/**`, async (route) => {
-    const url = new URL(route.request().url());
-    if (!url.searchParams.has("login")) url.searchParams.set("login", user);
-    await route.continue({ url: url.toString() });
-  });
+/** Plays the person at the eID broker: once the browser reaches the
+ *  provider's login page, logs `user` in there (its interaction URLs take
+ *  `?login=`, as tests/oidc-op/server.js explains) and lets the provider
+ *  send the browser back. */
+export async function eidLogin(page: Page, op: Op, user: string): Promise<void> {
+  await page.waitForURL((url) => url.href.startsWith(`${op.issuer}/interaction/`), { timeout: 60_000 });
+  const url = new URL(page.url());
+  url.searchParams.set("login", user);
+  await page.goto(url.toString());
 }

@@ -57,6 +57,7 @@ export class Api {
 
   /** Raw bytes up (an encrypted attachment), with progress. */
   async upload<T>(path: string, bytes: Uint8Array, progress?: (done: number, total: number) => void): Promise<T> {
+    if (typeof XMLHttpRequest === "undefined") return this.uploadByFetch<T>(path, bytes, progress);
     const token = await this.tokens?.token();
     // XMLHttpRequest reports upload progress; fetch does not (yet).
     return new Promise<T>((resolve, reject) => {
@@ -73,6 +74,19 @@ export class Api {
       };
       xhr.send(bytes as unknown as XMLHttpRequestBodyInit);
     });
+  }
+
+  /** Without XMLHttpRequest (Node, a worker): one fetch, progress at the
+   *  start and the end only. */
+  private async uploadByFetch<T>(
+    path: string,
+    bytes: Uint8Array,
+    progress?: (done: number, total: number) => void,
+  ): Promise<T> {
+    progress?.(0, bytes.length);
+    const response = await this.send("POST", path, bytes);
+    progress?.(bytes.length, bytes.length);
+    return (await response.json()) as T;
   }
 
   /** Raw bytes down (an encrypted attachment), streamed, with progress. */
@@ -109,14 +123,15 @@ export class Api {
     let token = (await this.tokens?.token()) ?? null;
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = {};
-      if (body !== undefined) headers["Content-Type"] = "application/json";
+      const raw = body instanceof Uint8Array;
+      if (body !== undefined) headers["Content-Type"] = raw ? "application/octet-stream" : "application/json";
       if (token !== null) headers.Authorization = `Bearer ${token}`;
       let response: Response;
       try {
         response = await fetch(this.base + path, {
           method,
           headers,
-          body: body === undefined ? undefined : JSON.stringify(body),
+          body: body === undefined ? undefined : raw ? (body as Uint8Array<ArrayBuffer>) : JSON.stringify(body),
           credentials: "same-origin",
           cache: "no-store",
         });

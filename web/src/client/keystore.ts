@@ -70,6 +70,27 @@ export interface Secrets {
   accessExpires: number;
   /** What this device has verified (logs' lengths and heads, epochs). */
   pins: Record<string, unknown>;
+  /** Per thread: the last message shown on this device (unread counts). */
+  read?: Record<string, number>;
+  /** Messages written here and not yet acknowledged by the server: the
+   *  sealed envelope once sealed (a resend must carry the same bytes). */
+  outbox?: OutboxEntry[];
+}
+
+/** A message waiting to be sent (src/client/outbox.ts). */
+export interface OutboxEntry {
+  threadId: string;
+  messageId: string;
+  text: string;
+  /** The attached files' names, types and sizes (their bytes stay in memory
+   *  until they are uploaded and sealed into the envelope). */
+  files: { name: string; mediaType: string; size: number }[];
+  /** The sealed envelope (base64url), or null until it is sealed. */
+  envelope: string | null;
+  /** Why it could not be sent, for the person to read. */
+  error: string | null;
+  /** Unix ms. */
+  createdAtMs: number;
 }
 
 export interface HeldKey {
@@ -139,6 +160,63 @@ function isSealed(v: unknown): v is Sealed {
   );
 }
 
+/** The browser's non-extractable key for this origin's records, made
+ *  once. */
+async function deviceKeyOf(backing: Backing): Promise<CryptoKey> {
+  const existing = await backing.get("device-key");
+  if (existing instanceof CryptoKey) return existing;
+  const key = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
+  await backing.put("device-key", key);
+  return key;
+}
+
+/** A sign-up or login in progress across the eID broker's pages: the new
+ *  device's keys (the login's nonce is bound to them), the invitation code,
+ *  what the person confirmed, and the flow's handle. Encrypted like the
+ *  keystore; deleted once the keystore is made. */
+export interface Pending {
+  purpose: "join" | "login";
+  code: string | null;
+  /** The organisation's root key and name as the invitation preview gave
+   *  them, and whether the person (or the link) confirmed the fingerprint. */
+  rootPublicKey: string | null;
+  orgName: string | null;
+  fingerprintConfirmed: boolean;
+  consent: { version: string; text_sha256: string } | null;
+  identitySeed: string;
+  agreementSecret: string;
+  flow: string | null;
+  /** Unix ms. */
+  startedAt: number;
+}
+
+const PENDING_AAD = te.encode("samtale-web-pending/1");
+
+export async function savePending(backing: Backing, pending: Pending): Promise<void> {
+  const key = await deviceKeyOf(backing);
+  const iv = random(12);
+  const ciphertext = await encrypt(key, iv, te.encode(JSON.stringify(pending)), PENDING_AAD);
+  await backing.put("pending", { iv, ciphertext });
+}
+
+export async function loadPending(backing: Backing): Promise<Pending | null> {
+  const record = (await backing.get("pending")) as { iv?: unknown; ciphertext?: unknown } | undefined;
+  const key = await backing.get("device-key");
+  if (record === undefined || !(key instanceof CryptoKey)) return null;
+  if (!(record.iv instanceof Uint8Array) || !(record.ciphertext instanceof Uint8Array)) return null;
+  const plain = await decrypt(key, record.iv as Bytes, record.ciphertext as Bytes, PENDING_AAD);
+  if (plain === null) return null;
+  try {
+    return JSON.parse(td.decode(plain)) as Pending;
+  } catch {
+    return null;
+  }
+}
+
+export async function clearPending(backing: Backing): Promise<void> {
+  await backing.put("pending", undefined);
+}
+
 /** An open keystore. Every change is written at once. */
 export class Keystore {
   private constructor(
@@ -158,11 +236,7 @@ export class Keystore {
     if ((await backing.get("secrets")) !== undefined) {
       throw new KeystoreError("exists", "this browser already holds a Samtale keystore");
     }
-    const deviceKey = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, [
-      "encrypt",
-      "decrypt",
-    ]);
-    await backing.put("device-key", deviceKey);
+    const deviceKey = await deviceKeyOf(backing);
     let pinLayer: { key: CryptoKey; salt: Bytes } | null = null;
     if (pin !== undefined && pin !== "") {
       const salt = random(16);

@@ -1,0 +1,302 @@
+// A conversation, as SMS looks but verified: every message opened here and
+// its sender checked against the organisation's signatures before its text
+// is shown; a message that fails is shown as failed, never as text. The
+// municipality's record (the archive participant) is disclosed at the top.
+
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { ThreadId } from "../protocol";
+import type { Banner, OutgoingMessage, ShownMessage, ThreadView } from "../client/model";
+import { fetchAttachment, markRead, type OutgoingFile } from "../client/send";
+import { formatTime } from "../i18n";
+import { useI18n } from "./i18n";
+import { ErrorText, Progress, Screen } from "./parts";
+import { problemText } from "./problems";
+import { href, navigate } from "./router";
+import type { AppSession } from "./session";
+
+export function Conversation(props: { session: AppSession; thread: ThreadId }) {
+  const { t } = useI18n();
+  const { session, thread } = props;
+  const [view, setView] = useState<ThreadView | null>(null);
+  const [outgoing, setOutgoing] = useState<OutgoingMessage[]>([]);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    let alive = true;
+    session.open = thread;
+    const load = (): void => {
+      session
+        .view(thread)
+        .then(async (v) => {
+          if (!alive) return;
+          setView(v);
+          setError(null);
+          await markRead(session.ctx, thread, v.row.messages, session.relay);
+        })
+        .catch((e: unknown) => alive && setError(problemText(t, e)));
+    };
+    load();
+    const stop = session.onThreadChange((changed) => {
+      if (changed === thread) load();
+    });
+    const mine = (list: OutgoingMessage[]): OutgoingMessage[] => list.filter((m) => m.threadId === thread);
+    setOutgoing(mine(session.outbox.list()));
+    const stopOut = session.outbox.onChange((list) => alive && setOutgoing(mine(list)));
+    return () => {
+      alive = false;
+      session.open = null;
+      stop();
+      stopOut();
+    };
+  }, [session, thread]);
+
+  const team = view?.row.team ?? session.organisation;
+  const withdrawn = view?.banners.some((b) => b.kind === "consent_withdrawn") ?? false;
+  return (
+    <Screen title={team}>
+      <p>
+        <a
+          href={href({ name: "threads" })}
+          onClick={(e) => {
+            e.preventDefault();
+            navigate({ name: "threads" });
+          }}
+        >
+          ← {t("chat.back")}
+        </a>
+        {" · "}
+        <a
+          href={href({ name: "safety", id: thread })}
+          onClick={(e) => {
+            e.preventDefault();
+            navigate({ name: "safety", id: thread });
+          }}
+        >
+          {t("chat.safety")}
+        </a>
+      </p>
+      <p class="meta">{view?.organisation ?? session.organisation}</p>
+      <div class="notice">
+        <p>{t("chat.archive")}</p>
+      </div>
+      {view?.banners.map((b, i) => <BannerNote key={i} banner={b} />)}
+      <ErrorText message={error} />
+      {view === null && error === null && <p aria-busy="true">…</p>}
+      {view !== null && (
+        <div role="log" aria-live="polite" aria-label={team}>
+        <ol class="messages">
+          {view.messages.map((m) => (
+            <Message key={m.seq} m={m} session={session} thread={thread} />
+          ))}
+          {outgoing.map((o) => (
+            <li key={o.messageId} class="message mine">
+              <p class="text">{o.text}</p>
+              {o.files.length > 0 && <p class="meta">📎 {o.files.join(", ")}</p>}
+              <p class="meta">
+                {o.state === "queued" ? t("chat.queued") : o.state === "failed" ? (o.error ?? "") : t("chat.sending")}
+              </p>
+              {o.state === "uploading" && <Progress label={t("chat.sending")} value={o.progress} />}
+            </li>
+          ))}
+        </ol>
+        </div>
+      )}
+      {withdrawn ? <p class="notice warn">{t("chat.consent.withdrawn")}</p> : <Composer session={session} thread={thread} />}
+    </Screen>
+  );
+}
+
+function BannerNote(props: { banner: Banner }) {
+  const { t, language } = useI18n();
+  const b = props.banner;
+  switch (b.kind) {
+    case "devices_reset":
+      return (
+        <p class="notice bad" role="alert">
+          {t("chat.reset.warning", { name: b.name, date: formatTime(language, b.atSecs * 1000) })}
+        </p>
+      );
+    case "journaled":
+      return <p class="notice">{t("chat.filed", { case: b.caseRef ?? "", n: b.upToSeq })}</p>;
+    case "removed":
+      return <p class="notice">{t("chat.removed", { n: b.count })}</p>;
+    case "consent_withdrawn":
+    case "account_gone":
+    case "devices_changed":
+      return null;
+  }
+}
+
+function Message(props: { m: ShownMessage; session: AppSession; thread: ThreadId }) {
+  const { t, language } = useI18n();
+  const { m } = props;
+  const mine = m.sender?.me === true;
+  if (m.body.status === "failed" || m.sender === null) {
+    return (
+      <li class="message failed">
+        <p class="who">⚠ {t("chat.unverified")}</p>
+        <p class="meta">{m.body.status === "failed" ? m.body.reason : ""}</p>
+        <p class="meta">{formatTime(language, m.atMs)}</p>
+      </li>
+    );
+  }
+  const sender = m.sender;
+  const who = mine
+    ? t("chat.you")
+    : sender.kind === "staff"
+      ? t("chat.verified", {
+          name: sender.name,
+          team: sender.team ?? "",
+          org: props.session.organisation,
+        })
+      : sender.name;
+  return (
+    <li class={mine ? "message mine" : "message"}>
+      <p class={sender.kind === "staff" ? "who verified" : "who"}>{who}</p>
+      {m.body.text !== "" && <p class="text">{m.body.text}</p>}
+      {m.body.attachments.map((a) => (
+        <Attachment key={a.index} session={props.session} thread={props.thread} seq={m.seq} index={a.index} name={a.name} mediaType={a.mediaType} />
+      ))}
+      <p class="meta">
+        {formatTime(language, m.atMs)}
+        {mine && (m.read ? ` · ${t("chat.read")}` : m.delivered ? ` · ${t("chat.delivered")}` : "")}
+      </p>
+    </li>
+  );
+}
+
+function Attachment(props: {
+  session: AppSession;
+  thread: ThreadId;
+  seq: number;
+  index: number;
+  name: string;
+  mediaType: string;
+}) {
+  const { t } = useI18n();
+  const [progress, setProgress] = useState<number | null>(null);
+  const [url, setUrl] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const link = useRef<HTMLAnchorElement>(null);
+  const image = props.mediaType.startsWith("image/");
+  useEffect(() => () => {
+    if (url !== null) URL.revokeObjectURL(url);
+  }, [url]);
+  const fetchIt = async (): Promise<string | null> => {
+    setProgress(0);
+    setError(null);
+    try {
+      const file = await fetchAttachment(props.session.ctx, props.thread, props.seq, props.index, (tick) => {
+        if (tick.kind === "bytes" && tick.total !== null && tick.total > 0) setProgress(tick.done / tick.total);
+      });
+      const made = URL.createObjectURL(new Blob([file.bytes as Uint8Array<ArrayBuffer>], { type: file.mediaType }));
+      setUrl(made);
+      return made;
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+      return null;
+    } finally {
+      setProgress(null);
+    }
+  };
+  useEffect(() => {
+    if (image) void fetchIt();
+  }, []);
+  return (
+    <div>
+      {image && url !== null && <img src={url} alt={props.name} />}
+      {progress !== null && <Progress label={t("chat.download", { name: props.name })} value={progress} />}
+      <ErrorText message={error} />
+      {url !== null ? (
+        <a ref={link} href={url} download={props.name}>
+          {t("chat.download", { name: props.name })}
+        </a>
+      ) : (
+        <button
+          type="button"
+          class="secondary"
+          onClick={() =>
+            void fetchIt().then((made) => {
+              if (made === null) return;
+              const a = document.createElement("a");
+              a.href = made;
+              a.download = props.name;
+              a.click();
+            })
+          }
+        >
+          📎 {t("chat.download", { name: props.name })}
+        </button>
+      )}
+    </div>
+  );
+}
+
+function Composer(props: { session: AppSession; thread: ThreadId }) {
+  const { t } = useI18n();
+  const [text, setText] = useState("");
+  const [files, setFiles] = useState<File[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const input = useRef<HTMLInputElement>(null);
+  const submit = async (): Promise<void> => {
+    if (text.trim() === "" && files.length === 0) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const out: OutgoingFile[] = [];
+      for (const f of files) {
+        out.push({ name: f.name, mediaType: f.type !== "" ? f.type : undefined, bytes: new Uint8Array(await f.arrayBuffer()) });
+      }
+      await props.session.outbox.compose(props.thread, text, out);
+      setText("");
+      setFiles([]);
+      if (input.current !== null) input.current.value = "";
+    } catch (e) {
+      setError(problemText(t, e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form
+      class="composer"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void submit();
+      }}
+    >
+      <label class="field">
+        {t("chat.composer.label")}
+        <textarea
+          name="message"
+          value={text}
+          onInput={(e) => setText((e.currentTarget).value)}
+          onKeyDown={(e) => {
+            if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+              e.preventDefault();
+              void submit();
+            }
+          }}
+        />
+      </label>
+      <div class="row">
+        <label class="field">
+          {t("chat.attach")}
+          <input
+            ref={input}
+            type="file"
+            multiple
+            onChange={(e) => setFiles(Array.from((e.currentTarget).files ?? []))}
+          />
+        </label>
+      </div>
+      <ErrorText message={error} />
+      <div class="row">
+        <button type="submit" disabled={busy || (text.trim() === "" && files.length === 0)}>
+          {t("chat.send")}
+        </button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,137 @@
+// The app's composition: an open keystore turned into everything the
+// screens use — the REST client with shared tokens, the client context, the
+// live relay, the outbox — and the few operations that are about the whole
+// session (withdraw consent, export, log out).
+
+import { deviceFingerprint, orgFingerprint, type ThreadId } from "../protocol";
+import type { AccessExport } from "../protocol/rest";
+import { Api } from "../client/api";
+import { contextOf, del, get, post, type Context } from "../client/context";
+import { deviceStanding } from "../client/devices";
+import { type Backing, Keystore, type MarkerStore } from "../client/keystore";
+import { upkeep, type UpkeepReport } from "../client/keys";
+import type { ShownMessage } from "../client/model";
+import { Outbox } from "../client/outbox";
+import { Relay, wsUrl } from "../client/relay";
+import { deliveredReceipts } from "../client/send";
+import { threadRows, threadView } from "../client/threads";
+import { Tokens } from "../client/tokens";
+
+export class AppSession {
+  readonly relay: Relay;
+  readonly outbox: Outbox;
+  /** The thread on screen (it gets read receipts; others delivered). */
+  open: ThreadId | null = null;
+  readonly #stop: (() => void)[] = [];
+
+  private constructor(
+    readonly ctx: Context,
+    readonly tokens: Tokens,
+    readonly backing: Backing,
+    readonly marker: MarkerStore,
+  ) {
+    this.relay = new Relay({ url: wsUrl(""), tokens });
+    this.outbox = new Outbox(ctx, this.relay);
+    this.#stop.push(deliveredReceipts(ctx, this.relay, (t) => t === this.open));
+  }
+
+  /** Everything for an open keystore; starts the live connection. */
+  static start(keystore: Keystore, backing: Backing, marker: MarkerStore): AppSession {
+    const tokens = new Tokens(keystore);
+    const api = new Api().withTokens(tokens);
+    const session = new AppSession(contextOf(api, keystore), tokens, backing, marker);
+    session.relay.start();
+    session.outbox.restore();
+    return session;
+  }
+
+  get displayName(): string {
+    return this.ctx.keystore.secrets.displayName;
+  }
+
+  get organisation(): string {
+    return this.ctx.keystore.secrets.orgName;
+  }
+
+  get rootFingerprint(): string {
+    return orgFingerprint(this.ctx.root);
+  }
+
+  get deviceFingerprint(): string {
+    return deviceFingerprint(this.ctx.device.public.identity);
+  }
+
+  /** Key upkeep: open grants, make the citizen key, sign this first device
+   *  into the account's list, grant the key to approved devices. */
+  upkeep(): Promise<UpkeepReport> {
+    return upkeep(this.ctx);
+  }
+
+  /** Whether this device is in the account's signed device list. */
+  async approved(): Promise<boolean> {
+    return (await deviceStanding(this.ctx)).kind === "listed";
+  }
+
+  threads = (): ReturnType<typeof threadRows> => threadRows(this.ctx);
+
+  /** Opens a thread and follows it live from its last message. */
+  async view(thread: ThreadId): ReturnType<typeof threadView> {
+    const view = await threadView(this.ctx, thread);
+    this.relay.subscribe(thread, view.row.messages);
+    return view;
+  }
+
+  /** Messages that arrive live in `thread` (already delivered frames are
+   *  opened and verified by the screen through `openDelivered`). */
+  onThreadChange(listener: (thread: ThreadId) => void): () => void {
+    const a = this.relay.onDeliver((d) => listener(d.threadId));
+    const b = this.relay.on("receipt", () => {
+      if (this.open !== null) listener(this.open);
+    });
+    const c = this.outbox.onSent((m) => listener(m.threadId));
+    return () => {
+      a();
+      b();
+      c();
+    };
+  }
+
+  /** The citizen withdraws consent: the server ends every session. The
+   *  keys stay in this browser (the person may want to read again after a
+   *  new invitation); the session is over. */
+  async withdrawConsent(): Promise<void> {
+    await post<undefined>(this.ctx, "/v1/consent/withdraw", {});
+    this.close();
+  }
+
+  /** What the server holds about this person, with every message of every
+   *  thread decrypted here: one JSON document to download. */
+  async exportData(): Promise<Blob> {
+    const held = await get<AccessExport>(this.ctx, "/v1/me/export");
+    const threads: { thread: string; team: string | null; messages: ShownMessage[] }[] = [];
+    for (const row of await this.threads()) {
+      const view = await threadView(this.ctx, row.threadId);
+      threads.push({ thread: row.threadId, team: row.team, messages: view.messages });
+    }
+    const doc = {
+      format: "samtale-personal-export/1",
+      exported_at: new Date().toISOString(),
+      held_by_server: held,
+      threads,
+    };
+    return new Blob([JSON.stringify(doc, null, 2)], { type: "application/json" });
+  }
+
+  /** Ends the session on the server and deletes this browser's keys. */
+  async logout(): Promise<void> {
+    await del<undefined>(this.ctx, "/v1/sessions/current").catch(() => undefined);
+    this.close();
+    await Keystore.destroy(this.backing, this.marker);
+  }
+
+  close(): void {
+    for (const stop of this.#stop) stop();
+    this.outbox.dispose();
+    this.relay.close();
+  }
+}
