@@ -29,6 +29,11 @@ const USERS = {
   maja: { national_id: '010203-1234', acr: `${NSIS}Substantial` },
   elsa: { national_id: '19811218-9876', acr: `${NSIS}High` },
   lav: { national_id: '010203-1234', acr: `${NSIS}Low` },
+  // More test citizens for the browser suite (web/e2e), one per scenario.
+  ole: { national_id: '150688-1111', acr: `${NSIS}Substantial` },
+  sofie: { national_id: '240999-2222', acr: `${NSIS}Substantial` },
+  noah: { national_id: '311290-3333', acr: `${NSIS}High` },
+  ida: { national_id: '010101-4444', acr: `${NSIS}Substantial` },
 };
 
 const server = http.createServer();

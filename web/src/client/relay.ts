@@ -195,6 +195,21 @@ export class Relay {
     void this.#connect();
   }
 
+  /** The browser says the network is gone: the connection is treated as
+   *  lost at once (a page cannot ping to find out), and reconnects with the
+   *  backoff, or when `nudge` says the network is back. */
+  networkLost(): void {
+    if (!this.#running || this.#socket === null) return;
+    const socket = this.#socket;
+    this.#generation += 1;
+    try {
+      socket.close(1000, "offline");
+    } catch {
+      // Already closing.
+    }
+    this.#closed(1006, "offline");
+  }
+
   /** Closes the connection for good; unacknowledged sends are refused
    *  (the outbox keeps them). */
   close(): void {

@@ -17,14 +17,11 @@ interface TokenPair {
   expires_in: number;
 }
 
-type Locks = { request<T>(name: string, cb: () => Promise<T>): Promise<T> };
+/** Exclusive locks by name: the Web Locks API's shape. */
+export type Locks = { request<T>(name: string, cb: () => Promise<T>): Promise<T> };
 
-/** One refresh at a time across tabs (Web Locks), or within this page. */
-function lockManager(): Locks {
-  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
-  if (locks !== undefined) {
-    return { request: (name, cb) => locks.request(name, cb) };
-  }
+/** Locks within one JavaScript realm (where there is no Web Locks API). */
+export function localLocks(): Locks {
   let tail: Promise<unknown> = Promise.resolve();
   return {
     request<T>(_name: string, cb: () => Promise<T>): Promise<T> {
@@ -35,13 +32,23 @@ function lockManager(): Locks {
   };
 }
 
-export class Tokens implements TokenSource {
-  private readonly locks = lockManager();
+const realmLocks = localLocks();
 
+/** One refresh at a time across tabs (Web Locks), or within this realm. */
+function lockManager(): Locks {
+  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+  if (locks !== undefined) {
+    return { request: (name, cb) => locks.request(name, cb) };
+  }
+  return realmLocks;
+}
+
+export class Tokens implements TokenSource {
   constructor(
     private readonly keystore: Keystore,
     private readonly plain: Api = new Api(),
     private readonly now: () => number = () => Math.floor(Date.now() / 1000),
+    private readonly locks: Locks = lockManager(),
   ) {}
 
   async token(): Promise<string | null> {

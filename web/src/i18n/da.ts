@@ -92,6 +92,8 @@ export const da: Catalogue = {
 
   "settings.title": "Indstillinger",
   "settings.devices": "Dine enheder",
+  "settings.devices.device": "Enhed",
+  "settings.devices.fingerprint": "Fingeraftryk",
   "settings.devices.this": "Denne enhed",
   "settings.devices.revoke": "Fjern",
   "settings.devices.waiting": "Venter på godkendelse",

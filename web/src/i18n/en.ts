@@ -92,6 +92,8 @@ export const en = {
 
   "settings.title": "Settings",
   "settings.devices": "Your devices",
+  "settings.devices.device": "Device",
+  "settings.devices.fingerprint": "Fingerprint",
   "settings.devices.this": "This device",
   "settings.devices.revoke": "Remove",
   "settings.devices.waiting": "Waiting for approval",

@@ -92,6 +92,8 @@ export const sv: Catalogue = {
 
   "settings.title": "Inställningar",
   "settings.devices": "Dina enheter",
+  "settings.devices.device": "Enhet",
+  "settings.devices.fingerprint": "Fingeravtryck",
   "settings.devices.this": "Den här enheten",
   "settings.devices.revoke": "Ta bort",
   "settings.devices.waiting": "Väntar på godkännande",

@@ -91,7 +91,7 @@ export function Conversation(props: { session: AppSession; thread: ThreadId }) {
           {outgoing.map((o) => (
             <li key={o.messageId} class="message mine">
               <p class="text">{o.text}</p>
-              {o.files.length > 0 && <p class="meta">📎 {o.files.join(", ")}</p>}
+              {o.files.length > 0 && <p class="meta">{o.files.join(", ")}</p>}
               <p class="meta">
                 {o.state === "queued" ? t("chat.queued") : o.state === "failed" ? (o.error ?? "") : t("chat.sending")}
               </p>
@@ -225,7 +225,7 @@ function Attachment(props: {
             })
           }
         >
-          📎 {t("chat.download", { name: props.name })}
+          {t("chat.download", { name: props.name })}
         </button>
       )}
     </div>

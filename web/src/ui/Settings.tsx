@@ -92,8 +92,8 @@ export function Settings(props: { session: AppSession; onEnded(reason: "withdraw
           <caption class="visually-hidden">{t("settings.devices")}</caption>
           <thead>
             <tr>
-              <th scope="col">{t("settings.devices")}</th>
-              <th scope="col">{t("join.fp.title")}</th>
+              <th scope="col">{t("settings.devices.device")}</th>
+              <th scope="col">{t("settings.devices.fingerprint")}</th>
               <th scope="col">
                 <span class="visually-hidden">{t("settings.devices.revoke")}</span>
               </th>

@@ -42,6 +42,24 @@ export class AppSession {
     const session = new AppSession(contextOf(api, keystore), tokens, backing, marker);
     session.relay.start();
     session.outbox.restore();
+    // Back online, or back on screen: reconnect now instead of at the
+    // next backoff step.
+    if (typeof addEventListener === "function") {
+      const nudge = (): void => session.relay.nudge();
+      const lost = (): void => session.relay.networkLost();
+      const visible = (): void => {
+        if (document.visibilityState === "visible") session.relay.nudge();
+      };
+      addEventListener("online", nudge);
+      addEventListener("offline", lost);
+      document.addEventListener("visibilitychange", visible);
+      session.#stop.push(() => {
+        removeEventListener("online", nudge);
+        removeEventListener("offline", lost);
+        document.removeEventListener("visibilitychange", visible);
+      });
+    }
+    void session.threads().catch(() => undefined);
     return session;
   }
 
@@ -72,7 +90,16 @@ export class AppSession {
     return (await deviceStanding(this.ctx)).kind === "listed";
   }
 
-  threads = (): ReturnType<typeof threadRows> => threadRows(this.ctx);
+  /** The thread list; every thread in it is followed live from its last
+   *  message (so a message in a thread that is not open still arrives and
+   *  is acknowledged as delivered). */
+  async threads(): ReturnType<typeof threadRows> {
+    const rows = await threadRows(this.ctx);
+    for (const row of rows) {
+      if (this.relay.cursor(row.threadId) === undefined) this.relay.subscribe(row.threadId, row.messages);
+    }
+    return rows;
+  }
 
   /** Opens a thread and follows it live from its last message. */
   async view(thread: ThreadId): ReturnType<typeof threadView> {
