@@ -63,3 +63,13 @@ export function filesContaining(dir: string, needle: string): string[] {
   walk(dir);
   return hits;
 }
+
+/** WCAG 1.4.10: at 320 CSS px wide the screen needs no horizontal
+ *  scrolling. The viewport is put back afterwards. */
+export async function reflows(page: Page, screen: string): Promise<void> {
+  const before = page.viewportSize();
+  await page.setViewportSize({ width: 320, height: 640 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  if (before !== null) await page.setViewportSize(before);
+  expect(overflow, `horizontal scrolling at 320 px on ${screen}`).toBeLessThanOrEqual(0);
+}

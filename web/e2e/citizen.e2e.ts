@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { accessible, checkedScreens, filesContaining, screenshot, tamperNewestMessage } from "./checks";
+import { accessible, checkedScreens, filesContaining, reflows, screenshot, tamperNewestMessage } from "./checks";
 import { Cli, eidLogin, launch, type Op, organisation, phone, type Server, startOp, startServer } from "./harness";
 
 let op: Op;
@@ -234,14 +234,20 @@ describe("a citizen in the browser", () => {
     await page.getByRole("link", { name: "Sikkerhedsnumre" }).click();
     await page.getByRole("heading", { name: "Mette Jensen" }).waitFor({ timeout: 30_000 });
     await accessible(page, "safety numbers");
+    await reflows(page, "safety numbers");
     await screenshot(page, "safety-numbers");
     await page.getByRole("link", { name: "Indstillinger" }).click();
     await page.getByRole("heading", { name: "Dine enheder" }).waitFor();
     await accessible(page, "settings");
+    await reflows(page, "settings");
     await screenshot(page, "settings");
     await page.getByRole("link", { name: "Dine samtaler" }).click();
     await page.getByRole("heading", { name: "Dine samtaler" }).waitFor();
+    await reflows(page, "threads");
     await screenshot(page, "threads");
+    await page.getByRole("link", { name: /Åbn samtalen med Jobcenter/ }).click();
+    await page.getByText("Mødet er flyttet til kl. 10.").waitFor({ timeout: 30_000 });
+    await reflows(page, "conversation");
   });
 
   it("can be used with the keyboard alone: joining and sending a message", async () => {
