@@ -24,7 +24,8 @@ $s --profile admin admin init --enrolment-code $code --organisation "Randers Kom
 $s --profile admin admin team create Familieafdelingen >/dev/null
 $s --profile admin admin staff create mette --name "Mette Jensen" --role staff --team Familieafdelingen >/dev/null
 $s --profile mette login --username mette >/dev/null
-$s --profile admin admin certify mette >/dev/null
+fp=$($s --profile mette --json whoami | python3 -c 'import json,sys; print(json.load(sys.stdin)["device_fingerprint"])')
+$s --profile admin admin certify mette --fingerprint "$fp" >/dev/null
 $s --profile mette keys >/dev/null
 $s --profile admin admin archive-key >/dev/null
 letter=$($s --profile mette --json invite --national-id 010203-1234 --name Maja)

@@ -44,10 +44,17 @@ export function translator(language: Language): Translate {
     );
 }
 
+const formats = new Map<Language, Intl.DateTimeFormat>();
+
 /** A date and time in the user's locale. */
 export function formatTime(language: Language, ms: number): string {
-  const locale = language === "da" ? "da-DK" : language === "sv" ? "sv-SE" : "en-GB";
-  return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(ms);
+  let format = formats.get(language);
+  if (format === undefined) {
+    const locale = language === "da" ? "da-DK" : language === "sv" ? "sv-SE" : "en-GB";
+    format = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" });
+    formats.set(language, format);
+  }
+  return format.format(ms);
 }
 
 export type { Key };

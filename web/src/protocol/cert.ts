@@ -6,7 +6,8 @@ import { keyField as key, ObjectType, Reader, Writer } from "./codec";
 import { CertificateError, DecodeError } from "./errors";
 import { idFromBytes, idToBytes, type AccountId, type OrgId, type TeamId } from "./ids";
 import { AgreementKey, IdentityKey, type DevicePublicKeys, type OrgRootKey, type OrgRootPublicKey } from "./keys";
-import { Context, verifyTrailing } from "./primitives";
+import { concat, toHex } from "./bytes";
+import { Context, sha256, verifyTrailing } from "./primitives";
 import { utf8Length } from "./utf8";
 
 export const CERTIFICATE_VERSION = 1;
@@ -133,7 +134,7 @@ export class DeviceCertificate {
   /** Verifies the root's signature and that the certificate is valid at
    *  `now` (Unix seconds); returns the certified facts. */
   verify(root: OrgRootPublicKey, now: bigint): CertificateBody {
-    if (!verifyTrailing(root.bytes, Context.deviceCertificate, this.#bytes)) {
+    if (!signatureVerified(root.bytes, this.#bytes)) {
       throw CertificateError.of("bad_signature");
     }
     if (now < this.#body.notBefore) throw CertificateError.of("not_yet_valid");
@@ -147,4 +148,23 @@ export class DeviceCertificate {
     if (!body.device.identity.equals(signer)) throw CertificateError.of("wrong_device");
     return body;
   }
+}
+
+/** Certificates whose root signature verified, by the SHA-256 of root key
+ *  and certificate: a thread's messages come from a few devices, and the
+ *  same certificate need not be verified again for each of them (the
+ *  validity times still are). Bounded; only successes are kept. */
+const verifiedCertificates = new Set<string>();
+const VERIFIED_CACHE = 256;
+
+function signatureVerified(root: Uint8Array, bytes: Uint8Array): boolean {
+  const id = toHex(sha256(concat(root, bytes)));
+  if (verifiedCertificates.has(id)) return true;
+  if (!verifyTrailing(root, Context.deviceCertificate, bytes)) return false;
+  verifiedCertificates.add(id);
+  if (verifiedCertificates.size > VERIFIED_CACHE) {
+    const oldest = verifiedCertificates.values().next().value;
+    if (oldest !== undefined) verifiedCertificates.delete(oldest);
+  }
+  return true;
 }

@@ -4,8 +4,8 @@
 // here is a primitive of its own. Mirrors `protocol/src/primitives.rs`.
 
 import { Chacha20Poly1305 } from "@hpke/chacha20poly1305";
-import { CipherSuite } from "@hpke/core";
-import { DhkemX25519HkdfSha256, HkdfSha256 } from "@hpke/dhkem-x25519";
+import { CipherSuite, DhkemX25519HkdfSha256 as NativeDhkemX25519, HkdfSha256 } from "@hpke/core";
+import { DhkemX25519HkdfSha256 } from "@hpke/dhkem-x25519";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { ed25519, x25519 } from "@noble/curves/ed25519.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
@@ -72,34 +72,66 @@ export function verifyTrailing(publicKey: Uint8Array, context: SignatureContext,
  * Ed25519 verification that accepts and refuses exactly what the Rust
  * crate does (ed25519-dalek's `verify_strict`, PROTOCOL.md §2), as the
  * shared edge-case file `protocol/tests/vectors/ed25519_edge_cases.json`
- * proves on both sides:
+ * proves on both sides. With noble's point operations:
  *
- * 1. noble's strict RFC 8032 verification (`zip215: false`): canonical
- *    encodings of A and R, S < L, A not of small order, and the cofactored
- *    equation [8][S]B = [8]R + [8][k]A;
- * 2. what dalek adds, computed with noble's own point operations: R not of
- *    small order, and the cofactorless equation R = [S]B − [k]A, compared
- *    as encoded bytes. The two equations differ only for crafted keys or
- *    signatures with a small-order component (cases 2, 4 and 5 of "Taming
- *    the many EdDSAs"), which noble alone would accept.
+ * 1. A is the canonical encoding (y < p) of a point not of small order,
+ *    and S < L;
+ * 2. the cofactorless equation R = [S]B − [k]A holds, compared as encoded
+ *    bytes, with k = SHA-512(R || A || M) mod L, and that point is not of
+ *    small order (so R is a canonical encoding of a point not of small
+ *    order, as the encoding of a computed point is unique).
+ *
+ * The cofactored equation RFC 8032 allows ([8][S]B = [8]R + [8][k]A, what
+ * noble's own `verify` checks) follows from these and is weaker: it
+ * accepts signatures with a small-order component (cases 2, 4 and 5 of
+ * "Taming the many EdDSAs") that this rule refuses. Checking the
+ * cofactorless equation alone also costs one verification, not two.
  */
 export function ed25519VerifyStrict(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
-  let ok: boolean;
+  const rBytes = signature.subarray(0, 32);
+  let A: InstanceType<typeof Point>;
   try {
-    ok = ed25519.verify(signature, message, publicKey, { zip215: false });
+    A = signerPoint(publicKey);
   } catch {
     return false;
   }
-  if (!ok) return false;
-  const rBytes = signature.subarray(0, 32);
-  const R = Point.fromBytes(rBytes, false);
-  if (R.isSmallOrder()) return false;
-  const A = Point.fromBytes(publicKey, false);
-  const k = leNumber(sha512(concat(rBytes, publicKey, message))) % L;
+  if (A.isSmallOrder()) return false;
   const s = leNumber(signature.subarray(32));
-  const expected = Point.BASE.multiplyUnsafe(s).subtract(A.multiplyUnsafe(k));
-  return bytesEqual(expected.toBytes(), rBytes);
+  if (s >= L) return false;
+  const k = leNumber(sha512(concat(rBytes, publicKey, message))) % L;
+  // Everything here is public: variable-time multiplication is fine, and
+  // both points have precomputed tables (the base point's, the signer's).
+  const sB = s === 0n ? Point.ZERO : Point.BASE.multiplyUnsafe(s);
+  const expected = sB.subtract(k === 0n ? Point.ZERO : A.multiplyUnsafe(k));
+  // R's bytes must be the canonical encoding of exactly this point, and the
+  // point must not be of small order: that is "R canonical, not of small
+  // order" without decoding R (encodings are unique below p).
+  return !expected.isSmallOrder() && bytesEqual(expected.toBytes(), rBytes);
+}
+
+/** Decoded signer keys with their multiplication tables, newest last: a
+ *  thread's messages come from a few devices, so each key's table is built
+ *  once and reused for every signature it made. Public data only. */
+const signers = new Map<string, InstanceType<typeof Point>>();
+const SIGNER_CACHE = 64;
+
+function signerPoint(publicKey: Uint8Array): InstanceType<typeof Point> {
+  const key = String.fromCharCode(...publicKey);
+  const known = signers.get(key);
+  if (known !== undefined) {
+    signers.delete(key);
+    signers.set(key, known);
+    return known;
+  }
+  const point = Point.fromBytes(publicKey, false);
+  point.precompute(8);
+  signers.set(key, point);
+  if (signers.size > SIGNER_CACHE) {
+    const oldest = signers.keys().next().value;
+    if (oldest !== undefined) signers.delete(oldest);
+  }
+  return point;
 }
 
 function leNumber(bytes: Uint8Array): bigint {
@@ -131,23 +163,47 @@ const PROBE = new Uint8Array(32).fill(0x5a);
  *  is all-zero exactly for those points; noble refuses the all-zero result. */
 export function isLowOrderX25519(bytes: Uint8Array): boolean {
   if (bytes.length !== 32) return true;
+  // Keys recur (a few devices sign a whole thread's logs); a checked key
+  // is remembered, bounded.
+  const id = String.fromCharCode(...bytes);
+  const known = agreementChecks.get(id);
+  if (known !== undefined) return known;
+  let low: boolean;
   try {
     x25519.getSharedSecret(PROBE, bytes);
-    return false;
+    low = false;
   } catch {
-    return true;
+    low = true;
   }
+  agreementChecks.set(id, low);
+  if (agreementChecks.size > 256) {
+    const oldest = agreementChecks.keys().next().value;
+    if (oldest !== undefined) agreementChecks.delete(oldest);
+  }
+  return low;
 }
 
-let cipherSuite: CipherSuite | undefined;
+const agreementChecks = new Map<string, boolean>();
 
-/** The HPKE suite of §2, made on first use (so a page that never seals pays nothing at start). */
-function suite(): CipherSuite {
-  cipherSuite ??= new CipherSuite({
-    kem: new DhkemX25519HkdfSha256(),
-    kdf: new HkdfSha256(),
-    aead: new Chacha20Poly1305(),
-  });
+let cipherSuite: Promise<CipherSuite> | undefined;
+
+/** The HPKE suite of §2, made on first use (so a page that never seals
+ *  pays nothing at start). Its X25519 is the platform's WebCrypto X25519
+ *  where there is one (native, and equivalent: it refuses an all-zero
+ *  shared secret as RFC 7748 §6.1 and RFC 9180 §7.1.4 ask), else noble's
+ *  (via @hpke/dhkem-x25519). The same vectors pass through both. */
+function suite(): Promise<CipherSuite> {
+  cipherSuite ??= (async () => {
+    const make = (kem: NativeDhkemX25519 | DhkemX25519HkdfSha256): CipherSuite =>
+      new CipherSuite({ kem, kdf: new HkdfSha256(), aead: new Chacha20Poly1305() });
+    try {
+      const native = make(new NativeDhkemX25519());
+      await native.kem.generateKeyPair();
+      return native;
+    } catch {
+      return make(new DhkemX25519HkdfSha256());
+    }
+  })();
   return cipherSuite;
 }
 
@@ -171,8 +227,9 @@ export async function hpkeSealSecret(
   ikm: Uint8Array,
 ): Promise<Sealed | null> {
   try {
-    const recipientPublicKey = await suite().kem.deserializePublicKey(recipient);
-    const { enc, ct } = await suite().seal({ recipientPublicKey, info, ekm: ikm }, secret, aad);
+    const hpke = await suite();
+    const recipientPublicKey = await hpke.kem.deserializePublicKey(recipient);
+    const { enc, ct } = await hpke.seal({ recipientPublicKey, info, ekm: ikm }, secret, aad);
     const out = { enc: new Uint8Array(enc), sealed: new Uint8Array(ct) };
     if (out.enc.length !== 32 || out.sealed.length !== SEALED_SECRET_LEN) return null;
     return out;
@@ -191,8 +248,9 @@ export async function hpkeOpenSecret(
   sealed: Uint8Array,
 ): Promise<Uint8Array | null> {
   try {
-    const recipientKey = await suite().kem.deserializePrivateKey(recipientSecret);
-    const plaintext = new Uint8Array(await suite().open({ recipientKey, enc, info }, sealed, aad));
+    const hpke = await suite();
+    const recipientKey = await recipientKeyPair(hpke, recipientSecret);
+    const plaintext = new Uint8Array(await hpke.open({ recipientKey, enc, info }, sealed, aad));
     if (plaintext.length !== 32) {
       plaintext.fill(0);
       return null;
@@ -201,6 +259,30 @@ export async function hpkeOpenSecret(
   } catch {
     return null;
   }
+}
+
+/** Recipient key pairs as HPKE wants them, by secret: opening a thread's
+ *  messages opens hundreds of envelopes sealed to the same few holder
+ *  keys, and importing a key (deriving its public half) each time would
+ *  cost more than the open itself. Bounded; it holds nothing the caller
+ *  does not already hold in memory. */
+const recipients = new Map<string, CryptoKeyPair>();
+const RECIPIENT_CACHE = 32;
+
+async function recipientKeyPair(hpke: CipherSuite, secret: Uint8Array): Promise<CryptoKeyPair> {
+  const id = String.fromCharCode(...sha256(secret));
+  const known = recipients.get(id);
+  if (known !== undefined) return known;
+  const pair = await hpke.kem.deserializePrivateKey(secret).then(async (privateKey) => ({
+    privateKey,
+    publicKey: await hpke.kem.deserializePublicKey(x25519Public(secret)),
+  }));
+  recipients.set(id, pair);
+  if (recipients.size > RECIPIENT_CACHE) {
+    const oldest = recipients.keys().next().value;
+    if (oldest !== undefined) recipients.delete(oldest);
+  }
+  return pair;
 }
 
 /** HKDF-SHA256 with no salt (32 zero bytes, RFC 5869). */
