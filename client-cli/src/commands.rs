@@ -1373,7 +1373,9 @@ async fn invite(global: &Global, style: &Style, a: InviteArgs) -> anyhow::Result
     } else {
         println!("{}", created.letter);
         if let Some(qr) = qr_text(&created.link) {
-            println!("The invitation link as a QR code (the citizen can scan it with a phone):\n\n{qr}");
+            println!(
+                "The invitation link as a QR code (the citizen can scan it with a phone):\n\n{qr}"
+            );
         }
         println!(
             "\nCode {} expires {}.",

@@ -29,7 +29,10 @@ async fn the_app_is_served_with_a_strict_policy_integrity_and_a_manifest_of_ever
     let (_db, app) = app().await;
     let index = app.get("/").await;
     assert_eq!(index.status(), 200);
-    let csp = index.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let csp = index.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     for directive in [
         "default-src 'none'",
         "script-src 'self'",
@@ -114,7 +117,11 @@ async fn the_app_is_served_with_a_strict_policy_integrity_and_a_manifest_of_ever
     assert_eq!(again.status(), 304);
     let head = app.call(Method::HEAD, "/", None, None).await;
     assert_eq!(head.status(), 200);
-    for path in ["/join", "/threads/0193c0de-7c1a-7d2e-9f00-5b1e2f3a4b5c", "/settings"] {
+    for path in [
+        "/join",
+        "/threads/0193c0de-7c1a-7d2e-9f00-5b1e2f3a4b5c",
+        "/settings",
+    ] {
         let r = app.get(path).await;
         assert_eq!(r.status(), 200, "{path}");
         assert_eq!(r.text().await.unwrap(), html, "{path} is the app");

@@ -110,12 +110,10 @@ pub async fn ws_handler(
         .into_response();
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let allowed = origin
-            .to_str()
-            .is_ok_and(|o| {
-                let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-                state.origin_allowed(o, host)
-            });
+        let allowed = origin.to_str().is_ok_and(|o| {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+            state.origin_allowed(o, host)
+        });
         if !allowed {
             return ApiError::new(
                 ErrorCode::Forbidden,
