@@ -90,6 +90,14 @@ it("measures the citizen app against the Rust client", { timeout: 3_600_000 }, a
     await page.getByRole("link", { name: /Åbn samtalen med/ }).click();
     await page.getByText(last).waitFor({ timeout: 600_000 });
     web.push(Date.now() - t);
+    const measures = await page.evaluate(() =>
+      performance
+        .getEntriesByType("measure")
+        .filter((m) => m.name.startsWith("samtale:"))
+        .slice(-4)
+        .map((m) => `${m.name} ${Math.round(m.duration)} ms`),
+    );
+    process.stderr.write(`  phases: ${measures.join("; ")}\n`);
     if (profile) {
       const { profile: p } = (await cdp.send("Profiler.stop")) as {
         profile: { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]; samples: number[]; timeDeltas: number[] };

@@ -177,6 +177,41 @@ describe("a citizen in the browser", () => {
     await page.getByText("Mødet er flyttet til kl. 10.").waitFor();
   });
 
+  it("shows markup in a message as text, and the page refuses to make markup into script", async () => {
+    const { page } = maja;
+    const payload = `<img src="/x" onerror="window.__samtalePwned = 1"> <b>fed</b>`;
+    await cli.run("mette", ["send", thread, payload]);
+    await page.getByText(payload).waitFor({ timeout: 30_000 });
+    expect(await page.locator(`main img[src="/x"], main b`).count()).toBe(0);
+    expect(await page.evaluate(() => (window as { __samtalePwned?: number }).__samtalePwned)).toBeUndefined();
+    // The second layer: the page's Trusted Types policy refuses markup as
+    // HTML outright.
+    const refused = await page.evaluate((html) => {
+      try {
+        document.createElement("div").innerHTML = html;
+        return "assigned";
+      } catch (e) {
+        return e instanceof TypeError ? "refused" : String(e);
+      }
+    }, payload);
+    expect(refused).toBe("refused");
+    // The positive control: in a page without the app's policy the same
+    // text as HTML runs its handler.
+    const plain = await page.context().newPage();
+    try {
+      await plain.setContent("<main id=m></main>");
+      await plain.evaluate((html) => {
+        const m = document.getElementById("m");
+        if (m !== null) m.innerHTML = html;
+      }, payload);
+      await expect
+        .poll(() => plain.evaluate(() => (window as { __samtalePwned?: number }).__samtalePwned), { timeout: 10_000 })
+        .toBe(1);
+    } finally {
+      await plain.close();
+    }
+  });
+
   it("a second browser as her laptop is approved from the phone and reads the history", async () => {
     const laptop = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "da-DK" });
     const page = await laptop.newPage();

@@ -32,6 +32,7 @@ import type {
 } from "../protocol/rest";
 import { ClientError, get, type Context } from "./context";
 import { heldKey, syncGrants } from "./keys";
+import { openEnvelope } from "./opener";
 import type { Banner, Sender, ShownMessage, ThreadRow, ThreadView } from "./model";
 import { checkSender, directory, pinsForWork, savePins, verifiedThread, type Pins, type VerifiedThread } from "./trust";
 
@@ -175,7 +176,7 @@ export async function openMessage(
   }
   let opened;
   try {
-    opened = await envelope.open({ threadId: v.vt.thread, messageId: m.message_id }, key);
+    opened = await openEnvelope(envelope, v.vt.thread, m.message_id, key);
   } catch (e) {
     return { sender: null, body: `the message could not be opened: ${e instanceof Error ? e.message : "failed"}` };
   }
@@ -299,6 +300,9 @@ async function receiptMarks(ctx: Context, thread: ThreadId, v: Verified): Promis
   return { delivered, read };
 }
 
+/** How many envelopes are opened at once. */
+const OPEN_BATCH = 32;
+
 /** Opens stored messages of a verified thread as they are shown. */
 export async function shown(
   ctx: Context,
@@ -310,8 +314,16 @@ export async function shown(
   const journaled = v.detail.summary.journaled_up_to;
   const out: ShownMessage[] = [];
   try {
-    for (const m of stored) {
-      const { sender, body } = await openMessage(ctx, m, v, keys);
+    // Opened a batch at a time: the platform's WebCrypto (HPKE's X25519)
+    // works off the main thread, so envelopes in flight together overlap.
+    const opened: Awaited<ReturnType<typeof openMessage>>[] = [];
+    for (let at = 0; at < stored.length; at += OPEN_BATCH) {
+      opened.push(...(await Promise.all(stored.slice(at, at + OPEN_BATCH).map((m) => openMessage(ctx, m, v, keys)))));
+    }
+    for (const [i, m] of stored.entries()) {
+      const item = opened[i];
+      if (item === undefined) continue;
+      const { sender, body } = item;
       const mine = sender?.me ?? false;
       out.push({
         seq: m.seq,
@@ -371,17 +383,36 @@ function banners(v: Verified): Banner[] {
 /** Opens a thread: its participant list verified, then every message
  *  verified and decrypted. */
 export async function threadView(ctx: Context, thread: ThreadId, progress: Progress = quiet): Promise<ThreadView> {
+  const phase = phases("samtale:open");
   const v = await verifiedWithPins(ctx, thread);
+  phase("verify participants");
   const stored = await fetchMessages(ctx, thread, 0, v.detail.summary.last_seq, v.detail.removed ?? [], progress);
+  phase("fetch messages");
   await syncIfNeeded(ctx, stored);
   const marks = await receiptMarks(ctx, thread, v);
+  phase("grants and receipts");
   const messages = await shown(ctx, v, stored, marks);
+  phase("open and check messages");
   const organisation = addCertifiedNames(ctx, v.devices, new Map()) ?? ctx.keystore.secrets.orgName;
   return {
     row: rowOf(ctx, v.detail.summary, v.detail, v.vt, v.teams),
     banners: banners(v),
     messages,
     organisation,
+  };
+}
+
+/** Times the phases of a long operation as User Timing measures
+ *  (`performance.getEntriesByType("measure")`: the benchmark reads them;
+ *  browsers' profilers show them). Nothing else. */
+function phases(prefix: string): (name: string) => void {
+  const clock = globalThis.performance;
+  if (clock?.measure === undefined) return () => undefined;
+  let last = clock.now();
+  return (name) => {
+    const now = clock.now();
+    clock.measure(`${prefix} ${name}`, { start: last, end: now });
+    last = now;
   };
 }
 
