@@ -4,7 +4,6 @@
 
 import { render } from "preact";
 import { indexedDbBacking } from "./client/keystore";
-import { setWorkerScriptUrl } from "./client/opener";
 import { App } from "./ui/App";
 import "./ui/styles.css";
 
@@ -14,27 +13,18 @@ interface TrustedTypePolicyFactory {
   };
 }
 
-/** The page's one Trusted Types policy (the server's CSP allows only this
- *  name): it makes script URLs for the service worker and for this app's
- *  own workers under /assets/, and nothing else. */
-const policy = (globalThis as { trustedTypes?: TrustedTypePolicyFactory }).trustedTypes?.createPolicy("samtale", {
-  createScriptURL: (url: string) => {
-    const u = new URL(url, location.href);
-    const own = u.origin === location.origin && (u.pathname === "/sw.js" || /^\/assets\/[\w.-]+\.js$/.test(u.pathname));
-    if (!own) throw new TypeError(`not a script of this app: ${url}`);
-    return u.href;
-  },
-});
-
-function scriptUrl(url: string): string {
-  return (policy?.createScriptURL(url) ?? url) as string;
-}
-
-setWorkerScriptUrl(scriptUrl);
-
 function registerServiceWorker(): void {
   if (!("serviceWorker" in navigator)) return;
-  navigator.serviceWorker.register(scriptUrl("/sw.js"), { scope: "/" }).catch(() => undefined);
+  const tt = (globalThis as { trustedTypes?: TrustedTypePolicyFactory }).trustedTypes;
+  // The policy makes exactly one URL: the service worker's own.
+  const policy = tt?.createPolicy("samtale", {
+    createScriptURL: (url: string) => {
+      if (url !== "/sw.js") throw new TypeError("only /sw.js");
+      return url;
+    },
+  });
+  const url = (policy?.createScriptURL("/sw.js") ?? "/sw.js") as string;
+  navigator.serviceWorker.register(url, { scope: "/" }).catch(() => undefined);
 }
 
 void navigator.storage?.persist?.().catch(() => false);

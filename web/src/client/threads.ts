@@ -32,7 +32,6 @@ import type {
 } from "../protocol/rest";
 import { ClientError, get, type Context } from "./context";
 import { heldKey, syncGrants } from "./keys";
-import { openEnvelope } from "./opener";
 import type { Banner, Sender, ShownMessage, ThreadRow, ThreadView } from "./model";
 import { checkSender, directory, pinsForWork, savePins, verifiedThread, type Pins, type VerifiedThread } from "./trust";
 
@@ -176,7 +175,7 @@ export async function openMessage(
   }
   let opened;
   try {
-    opened = await openEnvelope(envelope, v.vt.thread, m.message_id, key);
+    opened = await envelope.open({ threadId: v.vt.thread, messageId: m.message_id }, key);
   } catch (e) {
     return { sender: null, body: `the message could not be opened: ${e instanceof Error ? e.message : "failed"}` };
   }
