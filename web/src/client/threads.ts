@@ -149,6 +149,21 @@ export class HeldKeys {
   }
 }
 
+/** An envelope this page opened already: its signer and content. */
+interface Opened {
+  envelope: string;
+  thread: ThreadId;
+  signer: IdentityKey;
+  body: MessagePayload | string;
+}
+
+/** Envelopes opened in this session, by message id, so a thread that
+ *  changes (a live message, a read mark) is not decrypted again in full.
+ *  Only the envelope's own checks are remembered — the same bytes open to
+ *  the same signer and content with any of its keys; whether the signer
+ *  may write in the thread is checked again every time. */
+const openedBefore = new WeakMap<Context, Map<string, Opened>>();
+
 /** Opens one stored envelope with the keys this device holds and checks its
  *  sender. The payload, or why it is not shown. */
 export async function openMessage(
@@ -157,6 +172,16 @@ export async function openMessage(
   v: Verified,
   keys: HeldKeys,
 ): Promise<{ sender: Sender | null; body: MessagePayload | string }> {
+  let cache = openedBefore.get(ctx);
+  if (cache === undefined) {
+    cache = new Map();
+    openedBefore.set(ctx, cache);
+  }
+  const before = cache.get(m.message_id);
+  if (before !== undefined && before.envelope === m.envelope && before.thread === v.vt.thread) {
+    const sender = verifySender(ctx, before.signer, BigInt(Math.floor(m.committed_at_ms / 1000)), v);
+    return typeof sender === "string" ? { sender: null, body: sender } : { sender, body: before.body };
+  }
   let envelope: Envelope;
   try {
     envelope = Envelope.decode(b64Decode(m.envelope));
@@ -184,13 +209,16 @@ export async function openMessage(
     opened.payload.fill(0);
     return { sender: null, body: sender };
   }
+  let body: MessagePayload | string;
   try {
-    return { sender, body: decodePayload(opened.payload) };
+    body = decodePayload(opened.payload);
   } catch (e) {
-    return { sender, body: e instanceof Error ? e.message : "the message's content is malformed" };
+    body = e instanceof Error ? e.message : "the message's content is malformed";
   } finally {
     opened.payload.fill(0);
   }
+  cache.set(m.message_id, { envelope: m.envelope, thread: v.vt.thread, signer: opened.sender, body });
+  return { sender, body };
 }
 
 /** Every stored message of a thread after `after`, in order. The sequence

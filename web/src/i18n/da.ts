@@ -74,6 +74,7 @@ export const da: Catalogue = {
   "chat.send": "Send",
   "chat.attach": "Vedhæft en fil",
   "chat.download": "Hent {name}",
+  "chat.earlier": "Vis {n} tidligere beskeder ({total} i alt)",
   "chat.removed": "{n} ældre beskeder er slettet efter kommunens regler for opbevaring",
   "chat.filed": "Journaliseret på sag {case} til og med besked {n}",
   "chat.consent.withdrawn": "Du har trukket dit samtykke tilbage: der kan ikke sendes mere her.",

@@ -74,6 +74,7 @@ export const en = {
   "chat.send": "Send",
   "chat.attach": "Attach a file",
   "chat.download": "Download {name}",
+  "chat.earlier": "Show {n} earlier messages ({total} in all)",
   "chat.removed": "{n} older messages were deleted under the municipality's rules for keeping records",
   "chat.filed": "Filed on case {case} up to message {n}",
   "chat.consent.withdrawn": "You withdrew your consent: nothing more can be sent here.",

@@ -74,6 +74,7 @@ export const sv: Catalogue = {
   "chat.send": "Skicka",
   "chat.attach": "Bifoga en fil",
   "chat.download": "Hämta {name}",
+  "chat.earlier": "Visa {n} tidigare meddelanden ({total} totalt)",
   "chat.removed": "{n} äldre meddelanden har gallrats enligt kommunens regler",
   "chat.filed": "Diariefört i ärende {case} till och med meddelande {n}",
   "chat.consent.withdrawn": "Du har återkallat ditt samtycke: inget mer kan skickas här.",

@@ -14,15 +14,22 @@ import { problemText } from "./problems";
 import { href, navigate } from "./router";
 import type { AppSession } from "./session";
 
+/** Messages shown at first, and added by "show earlier". */
+const WINDOW = 200;
+
 export function Conversation(props: { session: AppSession; thread: ThreadId }) {
   const { t } = useI18n();
   const { session, thread } = props;
   const [view, setView] = useState<ThreadView | null>(null);
   const [outgoing, setOutgoing] = useState<OutgoingMessage[]>([]);
   const [error, setError] = useState<string | null>(null);
+  // How many of the newest messages are on the page: a long thread is
+  // shown a window at a time, so it stays quick on a phone.
+  const [shown, setShown] = useState(WINDOW);
 
   useEffect(() => {
     let alive = true;
+    setShown(WINDOW);
     session.open = thread;
     const load = (): void => {
       session
@@ -84,8 +91,19 @@ export function Conversation(props: { session: AppSession; thread: ThreadId }) {
       {view === null && error === null && <p aria-busy="true">…</p>}
       {view !== null && (
         <div role="log" aria-live="polite" aria-label={team}>
+        {view.messages.length > shown && (
+          <p>
+            <button
+              type="button"
+              class="secondary"
+              onClick={() => setShown((n) => n + WINDOW)}
+            >
+              {t("chat.earlier", { n: Math.min(WINDOW, view.messages.length - shown), total: view.messages.length })}
+            </button>
+          </p>
+        )}
         <ol class="messages">
-          {view.messages.map((m) => (
+          {view.messages.slice(-shown).map((m) => (
             <Message key={m.seq} m={m} session={session} thread={thread} />
           ))}
           {outgoing.map((o) => (
