@@ -7,10 +7,11 @@
 // Environment: SAMTALE_BENCH_MESSAGES (default 1000), SAMTALE_BENCH_RUNS (3),
 // SAMTALE_BENCH_RUST_CLI (the `samtale` binary to compare with; default the
 // debug build the suites use — pass target/release/samtale for the fair one),
-// SAMTALE_BENCH_PROFILE=1 (print a CPU profile of the last open).
+// SAMTALE_BENCH_PROFILE=1 (print a CPU profile of the last open),
+// SAMTALE_BENCH_PROFILE_OUT (and write it to this file).
 
 import { execFile } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
@@ -102,6 +103,10 @@ it("measures the citizen app against the Rust client", { timeout: 3_600_000 }, a
       const { profile: p } = (await cdp.send("Profiler.stop")) as {
         profile: { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]; samples: number[]; timeDeltas: number[] };
       };
+      // SAMTALE_BENCH_PROFILE_OUT=file.cpuprofile keeps the whole profile
+      // (Chromium's DevTools open it) for callers and inclusive times.
+      const out = process.env.SAMTALE_BENCH_PROFILE_OUT;
+      if (out !== undefined) writeFileSync(out, JSON.stringify(p));
       const self = new Map<number, number>();
       p.samples.forEach((id, k) => self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[k] ?? 0)));
       const byName = new Map<string, number>();

@@ -14,7 +14,15 @@ import { describe, expect, it } from "vitest";
 
 import { toHex } from "../src/protocol/bytes";
 import { AgreementKey, IdentityKey } from "../src/protocol/keys";
-import { ed25519VerifyStrict, hpkeSealSecret, isLowOrderX25519 } from "../src/protocol/primitives";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import {
+  ed25519VerifyStrict,
+  ed25519VerifyStrictAsync,
+  hpkeSealSecret,
+  isLowOrderX25519,
+  smallOrderEncodingsForTests,
+  usesPlatformEd25519,
+} from "../src/protocol/primitives";
 import { Receipt } from "../src/protocol/receipt";
 import {
   craftedReceipts,
@@ -82,6 +90,57 @@ describe("ed25519_edge_cases.json", () => {
 
   it.each(edge.signatures.map((c) => [`${c.name} (${c.why})`, c] as const))("verifies %s as the rule says", (_, c) => {
     expect(ed25519VerifyStrict(hex(c.public_key), hex(c.message), hex(c.signature))).toBe(c.valid);
+  });
+
+  it.each(edge.signatures.map((c) => [`${c.name} (${c.why})`, c] as const))(
+    "verifies %s as the rule says with the platform's Ed25519 too",
+    async (_, c) => {
+      expect(globalThis.crypto?.subtle).toBeDefined();
+      expect(await ed25519VerifyStrictAsync(hex(c.public_key), hex(c.message), hex(c.signature))).toBe(c.valid);
+    },
+  );
+
+  it("uses the platform's Ed25519 here, which alone would accept cases the rule refuses (the control)", async () => {
+    expect(await usesPlatformEd25519()).toBe(true);
+    const subtle = globalThis.crypto.subtle;
+    let differ = 0;
+    for (const c of edge.signatures) {
+      let alone: boolean;
+      try {
+        const key = await subtle.importKey("raw", new Uint8Array(hex(c.public_key)), { name: "Ed25519" }, false, ["verify"]);
+        alone = await subtle.verify({ name: "Ed25519" }, key, new Uint8Array(hex(c.signature)), new Uint8Array(hex(c.message)));
+      } catch {
+        alone = false;
+      }
+      if (alone !== c.valid) differ++;
+    }
+    expect(differ).toBeGreaterThan(0);
+  });
+
+  it("lists exactly the canonical encodings of the small-order points", () => {
+    // The torsion subgroup: a point of order 8 and its multiples.
+    const { Point } = ed25519;
+    const n = Point.CURVE().n;
+    let order8 = null;
+    for (let y = 2n; order8 === null && y < 1000n; y++) {
+      const bytes = new Uint8Array(32);
+      let v = y;
+      for (let i = 0; i < 32; i++, v >>= 8n) bytes[i] = Number(v & 255n);
+      try {
+        const p = Point.fromBytes(bytes, false);
+        const q = p.multiplyUnsafe(n - 1n).add(p); // [L]P: P's torsion part
+        if (!q.is0() && q.double().double().double().is0() && !q.double().double().is0()) order8 = q;
+      } catch {
+        // not on the curve
+      }
+    }
+    if (order8 === null) throw new Error("no point of order 8 found");
+    const all = new Set<string>();
+    let p = Point.ZERO;
+    for (let i = 0; i < 8; i++, p = p.add(order8)) all.add(toHex(p.toBytes()));
+    // y = 0 has two encodings with x's sign bit (x = ±sqrt(-1)); both are
+    // points of order 4, already among the eight.
+    expect([...all].sort()).toEqual([...smallOrderEncodingsForTests].sort());
   });
 
   it.each(edge.receipts.map((c) => [c.name, c] as const))("verifies the receipt of %s as the rule says", (_, c) => {

@@ -149,6 +149,23 @@ export class HeldKeys {
   }
 }
 
+/** Stored messages' envelopes, decoded once per fetch (looking for a
+ *  missing grant and opening both need them). */
+const decodedEnvelopes = new WeakMap<StoredMessage, Envelope | null>();
+
+function decoded(m: StoredMessage): Envelope | null {
+  let envelope = decodedEnvelopes.get(m);
+  if (envelope === undefined) {
+    try {
+      envelope = Envelope.decode(b64Decode(m.envelope));
+    } catch {
+      envelope = null;
+    }
+    decodedEnvelopes.set(m, envelope);
+  }
+  return envelope;
+}
+
 /** An envelope this page opened already: its signer and content. */
 interface Opened {
   envelope: string;
@@ -182,12 +199,8 @@ export async function openMessage(
     const sender = verifySender(ctx, before.signer, BigInt(Math.floor(m.committed_at_ms / 1000)), v);
     return typeof sender === "string" ? { sender: null, body: sender } : { sender, body: before.body };
   }
-  let envelope: Envelope;
-  try {
-    envelope = Envelope.decode(b64Decode(m.envelope));
-  } catch {
-    return { sender: null, body: "the message is malformed" };
-  }
+  const envelope = decoded(m);
+  if (envelope === null) return { sender: null, body: "the message is malformed" };
   if (envelope.threadId !== v.vt.thread) {
     return { sender: null, body: "this message was sealed for another thread: the server replayed it here" };
   }
@@ -413,11 +426,13 @@ export async function threadView(ctx: Context, thread: ThreadId, progress: Progr
   const phase = phases("samtale:open");
   const v = await verifiedWithPins(ctx, thread);
   phase("verify participants");
-  const stored = await fetchMessages(ctx, thread, 0, v.detail.summary.last_seq, v.detail.removed ?? [], progress);
-  phase("fetch messages");
+  const [stored, marks] = await Promise.all([
+    fetchMessages(ctx, thread, 0, v.detail.summary.last_seq, v.detail.removed ?? [], progress),
+    receiptMarks(ctx, thread, v),
+  ]);
+  phase("fetch messages and receipts");
   await syncIfNeeded(ctx, stored);
-  const marks = await receiptMarks(ctx, thread, v);
-  phase("grants and receipts");
+  phase("grants");
   const messages = await shown(ctx, v, stored, marks);
   phase("open and check messages");
   const organisation = addCertifiedNames(ctx, v.devices, new Map()) ?? ctx.keystore.secrets.orgName;
@@ -458,13 +473,11 @@ export async function openDelivered(
 /** Keys granted since the last look (history from before this device). */
 async function syncIfNeeded(ctx: Context, stored: readonly StoredMessage[]): Promise<void> {
   const needs = stored.some((m) => {
-    try {
-      return !Envelope.decode(b64Decode(m.envelope)).recipients.some((r) =>
-        ctx.keystore.secrets.holders.some((k) => k.holder === r.holder && k.epoch === r.epoch),
-      );
-    } catch {
-      return false;
-    }
+    const envelope = decoded(m);
+    return (
+      envelope !== null &&
+      !envelope.recipients.some((r) => ctx.keystore.secrets.holders.some((k) => k.holder === r.holder && k.epoch === r.epoch))
+    );
   });
   if (needs) await syncGrants(ctx);
 }

@@ -11,7 +11,7 @@ import { keyField, ObjectType, Reader, Writer } from "./codec";
 import { DecodeError, OpenError, ProtocolError, SealError } from "./errors";
 import { idFromBytes, idToBytes, type HolderId, type MessageId, type ThreadId } from "./ids";
 import { IdentityKey, sameHolderEpoch, type DeviceKeys, type HolderEpoch, type HolderKeyPair, type HolderPublicKey } from "./keys";
-import { aeadOpen, aeadSeal, Context, hkdfSha256, hpkeOpenSecret, hpkeSealSecret, Info, SEALED_SECRET_LEN, verifyTrailing } from "./primitives";
+import { aeadOpen, aeadSeal, Context, hkdfSha256, hpkeOpenSecret, hpkeSealSecret, Info, SEALED_SECRET_LEN, verifyAsync, verifyTrailing } from "./primitives";
 import { systemEntropy, type Entropy } from "./random";
 import { utf8Encode } from "./utf8";
 
@@ -240,7 +240,15 @@ export class Envelope {
 
   /** As `open`, and also returns the content key, for a journal export. */
   async openDisclosing(delivered: DeliveryContext, holder: HolderKeyPair): Promise<[OpenedMessage, ContentKey]> {
-    this.#checkHeader(delivered);
+    const split = this.encoded.length - SIGNATURE_LEN;
+    const signed = await verifyAsync(
+      this.sender.bytes,
+      Context.envelope,
+      this.encoded.subarray(0, split),
+      this.encoded.subarray(split),
+    );
+    if (!signed) throw OpenError.of("bad_signature");
+    this.#checkContext(delivered);
     const index = this.recipients.findIndex((r) => sameHolderEpoch(r, holder.epoch));
     if (index < 0) throw OpenError.of("not_a_recipient");
     const at = this.headerLength + index * WRAPPED_LEN;
@@ -262,6 +270,10 @@ export class Envelope {
 
   #checkHeader(delivered: DeliveryContext): void {
     if (!this.verifySignature()) throw OpenError.of("bad_signature");
+    this.#checkContext(delivered);
+  }
+
+  #checkContext(delivered: DeliveryContext): void {
     if (this.threadId !== delivered.threadId) throw OpenError.of("wrong_thread");
     if (this.messageId !== delivered.messageId) throw OpenError.of("wrong_message");
   }

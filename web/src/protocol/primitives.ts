@@ -96,7 +96,6 @@ export function ed25519VerifyStrict(publicKey: Uint8Array, message: Uint8Array, 
   } catch {
     return false;
   }
-  if (A.isSmallOrder()) return false;
   const s = leNumber(signature.subarray(32));
   if (s >= L) return false;
   const k = leNumber(sha512(concat(rBytes, publicKey, message))) % L;
@@ -108,6 +107,113 @@ export function ed25519VerifyStrict(publicKey: Uint8Array, message: Uint8Array, 
   // point must not be of small order: that is "R canonical, not of small
   // order" without decoding R (encodings are unique below p).
   return !expected.isSmallOrder() && bytesEqual(expected.toBytes(), rBytes);
+}
+
+/** The canonical encodings of the eight points of small order (the
+ *  torsion subgroup): a signature whose R is one of them is refused, as
+ *  `ed25519VerifyStrict` refuses a computed R of small order. A
+ *  non-canonical encoding of one never equals a computed point's. */
+const SMALL_ORDER_R = new Set([
+  "0100000000000000000000000000000000000000000000000000000000000000",
+  "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+  "0000000000000000000000000000000000000000000000000000000000000000",
+  "0000000000000000000000000000000000000000000000000000000000000080",
+  "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+  "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+  "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+  "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+]);
+
+/** The small-order encodings, for the test that derives them. */
+export const smallOrderEncodingsForTests: ReadonlySet<string> = SMALL_ORDER_R;
+
+type Subtle = typeof globalThis.crypto.subtle;
+let platformEd25519: Promise<Subtle | null> | undefined;
+
+/** The platform's WebCrypto Ed25519, if it has one (Chromium, Firefox,
+ *  Safari and Node do); null otherwise. */
+function platformVerifier(): Promise<Subtle | null> {
+  platformEd25519 ??= (async () => {
+    // The one use of WebCrypto in src/protocol besides HPKE's X25519: the
+    // platform's Ed25519, native and equivalent once the checks below
+    // have decided every case where implementations differ.
+    // eslint-disable-next-line no-restricted-globals -- see above
+    const subtle = globalThis.crypto?.subtle;
+    if (subtle === undefined) return null;
+    try {
+      const base = Point.BASE.toBytes();
+      await subtle.importKey("raw", new Uint8Array(base), { name: "Ed25519" }, false, ["verify"]);
+      return subtle;
+    } catch {
+      return null;
+    }
+  })();
+  return platformEd25519;
+}
+
+/** Whether `ed25519VerifyStrictAsync` uses the platform's Ed25519 here. */
+export async function usesPlatformEd25519(): Promise<boolean> {
+  return (await platformVerifier()) !== null;
+}
+
+/** Imported verification keys by public key, bounded (a thread has few
+ *  signers). Public data only. */
+const verifyKeys = new Map<string, Promise<CryptoKey>>();
+
+/**
+ * The same verdict as `ed25519VerifyStrict`, with the platform's native
+ * Ed25519 for the equation where it has one (several times faster than
+ * big-integer arithmetic in JavaScript). Everything on which Ed25519
+ * implementations differ is decided here first, as `ed25519VerifyStrict`
+ * decides it: A canonical and not of small order, S < L, R not of small
+ * order. What is left to the platform is the cofactorless equation with R
+ * compared as bytes, which WebCrypto's implementations (BoringSSL, NSS,
+ * OpenSSL, CryptoKit) compute alike. The edge-case file runs through this
+ * function too, under Node and in Chromium.
+ */
+export async function ed25519VerifyStrictAsync(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
+  if (publicKey.length !== 32 || signature.length !== 64) return false;
+  const subtle = await platformVerifier();
+  if (subtle === null) return ed25519VerifyStrict(publicKey, message, signature);
+  if (!isValidEd25519PublicKey(publicKey)) return false;
+  if (leNumber(signature.subarray(32)) >= L) return false;
+  if (SMALL_ORDER_R.has(hexOf(signature.subarray(0, 32)))) return false;
+  const id = String.fromCharCode(...publicKey);
+  let key = verifyKeys.get(id);
+  if (key === undefined) {
+    key = subtle.importKey("raw", publicKey.slice(), { name: "Ed25519" }, false, ["verify"]);
+    verifyKeys.set(id, key);
+    if (verifyKeys.size > SIGNER_CACHE) {
+      const oldest = verifyKeys.keys().next().value;
+      if (oldest !== undefined) verifyKeys.delete(oldest);
+    }
+  }
+  try {
+    return await subtle.verify({ name: "Ed25519" }, await key, signature.slice(), message.slice());
+  } catch {
+    verifyKeys.delete(id);
+    return ed25519VerifyStrict(publicKey, message, signature);
+  }
+}
+
+/** As `verify`, with `ed25519VerifyStrictAsync`. */
+export function verifyAsync(
+  publicKey: Uint8Array,
+  context: SignatureContext,
+  message: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
+  return ed25519VerifyStrictAsync(publicKey, signingInput(context, message), signature);
+}
+
+function hexOf(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  return out;
 }
 
 /** Decoded signer keys with their multiplication tables, newest last: a
@@ -125,6 +231,8 @@ function signerPoint(publicKey: Uint8Array): InstanceType<typeof Point> {
     return known;
   }
   const point = Point.fromBytes(publicKey, false);
+  // Only keys that pass are remembered, so the check is made once per key.
+  if (point.isSmallOrder()) throw new Error("small-order key");
   point.precompute(8);
   signers.set(key, point);
   if (signers.size > SIGNER_CACHE) {
@@ -144,12 +252,28 @@ function leNumber(bytes: Uint8Array): bigint {
  *  encoding of a curve point that is not of small order (§2). */
 export function isValidEd25519PublicKey(bytes: Uint8Array): boolean {
   if (bytes.length !== 32) return false;
+  const key = String.fromCharCode(...bytes);
+  const known = checkedKeys.get(key);
+  if (known !== undefined) return known;
+  let valid: boolean;
   try {
-    return !Point.fromBytes(bytes, false).isSmallOrder();
+    valid = !Point.fromBytes(bytes, false).isSmallOrder();
   } catch {
-    return false;
+    valid = false;
   }
+  checkedKeys.set(key, valid);
+  if (checkedKeys.size > CHECKED_KEYS) {
+    const oldest = checkedKeys.keys().next().value;
+    if (oldest !== undefined) checkedKeys.delete(oldest);
+  }
+  return valid;
 }
+
+/** Keys checked already, with the verdict: every envelope names its
+ *  sender's key, and a thread has few senders, so the square root that
+ *  decoding a point takes is computed once per key. Public data only. */
+const checkedKeys = new Map<string, boolean>();
+const CHECKED_KEYS = 256;
 
 /** The X25519 public key of a private key: X25519(sk, 9). */
 export function x25519Public(secret: Uint8Array): Uint8Array {
