@@ -223,14 +223,28 @@ export async function finish(
         throw new RootMismatch(orgFingerprint(root));
       }
     }
-    const bytes = device.toKeystoreBytes();
-    const secrets: Secrets = {
+    const secrets = newSecrets(pair, me, device, pending.fingerprintConfirmed);
+    const keystore = await Keystore.create(backing, marker, secrets, pin);
+    await clearPending(backing);
+    return keystore;
+  } finally {
+    device.wipe();
+  }
+}
+
+/** A new device's keystore contents after sign-up: its account, the
+ *  organisation as `/v1/me` gives it (checked against the letter by the
+ *  caller), its keys and its first tokens. */
+export function newSecrets(pair: TokenPair, me: AccountInfo, device: DeviceKeys, rootChecked: boolean): Secrets {
+  const bytes = device.toKeystoreBytes();
+  try {
+    return {
       accountId: pair.account_id,
       deviceId: pair.device_id,
       orgId: me.org_id,
       orgName: me.organisation_name,
       rootPublicKey: me.root_public_key,
-      rootChecked: pending.fingerprintConfirmed,
+      rootChecked,
       displayName: me.display_name,
       identitySeed: b64Encode(bytes.subarray(0, 32)),
       agreementSecret: b64Encode(bytes.subarray(32)),
@@ -240,11 +254,7 @@ export async function finish(
       accessExpires: Math.floor(Date.now() / 1000) + pair.expires_in,
       pins: {},
     };
-    wipe(bytes);
-    const keystore = await Keystore.create(backing, marker, secrets, pin);
-    await clearPending(backing);
-    return keystore;
   } finally {
-    device.wipe();
+    wipe(bytes);
   }
 }

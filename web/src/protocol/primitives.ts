@@ -11,7 +11,7 @@ import { ed25519, x25519 } from "@noble/curves/ed25519.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256, sha512 } from "@noble/hashes/sha2.js";
 
-import { bytesEqual, concat } from "./bytes";
+import { bytesEqual, concat, toHex } from "./bytes";
 import { utf8Encode } from "./utf8";
 
 /** Signature contexts: every signature is over `context || 0x00 || object`. */
@@ -181,7 +181,7 @@ export async function ed25519VerifyStrictAsync(
   if (subtle === null) return ed25519VerifyStrict(publicKey, message, signature);
   if (!isValidEd25519PublicKey(publicKey)) return false;
   if (leNumber(signature.subarray(32)) >= L) return false;
-  if (SMALL_ORDER_R.has(hexOf(signature.subarray(0, 32)))) return false;
+  if (SMALL_ORDER_R.has(toHex(signature.subarray(0, 32)))) return false;
   const id = String.fromCharCode(...publicKey);
   let key = verifyKeys.get(id);
   if (key === undefined) {
@@ -208,12 +208,6 @@ export function verifyAsync(
   signature: Uint8Array,
 ): Promise<boolean> {
   return ed25519VerifyStrictAsync(publicKey, signingInput(context, message), signature);
-}
-
-function hexOf(bytes: Uint8Array): string {
-  let out = "";
-  for (const b of bytes) out += b.toString(16).padStart(2, "0");
-  return out;
 }
 
 /** Decoded signer keys with their multiplication tables, newest last: a

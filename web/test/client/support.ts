@@ -9,11 +9,12 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
-import { b64Decode, b64Encode, DeviceKeys, OrgRootPublicKey, orgFingerprint, fingerprintsMatch } from "../../src/protocol";
+import { b64Decode, DeviceKeys, OrgRootPublicKey, orgFingerprint, fingerprintsMatch } from "../../src/protocol";
+import { newSecrets } from "../../src/client/join";
 import type { AccountInfo, ConsentText, TokenPair } from "../../src/protocol/rest";
 import { Api } from "../../src/client/api";
 import { contextOf, type Context } from "../../src/client/context";
-import { Keystore, memoryBacking, type MarkerStore, type Secrets } from "../../src/client/keystore";
+import { Keystore, memoryBacking, type MarkerStore } from "../../src/client/keystore";
 import { Relay, wsUrl, type WebSocketFactory } from "../../src/client/relay";
 import { Tokens } from "../../src/client/tokens";
 import { CLI_BIN, SERVER_BIN, type Server } from "../../e2e/harness";
@@ -68,24 +69,7 @@ export async function signUpForTest(url: string, code: string, letterFingerprint
   const me = await probe.get<AccountInfo>("/v1/me");
   const root = OrgRootPublicKey.fromBytes(b64Decode(me.root_public_key));
   if (!fingerprintsMatch(letterFingerprint, orgFingerprint(root))) throw new Error("the organisation is not the letter's");
-  const bytes = device.toKeystoreBytes();
-  const secrets: Secrets = {
-    accountId: pair.account_id,
-    deviceId: pair.device_id,
-    orgId: me.org_id,
-    orgName: me.organisation_name,
-    rootPublicKey: me.root_public_key,
-    rootChecked: true,
-    displayName: me.display_name,
-    identitySeed: b64Encode(bytes.subarray(0, 32)),
-    agreementSecret: b64Encode(bytes.subarray(32)),
-    holders: [],
-    refreshToken: pair.refresh_token,
-    accessToken: pair.access_token,
-    accessExpires: Math.floor(Date.now() / 1000) + pair.expires_in,
-    pins: {},
-  };
-  bytes.fill(0);
+  const secrets = newSecrets(pair, me, device, true);
   device.wipe();
   const keystore = await Keystore.create(memoryBacking(), memoryMarker(), secrets);
   const tokens = new Tokens(keystore, new Api(null, url));
