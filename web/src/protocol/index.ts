@@ -44,6 +44,7 @@ export {
   SealError,
 } from "./errors";
 export { Grant, GRANT_LEN, GRANT_VERSION } from "./grant";
+export { CATEGORIES, Minimiser, scan, type Category, type Finding } from "./minimise";
 export { HOLDER_KEY_RECORD_LEN, HOLDER_KEY_VERSION, HolderKeyRecord } from "./holderKey";
 export {
   IdError,
