@@ -462,6 +462,27 @@ async fn the_whole_story_with_the_real_binary() {
         history["messages"][1]["body"]["text"],
         "Tak! Jeg kommer torsdag."
     );
+    // Karl has signed nothing the thread rests on (no key, no participant
+    // record): his message is still verified by Maja's client, against his
+    // own signed device list.
+    cli.run(
+        "karl",
+        &["send", short, "Hej Maja, jeg er Karl fra teamet."],
+    )
+    .await
+    .ok();
+    let seen = cli
+        .run("maja", &["--json", "show", short])
+        .await
+        .ok()
+        .json();
+    let karls = seen["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["body"]["text"] == "Hej Maja, jeg er Karl fra teamet.")
+        .unwrap_or_else(|| panic!("Karl's message is not shown verified: {seen}"));
+    assert_eq!(karls["sender"]["badge"]["kind"], "certified", "{karls}");
 
     // A lost laptop: Mette's second device is revoked from her desk.
     cli.run("mette-laptop", &["login", "--username", "mette"])
@@ -516,7 +537,7 @@ async fn the_whole_story_with_the_real_binary() {
         .await
         .ok()
         .json();
-    assert_eq!(after["messages"][2]["body"]["text"], "Ses torsdag.");
+    assert_eq!(after["messages"][3]["body"]["text"], "Ses torsdag.");
 
     // Maja's tablet: a new invitation reaches the same account; she
     // approves it on her phone by its fingerprint, the phone grants it her

@@ -263,7 +263,7 @@ impl Session {
     }
 
     /// Loads the device lists of the staff accounts these certificates name.
-    async fn load_staff_for<'a>(
+    pub(crate) async fn load_staff_for<'a>(
         &mut self,
         dir: &mut Directory,
         pins: &mut Pins,

@@ -360,6 +360,17 @@ impl Session {
         let teams = self.team_names(&devices).await?;
         let mut dir = self.directory();
         let vt = self.verified_thread(&mut dir, pins, &detail).await?;
+        // A staff sender is checked against their own signed device list:
+        // load the lists of the staff whose certified devices the thread
+        // lists, also of colleagues who never signed a record the thread
+        // rests on (one who only writes messages, say).
+        let certificates: Vec<DeviceCertificate> = devices
+            .iter()
+            .filter_map(|d| d.certificate.as_deref())
+            .filter_map(|c| DeviceCertificate::decode(c).ok())
+            .collect();
+        self.load_staff_for(&mut dir, pins, certificates.iter())
+            .await?;
         Ok(Verified {
             detail,
             devices,

@@ -33,7 +33,16 @@ import type {
 import { ClientError, get, type Context } from "./context";
 import { heldKey, syncGrants } from "./keys";
 import type { Banner, Sender, ShownMessage, ThreadRow, ThreadView } from "./model";
-import { checkSender, directory, pinsForWork, savePins, verifiedThread, type Pins, type VerifiedThread } from "./trust";
+import {
+  checkSender,
+  directory,
+  loadStaffFor,
+  pinsForWork,
+  savePins,
+  verifiedThread,
+  type Pins,
+  type VerifiedThread,
+} from "./trust";
 
 /** Progress of long work, for progress bars. */
 export type Tick =
@@ -95,6 +104,19 @@ export async function verified(ctx: Context, thread: ThreadId, pins: Pins): Prom
   addCertifiedNames(ctx, devices, teams);
   const dir = directory(ctx);
   const vt = await verifiedThread(ctx, dir, pins, detail);
+  // A staff sender is checked against their own signed device list: load
+  // the lists of the staff whose certified devices the thread lists, also
+  // of colleagues who never signed a record the thread rests on.
+  const certificates: DeviceCertificate[] = [];
+  for (const d of devices) {
+    if (d.certificate === undefined || d.certificate === null) continue;
+    try {
+      certificates.push(DeviceCertificate.decode(b64Decode(d.certificate)));
+    } catch {
+      // Malformed: that sender stays unverified.
+    }
+  }
+  await loadStaffFor(ctx, dir, pins, certificates);
   return { detail, devices, teams, dir, vt };
 }
 
