@@ -21,7 +21,7 @@ import { b64Encode } from "../protocol";
 import { ClientError, del, get, post, type Context } from "./context";
 import { parseDeviceKeys, upkeep, type UpkeepReport } from "./keys";
 import type { OwnDevice, PendingDevice } from "./model";
-import { directory, loadCitizen, ownCitizenList, pinsForWork, refuse, savePins, type OwnListing } from "./trust";
+import { directory, loadCitizen, loadStaff, ownCitizenList, pinsForWork, refuse, savePins, type OwnListing } from "./trust";
 
 export type { PendingDevice };
 
@@ -59,12 +59,16 @@ export async function deviceStanding(ctx: Context): Promise<OwnListing> {
 export async function ownDevices(ctx: Context): Promise<OwnDevice[]> {
   const dir = directory(ctx);
   const { before, pins } = pinsForWork(ctx);
+  // A staff account's list is signed by the organisation (certified
+  // devices); a citizen's by their own devices.
+  const staff = ctx.keystore.secrets.kind === "staff";
   try {
-    await loadCitizen(ctx, dir, pins, ctx.accountId);
+    if (staff) await loadStaff(ctx, dir, pins, ctx.accountId);
+    else await loadCitizen(ctx, dir, pins, ctx.accountId);
   } finally {
     await savePins(ctx, before, pins);
   }
-  const listed = dir.citizenDevices(ctx.accountId) ?? [];
+  const listed = (staff ? dir.staffDevices(ctx.accountId) : dir.citizenDevices(ctx.accountId)) ?? [];
   const own = await get<DeviceInfo[]>(ctx, "/v1/devices");
   return own.map((d) => {
     const keys = parseDeviceKeys(d.keys);
@@ -140,6 +144,12 @@ export async function removeDevice(ctx: Context, device: DeviceId): Promise<void
   const own = await get<DeviceInfo[]>(ctx, "/v1/devices");
   const target = own.find((d) => d.device_id === device);
   if (target === undefined) throw ClientError.refused(`${device} is not one of your devices`);
+  // Staff: the server revokes it; the organisation's signed list follows
+  // from an admin.
+  if (ctx.keystore.secrets.kind === "staff") {
+    await del<undefined>(ctx, `/v1/devices/${device}`);
+    return;
+  }
   const dir = directory(ctx);
   const { before, pins } = pinsForWork(ctx);
   try {

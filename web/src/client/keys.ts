@@ -8,6 +8,9 @@
 import {
   AgreementKey,
   b64Decode,
+  DeviceCertificate,
+  hasRole,
+  Roles,
   b64Encode,
   deviceFingerprint,
   Grant,
@@ -28,10 +31,12 @@ import {
   type HolderKind,
   type HolderOwner,
   type HolderPublicKey,
+  type CertificateBody,
   type OrgId,
   type TeamId,
 } from "../protocol";
 import type {
+  DeviceInfo,
   DevicePublicKeysJson,
   EntitledDevice,
   EntitledDevices,
@@ -46,6 +51,8 @@ import {
   directory,
   firstDeviceRecord,
   loadHolderContext,
+  loadStaff,
+  loadTeam,
   ownCitizenList,
   pinsForWork,
   refuse,
@@ -323,18 +330,19 @@ export async function maintainHolder(
     if (again === null) throw ClientError.refused("the rotated key cannot be found");
     verified = again.verified;
   }
-  await grantMissing(ctx, dir, owner, verified, report);
+  await grantMissing(ctx, dir, pins, owner, verified, report);
 }
 
 /** The keys a device the server lists as entitled may be granted, decided by
  *  signed membership: the keys to seal to (from the signed device list,
  *  never the server's copy), or why not. */
-export function grantTarget(
+export async function grantTarget(
   ctx: Context,
   dir: Directory,
+  pins: Pins,
   owner: HolderOwner,
   device: EntitledDevice,
-): DevicePublicKeys | string {
+): Promise<DevicePublicKeys | string> {
   if (device.device_id === ctx.deviceId) {
     const mine = ctx.device.public;
     const listed = parseDeviceKeys(device.keys);
@@ -343,7 +351,7 @@ export function grantTarget(
     }
     return mine;
   }
-  if (owner.kind !== "citizen") return "this app grants only its own account's citizen key";
+  if (owner.kind !== "citizen") return staffGrantTarget(ctx, dir, pins, owner, device);
   const listed = dir.citizenDevices(owner.account) ?? [];
   const keys = parseDeviceKeys(device.keys);
   const signed = keys === null ? undefined : listed.find((l) => sameDeviceKeys(l, keys));
@@ -354,11 +362,52 @@ export function grantTarget(
   return "it is not in your signed device list: compare its fingerprint with the new device's screen, then approve it";
 }
 
+/** A staff device may be granted a team's (or the archive's) key when the
+ *  organisation root certified it, it is in its owner's signed device list,
+ *  and — for a team — its owner is in the team's signed member list now
+ *  (for the archive: it holds the record clerk or admin role). */
+async function staffGrantTarget(
+  ctx: Context,
+  dir: Directory,
+  pins: Pins,
+  owner: HolderOwner,
+  device: EntitledDevice,
+): Promise<DevicePublicKeys | string> {
+  if (device.certificate === undefined || device.certificate === null) {
+    return "not certified by the organisation yet (ask an admin to certify it)";
+  }
+  let cert: DeviceCertificate;
+  try {
+    cert = DeviceCertificate.decode(b64Decode(device.certificate));
+  } catch {
+    throw refuse("a device certificate from the server is malformed");
+  }
+  const claimed = cert.bodyUnverified;
+  const keys = parseDeviceKeys(device.keys);
+  if (claimed.staffId !== device.account_id || keys === null || !sameDeviceKeys(claimed.device, keys)) {
+    return "its certificate is for another device or account";
+  }
+  await loadStaff(ctx, dir, pins, device.account_id);
+  const body = dir.certifiedAt(keys.identity, cert, ctx.now());
+  if (typeof body === "string") return body;
+  if (!(dir.staffDevices(device.account_id) ?? []).some((d) => sameDeviceKeys(d, keys))) {
+    return "it is not in its owner's signed device list";
+  }
+  if (owner.kind === "team") {
+    if (!hasRole(body.roles, Roles.staff)) return `its certificate has no staff role for team ${owner.team}`;
+    if (!dir.teamMemberNow(owner.team, device.account_id)) return "its owner is not in the team's signed member list";
+  } else if (!hasRole(body.roles, Roles.recordClerk) && !hasRole(body.roles, Roles.admin)) {
+    return "its certificate gives it no archive role (record clerk or admin)";
+  }
+  return body.device;
+}
+
 /** Grants the epochs of a verified holder this device holds to the entitled
  *  devices that lack them. */
 export async function grantMissing(
   ctx: Context,
   dir: Directory,
+  pins: Pins,
   owner: HolderOwner,
   holder: VerifiedHolder,
   report: UpkeepReport,
@@ -367,7 +416,7 @@ export async function grantMissing(
   const grants: { grant: string }[] = [];
   for (const d of entitled.devices) {
     if (d.missing_epochs.length === 0) continue;
-    const keys = grantTarget(ctx, dir, owner, d);
+    const keys = await grantTarget(ctx, dir, pins, owner, d);
     if (typeof keys === "string") {
       report.skipped.push(`device ${d.device_id}: ${keys}`);
       continue;
@@ -391,24 +440,77 @@ export async function grantMissing(
   }
 }
 
-/** One round of key upkeep for this citizen: open new grants, keep this
- *  device in the signed device list (the first device signs itself in),
- *  keep the citizen key, and grant it to the approved devices. */
+/** One round of key upkeep: open new grants; a citizen keeps this device in
+ *  the signed device list (the first device signs itself in), keeps the
+ *  citizen key and grants it to the approved devices; staff keep their
+ *  teams' keys and grant them to their colleagues' certified devices. */
 export async function upkeep(ctx: Context, rotate = false): Promise<UpkeepReport> {
   const report = emptyReport();
   await openGrants(ctx, report);
   const info = await me(ctx);
-  if (info.kind !== "citizen") {
-    throw ClientError.refused("this app is for citizens; staff use the samtale program");
-  }
   const dir = directory(ctx);
   const { before, pins } = pinsForWork(ctx);
   try {
-    await upkeepIn(ctx, dir, pins, rotate, report);
+    if (info.kind === "staff") await staffUpkeepIn(ctx, dir, pins, info.roles, info.teams, rotate, report);
+    else await upkeepIn(ctx, dir, pins, rotate, report);
   } finally {
     await savePins(ctx, before, pins);
   }
   return report;
+}
+
+/** This staff device's certificate, if it verifies now and the device is in
+ *  its account's signed device list. */
+export async function ownCertificate(ctx: Context, dir: Directory, pins: Pins): Promise<CertificateBody | null> {
+  const own = await get<DeviceInfo[]>(ctx, "/v1/devices");
+  const raw = own.find((d) => d.device_id === ctx.deviceId)?.certificate;
+  if (raw === undefined || raw === null) return null;
+  let cert: DeviceCertificate;
+  try {
+    cert = DeviceCertificate.decode(b64Decode(raw));
+  } catch {
+    throw refuse("this device's certificate from the server is malformed");
+  }
+  await loadStaff(ctx, dir, pins, ctx.accountId);
+  const mine = ctx.device.public;
+  const body = dir.certifiedAt(mine.identity, cert, ctx.now());
+  if (typeof body === "string" || !sameDeviceKeys(body.device, mine) || body.staffId !== ctx.accountId) return null;
+  return body;
+}
+
+async function staffUpkeepIn(
+  ctx: Context,
+  dir: Directory,
+  pins: Pins,
+  roles: readonly string[],
+  teams: readonly TeamId[],
+  rotate: boolean,
+  report: UpkeepReport,
+): Promise<void> {
+  // Others trust a team key only when its publisher's device was certified
+  // when it signed it: wait for the certificate.
+  const certified = (await ownCertificate(ctx, dir, pins)) !== null;
+  if (!certified) {
+    report.skipped.push(
+      `this device's team keys: it is not certified yet (an admin compares the fingerprint ${deviceFingerprint(ctx.device.public.identity)} and certifies it)`,
+    );
+    return;
+  }
+  if (roles.includes("staff")) {
+    for (const team of teams) {
+      await loadTeam(ctx, dir, pins, team);
+      if (!dir.teamMemberNow(team, ctx.accountId)) {
+        report.skipped.push(`team ${team}: you are not in its signed member list (an admin adds you to the team)`);
+        continue;
+      }
+      await maintainHolder(ctx, dir, pins, { kind: "team", team }, rotate, report);
+    }
+  }
+  // Admins and clerks who hold the archive key pass it on.
+  const archive = await verifiedHolderOf(ctx, dir, pins, { kind: "archive" });
+  if (archive !== null && ctx.keystore.secrets.holders.some((k) => k.holder === archive.verified.holder)) {
+    await grantMissing(ctx, dir, pins, { kind: "archive" }, archive.verified, report);
+  }
 }
 
 async function upkeepIn(ctx: Context, dir: Directory, pins: Pins, rotate: boolean, report: UpkeepReport): Promise<void> {

@@ -18,6 +18,8 @@
 // so a store the browser evicted is told apart from one never made, and the
 // app says so instead of silently becoming a new device.
 
+import { b64Decode } from "../protocol";
+
 export const SCHEMA = 1;
 const PBKDF2_ITERATIONS = 600_000;
 const MARKER = "samtale.keystore";
@@ -59,6 +61,10 @@ export interface Secrets {
   /** Whether the person compared the root fingerprint with their letter. */
   rootChecked: boolean;
   displayName: string;
+  /** Staff or citizen (keystores made before staff could sign in here are
+   *  citizens'); a staff member's user name. */
+  kind?: "staff" | "citizen";
+  username?: string;
   /** Device keys: Ed25519 seed and X25519 secret, base64url. */
   identitySeed: string;
   agreementSecret: string;
@@ -325,6 +331,49 @@ export class Keystore {
 
   get secrets(): Readonly<Secrets> {
     return this.current;
+  }
+
+  /** A record of this device's own besides the secrets (the search index),
+   *  encrypted under a key derived from the device's identity seed: it opens
+   *  only once the keystore is open (after the PIN, if there is one), and
+   *  the associated data binds it to its purpose, account and device. */
+  async saveRecord(id: string, value: unknown): Promise<void> {
+    const key = await this.recordKey(id);
+    const iv = random(12);
+    const ad = te.encode(`samtale-web-record/1|${id}|${this.current.accountId}|${this.current.deviceId}`);
+    const ciphertext = await encrypt(key, iv, te.encode(JSON.stringify(value)), ad);
+    await this.backing.put(`record:${id}`, { iv, ciphertext });
+  }
+
+  /** Opens a record `saveRecord` wrote; null if there is none or it does not
+   *  open (written for another device or account, or changed). */
+  async loadRecord<T>(id: string): Promise<T | null> {
+    const record = (await this.backing.get(`record:${id}`)) as { iv?: unknown; ciphertext?: unknown } | undefined;
+    if (record === undefined || !(record.iv instanceof Uint8Array) || !(record.ciphertext instanceof Uint8Array)) return null;
+    const ad = te.encode(`samtale-web-record/1|${id}|${this.current.accountId}|${this.current.deviceId}`);
+    const plain = await decrypt(await this.recordKey(id), record.iv as Bytes, record.ciphertext as Bytes, ad);
+    if (plain === null) return null;
+    try {
+      return JSON.parse(td.decode(plain)) as T;
+    } catch {
+      return null;
+    }
+  }
+
+  private async recordKey(id: string): Promise<CryptoKey> {
+    const seed = b64Decode(this.current.identitySeed) as Bytes;
+    try {
+      const base = await crypto.subtle.importKey("raw", seed, "HKDF", false, ["deriveKey"]);
+      return await crypto.subtle.deriveKey(
+        { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: te.encode(`samtale-web-record-key/1|${id}`) },
+        base,
+        { name: "AES-GCM", length: 256 },
+        false,
+        ["encrypt", "decrypt"],
+      );
+    } finally {
+      seed.fill(0);
+    }
   }
 
   get hasPin(): boolean {

@@ -24,6 +24,7 @@ import type { AttachmentStored, MessagePage } from "../protocol/rest";
 import { ClientError, download, get, updateSecrets, upload, type Context } from "./context";
 import { RelayError, type Relay } from "./relay";
 import { HeldKeys, names, openMessage, verified, verifiedWithPins, type Progress } from "./threads";
+import { ownCertificate } from "./keys";
 import { ownCitizenList, pinsForWork, savePins, sealTargets, type Pins } from "./trust";
 
 /** The largest file one message may carry (the server's default). */
@@ -106,11 +107,21 @@ async function recipientsIn(ctx: Context, thread: ThreadId, pins: Pins): Promise
       `${withdrawn.display_name} has withdrawn consent; nothing more can be sent in Samtale. Use letter or digital post`,
     );
   }
-  const listing = await ownCitizenList(ctx, v.dir, pins);
-  if (listing.kind !== "listed") {
-    throw ClientError.refused(
-      `this device is not approved yet, so others could not trust what it sends: on your other device, approve the device with the fingerprint ${deviceFingerprint(ctx.device.public.identity)}`,
-    );
+  if (ctx.keystore.secrets.kind === "staff") {
+    // Others trust a staff device's messages only with the root's
+    // certificate: without it nothing is sent.
+    if ((await ownCertificate(ctx, v.dir, pins)) === null) {
+      throw ClientError.refused(
+        `this device is not certified yet, so others could not trust what it sends: an admin compares the fingerprint ${deviceFingerprint(ctx.device.public.identity)} and certifies it`,
+      );
+    }
+  } else {
+    const listing = await ownCitizenList(ctx, v.dir, pins);
+    if (listing.kind !== "listed") {
+      throw ClientError.refused(
+        `this device is not approved yet, so others could not trust what it sends: on your other device, approve the device with the fingerprint ${deviceFingerprint(ctx.device.public.identity)}`,
+      );
+    }
   }
   return sealTargets(ctx, v.dir, pins, v.vt, v.detail, names(v));
 }

@@ -17,6 +17,8 @@ import { href, navigate, useRoute } from "./router";
 import { Safety } from "./Safety";
 import { AppSession } from "./session";
 import { Settings } from "./Settings";
+import { Inbox, NewThread, StaffLogin, useNotices } from "./Staff";
+import { Invite } from "./Invite";
 import { ChoosePin, Evicted, Failure, Start, Unlock, WaitingForApproval } from "./Start";
 import { Threads } from "./Threads";
 
@@ -29,7 +31,7 @@ type Phase =
   | { name: "choose-pin"; keystore: Keystore }
   | { name: "waiting"; session: AppSession }
   | { name: "ready"; session: AppSession }
-  | { name: "ended"; why: "withdrawn" | "logout" | "session" }
+  | { name: "ended"; why: "withdrawn" | "logout" | "session"; staff?: boolean; code?: string }
   | { name: "failed"; message: string };
 
 export interface Platform {
@@ -73,6 +75,8 @@ function Shell(props: { platform: Platform }) {
   const api = useMemo(() => new Api(), []);
   const [phase, setPhase] = useState<Phase>({ name: "loading" });
   const [status, setStatus] = useState<RelayStatus>("connecting");
+  // Staff: whether this device is certified (until then: read, not send).
+  const [certified, setCertified] = useState(true);
 
   const ready = async (keystore: Keystore, choosePin: boolean): Promise<void> => {
     if (choosePin && !keystore.hasPin) {
@@ -81,7 +85,12 @@ function Shell(props: { platform: Platform }) {
     }
     const session = AppSession.start(keystore, platform.backing, platform.marker);
     session.relay.on("status", setStatus);
-    session.relay.on("ended", () => setPhase({ name: "ended", why: "session" }));
+    session.relay.on("ended", (e) =>
+      setPhase({ name: "ended", why: "session", staff: session.isStaff, code: e.code }),
+    );
+    if (session.isStaff) {
+      setCertified(await session.checkCertified().catch(() => false));
+    }
     try {
       await session.upkeep();
     } catch (e) {
@@ -91,9 +100,9 @@ function Shell(props: { platform: Platform }) {
       }
       // Offline, say: the app still opens with what the keystore holds.
     }
-    const approved = await session.approved().catch(() => true);
+    const approved = session.isStaff || (await session.approved().catch(() => true));
     setPhase(approved ? { name: "ready", session } : { name: "waiting", session });
-    if (route.name === "start" || route.name === "join" || route.name === "login") navigate({ name: "threads" }, true);
+    if (["start", "join", "login", "staff-login"].includes(route.name)) navigate({ name: "threads" }, true);
   };
 
   const boot = async (): Promise<void> => {
@@ -150,6 +159,26 @@ function Shell(props: { platform: Platform }) {
     return () => clearInterval(timer);
   }, [phase]);
 
+  // A staff device waits for an admin's certificate: looked for every few
+  // seconds; once there, key upkeep makes or receives the team keys.
+  useEffect(() => {
+    if (phase.name !== "ready" || !phase.session.isStaff || certified) return;
+    const session = phase.session;
+    const timer = setInterval(() => {
+      void session
+        .checkCertified()
+        .then(async (ok) => {
+          if (!ok) return;
+          await session.upkeep().catch(() => undefined);
+          setCertified(true);
+        })
+        .catch(() => undefined);
+    }, 3000);
+    return () => clearInterval(timer);
+  }, [phase, certified]);
+
+  useNotices(phase.name === "ready" && phase.session.isStaff ? phase.session : null);
+
   let body;
   switch (phase.name) {
     case "loading":
@@ -195,8 +224,27 @@ function Shell(props: { platform: Platform }) {
       body = (
         <Screen title={t("app.name")}>
           <p class="notice warn" role="alert">
-            {phase.why === "withdrawn" ? t("chat.consent.withdrawn") : t("login.text")}
+            {phase.why === "withdrawn"
+              ? t("chat.consent.withdrawn")
+              : phase.staff === true
+                ? t(phase.code === "device_revoked" ? "staff.ended.revoked" : "staff.ended.session")
+                : t("login.text")}
           </p>
+          {phase.staff === true && (
+            <div class="actions">
+              <button
+                type="button"
+                onClick={() => {
+                  void Keystore.destroy(platform.backing, platform.marker).then(() => {
+                    setPhase({ name: "none" });
+                    navigate({ name: "staff-login" });
+                  });
+                }}
+              >
+                {t("staff.login.button")}
+              </button>
+            </div>
+          )}
         </Screen>
       );
       break;
@@ -212,6 +260,14 @@ function Shell(props: { platform: Platform }) {
           />
         ) : route.name === "login" ? (
           <Login api={api} backing={platform.backing} />
+        ) : route.name === "staff-login" ? (
+          <StaffLogin
+            api={api}
+            backing={platform.backing}
+            marker={platform.marker}
+            label={deviceLabel(platform.userAgent)}
+            onDone={(keystore) => void ready(keystore, true)}
+          />
         ) : (
           <Start />
         );
@@ -223,11 +279,17 @@ function Shell(props: { platform: Platform }) {
       const session = phase.session;
       body =
         route.name === "thread" ? (
-          <Conversation session={session} thread={route.id as ThreadId} />
+          <Conversation session={session} thread={route.id as ThreadId} certified={certified} />
         ) : route.name === "safety" ? (
           <Safety session={session} thread={route.id as ThreadId} />
         ) : route.name === "settings" ? (
           <Settings session={session} onEnded={(why) => setPhase({ name: "ended", why })} />
+        ) : session.isStaff && route.name === "new-thread" ? (
+          <NewThread session={session} />
+        ) : session.isStaff && route.name === "invite" ? (
+          <Invite session={session} certified={certified} />
+        ) : session.isStaff ? (
+          <Inbox session={session} certified={certified} />
         ) : (
           <Threads session={session} />
         );
@@ -262,8 +324,20 @@ function Shell(props: { platform: Platform }) {
                 navigate({ name: "threads" });
               }}
             >
-              {t("threads.title")}
+              {phase.session.isStaff ? t("inbox.title") : t("threads.title")}
             </a>
+            {phase.session.isStaff && (
+              <a
+                href={href({ name: "invite" })}
+                aria-current={route.name === "invite" ? "page" : undefined}
+                onClick={(e) => {
+                  e.preventDefault();
+                  navigate({ name: "invite" });
+                }}
+              >
+                {t("invite.nav")}
+              </a>
+            )}
             <a
               href={href({ name: "settings" })}
               aria-current={route.name === "settings" ? "page" : undefined}

@@ -3,8 +3,10 @@
 // is shown; a message that fails is shown as failed, never as text. The
 // municipality's record (the archive participant) is disclosed at the top.
 
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { ThreadId } from "../protocol";
+import type { Finding } from "../protocol/minimise";
+import { minimiserFor } from "../client/staff";
 import type { Banner, OutgoingMessage, ShownMessage, ThreadView } from "../client/model";
 import { fetchAttachment, markRead, type OutgoingFile } from "../client/send";
 import { formatTime } from "../i18n";
@@ -13,11 +15,12 @@ import { ErrorText, Progress, Screen } from "./parts";
 import { problemText } from "./problems";
 import { href, navigate } from "./router";
 import type { AppSession } from "./session";
+import { AddParticipant, CitizenNotices, MinimisedTextarea } from "./Staff";
 
 /** Messages shown at first, and added by "show earlier". */
 const WINDOW = 200;
 
-export function Conversation(props: { session: AppSession; thread: ThreadId }) {
+export function Conversation(props: { session: AppSession; thread: ThreadId; certified?: boolean }) {
   const { t } = useI18n();
   const { session, thread } = props;
   const [view, setView] = useState<ThreadView | null>(null);
@@ -26,6 +29,8 @@ export function Conversation(props: { session: AppSession; thread: ThreadId }) {
   // How many of the newest messages are on the page: a long thread is
   // shown a window at a time, so it stays quick on a phone.
   const [shown, setShown] = useState(WINDOW);
+  // Bumped to open the thread again (after a participant was added).
+  const [reload, setReload] = useState(0);
 
   useEffect(() => {
     let alive = true;
@@ -55,7 +60,7 @@ export function Conversation(props: { session: AppSession; thread: ThreadId }) {
       stop();
       stopOut();
     };
-  }, [session, thread]);
+  }, [session, thread, reload]);
 
   const team = view?.row.team ?? session.organisation;
   const withdrawn = view?.banners.some((b) => b.kind === "consent_withdrawn") ?? false;
@@ -86,6 +91,13 @@ export function Conversation(props: { session: AppSession; thread: ThreadId }) {
       <div class="notice">
         <p>{t("chat.archive")}</p>
       </div>
+      {session.isStaff && view !== null && (
+        <>
+          <p class="meta">{t("thread.participants", { names: view.row.participants.map((p) => p.name).join(", ") })}</p>
+          <CitizenNotices row={view.row} />
+          {props.certified !== false && <AddParticipant session={session} row={view.row} onAdded={() => setReload((n) => n + 1)} />}
+        </>
+      )}
       {view?.banners.map((b, i) => <BannerNote key={i} banner={b} />)}
       <ErrorText message={error} />
       {view === null && error === null && <p aria-busy="true">…</p>}
@@ -119,7 +131,13 @@ export function Conversation(props: { session: AppSession; thread: ThreadId }) {
         </ol>
         </div>
       )}
-      {withdrawn ? <p class="notice warn">{t("chat.consent.withdrawn")}</p> : <Composer session={session} thread={thread} />}
+      {withdrawn ? (
+        session.isStaff ? null : <p class="notice warn">{t("chat.consent.withdrawn")}</p>
+      ) : session.isStaff && props.certified === false ? (
+        <p class="notice warn">{t("chat.uncertified")}</p>
+      ) : (
+        <Composer session={session} thread={thread} people={session.isStaff ? (view?.row.participants ?? []) : null} />
+      )}
     </Screen>
   );
 }
@@ -148,7 +166,7 @@ function BannerNote(props: { banner: Banner }) {
 function Message(props: { m: ShownMessage; session: AppSession; thread: ThreadId }) {
   const { t, language } = useI18n();
   const { m } = props;
-  const mine = m.sender?.me === true;
+  const mine = m.sender?.me === true || (m.sender?.kind === "staff" && m.sender.accountId === props.session.ctx.accountId);
   if (m.body.status === "failed" || m.sender === null) {
     return (
       <li class="message failed">
@@ -250,15 +268,23 @@ function Attachment(props: {
   );
 }
 
-function Composer(props: { session: AppSession; thread: ThreadId }) {
+/** The composer; for staff (`people` given: the thread's citizens) the text
+ *  is checked for personal data as it is typed, and a message with findings
+ *  is sent only after the writer confirms it must be written. */
+function Composer(props: { session: AppSession; thread: ThreadId; people: readonly { name: string }[] | null }) {
   const { t } = useI18n();
   const [text, setText] = useState("");
+  const [findings, setFindings] = useState<readonly Finding[]>([]);
+  const [force, setForce] = useState(false);
+  const names = props.people?.map((p) => p.name).join("\n") ?? null;
+  const minimiser = useMemo(() => (props.people === null ? null : minimiserFor(props.people)), [names]);
+  const held = minimiser !== null && findings.length > 0 && !force;
   const [files, setFiles] = useState<File[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const input = useRef<HTMLInputElement>(null);
   const submit = async (): Promise<void> => {
-    if (text.trim() === "" && files.length === 0) return;
+    if ((text.trim() === "" && files.length === 0) || held) return;
     setBusy(true);
     setError(null);
     try {
@@ -268,6 +294,7 @@ function Composer(props: { session: AppSession; thread: ThreadId }) {
       }
       await props.session.outbox.compose(props.thread, text, out);
       setText("");
+      setForce(false);
       setFiles([]);
       if (input.current !== null) input.current.value = "";
     } catch (e) {
@@ -284,12 +311,17 @@ function Composer(props: { session: AppSession; thread: ThreadId }) {
         void submit();
       }}
     >
-      <label class="field">
-        {t("chat.composer.label")}
-        <textarea
+      {minimiser !== null ? (
+        <MinimisedTextarea
+          label={t("chat.composer.label")}
           name="message"
           value={text}
-          onInput={(e) => setText((e.currentTarget).value)}
+          minimiser={minimiser}
+          onInput={(v) => {
+            setText(v);
+            setForce(false);
+          }}
+          onFindings={setFindings}
           onKeyDown={(e) => {
             if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
               e.preventDefault();
@@ -297,7 +329,28 @@ function Composer(props: { session: AppSession; thread: ThreadId }) {
             }
           }}
         />
-      </label>
+      ) : (
+        <label class="field">
+          {t("chat.composer.label")}
+          <textarea
+            name="message"
+            value={text}
+            onInput={(e) => setText((e.currentTarget).value)}
+            onKeyDown={(e) => {
+              if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+                e.preventDefault();
+                void submit();
+              }
+            }}
+          />
+        </label>
+      )}
+      {minimiser !== null && findings.length > 0 && (
+        <label class="check">
+          <input type="checkbox" name="force" checked={force} onChange={(e) => setForce(e.currentTarget.checked)} />
+          <span>{t("min.force")}</span>
+        </label>
+      )}
       <div class="row">
         <label class="field">
           {t("chat.attach")}
@@ -311,7 +364,7 @@ function Composer(props: { session: AppSession; thread: ThreadId }) {
       </div>
       <ErrorText message={error} />
       <div class="row">
-        <button type="submit" disabled={busy || (text.trim() === "" && files.length === 0)}>
+        <button type="submit" disabled={busy || held || (text.trim() === "" && files.length === 0)}>
           {t("chat.send")}
         </button>
       </div>

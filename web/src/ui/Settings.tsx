@@ -139,6 +139,8 @@ export function Settings(props: { session: AppSession; onEnded(reason: "withdraw
       <h2>{t("lang.label")}</h2>
       <LanguagePicker />
 
+      {!session.isStaff && (
+        <>
       <h2>{t("settings.export")}</h2>
       <div class="actions">
         <button
@@ -188,6 +190,8 @@ export function Settings(props: { session: AppSession; onEnded(reason: "withdraw
             {t("pin.skip")}
           </button>
         </div>
+      )}
+        </>
       )}
 
       <h2>{t("settings.logout")}</h2>

@@ -20,6 +20,17 @@ export function Start() {
           {t("start.login")}
         </button>
       </div>
+      <p>
+        <a
+          href="/staff"
+          onClick={(e) => {
+            e.preventDefault();
+            navigate({ name: "staff-login" });
+          }}
+        >
+          {t("start.staff")}
+        </a>
+      </p>
     </Screen>
   );
 }

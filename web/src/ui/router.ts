@@ -9,6 +9,9 @@ export type Route =
   | { name: "start" }
   | { name: "join" }
   | { name: "login" }
+  | { name: "staff-login" }
+  | { name: "invite" }
+  | { name: "new-thread" }
   | { name: "threads" }
   | { name: "thread"; id: string }
   | { name: "safety"; id: string }
@@ -21,7 +24,12 @@ export function parse(path: string): Route {
       return { name: "join" };
     case "login":
       return { name: "login" };
+    case "staff":
+      return { name: "staff-login" };
+    case "invite":
+      return { name: "invite" };
     case "threads":
+      if (parts[1] === "new") return { name: "new-thread" };
       if (parts[1] !== undefined && parts[2] === "safety") return { name: "safety", id: parts[1] };
       if (parts[1] !== undefined) return { name: "thread", id: parts[1] };
       return { name: "threads" };
@@ -41,6 +49,12 @@ export function href(route: Route): string {
       return "/join";
     case "login":
       return "/login";
+    case "staff-login":
+      return "/staff";
+    case "invite":
+      return "/invite";
+    case "new-thread":
+      return "/threads/new";
     case "threads":
       return "/threads";
     case "thread":

@@ -4,7 +4,7 @@
 // session (withdraw consent, export, log out).
 
 import { deviceFingerprint, orgFingerprint, type ThreadId } from "../protocol";
-import type { AccessExport } from "../protocol/rest";
+import type { AccessExport, TeamInfo } from "../protocol/rest";
 import { Api } from "../client/api";
 import { contextOf, del, get, post, type Context } from "../client/context";
 import { deviceStanding } from "../client/devices";
@@ -13,6 +13,8 @@ import { upkeep, type UpkeepReport } from "../client/keys";
 import type { ShownMessage } from "../client/model";
 import { Outbox } from "../client/outbox";
 import { Relay, wsUrl } from "../client/relay";
+import { certified, teams } from "../client/staff";
+import { type Hit, SearchIndex } from "../client/search";
 import { deliveredReceipts } from "../client/send";
 import { threadRows, threadView } from "../client/threads";
 import { Tokens } from "../client/tokens";
@@ -22,6 +24,8 @@ export class AppSession {
   readonly outbox: Outbox;
   /** The thread on screen (it gets read receipts; others delivered). */
   open: ThreadId | null = null;
+  /** Each thread's team name, as last listed (for neutral notices). */
+  readonly teamOf = new Map<ThreadId, string>();
   readonly #stop: (() => void)[] = [];
 
   private constructor(
@@ -63,6 +67,38 @@ export class AppSession {
     return session;
   }
 
+  /** Whether this is a staff member's session (else a citizen's). */
+  get isStaff(): boolean {
+    return this.ctx.keystore.secrets.kind === "staff";
+  }
+
+  /** Staff: whether the organisation root has certified this device (until
+   *  then it may read but not send). Checked by `checkCertified`. */
+  certified = false;
+
+  /** Staff: checks the certificate again (an admin may just have made it). */
+  async checkCertified(): Promise<boolean> {
+    this.certified = await certified(this.ctx);
+    return this.certified;
+  }
+
+  #index: Promise<SearchIndex> | null = null;
+
+  /** Searches the messages of every listed thread, in this page only:
+   *  threads with messages the local index has not seen are opened and
+   *  indexed first (with progress); the term goes nowhere. */
+  async search(query: string, progress: (done: number, total: number) => void): Promise<Hit[]> {
+    this.#index ??= SearchIndex.open(this.ctx.keystore);
+    const index = await this.#index;
+    await index.update(await this.threads(), (id) => threadView(this.ctx, id), progress);
+    return index.search(query);
+  }
+
+  /** Staff: the teams this person belongs to. */
+  teams(): Promise<TeamInfo[]> {
+    return teams(this.ctx);
+  }
+
   get displayName(): string {
     return this.ctx.keystore.secrets.displayName;
   }
@@ -96,6 +132,7 @@ export class AppSession {
   async threads(): ReturnType<typeof threadRows> {
     const rows = await threadRows(this.ctx);
     for (const row of rows) {
+      if (row.team !== null) this.teamOf.set(row.threadId, row.team);
       if (this.relay.cursor(row.threadId) === undefined) this.relay.subscribe(row.threadId, row.messages);
     }
     return rows;

@@ -228,15 +228,16 @@ describe("grants", () => {
     const owner = { kind: "citizen", account: f.account } as const;
     const [tabletId, ghostId] = [randomId<DeviceId>(), randomId<DeviceId>()];
 
-    const target = grantTarget(f.ctx, dir, owner, entitled(tabletId, tablet));
+    const pins = { logs: {}, holders: {}, archive: null };
+    const target = await grantTarget(f.ctx, dir, pins, owner, entitled(tabletId, tablet));
     expect(target).toMatchObject({ identity: tablet.public.identity, agreement: tablet.public.agreement });
-    expect(grantTarget(f.ctx, dir, owner, entitled(ghostId, ghost))).toContain("it is not in your signed device list");
-    expect(grantTarget(f.ctx, dir, owner, entitled(tabletId, tablet, operator.public.agreement))).toContain(
+    expect(await grantTarget(f.ctx, dir, pins, owner, entitled(ghostId, ghost))).toContain("it is not in your signed device list");
+    expect(await grantTarget(f.ctx, dir, pins, owner, entitled(tabletId, tablet, operator.public.agreement))).toContain(
       "other keys for it than your signed device list",
     );
-    expect(() => grantTarget(f.ctx, dir, owner, entitled(f.ctx.deviceId, f.device, operator.public.agreement))).toThrow(
-      "the server lists other public keys for this very device than its keystore holds",
-    );
+    await expect(
+      grantTarget(f.ctx, dir, pins, owner, entitled(f.ctx.deviceId, f.device, operator.public.agreement)),
+    ).rejects.toThrow("the server lists other public keys for this very device than its keystore holds");
 
     // Through grantMissing: the server asks for three grants; only the
     // tablet's, to its signed key, is made, and the tablet opens it.
@@ -254,13 +255,13 @@ describe("grants", () => {
     });
     f.api.routes.set("POST /v1/grants", { stored: 1 });
     const refused = emptyReport();
-    await grantMissing(f.ctx, verified, owner, holderVerified, refused);
+    await grantMissing(f.ctx, verified, pins, owner, holderVerified, refused);
     expect(f.api.posted).toEqual([]);
     expect(refused.skipped).toHaveLength(2);
 
     f.api.routes.set(`/v1/keys/${holder}/devices`, { devices: [entitled(tabletId, tablet)] });
     const report = emptyReport();
-    await grantMissing(f.ctx, verified, owner, holderVerified, report);
+    await grantMissing(f.ctx, verified, pins, owner, holderVerified, report);
     expect(report.granted).toBe(1);
     const body = f.api.posted[0]?.body as { grants: { grant: string }[] };
     const grant = Grant.decode(b64Decode(body.grants[0]?.grant ?? ""));
