@@ -773,6 +773,12 @@ pub struct ThreadSummary {
     /// An admin's hold: retention deletes nothing of it while set.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub on_hold: bool,
+    /// The citizens taking part, as `GET /v1/threads/{thread}` lists them
+    /// (a hint for the list; what is sealed to comes from the signed
+    /// participant log). Given by `GET /v1/threads`, so that a list of many
+    /// threads needs no request per thread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub citizens: Option<Vec<ThreadCitizen>>,
 }
 
 /// `POST /v1/threads/{thread}/journal`: a record clerk records that the

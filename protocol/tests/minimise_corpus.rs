@@ -179,7 +179,9 @@ fn luhn_complete(nine: &str) -> String {
 }
 
 fn digits(rng: &mut Rng, n: usize) -> String {
-    (0..n).map(|_| char::from(b'0' + rng.below(10) as u8)).collect()
+    (0..n)
+        .map(|_| char::from(b'0' + rng.below(10) as u8))
+        .collect()
 }
 
 fn piece(rng: &mut Rng) -> String {
@@ -202,7 +204,15 @@ fn piece(rng: &mut Rng) -> String {
         }
         3 => {
             let lead = rng.pick(&["+45 ", "+46 ", "0045 ", "0", "", "+"]);
-            let shape = [&[8][..], &[4, 4], &[2, 2, 2, 2], &[3, 2, 3], &[2, 3, 2, 2], &[9], &[1, 2, 3]];
+            let shape = [
+                &[8][..],
+                &[4, 4],
+                &[2, 2, 2, 2],
+                &[3, 2, 3],
+                &[2, 3, 2, 2],
+                &[9],
+                &[1, 2, 3],
+            ];
             let groups = shape[rng.below(shape.len())];
             let sep = rng.pick(&[" ", "-", "  "]);
             let body: Vec<String> = groups.iter().map(|n| digits(rng, *n)).collect();
@@ -210,7 +220,14 @@ fn piece(rng: &mut Rng) -> String {
         }
         4 => {
             let local = rng.pick(&["a", "dpo", "x.y", "sofie.hansen", "_", ""]);
-            let domain = rng.pick(&["kolding.dk", "b.se", "host.c", ".dk", "a-b.example.com-", "x"]);
+            let domain = rng.pick(&[
+                "kolding.dk",
+                "b.se",
+                "host.c",
+                ".dk",
+                "a-b.example.com-",
+                "x",
+            ]);
             format!("{local}@{domain}")
         }
         5 | 6 => {
@@ -240,7 +257,13 @@ fn piece(rng: &mut Rng) -> String {
             .to_owned(),
         8 => {
             let street = rng.pick(&[
-                "Vestergade", "Storgatan", "Øster Allé", "Ågade", "vestergade", "Nørre Torv", "Kungsvägen",
+                "Vestergade",
+                "Storgatan",
+                "Øster Allé",
+                "Ågade",
+                "vestergade",
+                "Nørre Torv",
+                "Kungsvägen",
             ]);
             let number = rng.pick(&["12", "12B", "3 B", "12345", "7a", "1"]);
             format!("{street} {number}")
@@ -252,12 +275,21 @@ fn piece(rng: &mut Rng) -> String {
         }
         10 => rng
             .pick(&[
-                "feber", "ADHD", "kastet op", "Kastet Op", "sjukhuset", "depression", "medicinen", "skadestuen",
+                "feber",
+                "ADHD",
+                "kastet op",
+                "Kastet Op",
+                "sjukhuset",
+                "depression",
+                "medicinen",
+                "skadestuen",
                 "kräkts",
             ])
             .to_owned(),
         11 => rng
-            .pick(&["😀", "\u{a0}", "é", "ß", "Σ", "İ", "\u{feff}", "\u{2003}", "\n", "…", "ǅ"])
+            .pick(&[
+                "😀", "\u{a0}", "é", "ß", "Σ", "İ", "\u{feff}", "\u{2003}", "\n", "…", "ǅ",
+            ])
             .to_owned(),
         12 => {
             let n = 1 + rng.below(13);
@@ -265,8 +297,24 @@ fn piece(rng: &mut Rng) -> String {
         }
         _ => rng
             .pick(&[
-                "mødet", "i dag", "kl. 11.00", "Hej", "og", "på", "bor", "går", "ring", "tlf.", "mail:", "hos",
-                "Kommune", "Jobcenter", "vedr.", "d. 12-03-2024", "'", "-",
+                "mødet",
+                "i dag",
+                "kl. 11.00",
+                "Hej",
+                "og",
+                "på",
+                "bor",
+                "går",
+                "ring",
+                "tlf.",
+                "mail:",
+                "hos",
+                "Kommune",
+                "Jobcenter",
+                "vedr.",
+                "d. 12-03-2024",
+                "'",
+                "-",
             ])
             .to_owned(),
     }
@@ -289,7 +337,11 @@ fn generated(count: usize) -> Vec<(String, Vec<Person>, Vec<&'static str>)> {
                 1 => vec![PEOPLE[rng.below(PEOPLE.len())]],
                 _ => PEOPLE.to_vec(),
             };
-            let schools = if rng.below(5) == 0 { vec!["Lille Skole"] } else { vec![] };
+            let schools = if rng.below(5) == 0 {
+                vec!["Lille Skole"]
+            } else {
+                vec![]
+            };
             (text, people, schools)
         })
         .collect()
@@ -330,17 +382,17 @@ fn case(text: &str, people: &[Person], schools: &[&str]) -> Value {
 
 #[test]
 fn the_shared_corpus_is_what_the_rules_find() {
-    let mut cases: Vec<Value> = written()
-        .iter()
-        .map(|(t, p, s)| case(t, p, s))
-        .collect();
+    let mut cases: Vec<Value> = written().iter().map(|(t, p, s)| case(t, p, s)).collect();
     cases.extend(generated(600).iter().map(|(t, p, s)| case(t, p, s)));
     let with_findings = cases
         .iter()
         .filter(|c| !c["findings"].as_array().unwrap().is_empty())
         .count();
     // The corpus is only useful if it exercises both verdicts widely.
-    assert!(with_findings > 250 && with_findings < cases.len() - 100, "{with_findings}");
+    assert!(
+        with_findings > 250 && with_findings < cases.len() - 100,
+        "{with_findings}"
+    );
     let value = json!({
         "about": "Texts, known people and schools, and the findings of samtale_protocol::minimise. start/end are UTF-16 code unit offsets (JavaScript string indices). Generated by protocol/tests/minimise_corpus.rs; web/test/minimise.test.ts must give identical findings.",
         "cases": cases,

@@ -9,7 +9,7 @@ use samtale_protocol::payload::MessagePayload;
 use samtale_protocol::trust::Directory;
 use samtale_protocol::wire::{
     AssuranceLevel, ConsentState, MessagePage, ReceiptList, RemovedRange, StoredMessage, TeamInfo,
-    ThreadDetail, ThreadDevice, ThreadSummary,
+    ThreadCitizen, ThreadDetail, ThreadDevice, ThreadSummary,
 };
 use samtale_protocol::{
     AccountId, DeliveryContext, DeviceCertificate, Envelope, IdentityKey, MessageId, Receipt,
@@ -255,9 +255,8 @@ pub struct ThreadView {
 
 /// The thread's citizens, by name (a stable order for lists and scripts);
 /// with a verified participant list, only the citizens it names.
-fn participants(detail: &ThreadDetail, verified: Option<&VerifiedThread>) -> Vec<Participant> {
-    let mut out: Vec<Participant> = detail
-        .citizens
+fn participants(citizens: &[ThreadCitizen], verified: Option<&VerifiedThread>) -> Vec<Participant> {
+    let mut out: Vec<Participant> = citizens
         .iter()
         .filter(|c| verified.is_none_or(|v| v.citizens.contains(&c.account_id)))
         .map(|c| Participant {
@@ -528,12 +527,17 @@ impl Session {
         let mut team_names = self.own_team_names().await;
         let mut rows = Vec::new();
         for summary in &list.threads {
-            let detail = self.thread_detail(summary.thread_id).await?;
+            // The list carries each thread's citizens; an older server's
+            // does not.
+            let citizens = match &summary.citizens {
+                Some(c) => c.clone(),
+                None => self.thread_detail(summary.thread_id).await?.citizens,
+            };
             if !team_names.contains_key(&summary.team_id) {
                 let devices = self.thread_devices(summary.thread_id).await?.devices;
                 self.add_certified_team_names(&devices, &mut team_names);
             }
-            rows.push(row_of(summary, &detail, None, &team_names, &state));
+            rows.push(row_of(summary, &citizens, None, &team_names, &state));
         }
         Ok(rows)
     }
@@ -664,7 +668,13 @@ impl Session {
             });
         }
         Ok(ThreadView {
-            row: row_of(&v.detail.summary, &v.detail, Some(&v.vt), &v.teams, &state),
+            row: row_of(
+                &v.detail.summary,
+                &v.detail.citizens,
+                Some(&v.vt),
+                &v.teams,
+                &state,
+            ),
             banners,
             messages,
         })
@@ -674,7 +684,7 @@ impl Session {
 /// A thread's list row.
 fn row_of(
     summary: &ThreadSummary,
-    detail: &ThreadDetail,
+    citizens: &[ThreadCitizen],
     verified: Option<&VerifiedThread>,
     teams: &HashMap<TeamId, String>,
     state: &crate::profile::ProfileState,
@@ -686,7 +696,7 @@ fn row_of(
             .get(&summary.team_id)
             .cloned()
             .unwrap_or_else(|| "(team)".into()),
-        participants: participants(detail, verified),
+        participants: participants(citizens, verified),
         messages: summary.last_seq,
         unread: summary.last_seq.saturating_sub(read),
         last_activity_ms: summary.last_activity_ms,

@@ -178,6 +178,7 @@ pub(super) fn summary(t: &ThreadRow) -> Result<ThreadSummary, ApiError> {
         journaled_case: t.journaled_case.clone(),
         journaled_at: t.journaled_at.and_then(|j| u64::try_from(j).ok()),
         on_hold: t.on_hold,
+        citizens: None,
     })
 }
 
@@ -428,7 +429,18 @@ pub(super) async fn list_threads(
             threads: Vec::new(),
         }));
     }
-    let threads = rows.iter().map(summary).collect::<Result<_, _>>()?;
+    let mut threads = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut s = summary(row)?;
+        let citizens = state.storage.thread_citizens(&row.id).await?;
+        s.citizens = Some(
+            citizens
+                .iter()
+                .map(citizen_view)
+                .collect::<Result<_, _>>()?,
+        );
+        threads.push(s);
+    }
     Ok(Json(ThreadList { threads }))
 }
 

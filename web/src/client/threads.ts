@@ -24,6 +24,7 @@ import type {
   ReceiptList,
   RemovedRange,
   StoredMessage,
+  ThreadCitizen,
   ThreadDetail,
   ThreadDevice,
   ThreadDevices,
@@ -294,8 +295,8 @@ export async function fetchMessages(
 
 /** The thread's citizens, by name; with a verified participant list, only
  *  the citizens it names. */
-function participants(detail: ThreadDetail, vt: VerifiedThread | null): ThreadRow["participants"] {
-  return detail.citizens
+function participants(citizens: readonly ThreadCitizen[], vt: VerifiedThread | null): ThreadRow["participants"] {
+  return citizens
     .filter((c) => vt === null || vt.citizens.includes(c.account_id))
     .map((c) => ({ accountId: c.account_id, name: c.display_name, assurance: c.assurance, consent: c.consent }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -305,7 +306,7 @@ function participants(detail: ThreadDetail, vt: VerifiedThread | null): ThreadRo
 function rowOf(
   ctx: Context,
   summary: ThreadSummary,
-  detail: ThreadDetail,
+  citizens: readonly ThreadCitizen[],
   vt: VerifiedThread | null,
   teams: ReadonlyMap<TeamId, string>,
 ): ThreadRow {
@@ -314,7 +315,7 @@ function rowOf(
     threadId: summary.thread_id,
     teamId: summary.team_id,
     team: teams.get(summary.team_id) ?? null,
-    participants: participants(detail, vt),
+    participants: participants(citizens, vt),
     messages: summary.last_seq,
     unread: Math.max(0, summary.last_seq - read),
     lastActivityMs: summary.last_activity_ms,
@@ -329,12 +330,13 @@ export async function threadRows(ctx: Context): Promise<ThreadRow[]> {
   const teams = new Map<TeamId, string>();
   const rows: ThreadRow[] = [];
   for (const summary of list.threads) {
-    const detail = await get<ThreadDetail>(ctx, `/v1/threads/${summary.thread_id}`);
+    // The list carries each thread's citizens; an older server's does not.
+    const citizens = summary.citizens ?? (await get<ThreadDetail>(ctx, `/v1/threads/${summary.thread_id}`)).citizens;
     if (!teams.has(summary.team_id)) {
       const devices = (await get<ThreadDevices>(ctx, `/v1/threads/${summary.thread_id}/devices`)).devices;
       addCertifiedNames(ctx, devices, teams);
     }
-    rows.push(rowOf(ctx, summary, detail, null, teams));
+    rows.push(rowOf(ctx, summary, citizens, null, teams));
   }
   return rows;
 }
@@ -459,7 +461,7 @@ export async function threadView(ctx: Context, thread: ThreadId, progress: Progr
   phase("open and check messages");
   const organisation = addCertifiedNames(ctx, v.devices, new Map()) ?? ctx.keystore.secrets.orgName;
   return {
-    row: rowOf(ctx, v.detail.summary, v.detail, v.vt, v.teams),
+    row: rowOf(ctx, v.detail.summary, v.detail.citizens, v.vt, v.teams),
     banners: banners(v),
     messages,
     organisation,

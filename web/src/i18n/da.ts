@@ -218,6 +218,8 @@ export const da: Catalogue = {
   "thread.add.none": "Alle teamets borgere deltager allerede.",
   "thread.participants": "Deltagere: {names}",
 
+  "chat.archive.staff": "Kommunen gemmer denne samtale: en journalmedarbejder kan journalisere den på borgerens sag, som loven kræver.",
+
   "error.evicted":
     "Din browser har slettet denne enheds nøgler (for eksempel da lageret blev ryddet). Log ind med eID igen: browseren bliver en ny enhed, som din anden enhed godkender.",
   "error.network": "Serveren kan ikke nås. Tjek din forbindelse.",

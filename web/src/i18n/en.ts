@@ -219,6 +219,8 @@ export const en = {
   "thread.add.none": "Every citizen of the team takes part already.",
   "thread.participants": "Taking part: {names}",
 
+  "chat.archive.staff": "The municipality keeps this conversation: a record clerk can file it on the citizen's case, as the law requires.",
+
   "error.evicted":
     "Your browser has deleted this device's keys (for example when storage was cleared). Log in with eID again: this browser becomes a new device, and your other device approves it.",
   "error.network": "The server cannot be reached. Check your connection.",

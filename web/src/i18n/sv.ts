@@ -218,6 +218,8 @@ export const sv: Catalogue = {
   "thread.add.none": "Alla invånare i teamet deltar redan.",
   "thread.participants": "Deltagare: {names}",
 
+  "chat.archive.staff": "Kommunen sparar det här samtalet: en registrator kan diarieföra det i invånarens ärende, som lagen kräver.",
+
   "error.evicted":
     "Webbläsaren har raderat den här enhetens nycklar (till exempel när lagringen rensades). Logga in med e-legitimation igen: webbläsaren blir en ny enhet som din andra enhet godkänner.",
   "error.network": "Servern kan inte nås. Kontrollera din anslutning.",

@@ -312,6 +312,7 @@ export interface ThreadSummary {
   journaled_case?: string;
   journaled_at?: number;
   on_hold?: boolean;
+  citizens?: ThreadCitizen[];
 }
 export interface ThreadList {
   threads: ThreadSummary[];

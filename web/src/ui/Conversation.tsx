@@ -89,7 +89,7 @@ export function Conversation(props: { session: AppSession; thread: ThreadId; cer
       </p>
       <p class="meta">{view?.organisation ?? session.organisation}</p>
       <div class="notice">
-        <p>{t("chat.archive")}</p>
+        <p>{session.isStaff ? t("chat.archive.staff") : t("chat.archive")}</p>
       </div>
       {session.isStaff && view !== null && (
         <>
