@@ -290,6 +290,19 @@ describe("a caseworker in the browser", () => {
       .toBe(2);
   });
 
+  it("loses the team's threads at once when she leaves the team, on the page she has open", async () => {
+    const { page } = sara;
+    await page.getByRole("link", { name: "Indbakke" }).first().click();
+    await page.getByRole("link", { name: /Åbn samtalen med Maja Hansen, Ole Berg/ }).click();
+    await page.getByText("Velkommen til, Ole.").waitFor({ timeout: 30_000 });
+    await cli.run("admin", ["admin", "team", "remove", "Jobcenter", "sara"]);
+    await page.getByText("Du har ikke længere adgang til denne samtale").waitFor({ timeout: 10_000 });
+    expect(await page.getByText("Velkommen til, Ole.").count()).toBe(0);
+    await accessible(page, "staff: access lost");
+    await page.getByRole("link", { name: "Indbakke" }).first().click();
+    await page.getByText("Ingen samtaler her.").waitFor({ timeout: 10_000 });
+  });
+
   it("closes the page's session as soon as the admin revokes the device, and says why", async () => {
     const { page } = sara;
     const devices = await cli.json<{ device_id: string; certified: boolean; revoked_at?: number }[]>("admin", [

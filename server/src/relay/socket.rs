@@ -972,6 +972,11 @@ fn close_reason(code: u16) -> (ErrorCode, &'static str) {
             ErrorCode::Unavailable,
             "the server is shutting down; reconnect shortly",
         )
+    } else if code == ErrorCode::Forbidden.close_code() {
+        (
+            ErrorCode::Forbidden,
+            "what this account may see has changed (it left a team); reconnect and load your threads again",
+        )
     } else {
         (
             ErrorCode::AuthenticationFailed,

@@ -72,6 +72,10 @@ export interface RelayEvents {
   error: RelayError;
   /** The session is over: revoked, logged out, consent withdrawn. */
   ended: RelayError;
+  /** What this account may see changed (it left a team): the connection
+   *  closed with 4007 and comes back; lists and open threads are to be
+   *  loaded again. */
+  access: RelayError;
 }
 
 export interface RelayOptions {
@@ -96,6 +100,7 @@ const SESSION_OVER: Readonly<Record<number, ErrorCode>> = {
   4011: "consent_withdrawn",
 };
 const TOKEN_EXPIRED = 4004;
+const ACCESS_CHANGED = 4007;
 
 /** The relay's address for a server's base URL (`""`: this page's origin). */
 export function wsUrl(base: string): string {
@@ -144,6 +149,7 @@ export class Relay {
     receipt: new Set(),
     error: new Set(),
     ended: new Set(),
+    access: new Set(),
   };
 
   constructor(options: RelayOptions) {
@@ -459,6 +465,7 @@ export class Relay {
       return;
     }
     if (code === TOKEN_EXPIRED) this.#renewNext = true;
+    if (code === ACCESS_CHANGED) this.#emit("access", new RelayError("forbidden", reason !== "" ? reason : "access changed"));
     this.#scheduleRetry();
   }
 

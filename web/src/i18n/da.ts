@@ -220,6 +220,8 @@ export const da: Catalogue = {
 
   "chat.archive.staff": "Kommunen gemmer denne samtale: en journalmedarbejder kan journalisere den på borgerens sag, som loven kræver.",
 
+  "thread.noAccess": "Du har ikke længere adgang til denne samtale: du er ikke længere med i dens team. Spørg din administrator, hvis det er en fejl.",
+
   "error.evicted":
     "Din browser har slettet denne enheds nøgler (for eksempel da lageret blev ryddet). Log ind med eID igen: browseren bliver en ny enhed, som din anden enhed godkender.",
   "error.network": "Serveren kan ikke nås. Tjek din forbindelse.",

@@ -221,6 +221,8 @@ export const en = {
 
   "chat.archive.staff": "The municipality keeps this conversation: a record clerk can file it on the citizen's case, as the law requires.",
 
+  "thread.noAccess": "You no longer have access to this conversation: you are not in its team any more. Ask your admin if that is a mistake.",
+
   "error.evicted":
     "Your browser has deleted this device's keys (for example when storage was cleared). Log in with eID again: this browser becomes a new device, and your other device approves it.",
   "error.network": "The server cannot be reached. Check your connection.",

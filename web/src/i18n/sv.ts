@@ -220,6 +220,8 @@ export const sv: Catalogue = {
 
   "chat.archive.staff": "Kommunen sparar det här samtalet: en registrator kan diarieföra det i invånarens ärende, som lagen kräver.",
 
+  "thread.noAccess": "Du har inte längre tillgång till det här samtalet: du är inte längre med i dess team. Fråga din administratör om det är ett misstag.",
+
   "error.evicted":
     "Webbläsaren har raderat den här enhetens nycklar (till exempel när lagringen rensades). Logga in med e-legitimation igen: webbläsaren blir en ny enhet som din andra enhet godkänner.",
   "error.network": "Servern kan inte nås. Kontrollera din anslutning.",

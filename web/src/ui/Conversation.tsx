@@ -7,6 +7,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { ThreadId } from "../protocol";
 import type { Finding } from "../protocol/minimise";
 import { minimiserFor } from "../client/staff";
+import { ClientError } from "../client/context";
 import type { Banner, OutgoingMessage, ShownMessage, ThreadView } from "../client/model";
 import { fetchAttachment, markRead, type OutgoingFile } from "../client/send";
 import { formatTime } from "../i18n";
@@ -45,12 +46,18 @@ export function Conversation(props: { session: AppSession; thread: ThreadId; cer
           setError(null);
           await markRead(session.ctx, thread, v.row.messages, session.relay);
         })
-        .catch((e: unknown) => alive && setError(problemText(t, e)));
+        .catch((e: unknown) => {
+          if (!alive) return;
+          const gone = e instanceof ClientError && (e.is("forbidden") || e.is("not_found"));
+          if (gone) setView(null);
+          setError(gone && session.isStaff ? t("thread.noAccess") : problemText(t, e));
+        });
     };
     load();
     const stop = session.onThreadChange((changed) => {
       if (changed === thread) load();
     });
+    const stopAccess = session.onAccessChanged(load);
     const mine = (list: OutgoingMessage[]): OutgoingMessage[] => list.filter((m) => m.threadId === thread);
     setOutgoing(mine(session.outbox.list()));
     const stopOut = session.outbox.onChange((list) => alive && setOutgoing(mine(list)));
@@ -58,6 +65,7 @@ export function Conversation(props: { session: AppSession; thread: ThreadId; cer
       alive = false;
       session.open = null;
       stop();
+      stopAccess();
       stopOut();
     };
   }, [session, thread, reload]);

@@ -194,9 +194,22 @@ export function Inbox(props: { session: AppSession; certified: boolean }) {
     };
     load();
     const stop = session.onThreadChange(load);
+    // Left a team: its threads leave the inbox at once.
+    const stopAccess = session.onAccessChanged(() => {
+      load();
+      session
+        .teams()
+        .then((list) => {
+          if (!alive) return;
+          setTeams(list);
+          setTeam((current) => (list.some((tm) => tm.team_id === current) ? current : (list[0]?.team_id ?? null)));
+        })
+        .catch(() => undefined);
+    });
     return () => {
       alive = false;
       stop();
+      stopAccess();
     };
   }, [session]);
   const shown = useMemo(() => (rows === null ? [] : inbox(rows, team, filter)), [rows, team, filter]);

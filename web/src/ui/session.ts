@@ -160,6 +160,12 @@ export class AppSession {
     };
   }
 
+  /** What this account may see changed (it left a team): `listener` loads
+   *  its lists and open thread again. */
+  onAccessChanged(listener: () => void): () => void {
+    return this.relay.on("access", () => listener());
+  }
+
   /** The citizen withdraws consent: the server ends every session. The
    *  keys stay in this browser (the person may want to read again after a
    *  new invitation); the session is over. */
