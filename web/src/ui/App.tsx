@@ -75,8 +75,9 @@ function Shell(props: { platform: Platform }) {
   const api = useMemo(() => new Api(), []);
   const [phase, setPhase] = useState<Phase>({ name: "loading" });
   const [status, setStatus] = useState<RelayStatus>("connecting");
-  // Staff: whether this device is certified (until then: read, not send).
-  const [certified, setCertified] = useState(true);
+  // Staff: whether this device is certified (until then: read, not send);
+  // null while it is being checked.
+  const [certified, setCertified] = useState<boolean | null>(null);
 
   const ready = async (keystore: Keystore, choosePin: boolean): Promise<void> => {
     if (choosePin && !keystore.hasPin) {
@@ -89,7 +90,18 @@ function Shell(props: { platform: Platform }) {
       setPhase({ name: "ended", why: "session", staff: session.isStaff, code: e.code }),
     );
     if (session.isStaff) {
-      setCertified(await session.checkCertified().catch(() => false));
+      // The inbox opens at once; the certificate check and key upkeep run
+      // behind it (a message cannot be sent before the check says yes).
+      setCertified(null);
+      setPhase({ name: "ready", session });
+      if (["start", "join", "login", "staff-login"].includes(route.name)) navigate({ name: "threads" }, true);
+      void (async () => {
+        // After the first listing, which the inbox is waiting for.
+        await session.threads({ shared: true }).catch(() => undefined);
+        setCertified(await session.checkCertified().catch(() => false));
+        await session.upkeep().catch(() => undefined);
+      })();
+      return;
     }
     try {
       await session.upkeep();
@@ -162,7 +174,7 @@ function Shell(props: { platform: Platform }) {
   // A staff device waits for an admin's certificate: looked for every few
   // seconds; once there, key upkeep makes or receives the team keys.
   useEffect(() => {
-    if (phase.name !== "ready" || !phase.session.isStaff || certified) return;
+    if (phase.name !== "ready" || !phase.session.isStaff || certified !== false) return;
     const session = phase.session;
     const timer = setInterval(() => {
       void session

@@ -21,7 +21,7 @@ import { AddParticipant, CitizenNotices, MinimisedTextarea } from "./Staff";
 /** Messages shown at first, and added by "show earlier". */
 const WINDOW = 200;
 
-export function Conversation(props: { session: AppSession; thread: ThreadId; certified?: boolean }) {
+export function Conversation(props: { session: AppSession; thread: ThreadId; certified?: boolean | null }) {
   const { t } = useI18n();
   const { session, thread } = props;
   const [view, setView] = useState<ThreadView | null>(null);
@@ -103,7 +103,7 @@ export function Conversation(props: { session: AppSession; thread: ThreadId; cer
         <>
           <p class="meta">{t("thread.participants", { names: view.row.participants.map((p) => p.name).join(", ") })}</p>
           <CitizenNotices row={view.row} />
-          {props.certified !== false && <AddParticipant session={session} row={view.row} onAdded={() => setReload((n) => n + 1)} />}
+          {props.certified === true && <AddParticipant session={session} row={view.row} onAdded={() => setReload((n) => n + 1)} />}
         </>
       )}
       {view?.banners.map((b, i) => <BannerNote key={i} banner={b} />)}
@@ -143,6 +143,8 @@ export function Conversation(props: { session: AppSession; thread: ThreadId; cer
         session.isStaff ? null : <p class="notice warn">{t("chat.consent.withdrawn")}</p>
       ) : session.isStaff && props.certified === false ? (
         <p class="notice warn">{t("chat.uncertified")}</p>
+      ) : session.isStaff && props.certified !== true ? (
+        <p aria-busy="true">…</p>
       ) : (
         <Composer session={session} thread={thread} people={session.isStaff ? (view?.row.participants ?? []) : null} />
       )}

@@ -17,7 +17,7 @@ import { problemText } from "./problems";
 import { Qr } from "./Qr";
 import type { AppSession } from "./session";
 
-export function Invite(props: { session: AppSession; certified: boolean }) {
+export function Invite(props: { session: AppSession; certified: boolean | null }) {
   const { t, language } = useI18n();
   const { session } = props;
   const [teams, setTeams] = useState<TeamInfo[]>([]);
@@ -137,7 +137,7 @@ export function Invite(props: { session: AppSession; certified: boolean }) {
   return (
     <Screen title={t("invite.title")}>
       <p>{t("invite.text")}</p>
-      {!props.certified && <p class="notice warn">{t("invite.uncertified")}</p>}
+      {props.certified === false && <p class="notice warn">{t("invite.uncertified")}</p>}
       <form
         autocomplete="off"
         onSubmit={(e) => {
@@ -166,7 +166,7 @@ export function Invite(props: { session: AppSession; certified: boolean }) {
         <ErrorText message={error} />
         {busy && <p aria-busy="true">{t("invite.working")}</p>}
         <div class="actions">
-          <button type="submit" disabled={busy || !props.certified || teams.length === 0}>
+          <button type="submit" disabled={busy || props.certified !== true || teams.length === 0}>
             {t("invite.create")}
           </button>
         </div>

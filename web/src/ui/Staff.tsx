@@ -168,7 +168,7 @@ const FILTER_KEYS: Record<InboxFilter, Key> = {
 };
 
 /** The team inbox: one team at a time, threads by activity, filters. */
-export function Inbox(props: { session: AppSession; certified: boolean }) {
+export function Inbox(props: { session: AppSession; certified: boolean | null }) {
   const { t, language } = useI18n();
   const { session } = props;
   const [rows, setRows] = useState<ThreadRow[] | null>(null);
@@ -186,14 +186,14 @@ export function Inbox(props: { session: AppSession; certified: boolean }) {
         setTeam((current) => current ?? list[0]?.team_id ?? null);
       })
       .catch((e: unknown) => alive && setError(problemText(t, e)));
-    const load = (): void => {
+    const load = (shared = false): void => {
       session
-        .threads()
+        .threads({ shared })
         .then((r) => alive && setRows(r))
         .catch((e: unknown) => alive && setError(problemText(t, e)));
     };
-    load();
-    const stop = session.onThreadChange(load);
+    load(true);
+    const stop = session.onThreadChange(() => load());
     // Left a team: its threads leave the inbox at once.
     const stopAccess = session.onAccessChanged(() => {
       load();
@@ -220,7 +220,7 @@ export function Inbox(props: { session: AppSession; certified: boolean }) {
   }, [unread, title]);
   return (
     <Screen title={title}>
-      {!props.certified && <CertificationNotice session={session} />}
+      {props.certified === false && <CertificationNotice session={session} />}
       <ErrorText message={error} />
       <div class="inbox-controls">
         {teams.length > 1 && (
@@ -247,7 +247,7 @@ export function Inbox(props: { session: AppSession; certified: boolean }) {
         </fieldset>
       </div>
       <div class="actions">
-        <button type="button" disabled={!props.certified} onClick={() => navigate({ name: "new-thread" })}>
+        <button type="button" disabled={props.certified !== true} onClick={() => navigate({ name: "new-thread" })}>
           {t("thread.new")}
         </button>
       </div>

@@ -129,7 +129,20 @@ export class AppSession {
   /** The thread list; every thread in it is followed live from its last
    *  message (so a message in a thread that is not open still arrives and
    *  is acknowledged as delivered). */
-  async threads(): ReturnType<typeof threadRows> {
+  threads(options: { shared?: boolean } = {}): ReturnType<typeof threadRows> {
+    // A screen's first look may share a listing already under way (the one
+    // the session starts with); a look after a change makes its own.
+    if (options.shared === true && this.#listing !== null) return this.#listing;
+    const listing = this.#list().finally(() => {
+      if (this.#listing === listing) this.#listing = null;
+    });
+    this.#listing = listing;
+    return listing;
+  }
+
+  #listing: ReturnType<typeof threadRows> | null = null;
+
+  async #list(): ReturnType<typeof threadRows> {
     const rows = await threadRows(this.ctx);
     for (const row of rows) {
       if (row.team !== null) this.teamOf.set(row.threadId, row.team);
