@@ -11,7 +11,8 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { it } from "vitest";
-import { CLI_BIN, Cli, launch, organisation, PASSPHRASE, PASSWORD, startServer } from "../e2e/harness";
+import { CLI_BIN, Cli, organisation, PASSPHRASE, startServer } from "../e2e/harness";
+import { certifiedSara } from "./support";
 
 const run = promisify(execFile);
 const THREADS = Number(process.env.SAMTALE_BENCH_THREADS ?? 500);
@@ -55,17 +56,7 @@ it("measures the staff inbox against `samtale threads`", { timeout: 3_600_000 },
   }
 
   // Sara in the browser (a new device, certified too).
-  const browser = await launch();
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "da-DK" });
-  const page = await context.newPage();
-  await page.goto(`${server.url}/staff`);
-  await page.getByLabel("Brugernavn").fill("sara");
-  await page.getByLabel("Adgangskode").fill(PASSWORD);
-  await page.getByRole("button", { name: "Log ind" }).click();
-  await page.getByRole("button", { name: "Ikke nu" }).click();
-  const label = await page.locator("[data-testid=uncertified] .fingerprint").getAttribute("aria-label");
-  const fingerprint = (label ?? "").split(":")[1]?.trim().split(" ").join("-") ?? "";
-  await cli.run("admin", ["admin", "certify", "sara", "--fingerprint", fingerprint]);
+  const { browser, page } = await certifiedSara(server, cli);
   await page.getByText("En administrator skal certificere denne browser").waitFor({ state: "detached", timeout: 60_000 });
 
   // From loading the page (keystore open, session started) to the inbox
@@ -73,7 +64,7 @@ it("measures the staff inbox against `samtale threads`", { timeout: 3_600_000 },
   const web: number[] = [];
   const shell: number[] = [];
   let heap = 0;
-  const cdp = await context.newCDPSession(page);
+  const cdp = await page.context().newCDPSession(page);
   for (let i = 0; i < RUNS; i++) {
     const t = Date.now();
     await page.goto(`${server.url}/threads`);

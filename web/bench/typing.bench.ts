@@ -12,7 +12,8 @@
 
 import { it } from "vitest";
 import type { Page } from "playwright-core";
-import { Cli, launch, organisation, PASSWORD, startServer } from "../e2e/harness";
+import { Cli, organisation, startServer } from "../e2e/harness";
+import { certifiedSara } from "./support";
 
 const CHARS = Number(process.env.SAMTALE_BENCH_CHARS ?? 2000);
 
@@ -82,17 +83,8 @@ it("measures typing in the staff composer against a plain input", { timeout: 3_6
   const { thread_id: thread } = await cli.json<{ thread_id: string }>("mette", ["new-thread", "--citizen", "Maja Hansen"]);
   await cli.run("mette", ["send", thread, "Hej Maja."]);
 
-  const browser = await launch();
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "da-DK" });
-  const page = await context.newPage();
-  await page.goto(`${server.url}/staff`);
-  await page.getByLabel("Brugernavn").fill("sara");
-  await page.getByLabel("Adgangskode").fill(PASSWORD);
-  await page.getByRole("button", { name: "Log ind" }).click();
-  await page.getByRole("button", { name: "Ikke nu" }).click();
-  const label = await page.locator("[data-testid=uncertified] .fingerprint").getAttribute("aria-label");
-  const fingerprint = (label ?? "").split(":")[1]?.trim().split(" ").join("-") ?? "";
-  await cli.run("admin", ["admin", "certify", "sara", "--fingerprint", fingerprint]);
+  // Sara in the browser (a new device, certified too).
+  const { browser, page } = await certifiedSara(server, cli);
   await cli.run("mette", ["keys"]);
   await page.getByText("En administrator skal certificere denne browser").waitFor({ state: "detached", timeout: 60_000 });
 
