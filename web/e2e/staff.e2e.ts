@@ -11,7 +11,9 @@
 // name, sends, gets Maja's answer live, and loses the page at once when the
 // admin revokes the device.
 
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Browser, BrowserContext, Page, Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { accessible, checkedScreens, screenshot } from "./checks";
@@ -163,6 +165,35 @@ describe("a caseworker in the browser", () => {
     await page.getByText("Tak, jeg kommer.").waitFor({ timeout: 30_000 });
     await accessible(page, "staff: conversation");
     await screenshot(page, "staff-conversation");
+  });
+
+  it("sends a file, which the citizen's client downloads byte for byte, and shows her read mark", async () => {
+    const { page } = sara;
+    await page.getByRole("link", { name: "Indbakke" }).first().click();
+    await page.getByRole("link", { name: /Åbn samtalen med Maja Hansen/ }).click();
+    await page.getByText("Tak, jeg kommer.").waitFor({ timeout: 30_000 });
+    const dir = mkdtempSync(join(tmpdir(), "samtale-e2e-staff-file-"));
+    const pdf = join(dir, "mødeplan.pdf");
+    writeFileSync(pdf, "%PDF-1.7\n% a small meeting plan\n");
+    await page.getByLabel("Besked").fill("Her er planen for mødet.");
+    await page.getByLabel("Vedhæft en fil").setInputFiles(pdf);
+    await page.getByRole("button", { name: "Send" }).click();
+    let seq = 0;
+    await expect
+      .poll(
+        async () => {
+          const shown = await cli.json<Shown>("maja", ["show", thread]);
+          seq = shown.messages.find((m) => m.body.text === "Her er planen for mødet.")?.seq ?? 0;
+          return seq;
+        },
+        { timeout: 30_000 },
+      )
+      .toBeGreaterThan(0);
+    const out = mkdtempSync(join(tmpdir(), "samtale-e2e-staff-dl-"));
+    await cli.run("maja", ["download", thread, String(seq), "1", "--out", out]);
+    expect(readFileSync(join(out, "mødeplan.pdf"))).toEqual(readFileSync(pdf));
+    // Maja's `show` marked it read: Sara's page shows it.
+    await page.getByText(/Læst/).first().waitFor({ timeout: 30_000 });
   });
 
   it("finds a word from a decrypted message, and no request or frame the page sends carries the term", async () => {

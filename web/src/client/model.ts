@@ -25,7 +25,7 @@ export interface ThreadRow {
 
 /** Who sent a message, verified. */
 export type Sender =
-  | { kind: "staff"; accountId: AccountId; name: string; team: string | null; me: false }
+  | { kind: "staff"; accountId: AccountId; name: string; team: string | null; me: boolean }
   | { kind: "citizen"; accountId: AccountId; name: string; assurance: AssuranceLevel; me: boolean };
 
 export interface AttachmentInfo {

@@ -141,7 +141,8 @@ export function verifySender(ctx: Context, signer: IdentityKey, atSecs: bigint, 
       accountId: checked.account,
       name: checked.name,
       team: v.teams.get(v.vt.team) ?? checked.team,
-      me: false,
+      // A staff member's own messages (from any of her devices) are hers.
+      me: checked.account === ctx.accountId,
     };
   }
   const citizen = v.detail.citizens.find((c) => c.account_id === checked.account);

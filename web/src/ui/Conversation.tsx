@@ -176,7 +176,7 @@ function BannerNote(props: { banner: Banner }) {
 function Message(props: { m: ShownMessage; session: AppSession; thread: ThreadId }) {
   const { t, language } = useI18n();
   const { m } = props;
-  const mine = m.sender?.me === true || (m.sender?.kind === "staff" && m.sender.accountId === props.session.ctx.accountId);
+  const mine = m.sender?.me === true;
   if (m.body.status === "failed" || m.sender === null) {
     return (
       <li class="message failed">
