@@ -317,7 +317,10 @@ pub(super) async fn append_team_log(
         // Their open pages and chats lose the team's threads at once: the
         // sockets close with 4007 (forbidden) and reconnect to what the
         // account may still see.
-        state.relay.hub.kill_account(&member.id, ErrorCode::Forbidden);
+        state
+            .relay
+            .hub
+            .kill_account(&member.id, ErrorCode::Forbidden);
     }
     tracing::info!(team_id, account_id = %member.id, %action, "team member list changed");
     Ok(Created(signed_log(&state, TEAM_LOG, &team_id).await?))
