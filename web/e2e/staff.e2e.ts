@@ -24,6 +24,7 @@ let cli: Cli;
 let browser: Browser;
 let sara: { context: BrowserContext; page: Page };
 let thread: string;
+let rootFingerprint: string;
 const requests: Request[] = [];
 /** Everything the page sent over its WebSockets. */
 const frames: string[] = [];
@@ -31,7 +32,7 @@ const frames: string[] = [];
 beforeAll(async () => {
   server = await startServer(null);
   cli = new Cli(server);
-  await organisation(cli, server);
+  ({ fingerprint: rootFingerprint } = await organisation(cli, server));
   await cli.run("admin", [
     "admin", "staff", "create", "sara", "--name", "Sara Holm", "--role", "staff", "--team", "Jobcenter",
   ]);
@@ -319,6 +320,26 @@ describe("a caseworker in the browser", () => {
         { timeout: 30_000 },
       )
       .toBe(2);
+  });
+
+  it("the record clerk exports the multi-party thread the page wrote in, and `journal verify` accepts it", async () => {
+    await cli.run("admin", ["admin", "staff", "create", "rita", "--name", "Rita Clerk", "--role", "record-clerk"]);
+    await cli.run("rita", ["login", "--username", "rita"]);
+    const me = await cli.json<{ device_fingerprint: string }>("rita", ["whoami"]);
+    await cli.run("admin", ["admin", "certify", "rita", "--fingerprint", me.device_fingerprint]);
+    await cli.run("admin", ["admin", "archive-key"]);
+    const out = mkdtempSync(join(tmpdir(), "samtale-e2e-journal-"));
+    const outcome = await cli.json<{ dir: string }>("rita", ["journal", "export", thread, "--case", "2026-004711", "--out", out]);
+    const journal = readFileSync(join(outcome.dir, "journal.json"), "utf8");
+    // Sara's messages and file, Maja's answer, Ole added: all in the record.
+    for (const text of ["Hej Maja, husk mødet på torsdag kl. 10.", "Her er planen for mødet.", "Tak, jeg kommer.", "Velkommen til, Ole."]) {
+      expect(journal).toContain(text);
+    }
+    const verified = await cli.json<{ verified: boolean; messages: number }>("rita", [
+      "journal", "verify", join(outcome.dir, "journal.json"), "--root-fingerprint", rootFingerprint,
+    ]);
+    expect(verified.verified).toBe(true);
+    expect(verified.messages).toBeGreaterThanOrEqual(5);
   });
 
   it("loses the team's threads at once when she leaves the team, on the page she has open", async () => {
