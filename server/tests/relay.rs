@@ -307,8 +307,10 @@ async fn multi_party_thread_second_device_and_a_colleague_who_joins_later(db: &T
     let (id, env) = seal(&colleague, thread, &to, b"Jeg overtager sagen");
     assert_eq!(cws.send_and_ack(&send_frame(thread, id, &env)).await, Ok(4));
 
-    // The colleague leaves the team: the thread is gone for them at once,
-    // and the team key is due for an epoch they are not entitled to.
+    // The colleague leaves the team: the thread is gone for them at once
+    // (their open socket closes with 4007, forbidden: the session goes on
+    // and a new connection no longer reaches the thread), and the team key
+    // is due for an epoch they are not entitled to.
     support::world::append_by_root(
         &app,
         &world.root,
@@ -320,6 +322,8 @@ async fn multi_party_thread_second_device_and_a_colleague_who_joins_later(db: &T
         samtale_protocol::membership::Member::Staff(colleague.account),
     )
     .await;
+    assert_eq!(cws.closed(Duration::from_secs(5)).await, Closed::Code(4007));
+    let mut cws = Ws::connect(&app, colleague.token()).await;
     let (id, env) = seal(&colleague, thread, &to, b"efter jeg gik");
     let (code, _) = cws
         .send_and_ack(&send_frame(thread, id, &env))
