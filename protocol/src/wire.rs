@@ -912,6 +912,29 @@ pub struct ErasureDone {
     pub devices_deleted: u64,
 }
 
+/// `GET /v1/audit/status` (admin): the audit log's hash chain, checked
+/// from its first entry to its head when asked. The chain is the server's
+/// (every organisation on it writes to one log), so `head_index` counts
+/// all of them; `organisation_entries` counts the caller's own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AuditStatus {
+    /// Whether every entry up to the head links to the one before.
+    pub intact: bool,
+    /// The head's index (the number of entries in the chain).
+    pub head_index: u64,
+    /// The head's hash, hex.
+    pub head_hash: String,
+    /// The first entry that does not verify (entries before it are intact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broken_at: Option<u64>,
+    /// Entries naming the caller's organisation.
+    pub organisation_entries: u64,
+    /// Unix seconds: when this check ran.
+    pub checked_at: u64,
+}
+
 /// A team's retention policy (gallring), in days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -549,26 +549,67 @@ const PAGE: i64 = 5_000;
 /// entries it holds. `progress` is told each page's last index.
 pub async fn verify_storage(
     storage: &crate::storage::Storage,
-    mut progress: impl FnMut(i64),
+    progress: impl FnMut(i64),
 ) -> Result<i64, VerifyError> {
-    // The head first: entries appended while we walk come after it.
+    let check = check_storage(storage, None, progress).await?;
+    Ok(check.result?)
+}
+
+/// What [`check_storage`] found.
+#[derive(Debug)]
+pub struct ChainCheck {
+    /// The head the walk verified up to.
+    pub head_idx: i64,
+    /// Its hash.
+    pub head_hash: Vec<u8>,
+    /// The number of entries, or the first break.
+    pub result: Result<i64, ChainError>,
+    /// Entries (up to the head) of the organisation asked about.
+    pub org_entries: i64,
+}
+
+/// Walks the stored chain from its first entry to its head (read first:
+/// entries appended meanwhile come after it), verifying each link, and
+/// counts the entries of `org` on the way. Stops at the first break.
+pub async fn check_storage(
+    storage: &crate::storage::Storage,
+    org: Option<&str>,
+    mut progress: impl FnMut(i64),
+) -> Result<ChainCheck, crate::storage::StorageError> {
     let (head_idx, head_hash) = storage.audit_head().await?;
     let filter = crate::storage::records::AuditFilter::default();
     let mut verifier = ChainVerifier::default();
+    let mut org_entries = 0;
     let mut after = 0;
-    loop {
+    let mut broken = None;
+    'walk: loop {
         let page = storage.audit_entries(&filter, after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.idx;
         for entry in page.iter().take_while(|e| e.idx <= head_idx) {
-            verifier.push(entry)?;
+            if let Err(e) = verifier.push(entry) {
+                broken = Some(e);
+                break 'walk;
+            }
+            if org.is_some() && entry.org_id.as_deref() == org {
+                org_entries += 1;
+            }
         }
         progress(after);
         if after >= head_idx {
             break;
         }
     }
-    Ok(verifier.finish(head_idx, &head_hash)?)
+    let result = match broken {
+        Some(e) => Err(e),
+        None => verifier.finish(head_idx, &head_hash),
+    };
+    Ok(ChainCheck {
+        head_idx,
+        head_hash,
+        result,
+        org_entries,
+    })
 }
 
 /// Writes the entries that match `filter` as JSON lines (one entry per

@@ -7,7 +7,8 @@ mod support;
 
 use reqwest::Method;
 use samtale_protocol::wire::{
-    ClientFrame, ErrorCode, JournalList, JournalReceipt, RetentionPolicy, TeamInfo, ThreadDetail,
+    AuditStatus, ClientFrame, ErrorCode, JournalList, JournalReceipt, RetentionPolicy, TeamInfo,
+    ThreadDetail,
 };
 use samtale_protocol::{Receipt, ReceiptKind, ThreadId};
 use samtale_server::audit::{self, Action, AuditEvent, Detail};
@@ -164,6 +165,66 @@ async fn audit_chain_detects_tampering(db: &TestDatabase) {
         assert_eq!(out.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains("audit entry 777 was changed"), "{stderr}");
     }
+    app.stop().await;
+}
+
+on_both_backends!(
+    the_admins_audit_status_says_intact_or_names_the_first_changed_entry,
+    audit_status_over_http
+);
+async fn audit_status_over_http(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let world = World::build(&app).await;
+    let status = |token: String| {
+        let app = &app;
+        async move {
+            app.call(Method::GET, "/v1/audit/status", Some(&token), None)
+                .await
+        }
+    };
+    expect_error(
+        status(world.staff.token().to_owned()).await,
+        403,
+        ErrorCode::Forbidden,
+    )
+    .await;
+    let intact: AuditStatus = expect(status(world.admin.token().to_owned()).await, 200).await;
+    assert!(intact.intact, "{intact:?}");
+    assert_eq!(intact.broken_at, None);
+    let head = entries(&app, AuditFilter::default()).await;
+    let last = head.last().expect("setting up the world is audited");
+    assert_eq!(intact.head_index, u64::try_from(last.idx).unwrap());
+    assert_eq!(intact.head_hash, hex::encode(&last.hash));
+    // Another organisation's entries are in the chain, not in the count.
+    let own = entries(
+        &app,
+        AuditFilter {
+            org_id: Some(world.org_id.to_string()),
+            ..AuditFilter::default()
+        },
+    )
+    .await;
+    app.storage
+        .audit(
+            &[AuditEvent::new(Action::MessageSend, "account-x", None).org("another-org")],
+            1_700_000_000_000,
+        )
+        .await
+        .unwrap();
+    let after: AuditStatus = expect(status(world.admin.token().to_owned()).await, 200).await;
+    assert_eq!(
+        after.organisation_entries,
+        u64::try_from(own.len()).unwrap()
+    );
+    assert_eq!(after.head_index, intact.head_index + 1);
+
+    // A changed entry: the screen names it (positive control: the same
+    // check said intact above).
+    db.execute("UPDATE audit_log SET actor = 'someone' WHERE idx = 3")
+        .await;
+    let broken: AuditStatus = expect(status(world.admin.token().to_owned()).await, 200).await;
+    assert!(!broken.intact);
+    assert_eq!(broken.broken_at, Some(3));
     app.stop().await;
 }
 

@@ -387,6 +387,7 @@ fn api_routes() -> Router<AppState> {
         .route("/v1/me/export", get(records::access_export))
         .route("/v1/me/password", post(accounts::change_password))
         .route("/v1/citizens/{account}", delete(records::erase_citizen))
+        .route("/v1/audit/status", get(records::audit_status))
         .route("/v1/devices", get(accounts::list_devices))
         .route("/v1/devices/{device}", delete(accounts::revoke_device))
         .route(

@@ -124,6 +124,7 @@ pub struct TooManyRequests(pub ErrorBody);
         threads::thread_devices,
         records::file_journal,
         records::list_journal,
+        records::audit_status,
         records::set_hold,
         records::release_hold,
         records::access_export,

@@ -7,8 +7,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::NoContent;
 use samtale_protocol::wire::{
-    AccessExport, ConsentRecord, ErasureDone, ErrorCode, FileJournal, InvitationRecord,
-    JournalList, JournalReceipt,
+    AccessExport, AuditStatus, ConsentRecord, ErasureDone, ErrorCode, FileJournal,
+    InvitationRecord, JournalList, JournalReceipt,
 };
 use samtale_protocol::{Roles, minimise};
 
@@ -172,6 +172,43 @@ async fn admin_thread(state: &AppState, caller: &Caller, thread: &str) -> Result
         Some(t) if t.org_id == caller.org_id() => Ok(id),
         _ => Err(ApiError::not_found("thread")),
     }
+}
+
+/// `GET /v1/audit/status` (admin): verifies the audit log's hash chain
+/// from its first entry to its head, as `samtale-server audit verify`
+/// does, for the admin's screen. Content-free like the log itself.
+#[utoipa::path(
+    get,
+    path = "/v1/audit/status",
+    tag = "records",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The chain's state now: intact or the first entry that breaks it, and its head.", body = samtale_protocol::wire::AuditStatus),
+        super::openapi::ServerError,
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
+    )
+)]
+pub(super) async fn audit_status(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<AuditStatus>, ApiError> {
+    caller.require(Roles::ADMIN, "checking the audit log")?;
+    let check = crate::audit::check_storage(&state.storage, Some(caller.org_id()), |_| {}).await?;
+    if let Err(e) = &check.result {
+        tracing::error!(index = e.index(), "the audit log does not verify");
+    }
+    Ok(Json(AuditStatus {
+        intact: check.result.is_ok(),
+        head_index: u64::try_from(check.head_idx).unwrap_or(0),
+        head_hash: hex::encode(&check.head_hash),
+        broken_at: check
+            .result
+            .err()
+            .map(|e| u64::try_from(e.index()).unwrap_or(0)),
+        organisation_entries: u64::try_from(check.org_entries).unwrap_or(0),
+        checked_at: u64::try_from(state.clock.now()).unwrap_or(0),
+    }))
 }
 
 /// `PUT /v1/threads/{thread}/hold` (admin): retention deletes nothing of
