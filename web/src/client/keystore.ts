@@ -65,6 +65,9 @@ export interface Secrets {
    *  citizens'); a staff member's user name. */
   kind?: "staff" | "citizen";
   username?: string;
+  /** The organisation root's Ed25519 seed (base64url), in the browser of
+   *  the admin who set the organisation up here; it never leaves it. */
+  rootSeed?: string;
   /** Device keys: Ed25519 seed and X25519 secret, base64url. */
   identitySeed: string;
   agreementSecret: string;

@@ -21,6 +21,8 @@ export interface ThreadRow {
   lastActivityMs: number;
   journaledUpTo: number | null;
   journaledCase: string | null;
+  /** An admin's hold: retention deletes nothing of it. */
+  onHold: boolean;
 }
 
 /** Who sent a message, verified. */

@@ -9,6 +9,7 @@
 
 import {
   anySigner,
+  b64Decode,
   b64Encode,
   DeviceKeys,
   idToBytes,
@@ -75,6 +76,37 @@ export async function staffLogin(
       await authed.delete(`/v1/devices/${pair.device_id}`).catch(() => undefined);
       throw e;
     }
+  } finally {
+    device.wipe();
+  }
+}
+
+/** Starts a new session for this browser's existing device (its session
+ *  ended or ran out): the same keys, so it stays certified and keeps what it
+ *  holds — for an admin, the organisation root, which a new device would
+ *  lose. The server refuses a revoked device. */
+export async function staffRelogin(api: Api, keystore: Keystore, password: string, newPassword?: string): Promise<void> {
+  const s = keystore.secrets;
+  if (s.kind !== "staff" || s.username === undefined) {
+    throw ClientError.refused("this browser's keys are not a staff member's");
+  }
+  const device = DeviceKeys.fromSeeds(b64Decode(s.identitySeed), b64Decode(s.agreementSecret));
+  try {
+    const pair = await api.post<TokenPair>("/v1/sessions", {
+      username: s.username,
+      password,
+      device: device.toJSON(),
+      device_label: "Samtale",
+      ...(newPassword !== undefined ? { new_password: newPassword } : {}),
+    });
+    if (pair.device_id !== s.deviceId || pair.account_id !== s.accountId) {
+      throw ClientError.verification("the server answered for another device or account");
+    }
+    await keystore.update((x) => {
+      x.refreshToken = pair.refresh_token;
+      x.accessToken = pair.access_token;
+      x.accessExpires = Math.floor(Date.now() / 1000) + pair.expires_in;
+    });
   } finally {
     device.wipe();
   }

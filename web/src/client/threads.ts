@@ -322,6 +322,7 @@ function rowOf(
     lastActivityMs: summary.last_activity_ms,
     journaledUpTo: summary.journaled_up_to ?? null,
     journaledCase: summary.journaled_case ?? null,
+    onHold: summary.on_hold === true,
   };
 }
 

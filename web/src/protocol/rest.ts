@@ -165,6 +165,14 @@ export interface BootstrapResponse {
   root_fingerprint: string;
   tokens: TokenPair;
 }
+export interface AuditStatus {
+  intact: boolean;
+  head_index: number;
+  head_hash: string;
+  broken_at?: number;
+  organisation_entries: number;
+  checked_at: number;
+}
 export interface RetentionPolicy {
   journaled_days: number;
   unjournaled_days: number;

@@ -17,8 +17,9 @@ import { href, navigate, useRoute } from "./router";
 import { Safety } from "./Safety";
 import { AppSession } from "./session";
 import { Settings } from "./Settings";
-import { Inbox, NewThread, StaffLogin, useNotices } from "./Staff";
+import { Inbox, NewThread, StaffLogin, StaffRelogin, useNotices } from "./Staff";
 import { Invite } from "./Invite";
+import { Admin, AdminSetup } from "./Admin";
 import { ChoosePin, Evicted, Failure, Start, Unlock, WaitingForApproval } from "./Start";
 import { Threads } from "./Threads";
 
@@ -31,7 +32,14 @@ type Phase =
   | { name: "choose-pin"; keystore: Keystore }
   | { name: "waiting"; session: AppSession }
   | { name: "ready"; session: AppSession }
-  | { name: "ended"; why: "withdrawn" | "logout" | "session"; staff?: boolean; code?: string }
+  | {
+      name: "ended";
+      why: "withdrawn" | "logout" | "session";
+      staff?: boolean;
+      code?: string;
+      /** Staff: the keystore, to log in again as the same device. */
+      keystore?: Keystore;
+    }
   | { name: "failed"; message: string };
 
 export interface Platform {
@@ -78,6 +86,8 @@ function Shell(props: { platform: Platform }) {
   // Staff: whether this device is certified (until then: read, not send);
   // null while it is being checked.
   const [certified, setCertified] = useState<boolean | null>(null);
+  // Staff: whether the account is an admin's (the admin screens).
+  const [admin, setAdmin] = useState(false);
 
   const ready = async (keystore: Keystore, choosePin: boolean): Promise<void> => {
     if (choosePin && !keystore.hasPin) {
@@ -86,15 +96,18 @@ function Shell(props: { platform: Platform }) {
     }
     const session = AppSession.start(keystore, platform.backing, platform.marker);
     session.relay.on("status", setStatus);
-    session.relay.on("ended", (e) =>
-      setPhase({ name: "ended", why: "session", staff: session.isStaff, code: e.code }),
-    );
+    session.relay.on("ended", (e) => {
+      session.close();
+      setPhase({ name: "ended", why: "session", staff: session.isStaff, code: e.code, keystore });
+    });
     if (session.isStaff) {
       // The inbox opens at once; the certificate check and key upkeep run
       // behind it (a message cannot be sent before the check says yes).
       setCertified(null);
+      setAdmin(false);
       setPhase({ name: "ready", session });
       if (["start", "join", "login", "staff-login"].includes(route.name)) navigate({ name: "threads" }, true);
+      void session.roles().then((roles) => setAdmin(roles.includes("admin")), () => undefined);
       void (async () => {
         // After the first listing, which the inbox is waiting for.
         await session.threads({ shared: true }).catch(() => undefined);
@@ -114,7 +127,7 @@ function Shell(props: { platform: Platform }) {
     }
     const approved = session.isStaff || (await session.approved().catch(() => true));
     setPhase(approved ? { name: "ready", session } : { name: "waiting", session });
-    if (["start", "join", "login", "staff-login"].includes(route.name)) navigate({ name: "threads" }, true);
+    if (["start", "join", "login", "staff-login", "setup"].includes(route.name)) navigate({ name: "threads" }, true);
   };
 
   const boot = async (): Promise<void> => {
@@ -242,7 +255,17 @@ function Shell(props: { platform: Platform }) {
                 ? t(phase.code === "device_revoked" ? "staff.ended.revoked" : "staff.ended.session")
                 : t("login.text")}
           </p>
-          {phase.staff === true && (
+          {phase.staff === true && phase.keystore !== undefined && phase.code !== "device_revoked" && (
+            <StaffRelogin
+              api={api}
+              keystore={phase.keystore}
+              onDone={(keystore) => void ready(keystore, false)}
+            />
+          )}
+          {phase.staff === true && phase.keystore?.secrets.rootSeed !== undefined && (
+            <p class="notice warn">{t("admin.ended.root")}</p>
+          )}
+          {phase.staff === true && phase.keystore?.secrets.rootSeed === undefined && (
             <div class="actions">
               <button
                 type="button"
@@ -272,6 +295,17 @@ function Shell(props: { platform: Platform }) {
           />
         ) : route.name === "login" ? (
           <Login api={api} backing={platform.backing} />
+        ) : route.name === "setup" ? (
+          <AdminSetup
+            api={api}
+            backing={platform.backing}
+            marker={platform.marker}
+            label={deviceLabel(platform.userAgent)}
+            onDone={(keystore) => {
+              navigate({ name: "admin", tab: "teams" }, true);
+              void ready(keystore, true);
+            }}
+          />
         ) : route.name === "staff-login" ? (
           <StaffLogin
             api={api}
@@ -296,6 +330,8 @@ function Shell(props: { platform: Platform }) {
           <Safety session={session} thread={route.id as ThreadId} />
         ) : route.name === "settings" ? (
           <Settings session={session} onEnded={(why) => setPhase({ name: "ended", why })} />
+        ) : session.isStaff && route.name === "admin" ? (
+          <Admin session={session} tab={route.tab} />
         ) : session.isStaff && route.name === "new-thread" ? (
           <NewThread session={session} />
         ) : session.isStaff && route.name === "invite" ? (
@@ -348,6 +384,18 @@ function Shell(props: { platform: Platform }) {
                 }}
               >
                 {t("invite.nav")}
+              </a>
+            )}
+            {phase.session.isStaff && admin && (
+              <a
+                href={href({ name: "admin", tab: "devices" })}
+                aria-current={route.name === "admin" ? "page" : undefined}
+                onClick={(e) => {
+                  e.preventDefault();
+                  navigate({ name: "admin", tab: "devices" });
+                }}
+              >
+                {t("admin.nav")}
               </a>
             )}
             <a

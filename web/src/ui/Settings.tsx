@@ -45,6 +45,9 @@ export function Settings(props: { session: AppSession; onEnded(reason: "withdraw
       setBusy(false);
     }
   };
+  // An admin's browser that holds the organisation root: logging out
+  // deletes it with the other keys.
+  const holdsRoot = session.ctx.keystore.secrets.rootSeed !== undefined;
   const others = (devices ?? []).filter((d) => !d.thisDevice && !d.revoked && d.listed);
 
   return (
@@ -200,13 +203,18 @@ export function Settings(props: { session: AppSession; onEnded(reason: "withdraw
           {t("settings.logout.only")}
         </p>
       )}
+      {confirmLogout && holdsRoot && (
+        <p class="notice bad" role="alert">
+          {t("settings.logout.root")}
+        </p>
+      )}
       <div class="actions">
         <button
           type="button"
           class="secondary"
           disabled={busy}
           onClick={() => {
-            if (!confirmLogout && others.length === 0) {
+            if (!confirmLogout && (others.length === 0 || holdsRoot)) {
               setConfirmLogout(true);
               return;
             }

@@ -18,6 +18,7 @@ import {
   INBOX_FILTERS,
   inbox,
   staffLogin,
+  staffRelogin,
   type InboxFilter,
 } from "../client/staff";
 import { formatTime } from "../i18n";
@@ -98,7 +99,54 @@ export function StaffLogin(props: {
           </button>
         </div>
       </form>
+      <p class="meta">
+        <a
+          href={href({ name: "setup" })}
+          onClick={(e) => {
+            e.preventDefault();
+            navigate({ name: "setup" });
+          }}
+        >
+          {t("setup.link")}
+        </a>
+      </p>
     </Screen>
+  );
+}
+
+/** After the session ended (not a revocation): the password again, for
+ *  this browser's existing device, which stays certified. */
+export function StaffRelogin(props: { api: Api; keystore: Keystore; onDone(keystore: Keystore): void }) {
+  const { t } = useI18n();
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        const input = e.currentTarget.elements.namedItem("password") as HTMLInputElement;
+        setBusy(true);
+        setError(null);
+        staffRelogin(props.api, props.keystore, input.value)
+          .then(() => props.onDone(props.keystore))
+          .catch((err: unknown) => {
+            input.value = "";
+            setError(problemText(t, err));
+            setBusy(false);
+          });
+      }}
+    >
+      <label class="field">
+        {t("staff.relogin.password", { user: props.keystore.secrets.username ?? "" })}
+        <input type="password" name="password" autocomplete="current-password" required />
+      </label>
+      <ErrorText message={error} />
+      <div class="actions">
+        <button type="submit" disabled={busy}>
+          {t("staff.relogin.button")}
+        </button>
+      </div>
+    </form>
   );
 }
 

@@ -15,7 +15,13 @@ export type Route =
   | { name: "threads" }
   | { name: "thread"; id: string }
   | { name: "safety"; id: string }
-  | { name: "settings" };
+  | { name: "settings" }
+  | { name: "setup" }
+  | { name: "admin"; tab: AdminTab };
+
+/** The admin's screens. */
+export type AdminTab = "teams" | "staff" | "devices" | "holds" | "audit";
+export const ADMIN_TABS: readonly AdminTab[] = ["teams", "staff", "devices", "holds", "audit"];
 
 export function parse(path: string): Route {
   const parts = path.split("/").filter((p) => p !== "");
@@ -35,6 +41,12 @@ export function parse(path: string): Route {
       return { name: "threads" };
     case "settings":
       return { name: "settings" };
+    case "setup":
+      return { name: "setup" };
+    case "admin": {
+      const tab = ADMIN_TABS.find((t) => t === parts[1]);
+      return { name: "admin", tab: tab ?? "devices" };
+    }
     case undefined:
     default:
       return { name: "start" };
@@ -63,6 +75,10 @@ export function href(route: Route): string {
       return `/threads/${route.id}/safety`;
     case "settings":
       return "/settings";
+    case "setup":
+      return "/setup";
+    case "admin":
+      return `/admin/${route.tab}`;
   }
 }
 

@@ -6,7 +6,7 @@
 import { deviceFingerprint, orgFingerprint, type ThreadId } from "../protocol";
 import type { AccessExport, TeamInfo } from "../protocol/rest";
 import { Api } from "../client/api";
-import { contextOf, del, get, post, type Context } from "../client/context";
+import { contextOf, del, get, me, post, type Context } from "../client/context";
 import { deviceStanding } from "../client/devices";
 import { type Backing, Keystore, type MarkerStore } from "../client/keystore";
 import { upkeep, type UpkeepReport } from "../client/keys";
@@ -92,6 +92,11 @@ export class AppSession {
     const index = await this.#index;
     await index.update(await this.threads(), (id) => threadView(this.ctx, id), progress);
     return index.search(query);
+  }
+
+  /** The account's roles (staff: staff, record clerk, admin). */
+  async roles(): Promise<string[]> {
+    return (await me(this.ctx)).roles;
   }
 
   /** Staff: the teams this person belongs to. */

@@ -52,6 +52,7 @@ function row(threadId: ThreadId, messages: number): ThreadRow {
     lastActivityMs: 0,
     journaledUpTo: null,
     journaledCase: null,
+    onHold: false,
   };
 }
 
