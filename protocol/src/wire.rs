@@ -1281,6 +1281,54 @@ impl HolderKeySet {
     }
 }
 
+/// `PUT /v1/teams/{team}/templates/{template}`: a message template, sealed
+/// on the writer's device to the team's key (an envelope whose thread id is
+/// the team and whose message id is the template, signed by the device).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SaveTemplate {
+    /// The sealed template (at most 16 KiB).
+    #[serde(with = "b64::bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[A-Za-z0-9_-]*$"))]
+    pub sealed: Vec<u8>,
+}
+
+/// A stored message template: opaque to the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TeamTemplate {
+    /// The template (a UUID the writer chose).
+    pub template_id: MessageId,
+    /// The sealed template.
+    #[serde(with = "b64::bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[A-Za-z0-9_-]*$"))]
+    pub sealed: Vec<u8>,
+    /// Unix seconds of the last save.
+    pub updated_at: u64,
+    /// Who saved it last.
+    pub updated_by: AccountId,
+    /// The certificate of the device that saved it, for clients to check
+    /// the envelope's signature against (absent if it has none).
+    #[serde(
+        default,
+        with = "b64::opt_bytes",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, pattern = "^[A-Za-z0-9_-]*$"))]
+    pub signer_certificate: Option<Vec<u8>>,
+}
+
+/// `GET /v1/teams/{team}/templates`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TemplateList {
+    /// The team's templates, oldest save first.
+    pub templates: Vec<TeamTemplate>,
+}
+
 /// `PUT /v1/devices/{device}/certificate`: the organisation root's
 /// certificate for a staff device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

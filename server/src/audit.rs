@@ -77,6 +77,10 @@ pub enum Action {
     HoldSet,
     /// An admin released a hold.
     HoldRelease,
+    /// A team member saved a message template (sealed to the team key).
+    TemplateSave,
+    /// A team member deleted a message template.
+    TemplateDelete,
     /// Retention deleted messages of a thread.
     RetentionPurge,
     /// Retention deleted a whole thread.
@@ -120,6 +124,8 @@ impl Action {
         Self::JournalFile,
         Self::HoldSet,
         Self::HoldRelease,
+        Self::TemplateSave,
+        Self::TemplateDelete,
         Self::RetentionPurge,
         Self::RetentionThreadDelete,
         Self::AccessExport,
@@ -158,6 +164,8 @@ impl Action {
             Self::JournalFile => "journal.file",
             Self::HoldSet => "hold.set",
             Self::HoldRelease => "hold.release",
+            Self::TemplateSave => "template.save",
+            Self::TemplateDelete => "template.delete",
             Self::RetentionPurge => "retention.purge",
             Self::RetentionThreadDelete => "retention.thread.delete",
             Self::AccessExport => "access.export",

@@ -951,3 +951,174 @@ async fn erasure(db: &TestDatabase) {
     assert_eq!(verify(&app).await, Ok(i64::try_from(all.len()).unwrap()));
     app.stop().await;
 }
+
+// -------------------------------------------------------------- templates
+
+on_both_backends!(
+    templates_are_stored_sealed_for_the_team_only_and_checked_for_their_signer,
+    team_templates
+);
+async fn team_templates(db: &TestDatabase) {
+    use samtale_protocol::wire::{TeamTemplate, TemplateList};
+    use samtale_protocol::{DeliveryContext, Envelope, MessageId};
+    let app = TestApp::spawn(db).await;
+    let world = World::build(&app).await;
+    let team = world.team;
+    let text = b"{\"title\":\"Ring til mig\",\"text\":\"Ring venligst til mig.\"}";
+    let as_thread = ThreadId::from_bytes(*team.as_bytes());
+    let template = MessageId::random().unwrap();
+    let seal = |id: MessageId| {
+        Envelope::seal(
+            &world.staff.device,
+            as_thread,
+            id,
+            &[world.team_key.public()],
+            text,
+        )
+        .unwrap()
+        .into_bytes()
+    };
+    let sealed = seal(template);
+    let path = format!("/v1/teams/{team}/templates/{template}");
+    let body = |bytes: &[u8]| Some(json!({"sealed": samtale_protocol::b64::encode(bytes)}));
+
+    // A team member saves it; the list gives back the same bytes with the
+    // signer's certificate; a colleague's key opens it.
+    let saved: TeamTemplate = expect(
+        app.call(Method::PUT, &path, Some(world.staff.token()), body(&sealed))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(saved.sealed, sealed);
+    let list: TemplateList = expect(
+        app.call(
+            Method::GET,
+            &format!("/v1/teams/{team}/templates"),
+            Some(world.staff.token()),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(list.templates.len(), 1);
+    assert!(list.templates[0].signer_certificate.is_some());
+    let opened = Envelope::decode(&list.templates[0].sealed)
+        .unwrap()
+        .open(
+            &DeliveryContext {
+                thread_id: as_thread,
+                message_id: template,
+            },
+            &world.team_key,
+        )
+        .unwrap();
+    assert_eq!(&opened.payload[..], &text[..]);
+
+    // Someone outside the team (the clerk) neither reads nor writes them.
+    for method in [Method::GET, Method::PUT, Method::DELETE] {
+        let p = if method == Method::GET {
+            format!("/v1/teams/{team}/templates")
+        } else {
+            path.clone()
+        };
+        let b = (method == Method::PUT)
+            .then(|| json!({"sealed": samtale_protocol::b64::encode(&sealed)}));
+        let status = app
+            .call(method.clone(), &p, Some(world.clerk.token()), b)
+            .await
+            .status();
+        assert!(
+            status == 403 || status == 404,
+            "{method} by the clerk: {status}"
+        );
+    }
+    // Bytes for another template id, or signed by another device, or not an
+    // envelope at all, or too large: refused, and the stored one is intact.
+    let other = seal(MessageId::random().unwrap());
+    expect_error(
+        app.call(Method::PUT, &path, Some(world.staff.token()), body(&other))
+            .await,
+        400,
+        ErrorCode::InvalidEnvelope,
+    )
+    .await;
+    let by_admin = Envelope::seal(
+        &world.admin.device,
+        as_thread,
+        template,
+        &[world.team_key.public()],
+        b"{}",
+    )
+    .unwrap()
+    .into_bytes();
+    expect_error(
+        app.call(
+            Method::PUT,
+            &path,
+            Some(world.staff.token()),
+            body(&by_admin),
+        )
+        .await,
+        400,
+        ErrorCode::InvalidEnvelope,
+    )
+    .await;
+    expect_error(
+        app.call(
+            Method::PUT,
+            &path,
+            Some(world.staff.token()),
+            body(b"not an envelope"),
+        )
+        .await,
+        400,
+        ErrorCode::InvalidEnvelope,
+    )
+    .await;
+    expect_error(
+        app.call(
+            Method::PUT,
+            &path,
+            Some(world.staff.token()),
+            body(&vec![1u8; 17 * 1024]),
+        )
+        .await,
+        413,
+        ErrorCode::TooLarge,
+    )
+    .await;
+    let list: TemplateList = expect(
+        app.call(
+            Method::GET,
+            &format!("/v1/teams/{team}/templates"),
+            Some(world.staff.token()),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(list.templates[0].sealed, sealed);
+
+    // Deleting: audited, content-free; a second delete is 404.
+    assert_eq!(
+        app.call(Method::DELETE, &path, Some(world.staff.token()), None)
+            .await
+            .status(),
+        204
+    );
+    expect_error(
+        app.call(Method::DELETE, &path, Some(world.staff.token()), None)
+            .await,
+        404,
+        ErrorCode::NotFound,
+    )
+    .await;
+    let log = entries(&app, AuditFilter::default()).await;
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert!(actions.contains(&"template.save") && actions.contains(&"template.delete"));
+    assert!(!as_text(&log).contains("Ring"));
+    app.stop().await;
+}

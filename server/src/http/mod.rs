@@ -15,6 +15,7 @@ mod logs;
 pub mod openapi;
 mod records;
 pub mod serve;
+mod templates;
 pub mod threads;
 mod validate;
 pub mod web;
@@ -405,6 +406,11 @@ fn api_routes() -> Router<AppState> {
             get(logs::device_log).post(logs::append_device_log),
         )
         .route("/v1/teams/{team}/citizens", get(citizens::list_citizens))
+        .route("/v1/teams/{team}/templates", get(templates::list_templates))
+        .route(
+            "/v1/teams/{team}/templates/{template}",
+            put(templates::save_template).delete(templates::delete_template),
+        )
         .route(
             "/v1/staff",
             post(admin::create_staff).get(admin::list_staff),

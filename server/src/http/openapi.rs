@@ -8,7 +8,9 @@ use utoipa::{Modify, OpenApi};
 
 use samtale_protocol::wire::ErrorBody;
 
-use super::{accounts, admin, attachments, citizens, eid_flows, keys, logs, records, threads};
+use super::{
+    accounts, admin, attachments, citizens, eid_flows, keys, logs, records, templates, threads,
+};
 
 /// The errors of any endpoint that takes a JSON body.
 #[derive(utoipa::IntoResponses)]
@@ -107,6 +109,9 @@ pub struct TooManyRequests(pub ErrorBody);
         eid_flows::callback,
         citizens::withdraw_consent,
         citizens::list_citizens,
+        templates::list_templates,
+        templates::save_template,
+        templates::delete_template,
         keys::publish_key,
         keys::get_key,
         keys::find_key,
@@ -144,6 +149,7 @@ pub struct TooManyRequests(pub ErrorBody);
         (name = "logs", description = "Signed membership logs clients replay: teams' member lists and accounts' device lists."),
         (name = "threads", description = "Threads, their participants, stored messages, receipts and attachments. Live traffic goes over the WebSocket at /ws."),
         (name = "records", description = "Filing threads on cases (journal receipts) and holds against retention."),
+        (name = "templates", description = "Message templates per team, sealed to the team key on a staff device: opaque to the server."),
     )
 )]
 pub struct ApiDoc;

@@ -145,6 +145,7 @@ pub mod messaging;
 mod postgres;
 pub mod records;
 mod sqlite;
+pub mod templates;
 
 use sqlx::{PgPool, SqlitePool};
 
