@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { accessible, checkedScreens, screenshot } from "./checks";
+import { accessible, checkedScreens, filesContaining, screenshot } from "./checks";
 import { eidLogin, launch, type Op, PASSWORD, phone, type Server, startOp, startServer } from "./harness";
 
 let op: Op;
@@ -224,6 +224,32 @@ describe("an organisation set up in the browser", () => {
     await page.getByText("aftale.pdf").waitFor();
     await phonePage.getByText(/Læst/).first().waitFor({ timeout: 30_000 });
     await page.getByText(/Læst/).first().waitFor({ timeout: 30_000 });
+  });
+
+  it("the team's message templates: sealed in the page, checked for personal data, inserted into the composer", async () => {
+    const { page } = mette;
+    await page.getByRole("link", { name: "Skabeloner" }).click();
+    await page.getByRole("heading", { name: "Beskedskabeloner" }).waitFor();
+    await page.getByRole("button", { name: "Tilføj de tre foreslåede skabeloner" }).click();
+    await page.getByText("De foreslåede skabeloner er gemt").waitFor({ timeout: 30_000 });
+    await expect.poll(() => page.getByRole("row").count(), { timeout: 30_000 }).toBe(4);
+    // A template with a CPR number is held back as it is typed.
+    await page.getByLabel("Titel").fill("Forkert");
+    await page.getByLabel("Tekst", { exact: true }).pressSequentially("Dit cpr er 010203-1234");
+    await page.getByText("En skabelon må ikke indeholde personoplysninger").waitFor();
+    expect(await page.getByRole("button", { name: "Gem skabelonen" }).isDisabled()).toBe(true);
+    await accessible(page, "staff: templates");
+    await screenshot(page, "staff-templates");
+    // The server holds the three sealed, none of their words.
+    expect(filesContaining(server.dataDir, "Ring til mig")).toEqual([]);
+
+    await page.getByRole("link", { name: "Indbakke" }).first().click();
+    await page.getByRole("link", { name: /Åbn samtalen med Maja Hansen/ }).click();
+    await page.getByText("Tak, jeg kommer. Her er aftalen.").waitFor({ timeout: 30_000 });
+    await page.getByLabel("Indsæt en skabelon").selectOption({ label: "Ring til mig" });
+    expect(await page.getByLabel("Besked").inputValue()).toContain("Vil du ringe til mig");
+    await page.getByRole("button", { name: "Send" }).click();
+    await maja.page.getByText(/Vil du ringe til mig, når du har tid\?/).waitFor({ timeout: 30_000 });
   });
 
   it("the admin puts the thread on hold and sees the audit log intact", async () => {

@@ -165,6 +165,16 @@ export interface BootstrapResponse {
   root_fingerprint: string;
   tokens: TokenPair;
 }
+export interface TeamTemplate {
+  template_id: MessageId;
+  sealed: B64;
+  updated_at: number;
+  updated_by: AccountId;
+  signer_certificate?: B64 | null;
+}
+export interface TemplateList {
+  templates: TeamTemplate[];
+}
 export interface AuditStatus {
   intact: boolean;
   head_index: number;

@@ -20,6 +20,7 @@ import { Settings } from "./Settings";
 import { Inbox, NewThread, StaffLogin, StaffRelogin, useNotices } from "./Staff";
 import { Invite } from "./Invite";
 import { Admin, AdminSetup } from "./Admin";
+import { Templates } from "./Templates";
 import { ChoosePin, Evicted, Failure, Start, Unlock, WaitingForApproval } from "./Start";
 import { Threads } from "./Threads";
 
@@ -330,6 +331,8 @@ function Shell(props: { platform: Platform }) {
           <Safety session={session} thread={route.id as ThreadId} />
         ) : route.name === "settings" ? (
           <Settings session={session} onEnded={(why) => setPhase({ name: "ended", why })} />
+        ) : session.isStaff && route.name === "templates" ? (
+          <Templates session={session} certified={certified} />
         ) : session.isStaff && route.name === "admin" ? (
           <Admin session={session} tab={route.tab} />
         ) : session.isStaff && route.name === "new-thread" ? (
@@ -384,6 +387,18 @@ function Shell(props: { platform: Platform }) {
                 }}
               >
                 {t("invite.nav")}
+              </a>
+            )}
+            {phase.session.isStaff && (
+              <a
+                href={href({ name: "templates" })}
+                aria-current={route.name === "templates" ? "page" : undefined}
+                onClick={(e) => {
+                  e.preventDefault();
+                  navigate({ name: "templates" });
+                }}
+              >
+                {t("templates.nav")}
               </a>
             )}
             {phase.session.isStaff && admin && (

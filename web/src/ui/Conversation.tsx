@@ -4,9 +4,10 @@
 // municipality's record (the archive participant) is disclosed at the top.
 
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import type { ThreadId } from "../protocol";
+import type { TeamId, ThreadId } from "../protocol";
 import type { Finding } from "../protocol/minimise";
 import { minimiserFor } from "../client/staff";
+import { listTemplates, type Template } from "../client/templates";
 import { ClientError } from "../client/context";
 import type { Banner, OutgoingMessage, ShownMessage, ThreadView } from "../client/model";
 import { fetchAttachment, markRead, type OutgoingFile } from "../client/send";
@@ -146,7 +147,12 @@ export function Conversation(props: { session: AppSession; thread: ThreadId; cer
       ) : session.isStaff && props.certified !== true ? (
         <p aria-busy="true">…</p>
       ) : (
-        <Composer session={session} thread={thread} people={session.isStaff ? (view?.row.participants ?? []) : null} />
+        <Composer
+          session={session}
+          thread={thread}
+          people={session.isStaff ? (view?.row.participants ?? []) : null}
+          team={session.isStaff ? (view?.row.teamId ?? null) : null}
+        />
       )}
     </Screen>
   );
@@ -281,9 +287,26 @@ function Attachment(props: {
 /** The composer; for staff (`people` given: the thread's citizens) the text
  *  is checked for personal data as it is typed, and a message with findings
  *  is sent only after the writer confirms it must be written. */
-function Composer(props: { session: AppSession; thread: ThreadId; people: readonly { name: string }[] | null }) {
+function Composer(props: {
+  session: AppSession;
+  thread: ThreadId;
+  people: readonly { name: string }[] | null;
+  /** Staff: the thread's team, whose templates can be inserted. */
+  team: TeamId | null;
+}) {
   const { t } = useI18n();
   const [text, setText] = useState("");
+  const [templates, setTemplates] = useState<Template[]>([]);
+  useEffect(() => {
+    if (props.team === null) return;
+    let live = true;
+    listTemplates(props.session.ctx, props.team)
+      .then((shelf) => live && setTemplates(shelf.templates))
+      .catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, [props.team]);
   const [findings, setFindings] = useState<readonly Finding[]>([]);
   const [force, setForce] = useState(false);
   const names = props.people?.map((p) => p.name).join("\n") ?? null;
@@ -353,6 +376,30 @@ function Composer(props: { session: AppSession; thread: ThreadId; people: readon
               }
             }}
           />
+        </label>
+      )}
+      {templates.length > 0 && (
+        <label class="field">
+          {t("templates.insert")}
+          <select
+            value=""
+            onChange={(e) => {
+              const chosen = templates.find((tm) => tm.id === e.currentTarget.value);
+              if (chosen === undefined) return;
+              // Inserted like typed text: the minimisation rules see it.
+              setText((before) => (before.trim() === "" ? chosen.text : `${before.trimEnd()}\n\n${chosen.text}`));
+              setForce(false);
+              e.currentTarget.value = "";
+              document.getElementById("message-input")?.focus();
+            }}
+          >
+            <option value="">{t("templates.choose")}</option>
+            {templates.map((tm) => (
+              <option key={tm.id} value={tm.id}>
+                {tm.title}
+              </option>
+            ))}
+          </select>
         </label>
       )}
       {minimiser !== null && findings.length > 0 && (

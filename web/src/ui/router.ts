@@ -17,6 +17,7 @@ export type Route =
   | { name: "safety"; id: string }
   | { name: "settings" }
   | { name: "setup" }
+  | { name: "templates" }
   | { name: "admin"; tab: AdminTab };
 
 /** The admin's screens. */
@@ -43,6 +44,8 @@ export function parse(path: string): Route {
       return { name: "settings" };
     case "setup":
       return { name: "setup" };
+    case "templates":
+      return { name: "templates" };
     case "admin": {
       const tab = ADMIN_TABS.find((t) => t === parts[1]);
       return { name: "admin", tab: tab ?? "devices" };
@@ -77,6 +80,8 @@ export function href(route: Route): string {
       return "/settings";
     case "setup":
       return "/setup";
+    case "templates":
+      return "/templates";
     case "admin":
       return `/admin/${route.tab}`;
   }

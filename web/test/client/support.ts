@@ -32,7 +32,7 @@ export function missingBinaries(): string | null {
   return why;
 }
 
-function memoryMarker(): MarkerStore {
+export function memoryMarker(): MarkerStore {
   const items = new Map<string, string>();
   return {
     getItem: (k) => items.get(k) ?? null,
