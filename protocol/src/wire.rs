@@ -434,7 +434,9 @@ impl std::fmt::Debug for TokenPair {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    /// The current refresh token.
+    /// The current refresh token; empty (or absent) when a browser's is in
+    /// its `samtale_refresh` cookie (API.md, "The refresh cookie").
+    #[serde(default)]
     pub refresh_token: String,
 }
 

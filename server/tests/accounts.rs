@@ -1688,3 +1688,91 @@ on_both_backends!(
     passwords_are_changed_reset_to_a_temporary_one_and_accounts_re_enabled,
     passwords_are_changed_reset_to_a_temporary_one_and_accounts_re_enabled
 );
+
+on_both_backends!(
+    a_browser_keeps_its_refresh_token_in_an_http_only_cookie_scoped_to_the_refresh_endpoint,
+    refresh_cookie
+);
+async fn refresh_cookie(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let world = support::world::World::build(&app).await;
+    let url = format!("{}/v1/sessions/refresh", app.address);
+    let refresh = |body: Value, cookie: Option<String>, header: bool| {
+        let mut r = app.client.post(&url).json(&body);
+        if header {
+            r = r.header("X-Samtale-Refresh-Cookie", "1");
+        }
+        if let Some(c) = cookie {
+            r = r.header("Cookie", c);
+        }
+        r.send()
+    };
+    // The page moves the token from its login answer into the cookie.
+    let first = refresh(
+        json!({"refresh_token": world.staff.tokens.refresh_token}),
+        None,
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.status(), 200);
+    let set = first.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for attribute in [
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+        "Path=/v1/sessions/refresh",
+    ] {
+        assert!(set.contains(attribute), "{set}");
+    }
+    let cookie = set.split(';').next().unwrap().to_owned();
+    assert!(cookie.starts_with("samtale_refresh=") && cookie.len() > 30);
+    let pair: TokenPair = first.json().await.unwrap();
+    assert_eq!(pair.refresh_token, "", "the token is in the cookie only");
+    assert!(!pair.access_token.is_empty());
+
+    // The cookie alone refreshes (with the header), and rotates.
+    let second = refresh(json!({}), Some(cookie.clone()), true)
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 200);
+    let next = second.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert_ne!(next.split(';').next().unwrap(), cookie);
+    // Without the header the cookie is not read (another site's form could
+    // send the cookie, never the header).
+    let no_header = refresh(
+        json!({}),
+        Some(next.split(';').next().unwrap().to_owned()),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(no_header.status(), 401);
+    // The spent cookie presented again ends the login, like a spent token.
+    let reused = refresh(json!({}), Some(cookie), true).await.unwrap();
+    assert_eq!(reused.status(), 401);
+    let after = refresh(
+        json!({}),
+        Some(next.split(';').next().unwrap().to_owned()),
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(after.status(), 401, "reuse ended the whole login");
+
+    // Logging out clears the cookie.
+    let out = app
+        .client
+        .delete(format!("{}/v1/sessions/current", app.address))
+        .bearer_auth(world.clerk.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    let cleared = out.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cleared.starts_with("samtale_refresh=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+    app.stop().await;
+}

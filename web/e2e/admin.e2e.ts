@@ -168,6 +168,16 @@ describe("an organisation set up in the browser", () => {
     await page
       .getByRole("heading", { name: "En administrator skal certificere denne browser" })
       .waitFor({ state: "detached", timeout: 30_000 });
+
+    // Her refresh token is in an HttpOnly cookie scoped to the refresh
+    // endpoint, out of reach of the page's scripts; the access token lives
+    // in memory, so a reload refreshes through the cookie and goes on.
+    const refresh = (await context.cookies()).find((c) => c.name === "samtale_refresh");
+    expect(refresh).toMatchObject({ httpOnly: true, secure: true, sameSite: "Strict", path: "/v1/sessions/refresh" });
+    expect(await page.evaluate(() => document.cookie)).not.toContain("samtale_refresh");
+    await page.reload();
+    await page.getByRole("heading", { name: "Indbakke" }).waitFor({ timeout: 30_000 });
+    await page.getByRole("link", { name: "Invitér en borger" }).waitFor();
   });
 
   it("the caseworker invites a citizen in the browser, who joins with the letter's link and eID on her phone; they write both ways with a file and read marks", async () => {

@@ -495,10 +495,69 @@ pub(super) async fn report_limit(
 )]
 pub(super) async fn refresh(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<RefreshRequest>,
-) -> Result<axum::Json<TokenPair>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    // A browser that keeps its refresh token in the HttpOnly cookie asks
+    // for it with this header (a custom header: no other site's page can
+    // send it without a CORS preflight, which this server never answers).
+    let cookie_mode = headers
+        .get(REFRESH_COOKIE_HEADER)
+        .is_some_and(|v| v.as_bytes() == b"1");
+    let presented = if req.refresh_token.is_empty() && cookie_mode {
+        refresh_cookie(&headers).unwrap_or_default()
+    } else {
+        req.refresh_token.clone()
+    };
+    if presented.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::AuthenticationFailed,
+            "no refresh token was presented (in the body, or in the refresh cookie with the X-Samtale-Refresh-Cookie header); log in again",
+        ));
+    }
+    let pair = rotate(&state, &presented).await?;
+    if !cookie_mode {
+        return Ok(axum::Json(pair).into_response());
+    }
+    let cookie = format!(
+        "{REFRESH_COOKIE}={}; Path=/v1/sessions/refresh; Max-Age={}; HttpOnly; Secure; SameSite=Strict",
+        pair.refresh_token, state.tokens.session_ttl
+    );
+    let body = TokenPair {
+        refresh_token: String::new(),
+        ..pair
+    };
+    let mut response = axum::Json(body).into_response();
+    response.headers_mut().insert(
+        axum::http::header::SET_COOKIE,
+        axum::http::HeaderValue::from_str(&cookie)
+            .map_err(|_| ApiError::internal("cannot write the refresh cookie"))?,
+    );
+    Ok(response)
+}
+
+/// The header a browser sends to keep its refresh token in the cookie.
+pub const REFRESH_COOKIE_HEADER: &str = "x-samtale-refresh-cookie";
+/// The refresh cookie's name.
+pub const REFRESH_COOKIE: &str = "samtale_refresh";
+
+/// The refresh token in the request's `samtale_refresh` cookie.
+fn refresh_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == REFRESH_COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// Spends a refresh token and issues the next pair.
+async fn rotate(state: &AppState, presented: &str) -> Result<TokenPair, ApiError> {
     let now = state.clock.now();
-    let old_hash = auth::refresh_token_hash(&req.refresh_token);
+    let old_hash = auth::refresh_token_hash(presented);
     let (new_token, new_hash) = auth::new_refresh_token().map_err(ApiError::randomness)?;
     match state
         .storage
@@ -519,13 +578,13 @@ pub(super) async fn refresh(
                 .tokens
                 .issue(&account_id, &device_id, &session_id, &account.kind, now)
                 .map_err(|_| ApiError::internal("cannot sign an access token"))?;
-            Ok(axum::Json(TokenPair {
+            Ok(TokenPair {
                 account_id: parse_id(&account_id)?,
                 device_id: parse_id(&device_id)?,
                 access_token: access,
                 expires_in: u64::try_from(state.tokens.access_ttl).unwrap_or(0),
                 refresh_token: new_token.to_string(),
-            }))
+            })
         }
         RefreshOutcome::Reused => {
             tracing::warn!("a spent refresh token was presented again; its session is revoked");
@@ -556,7 +615,7 @@ pub(super) async fn refresh(
 pub(super) async fn logout(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<NoContent, ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     state
         .storage
         .revoke_session(&caller.session_id, state.clock.now())
@@ -565,7 +624,16 @@ pub(super) async fn logout(
         .relay
         .hub
         .kill_session(&caller.session_id, ErrorCode::AuthenticationFailed);
-    Ok(NoContent)
+    // A browser's refresh cookie goes with the session.
+    Ok((
+        [(
+            axum::http::header::SET_COOKIE,
+            format!(
+                "{REFRESH_COOKIE}=; Path=/v1/sessions/refresh; Max-Age=0; HttpOnly; Secure; SameSite=Strict"
+            ),
+        )],
+        NoContent,
+    ))
 }
 
 /// `GET /v1/me`

@@ -43,7 +43,8 @@ import { ClientError, contextOf, del, get, post, put, type Context } from "./con
 import { newSecrets } from "./join";
 import { type Backing, Keystore, type MarkerStore } from "./keystore";
 import { emptyReport, maintainHolder, parseDeviceKeys, type UpkeepReport } from "./keys";
-import { Tokens } from "./tokens";
+import { COOKIE_SESSION } from "./staff";
+import { moveRefreshToCookie, Tokens } from "./tokens";
 import { directory, loadStaff, loadTeam, pinsForWork, refuse, savePins } from "./trust";
 
 /** How long a certificate is valid (as the CLI issues them). */
@@ -103,10 +104,12 @@ export async function setupOrganisation(
       throw ClientError.verification("the server pinned another root key for the new organisation");
     }
     const seed = root.toKeystoreBytes();
+    await moveRefreshToCookie(api, pair.refresh_token);
     const secrets = {
       ...newSecrets(pair, me, device, true),
       username: req.username.trim(),
       rootSeed: b64Encode(seed),
+      ...COOKIE_SESSION,
     };
     seed.fill(0);
     const keystore = await Keystore.create(backing, marker, secrets, pin);

@@ -43,8 +43,8 @@ export class Api {
     return this.call<T>("GET", path);
   }
 
-  async post<T>(path: string, body: unknown): Promise<T> {
-    return this.call<T>("POST", path, body);
+  async post<T>(path: string, body: unknown, headers: Record<string, string> = {}): Promise<T> {
+    return this.call<T>("POST", path, body, headers);
   }
 
   async put<T>(path: string, body: unknown): Promise<T> {
@@ -113,16 +113,16 @@ export class Api {
     return out;
   }
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await this.send(method, path, body);
+  private async call<T>(method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<T> {
+    const response = await this.send(method, path, body, extra);
     if (response.status === 204) return undefined as T;
     return (await response.json()) as T;
   }
 
-  private async send(method: string, path: string, body?: unknown): Promise<Response> {
+  private async send(method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<Response> {
     let token = (await this.tokens?.token()) ?? null;
     for (let attempt = 0; ; attempt++) {
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = { ...extra };
       const raw = body instanceof Uint8Array;
       if (body !== undefined) headers["Content-Type"] = raw ? "application/octet-stream" : "application/json";
       if (token !== null) headers.Authorization = `Bearer ${token}`;

@@ -74,6 +74,9 @@ export interface Secrets {
   /** Holder keys granted to this device: holder id, epoch, kind, secret. */
   holders: HeldKey[];
   refreshToken: string | null;
+  /** Staff pages: the refresh token is in the HttpOnly cookie instead (and
+   *  the access token only in the page's memory). */
+  refreshInCookie?: boolean;
   accessToken: string | null;
   /** Unix seconds. */
   accessExpires: number;

@@ -23,6 +23,7 @@ import {
 } from "../protocol";
 import type { AccountInfo, CitizenInfo, TeamInfo, ThreadDetail, TokenPair } from "../protocol/rest";
 import { Api, ApiError } from "./api";
+import { moveRefreshToCookie } from "./tokens";
 import { ClientError, get, post, type Context } from "./context";
 import { newSecrets } from "./join";
 import { type Backing, Keystore, type MarkerStore } from "./keystore";
@@ -70,7 +71,9 @@ export async function staffLogin(
       if (me.kind !== "staff") {
         throw new ApiError("forbidden", "this account is a citizen's: citizens join with the letter's link", 0);
       }
-      const secrets = { ...newSecrets(pair, me, device, false), username: req.username };
+      // The refresh token goes into the HttpOnly cookie; the page keeps none.
+      await moveRefreshToCookie(api, pair.refresh_token);
+      const secrets = { ...newSecrets(pair, me, device, false), username: req.username, ...COOKIE_SESSION };
       return await Keystore.create(backing, marker, secrets, pin);
     } catch (e) {
       await authed.delete(`/v1/devices/${pair.device_id}`).catch(() => undefined);
@@ -102,15 +105,16 @@ export async function staffRelogin(api: Api, keystore: Keystore, password: strin
     if (pair.device_id !== s.deviceId || pair.account_id !== s.accountId) {
       throw ClientError.verification("the server answered for another device or account");
     }
-    await keystore.update((x) => {
-      x.refreshToken = pair.refresh_token;
-      x.accessToken = pair.access_token;
-      x.accessExpires = Math.floor(Date.now() / 1000) + pair.expires_in;
-    });
+    await moveRefreshToCookie(api, pair.refresh_token);
+    await keystore.update((x) => Object.assign(x, COOKIE_SESSION));
   } finally {
     device.wipe();
   }
 }
+
+/** What a staff page's keystore holds of its session: no token at all (the
+ *  refresh token is in the HttpOnly cookie, the access token in memory). */
+export const COOKIE_SESSION = { refreshToken: null, accessToken: null, accessExpires: 0, refreshInCookie: true } as const;
 
 /** Whether this staff device holds a certificate from the organisation
  *  root that verifies now (until then it may read but not send). */

@@ -11,7 +11,7 @@ const LOCK = "samtale-session";
 /** Renew this many seconds before the access token expires. */
 const MARGIN = 30;
 
-interface TokenPair {
+export interface TokenPair {
   access_token: string;
   refresh_token: string;
   expires_in: number;
@@ -43,7 +43,22 @@ function lockManager(): Locks {
   return realmLocks;
 }
 
+/** The header with which a page asks the server to keep its refresh token
+ *  in the `samtale_refresh` cookie (HttpOnly, Secure, SameSite=Strict,
+ *  scoped to the refresh endpoint), out of reach of any script. */
+export const REFRESH_COOKIE_HEADER = { "X-Samtale-Refresh-Cookie": "1" } as const;
+
+/** Hands a fresh login's refresh token to the server once, to come back as
+ *  the HttpOnly cookie; the answer's access token is for this page's memory
+ *  only. Used by staff pages (login, set-up, logging in again). */
+export function moveRefreshToCookie(plain: Api, refreshToken: string): Promise<TokenPair> {
+  return plain.post<TokenPair>("/v1/sessions/refresh", { refresh_token: refreshToken }, REFRESH_COOKIE_HEADER);
+}
+
 export class Tokens implements TokenSource {
+  /** Cookie mode: the access token, in this page's memory only. */
+  #memory: { token: string; expires: number } | null = null;
+
   constructor(
     private readonly keystore: Keystore,
     private readonly plain: Api = new Api(),
@@ -51,7 +66,17 @@ export class Tokens implements TokenSource {
     private readonly locks: Locks = lockManager(),
   ) {}
 
+  /** Whether the refresh token is in the HttpOnly cookie (staff pages). */
+  private get cookie(): boolean {
+    return this.keystore.secrets.refreshInCookie === true;
+  }
+
   async token(): Promise<string | null> {
+    if (this.cookie) {
+      const m = this.#memory;
+      if (m !== null && m.expires - MARGIN > this.now()) return m.token;
+      return this.refresh(m?.token ?? null);
+    }
     const s = this.keystore.secrets;
     if (s.accessToken !== null && s.accessExpires - MARGIN > this.now()) return s.accessToken;
     return this.refresh(s.accessToken);
@@ -63,6 +88,10 @@ export class Tokens implements TokenSource {
 
   /** Stores a fresh pair (a login or sign-up). */
   async store(pair: TokenPair): Promise<void> {
+    if (this.cookie) {
+      this.#memory = { token: pair.access_token, expires: this.now() + pair.expires_in };
+      return;
+    }
     await this.keystore.update((s) => {
       s.accessToken = pair.access_token;
       s.refreshToken = pair.refresh_token;
@@ -72,6 +101,7 @@ export class Tokens implements TokenSource {
 
   /** Forgets the tokens (logout; the keys stay). */
   async forget(): Promise<void> {
+    this.#memory = null;
     await this.keystore.update((s) => {
       s.accessToken = null;
       s.refreshToken = null;
@@ -80,6 +110,7 @@ export class Tokens implements TokenSource {
   }
 
   private refresh(seen: string | null): Promise<string | null> {
+    if (this.cookie) return this.refreshByCookie();
     return this.locks.request(LOCK, async () => {
       await this.keystore.reload();
       const s = this.keystore.secrets;
@@ -97,6 +128,24 @@ export class Tokens implements TokenSource {
       } catch (e) {
         if (e instanceof ApiError && e.sessionEnded) {
           await this.forget();
+          return null;
+        }
+        throw e;
+      }
+    });
+  }
+
+  /** One tab at a time spends the cookie (every tab sends the same one):
+   *  the server rotates it in its answer. */
+  private refreshByCookie(): Promise<string | null> {
+    return this.locks.request(LOCK, async () => {
+      try {
+        const pair = await this.plain.post<TokenPair>("/v1/sessions/refresh", {}, REFRESH_COOKIE_HEADER);
+        this.#memory = { token: pair.access_token, expires: this.now() + pair.expires_in };
+        return pair.access_token;
+      } catch (e) {
+        if (e instanceof ApiError && e.sessionEnded) {
+          this.#memory = null;
           return null;
         }
         throw e;

@@ -4,7 +4,7 @@
 // by name; and the session's tokens shared by two tabs, refreshed once.
 
 import { describe, expect, it } from "vitest";
-import { Api } from "../../src/client/api";
+import { Api, ApiError } from "../../src/client/api";
 import {
   clearPending,
   Keystore,
@@ -207,5 +207,69 @@ describe("tokens shared by tabs", () => {
     const b = new Tokens(await Keystore.open(backing, m), server, now, localLocks());
     await Promise.all([a.token(), b.token()]);
     expect(server.calls).toBe(2);
+  });
+});
+
+/** The server and the browser's cookie jar, for pages whose refresh token
+ *  is in the HttpOnly cookie: every tab sends the jar's one cookie; a
+ *  refresh spends it and the answer sets the next. A cookie presented after
+ *  it was spent ends the login (as the server does). */
+class CookieJarServer extends Api {
+  cookie = 1;
+  spent = new Set<number>();
+  calls = 0;
+  ended = false;
+  override async post<T>(path: string, body: unknown, headers: Record<string, string> = {}): Promise<T> {
+    expect(path).toBe("/v1/sessions/refresh");
+    expect(headers["X-Samtale-Refresh-Cookie"]).toBe("1");
+    expect(body).toEqual({});
+    this.calls += 1;
+    const sent = this.cookie;
+    await new Promise((r) => setTimeout(r, 20));
+    if (this.ended || this.spent.has(sent)) {
+      this.ended = true;
+      throw new ApiError("authentication_failed", "this refresh token was already used", 401);
+    }
+    this.spent.add(sent);
+    this.cookie = sent + 1;
+    return { access_token: `access-${sent}`, refresh_token: "", expires_in: 600 } as T;
+  }
+}
+
+describe("a staff page's refresh token in the HttpOnly cookie", () => {
+  const cookieSecrets = (): ReturnType<typeof secrets> =>
+    secrets({ accessExpires: 0, accessToken: null, refreshToken: null, refreshInCookie: true });
+
+  it("two tabs refresh one after the other, each with the current cookie, and the keystore holds no token", async () => {
+    const backing = memoryBacking();
+    const m = marker();
+    await Keystore.create(backing, m, cookieSecrets());
+    const server = new CookieJarServer();
+    const locks = localLocks();
+    const now = (): number => Math.floor(Date.now() / 1000);
+    const a = new Tokens(await Keystore.open(backing, m), server, now, locks);
+    const b = new Tokens(await Keystore.open(backing, m), server, now, locks);
+    const [ta, tb] = await Promise.all([a.token(), b.token()]);
+    expect([ta, tb].sort()).toEqual(["access-1", "access-2"]);
+    expect(server.ended).toBe(false);
+    // Each tab keeps its access token in memory: no second refresh.
+    expect(await a.token()).toBe(ta);
+    expect(server.calls).toBe(2);
+    const stored = await Keystore.open(backing, m);
+    expect(stored.secrets.refreshToken).toBeNull();
+    expect(stored.secrets.accessToken).toBeNull();
+  });
+
+  it("without the shared lock both tabs send the same cookie and the login ends (the control)", async () => {
+    const backing = memoryBacking();
+    const m = marker();
+    await Keystore.create(backing, m, cookieSecrets());
+    const server = new CookieJarServer();
+    const now = (): number => Math.floor(Date.now() / 1000);
+    const a = new Tokens(await Keystore.open(backing, m), server, now, localLocks());
+    const b = new Tokens(await Keystore.open(backing, m), server, now, localLocks());
+    const got = await Promise.all([a.token(), b.token()]);
+    expect(got).toContain(null);
+    expect(server.ended).toBe(true);
   });
 });
