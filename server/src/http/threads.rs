@@ -429,12 +429,15 @@ pub(super) async fn list_threads(
             threads: Vec::new(),
         }));
     }
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut citizens = state.storage.citizens_of_threads(&ids).await?;
     let mut threads = Vec::with_capacity(rows.len());
     for row in &rows {
         let mut s = summary(row)?;
-        let citizens = state.storage.thread_citizens(&row.id).await?;
         s.citizens = Some(
             citizens
+                .remove(&row.id)
+                .unwrap_or_default()
                 .iter()
                 .map(citizen_view)
                 .collect::<Result<_, _>>()?,

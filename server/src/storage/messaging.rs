@@ -735,6 +735,45 @@ impl Storage {
             .collect())
     }
 
+    /// The citizens of many threads at once (a thread list of hundreds is
+    /// a few queries, not one per thread), by thread id.
+    pub async fn citizens_of_threads(
+        &self,
+        thread_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, Vec<ThreadCitizenRow>>, StorageError> {
+        let mut out: std::collections::HashMap<String, Vec<ThreadCitizenRow>> =
+            std::collections::HashMap::new();
+        for chunk in thread_ids.chunks(500) {
+            let marks = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT tc.thread_id, a.id, a.display_name, a.assurance, \
+                   (SELECT COUNT(*) FROM consents c WHERE c.account_id = a.id AND c.withdrawn_at IS NULL) \
+                 FROM thread_citizens tc JOIN accounts a ON a.id = tc.account_id \
+                 WHERE tc.thread_id IN ({marks}) ORDER BY tc.thread_id, tc.added_at, a.id"
+            );
+            let rows: Vec<(String, String, String, Option<String>, i64)> =
+                with_pool!(self, |pool| {
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                    for id in chunk {
+                        q = q.bind(id);
+                    }
+                    q.fetch_all(pool).await?
+                });
+            for (thread_id, account_id, display_name, assurance, live) in rows {
+                out.entry(thread_id).or_default().push(ThreadCitizenRow {
+                    account_id,
+                    display_name,
+                    assurance: assurance.unwrap_or_else(|| "unverified".into()),
+                    consent_withdrawn: live == 0,
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// The signed participant log of a thread, in order.
     pub async fn thread_records(&self, thread_id: &str) -> Result<Vec<Vec<u8>>, StorageError> {
         Ok(with_pool!(self, |pool| {

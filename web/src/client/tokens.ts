@@ -110,7 +110,7 @@ export class Tokens implements TokenSource {
   }
 
   private refresh(seen: string | null): Promise<string | null> {
-    if (this.cookie) return this.refreshByCookie();
+    if (this.cookie) return this.refreshByCookie(seen);
     return this.locks.request(LOCK, async () => {
       await this.keystore.reload();
       const s = this.keystore.secrets;
@@ -137,8 +137,12 @@ export class Tokens implements TokenSource {
 
   /** One tab at a time spends the cookie (every tab sends the same one):
    *  the server rotates it in its answer. */
-  private refreshByCookie(): Promise<string | null> {
+  private refreshByCookie(seen: string | null): Promise<string | null> {
     return this.locks.request(LOCK, async () => {
+      // A call of this page that waited for the lock uses what the one
+      // before it just got.
+      const m = this.#memory;
+      if (m !== null && m.token !== seen && m.expires - MARGIN > this.now()) return m.token;
       try {
         const pair = await this.plain.post<TokenPair>("/v1/sessions/refresh", {}, REFRESH_COOKIE_HEADER);
         this.#memory = { token: pair.access_token, expires: this.now() + pair.expires_in };

@@ -365,4 +365,7 @@ export const da: Catalogue = {
   "templates.findings": "En skabelon må ikke indeholde personoplysninger: ret den markerede tekst.",
   "templates.insert": "Indsæt en skabelon",
   "templates.choose": "Vælg en skabelon…",
+  "inbox.showing": "Viser de {shown} seneste af {total} samtaler.",
+  "inbox.more": "Vis {count} mere",
+  "inbox.all": "Vis alle {total}",
 };

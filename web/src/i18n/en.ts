@@ -366,6 +366,9 @@ export const en = {
   "templates.findings": "A template must not hold personal data: change the marked text.",
   "templates.insert": "Insert a template",
   "templates.choose": "Choose a template…",
+  "inbox.showing": "Showing the {shown} most recent of {total} conversations.",
+  "inbox.more": "Show {count} more",
+  "inbox.all": "Show all {total}",
 } as const;
 
 export type Key = keyof typeof en;

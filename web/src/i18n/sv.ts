@@ -365,4 +365,7 @@ export const sv: Catalogue = {
   "templates.findings": "En mall får inte innehålla personuppgifter: ändra den markerade texten.",
   "templates.insert": "Infoga en mall",
   "templates.choose": "Välj en mall…",
+  "inbox.showing": "Visar de {shown} senaste av {total} konversationer.",
+  "inbox.more": "Visa {count} till",
+  "inbox.all": "Visa alla {total}",
 };

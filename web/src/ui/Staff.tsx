@@ -261,6 +261,11 @@ export function Inbox(props: { session: AppSession; certified: boolean | null })
     };
   }, [session]);
   const shown = useMemo(() => (rows === null ? [] : inbox(rows, team, filter)), [rows, team, filter]);
+  // The most recent threads first, a page at a time: the whole list is in
+  // memory (filters, counts and search cover all of it), the table grows
+  // on request.
+  const [limit, setLimit] = useState(INBOX_PAGE);
+  useEffect(() => setLimit(INBOX_PAGE), [team, filter]);
   const unread = (rows ?? []).reduce((n, r) => n + r.unread, 0);
   const title = t("inbox.title");
   useEffect(() => {
@@ -315,7 +320,7 @@ export function Inbox(props: { session: AppSession; certified: boolean | null })
             </tr>
           </thead>
           <tbody>
-            {shown.map((row) => {
+            {shown.slice(0, limit).map((row) => {
               const names = row.participants.map((p) => p.name).join(", ") || t("inbox.noCitizen");
               return (
                 <tr key={row.threadId} class={row.unread > 0 ? "unread" : undefined}>
@@ -346,9 +351,29 @@ export function Inbox(props: { session: AppSession; certified: boolean | null })
           </tbody>
         </table>
       )}
+      {shown.length > INBOX_PAGE && (
+        <div class="actions">
+          <p class="meta" role="status">
+            {t("inbox.showing", { shown: Math.min(limit, shown.length), total: shown.length })}
+          </p>
+          {limit < shown.length && (
+            <>
+              <button type="button" class="secondary" onClick={() => setLimit((l) => l + INBOX_PAGE)}>
+                {t("inbox.more", { count: Math.min(INBOX_PAGE, shown.length - limit) })}
+              </button>
+              <button type="button" class="secondary" onClick={() => setLimit(shown.length)}>
+                {t("inbox.all", { total: shown.length })}
+              </button>
+            </>
+          )}
+        </div>
+      )}
     </Screen>
   );
 }
+
+/** Rows of the inbox table shown at first, and added per "show more". */
+export const INBOX_PAGE = 100;
 
 /** The search form and its results (a table: conversation, sender, time,
  *  the words around the match). */

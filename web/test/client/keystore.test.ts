@@ -260,6 +260,18 @@ describe("a staff page's refresh token in the HttpOnly cookie", () => {
     expect(stored.secrets.accessToken).toBeNull();
   });
 
+  it("calls of one page that need a token at once refresh once, not once each", async () => {
+    const backing = memoryBacking();
+    const m = marker();
+    await Keystore.create(backing, m, cookieSecrets());
+    const server = new CookieJarServer();
+    const now = (): number => Math.floor(Date.now() / 1000);
+    const page = new Tokens(await Keystore.open(backing, m), server, now, localLocks());
+    const got = await Promise.all([page.token(), page.token(), page.token(), page.token()]);
+    expect(new Set(got)).toEqual(new Set(["access-1"]));
+    expect(server.calls).toBe(1);
+  });
+
   it("without the shared lock both tabs send the same cookie and the login ends (the control)", async () => {
     const backing = memoryBacking();
     const m = marker();
