@@ -1122,3 +1122,65 @@ async fn team_templates(db: &TestDatabase) {
     assert!(!as_text(&log).contains("Ring"));
     app.stop().await;
 }
+
+// ------------------------------------------------------- the thread list
+
+on_both_backends!(
+    the_thread_list_carries_each_threads_citizens_as_its_detail_does,
+    list_citizens_match_details
+);
+async fn list_citizens_match_details(db: &TestDatabase) {
+    use samtale_protocol::wire::ThreadList;
+    let app = TestApp::spawn(db).await;
+    let world = World::build(&app).await;
+    let (staff, team) = (&world.staff, world.team);
+    let maja = world.citizen(&app, staff, team, "010203-1234").await;
+    let ole = world.citizen(&app, staff, team, "020304-5678").await;
+    let mut threads = vec![
+        world.open_thread(&app, staff, team, &[&maja]).await,
+        world.open_thread(&app, staff, team, &[&maja, &ole]).await,
+        world.open_thread(&app, staff, team, &[&ole]).await,
+    ];
+    // Enough threads to need more than one query chunk.
+    for _ in 0..501 {
+        threads.push(world.open_thread(&app, staff, team, &[&ole]).await);
+    }
+    let list: ThreadList = expect(
+        app.call(Method::GET, "/v1/threads", Some(staff.token()), None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(list.threads.len(), threads.len());
+    for thread in &threads[..3] {
+        let listed = list
+            .threads
+            .iter()
+            .find(|t| t.thread_id == *thread)
+            .expect("listed");
+        let detail: ThreadDetail = expect(
+            app.call(
+                Method::GET,
+                &format!("/v1/threads/{thread}"),
+                Some(staff.token()),
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(listed.citizens.as_ref(), Some(&detail.citizens));
+    }
+    let two = list
+        .threads
+        .iter()
+        .find(|t| t.thread_id == threads[1])
+        .unwrap();
+    assert_eq!(two.citizens.as_ref().map(Vec::len), Some(2));
+    assert!(
+        list.threads
+            .iter()
+            .all(|t| t.citizens.as_ref().is_some_and(|c| !c.is_empty()))
+    );
+    app.stop().await;
+}
