@@ -22,7 +22,8 @@ use clap::{Args, Parser, Subcommand};
     version,
     after_help = "\
 Getting started:
-  samtale admin init --server https://samtale.example --organisation \"Randers Kommune\"   (a new organisation)
+  samtale admin init --server https://samtale.example --enrolment-code XXXX-XXXX-... \\
+      --organisation \"Randers Kommune\"                                                   (a new organisation)
   samtale login --server https://samtale.example --username mette                       (staff)
   samtale join --server https://samtale.example --code XXXX-XXXX-...                     (citizens)
   samtale chat
@@ -255,7 +256,27 @@ enum Command {
     Scan(scan::ScanArgs),
 }
 
+/// A reader that stops early (`samtale --json show X | head`) closes the
+/// pipe: printing then fails with a broken pipe, which is not an error of
+/// ours. End quietly, as `cat` and `grep` do, instead of panicking.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     // The local time zone must be read before any thread starts.
     let offset = samtale_cli::output::local_offset();
     let cli = Cli::parse();

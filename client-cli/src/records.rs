@@ -132,22 +132,39 @@ pub async fn journal(
             root_fingerprint,
         } => {
             let journal = journal::verify_file(&file, root_fingerprint.as_deref())?;
+            let anchored = root_fingerprint.is_some();
+            let named = &journal.organisation.root_fingerprint;
             if style.json {
                 print_json(&serde_json::json!({
                     "verified": true,
+                    "anchored": anchored,
+                    "root_fingerprint": named,
                     "thread_id": journal.thread_id,
                     "case": journal.case,
                     "messages": journal.messages.len(),
                     "checks": journal.export.checks,
                 }))?;
-            } else {
+            } else if anchored {
                 println!(
-                    "{} {}: messages 1 to {} of thread {} verify (case {}).",
+                    "{} {}: messages 1 to {} of thread {} verify against {} (case {}).",
                     style.good("✔"),
                     file.display(),
                     journal.messages.len(),
                     journal.thread_id,
+                    named,
                     journal.case.reference
+                );
+                for check in &journal.export.checks {
+                    println!("  - {check}");
+                }
+            } else {
+                println!(
+                    "{} {}: messages 1 to {} of thread {} are consistent with the organisation key the file itself names ({}), but that was NOT checked against your organisation: whoever made the file could have chosen it. Run again with --root-fingerprint FINGERPRINT (`samtale whoami` shows yours) to verify it.",
+                    style.warn("⚠ not anchored:"),
+                    file.display(),
+                    journal.messages.len(),
+                    journal.thread_id,
+                    named,
                 );
                 for check in &journal.export.checks {
                     println!("  - {check}");
@@ -211,11 +228,22 @@ pub async fn retention(
         print_json(&serde_json::json!({"team": info.team_id, "retention": policy}))?;
     } else {
         println!(
-            "{}: messages are deleted {} days after they are filed on a case; messages never filed are deleted when {} days old.",
-            info.name, policy.journaled_days, policy.unjournaled_days
+            "{}: messages are deleted {} after they are filed on a case; messages never filed are deleted when {} old.",
+            info.name,
+            days(policy.journaled_days),
+            days(policy.unjournaled_days)
         );
     }
     done()
+}
+
+/// "1 day", "30 days".
+pub(crate) fn days(n: u32) -> String {
+    if n == 1 {
+        "1 day".into()
+    } else {
+        format!("{n} days")
+    }
 }
 
 /// `samtale admin hold THREAD [--release]`.
@@ -280,4 +308,14 @@ pub async fn erase(
         );
     }
     done()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_day_is_singular() {
+        assert_eq!(super::days(1), "1 day");
+        assert_eq!(super::days(30), "30 days");
+        assert_eq!(super::days(0), "0 days");
+    }
 }

@@ -100,6 +100,7 @@ fn report(text: &str, findings: &[Finding]) -> serde_json::Value {
                     "start": f.span.start,
                     "end": f.span.end,
                     "text": &text[f.span.clone()],
+                    "label": f.category.label(),
                     "explanation": f.category.explanation(),
                 })
             })
@@ -118,7 +119,7 @@ fn print_table(text: &str, findings: &[Finding]) {
             let (line, col) = line_col(text, f.span.start);
             [
                 format!("{line}:{col}"),
-                format!("{:?}", f.category),
+                f.category.label().to_owned(),
                 text[f.span.clone()].replace('\n', " "),
             ]
         })
@@ -156,7 +157,7 @@ fn print_table(text: &str, findings: &[Finding]) {
     for f in findings {
         if !seen.contains(&f.category) {
             seen.push(f.category);
-            println!("{:?}: {}", f.category, f.category.explanation());
+            println!("{}: {}", f.category.label(), f.category.explanation());
         }
     }
     println!(

@@ -340,6 +340,24 @@ async fn a_clerk_exports_a_verified_case_file_and_tampering_is_refused_by_name()
         .ok()
         .json();
     assert_eq!(verified["messages"], 3);
+    assert_eq!(verified["anchored"], true);
+    // Without the fingerprint it says plainly that nothing anchored it.
+    let unanchored = cli
+        .run(
+            "rita",
+            &[
+                "journal",
+                "verify",
+                dir.join("journal.json").to_str().unwrap(),
+            ],
+        )
+        .await
+        .ok();
+    assert!(
+        unanchored.stdout.contains("not anchored") && !unanchored.stdout.contains('✔'),
+        "{}",
+        unanchored.stdout
+    );
     let mut forged = json.clone();
     forged["messages"][1]["text"] = Value::from("Vi kommer ikke.");
     let forged_path = cli.home.path().join("forged.json");

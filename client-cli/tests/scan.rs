@@ -45,13 +45,17 @@ fn findings_are_listed_in_a_table_with_explanations_and_exit_one() {
     for needle in [
         "WHERE",
         "2:1",
-        "FullName",
-        "NameWithSchool",
-        "DanishCpr",
+        "full name",
+        "name with school",
+        "CPR number",
         "010190-1234",
         "use the first name only",
     ] {
         assert!(out.contains(needle), "missing {needle}:\n{out}");
+    }
+    // Words, not the program's internal names.
+    for internal in ["FullName", "NameWithSchool", "DanishCpr"] {
+        assert!(!out.contains(internal), "{internal} shown:\n{out}");
     }
 }
 
@@ -70,4 +74,32 @@ fn a_person_without_a_last_name_is_a_usage_error_that_says_how_to_fix_it() {
     let (code, _, err) = scan(&["--person", "Sofie"], "x");
     assert_eq!(code, 2);
     assert!(err.contains("\"Sofie Hansen\""), "{err}");
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_the_output_quietly_not_with_a_panic() {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_samtale"))
+        .args(["--json", "scan"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Enough findings for far more output than a pipe holds.
+    let input = "cpr 010190-1234\n".repeat(20_000);
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout); // like `| head -c 16`
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
 }

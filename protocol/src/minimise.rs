@@ -50,6 +50,21 @@ pub enum Category {
 }
 
 impl Category {
+    /// What was found, in a few words for people (tables, warnings).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::DanishCpr => "CPR number",
+            Self::SwedishPersonnummer => "personnummer",
+            Self::PartialNationalId => "part of a national id",
+            Self::Email => "e-mail address",
+            Self::Phone => "phone number",
+            Self::FullName => "full name",
+            Self::NameWithSchool => "name with school",
+            Self::NameWithAddress => "name with address",
+            Self::NameWithHealth => "name with health details",
+        }
+    }
+
     /// A sentence for staff explaining the warning.
     pub fn explanation(self) -> &'static str {
         match self {
