@@ -454,9 +454,12 @@ fn national_ids(text: &str) -> Vec<Finding> {
         }
         match matched {
             Some((end, cats)) => {
-                for category in cats {
+                // One finding per number: ten digits valid both as a CPR
+                // number and as a personnummer are one national id (the
+                // Danish reading first), not two.
+                if let Some(category) = cats.first() {
                     findings.push(Finding {
-                        category,
+                        category: *category,
                         span: i..end,
                     });
                 }
@@ -776,6 +779,35 @@ mod tests {
         assert_eq!(cats(&f), vec![Category::DanishCpr, Category::DanishCpr]);
         assert_eq!(&text[f[0].span.clone()], "010190-1234");
         assert_eq!(&text[f[1].span.clone()], "0101901234");
+    }
+
+    #[test]
+    fn a_number_valid_as_cpr_and_as_personnummer_is_one_finding() {
+        // 010203-1234 is a valid CPR date; as a personnummer (2001-02-03)
+        // its check digit is right too. Reported once, as CPR.
+        for text in ["010203-1234", "0102031234"] {
+            assert!(
+                se_valid(None, &digits10(text)),
+                "{text} passes the Luhn check too"
+            );
+            assert_eq!(cats(&scan(text)), vec![Category::DanishCpr], "{text}");
+        }
+        // Valid only as a personnummer: reported as one.
+        assert_eq!(
+            cats(&scan("811218-9876")),
+            vec![Category::SwedishPersonnummer]
+        );
+    }
+
+    fn digits10(text: &str) -> [u8; 10] {
+        let d: Vec<u8> = text
+            .bytes()
+            .filter(u8::is_ascii_digit)
+            .map(|b| b - b'0')
+            .collect();
+        let mut out = [0u8; 10];
+        out.copy_from_slice(&d[d.len() - 10..]);
+        out
     }
 
     #[test]

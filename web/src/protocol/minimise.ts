@@ -238,7 +238,10 @@ function nationalIds(text: string): Finding[] {
     }
     if (matched !== null) {
       const [end, cats] = matched;
-      for (const category of cats) findings.push({ category, start: i, end });
+      // One finding per number: ten digits valid both as a CPR number and
+      // as a personnummer are one national id (the Danish reading first).
+      const category = cats[0];
+      if (category !== undefined) findings.push({ category, start: i, end });
       i = end;
     } else {
       i = runEnd;
