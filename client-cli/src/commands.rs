@@ -1218,28 +1218,20 @@ async fn send(global: &Global, style: &Style, a: SendArgs) -> anyhow::Result<Exi
     let thread = s.resolve_thread(&a.thread).await?;
     if s.is_staff() && !a.force {
         let detail = s.thread_detail(thread).await?;
-        let mut m = Minimiser::new();
-        for c in &detail.citizens {
-            if let Some((g, f)) = c.display_name.trim().rsplit_once(' ') {
-                m = m.with_person(g, f);
+        let names: Vec<&str> = detail
+            .citizens
+            .iter()
+            .map(|c| c.display_name.as_str())
+            .collect();
+        let warnings = samtale_cli::tui::minimisation_warnings(&text, &names);
+        if !warnings.is_empty() {
+            for w in &warnings {
+                eprintln!("{}", style.warn(&format!("⚠ {w}")));
             }
-        }
-        let findings = m.scan(&text);
-        if !findings.is_empty() {
-            for f in &findings {
-                eprintln!(
-                    "{}",
-                    style.warn(&format!(
-                        "⚠ {:?} \"{}\": {}",
-                        f.category,
-                        &text[f.span.clone()],
-                        f.category.explanation()
-                    ))
-                );
-            }
-            bail!(ClientError::Refused(
-                "the message contains personal data; rewrite it, or send it anyway with --force (it stays encrypted, but minimise what you write)".into()
-            ));
+            bail!(ClientError::Refused(format!(
+                "{}: --force sends it anyway",
+                samtale_cli::tui::HELD
+            )));
         }
     }
     let files: Vec<&Path> = a.files.iter().map(PathBuf::as_path).collect();

@@ -53,7 +53,14 @@ pub struct ChatModel {
     pub help: bool,
     /// The local time zone.
     pub offset: UtcOffset,
+    /// Staff pressed Enter on a text with minimisation findings once: the
+    /// next Enter on the same text sends it anyway (as `send --force`).
+    pub confirm: bool,
 }
+
+/// Why a staff message with findings is held, in `samtale send` and in
+/// the chat alike.
+pub const HELD: &str = "the message contains personal data; rewrite it, or send it anyway (it stays encrypted, but minimise what you write)";
 
 impl ChatModel {
     /// An empty model.
@@ -70,6 +77,7 @@ impl ChatModel {
             status: String::new(),
             help: false,
             offset,
+            confirm: false,
         }
     }
 
@@ -80,30 +88,41 @@ impl ChatModel {
         if !self.staff || self.input.trim().is_empty() {
             return Vec::new();
         }
-        let mut m = Minimiser::new();
-        if let Some(view) = &self.view {
-            for p in &view.row.participants {
-                if let Some((given, family)) = p.name.trim().rsplit_once(' ') {
-                    m = m.with_person(given, family);
-                }
-            }
-        }
-        let mut seen = Vec::new();
-        let mut out = Vec::new();
-        for f in m.scan(&self.input) {
-            if seen.contains(&f.category) {
-                continue;
-            }
-            seen.push(f.category);
-            out.push(format!(
-                "{:?} \"{}\": {}",
-                f.category,
-                &self.input[f.span.clone()],
-                f.category.explanation()
-            ));
-        }
-        out
+        let names: Vec<&str> = self
+            .view
+            .as_ref()
+            .map(|v| v.row.participants.iter().map(|p| p.name.as_str()).collect())
+            .unwrap_or_default();
+        minimisation_warnings(&self.input, &names)
     }
+}
+
+/// The minimisation findings in a staff member's text, one line per kind:
+/// "CPR number \"010203-1234\": a Danish CPR number must never …". The
+/// thread's citizens (full names) are the people it knows. `samtale send`
+/// and the chat use the same rule and words.
+pub fn minimisation_warnings(text: &str, people: &[&str]) -> Vec<String> {
+    let mut m = Minimiser::new();
+    for name in people {
+        if let Some((given, family)) = name.trim().rsplit_once(' ') {
+            m = m.with_person(given, family);
+        }
+    }
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    for f in m.scan(text) {
+        if seen.contains(&f.category) {
+            continue;
+        }
+        seen.push(f.category);
+        out.push(format!(
+            "{} \"{}\": {}",
+            f.category.label(),
+            &text[f.span.clone()],
+            f.category.explanation()
+        ));
+    }
+    out
 }
 
 fn sender_spans(m: &ShownMessage) -> Vec<Span<'static>> {
@@ -469,11 +488,24 @@ pub fn on_key(model: &mut ChatModel, key: KeyEvent) -> Action {
             return Action::Open;
         }
         (Focus::Compose, KeyCode::Esc) => model.focus = Focus::Threads,
-        (Focus::Compose, KeyCode::Enter) if !model.input.trim().is_empty() => return Action::Send,
+        (Focus::Compose, KeyCode::Enter) if !model.input.trim().is_empty() => {
+            // Held like `samtale send` holds it: the first Enter says why,
+            // a second one on the unchanged text sends it anyway.
+            if model.confirm || model.hints().is_empty() {
+                model.confirm = false;
+                return Action::Send;
+            }
+            model.confirm = true;
+            model.status = format!("{HELD}: press Enter again to send it anyway, or change it");
+        }
         (Focus::Compose, KeyCode::Backspace) => {
             model.input.pop();
+            model.confirm = false;
         }
-        (Focus::Compose, KeyCode::Char(c)) => model.input.push(c),
+        (Focus::Compose, KeyCode::Char(c)) => {
+            model.input.push(c);
+            model.confirm = false;
+        }
         _ => {}
     }
     Action::None

@@ -189,12 +189,15 @@ fn staff_see_a_minimisation_hint_while_they_type() {
     }
     let hints = m.hints();
     assert!(
-        hints.iter().any(|h| h.starts_with("DanishCpr")),
+        hints.iter().any(|h| h.starts_with("CPR number")),
         "{hints:?}"
     );
-    assert!(hints.iter().any(|h| h.starts_with("FullName")), "{hints:?}");
+    assert!(
+        hints.iter().any(|h| h.starts_with("full name")),
+        "{hints:?}"
+    );
     let screen = render(&m);
-    assert!(screen.contains("⚠ DanishCpr"), "{screen}");
+    assert!(screen.contains("⚠ CPR number"), "{screen}");
     assert_snapshot("tui-minimisation-hint.txt", &screen);
     // Citizens get no hints (they write about themselves).
     m.staff = false;
@@ -234,4 +237,31 @@ fn keys_move_through_the_list_open_send_and_quit() {
         ),
         Action::Quit
     );
+}
+
+#[test]
+fn enter_holds_a_message_with_personal_data_until_pressed_again_as_send_does() {
+    let key = |c| KeyEvent::new(c, KeyModifiers::NONE);
+    let mut m = model();
+    m.view = Some(conversation());
+    m.focus = Focus::Compose;
+    for c in "CPR 010203-1234".chars() {
+        on_key(&mut m, key(KeyCode::Char(c)));
+    }
+    // Held: the first Enter only explains, in send's words.
+    assert_eq!(on_key(&mut m, key(KeyCode::Enter)), Action::None);
+    assert!(m.status.contains(samtale_cli::tui::HELD), "{}", m.status);
+    // A change asks again.
+    on_key(&mut m, key(KeyCode::Char('.')));
+    assert_eq!(on_key(&mut m, key(KeyCode::Enter)), Action::None);
+    // Enter again on the same text sends it anyway.
+    assert_eq!(on_key(&mut m, key(KeyCode::Enter)), Action::Send);
+    // A clean text goes at once (the control).
+    let mut clean = model();
+    clean.view = Some(conversation());
+    clean.focus = Focus::Compose;
+    for c in "Vi ses torsdag".chars() {
+        on_key(&mut clean, key(KeyCode::Char(c)));
+    }
+    assert_eq!(on_key(&mut clean, key(KeyCode::Enter)), Action::Send);
 }
