@@ -219,8 +219,10 @@ async fn a_reset_password_is_replaced_at_login_changed_again_and_a_disabled_acco
         "{}",
         listed.stdout
     );
-    // The old password no longer works.
-    cli.run("mette", &["login"]).await.code(3);
+    // The old password no longer works: refused (5), not "session ended"
+    // (3), which would tell her to log in — what she is doing.
+    let wrong = cli.run("mette", &["login"]).await.code(5);
+    assert!(!wrong.stderr.contains("panicked"), "{}", wrong.stderr);
     // The temporary one needs a new password of her own; without one a
     // script is told what to set.
     let asked = cli
@@ -279,7 +281,8 @@ async fn a_reset_password_is_replaced_at_login_changed_again_and_a_disabled_acco
             .output()
             .unwrap()
     };
-    assert_eq!(login("and another one later").status.code(), Some(3));
+    // A disabled account's login is refused (5).
+    assert_eq!(login("and another one later").status.code(), Some(5));
     cli.run("admin", &["admin", "staff", "enable", "mette"])
         .await
         .ok();

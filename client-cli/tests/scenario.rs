@@ -312,7 +312,9 @@ async fn the_whole_story_with_the_real_binary() {
     let refused = cli
         .run("mette", &["send", short, "Dit CPR er 010203-1234"])
         .await
-        .code(2);
+        .code(5);
+    // A thread id that names nothing is "refused or not found" too.
+    cli.run("mette", &["show", "ffffffff"]).await.code(5);
     assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
 
     let seen = cli
@@ -492,7 +494,7 @@ async fn the_whole_story_with_the_real_binary() {
     let uncertified = cli
         .run("mette-laptop", &["send", short, "Hej fra laptoppen"])
         .await
-        .code(2);
+        .code(5);
     assert!(
         uncertified.stderr.contains("not certified"),
         "{}",

@@ -72,7 +72,7 @@ impl ClientError {
             Self::Api(e) => e.exit_code(),
             Self::Relay(_) => 4,
             Self::Verification(_) => 6,
-            Self::ConsentWithdrawn(_) => 5,
+            Self::ConsentWithdrawn(_) | Self::Refused(_) => 5,
             _ => 2,
         }
     }

@@ -175,6 +175,16 @@ async fn make_profile(
     })
 }
 
+/// A wrong password, enrolment code or invitation code is a refusal
+/// (exit 5), not an ended session (exit 3): there was no session.
+fn refused_credentials(e: crate::api::ApiError) -> anyhow::Error {
+    if e.session_ended() {
+        ClientError::Refused(e.to_string()).into()
+    } else {
+        e.into()
+    }
+}
+
 /// Refuses, before anything reaches the server, what would make the new
 /// profile fail afterwards: an existing profile, or a keystore passphrase
 /// too weak to protect keys.
@@ -215,7 +225,8 @@ pub async fn init_organisation(
                 device_label: req.device_label.to_owned(),
             },
         )
-        .await?;
+        .await
+        .map_err(refused_credentials)?;
     let fingerprint = boot.root_fingerprint.clone();
     if fingerprint != org_fingerprint(&root.public()) {
         anyhow::bail!("the server reports another fingerprint for the new root key");
@@ -260,7 +271,8 @@ pub async fn login(
                 new_password: req.new_password.map(str::to_owned),
             },
         )
-        .await?;
+        .await
+        .map_err(refused_credentials)?;
     finish(
         profile,
         passphrase,
@@ -301,7 +313,8 @@ pub async fn join(
                 },
             },
         )
-        .await?;
+        .await
+        .map_err(refused_credentials)?;
     // Check the organisation before keeping anything.
     let mut probe = api.clone();
     probe.set_token(Some(pair.access_token.clone()));
@@ -372,10 +385,11 @@ impl Session {
                         new_password: new_password.map(str::to_owned),
                     },
                 )
-                .await?
+                .await
+                .map_err(refused_credentials)?
             }
-            (AccountKind::Citizen, _, Some(id_token)) => {
-                api.post(
+            (AccountKind::Citizen, _, Some(id_token)) => api
+                .post(
                     "/v1/sessions/eid",
                     &EidLoginRequest {
                         id_token: Some(id_token),
@@ -384,8 +398,8 @@ impl Session {
                         device_label: "samtale".into(),
                     },
                 )
-                .await?
-            }
+                .await
+                .map_err(refused_credentials)?,
             _ => anyhow::bail!("staff log in with a password, citizens with eID"),
         };
         let mut session = Session {
