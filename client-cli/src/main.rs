@@ -297,7 +297,16 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             let code = commands::exit_code(&error);
-            eprintln!("samtale: {error:#}");
+            if cli.global.json {
+                // Scripts that asked for JSON get the error as JSON too (on
+                // standard error, so standard output stays data only).
+                eprintln!(
+                    "{}",
+                    serde_json::json!({"error": format!("{error:#}"), "exit_code": code})
+                );
+            } else {
+                eprintln!("samtale: {error:#}");
+            }
             ExitCode::from(code)
         }
     }

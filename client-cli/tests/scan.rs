@@ -103,3 +103,29 @@ fn a_reader_that_stops_early_ends_the_output_quietly_not_with_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_ne!(out.status.code(), Some(101), "{stderr}");
 }
+
+#[test]
+fn with_json_an_error_is_json_too() {
+    let home = std::env::temp_dir().join(format!("samtale-json-error-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_samtale"))
+        .args(["--json", "--profile", "nobody", "threads"])
+        .env("SAMTALE_HOME", &home)
+        .env("SAMTALE_PASSPHRASE", "a long keystore passphrase")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let v: serde_json::Value =
+        serde_json::from_str(stderr.trim()).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    assert!(v["error"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+    assert_eq!(v["exit_code"], out.status.code().unwrap());
+    assert!(out.stdout.is_empty());
+    // Without --json, words (the control).
+    let plain = Command::new(env!("CARGO_BIN_EXE_samtale"))
+        .args(["--profile", "nobody", "threads"])
+        .env("SAMTALE_HOME", &home)
+        .env("SAMTALE_PASSPHRASE", "a long keystore passphrase")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&plain.stderr).starts_with("samtale: "));
+    let _ = std::fs::remove_dir_all(&home);
+}
