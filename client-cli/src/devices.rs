@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
+use samtale_cli::client::ClientError;
 use samtale_cli::output::{Style, print_json, table};
 use samtale_protocol::DeviceId;
 
@@ -42,10 +43,11 @@ enum DevicesAction {
     /// removed from your signed device list, and it receives no keys for
     /// new messages.
     ///
-    /// Example: samtale devices revoke 0193c0de-7c1a-7d2e-9f00-5b1e2f3a4b5c
+    /// Example: samtale devices revoke 0193c0de
     Revoke {
-        /// The device id (see `samtale devices`).
-        device: DeviceId,
+        /// The device: its id, a unique start of it, or its fingerprint
+        /// (see `samtale devices`).
+        device: String,
     },
     /// Citizens who lost every other device: makes this device the only
     /// one in your signed list. Messages sealed before can no longer be
@@ -153,6 +155,7 @@ pub(crate) async fn devices(
             }
         }
         DevicesAction::Revoke { device } => {
+            let device = own_device(&mut s, &device).await?;
             s.remove_device(device).await?;
             if style.json {
                 print_json(&serde_json::json!({"revoked": device}))?;
@@ -251,4 +254,34 @@ pub(crate) async fn safety(
         println!();
     }
     done()
+}
+
+/// One of this account's live devices, named by its id, a unique start of
+/// the id, or its fingerprint.
+async fn own_device(s: &mut samtale_cli::client::Session, given: &str) -> anyhow::Result<DeviceId> {
+    let given = given.trim();
+    let devices = s.own_devices().await?;
+    let matches: Vec<_> = devices
+        .iter()
+        .filter(|d| d.info.revoked_at.is_none())
+        .filter(|d| {
+            d.info
+                .device_id
+                .to_string()
+                .starts_with(&given.to_lowercase())
+                || samtale_protocol::fingerprints_match(given, &d.fingerprint)
+        })
+        .collect();
+    match matches.as_slice() {
+        [one] if !given.is_empty() => Ok(one.info.device_id),
+        [] | [_] => Err(ClientError::Refused(format!(
+            "none of your live devices is {given:?}; `samtale devices` lists them"
+        ))
+        .into()),
+        _ => Err(ClientError::Refused(format!(
+            "{given:?} names {} of your devices; give more of the id",
+            matches.len()
+        ))
+        .into()),
+    }
 }

@@ -510,7 +510,14 @@ async fn the_whole_story_with_the_real_binary() {
         .as_str()
         .unwrap()
         .to_owned();
-    cli.run("mette", &["devices", "revoke", &laptop]).await.ok();
+    // A start of the id is enough when it names one device; one that
+    // names none is refused.
+    cli.run("mette", &["devices", "revoke", "ffffffff"])
+        .await
+        .code(5);
+    cli.run("mette", &["devices", "revoke", &laptop[..8]])
+        .await
+        .ok();
     let cut_off = cli.run("mette-laptop", &["threads"]).await.code(3);
     assert!(
         cut_off.stderr.contains("samtale login"),
