@@ -46,9 +46,10 @@ pub struct LoginArgs {
     /// this file (else SAMTALE_NEW_PASSWORD, else a prompt).
     #[arg(long, value_name = "FILE")]
     new_password_file: Option<PathBuf>,
-    /// A name for this device, shown in device lists.
-    #[arg(long, default_value = "samtale desktop")]
-    device_label: String,
+    /// A name for this device, shown in device lists (default: "samtale
+    /// on" and this computer's name).
+    #[arg(long)]
+    device_label: Option<String>,
     /// Citizens: log in again with eID (when your session has ended).
     #[arg(long)]
     eid: bool,
@@ -86,9 +87,10 @@ pub struct JoinArgs {
     /// Accept the consent text without asking (it is still printed).
     #[arg(long)]
     accept_consent: bool,
-    /// A name for this device, shown in device lists.
-    #[arg(long, default_value = "samtale")]
-    device_label: String,
+    /// A name for this device, shown in device lists (default: "samtale
+    /// on" and this computer's name).
+    #[arg(long)]
+    device_label: Option<String>,
     /// Seconds to wait for the eID login to finish.
     #[arg(long, default_value_t = 600)]
     eid_timeout: u64,
@@ -485,6 +487,24 @@ pub enum ProfileCommand {
 
 // ---------------------------------------------------------------- plumbing
 
+/// "samtale on mette-pc": this computer's name (so a colleague's device
+/// list tells machines apart), else "samtale desktop".
+pub(crate) fn default_device_label() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| {
+            h.trim()
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(60)
+                .collect::<String>()
+        })
+        .filter(|h| !h.is_empty());
+    host.map_or_else(|| "samtale desktop".into(), |h| format!("samtale on {h}"))
+}
+
 /// The exit code for an error (see `samtale --help`).
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
@@ -831,7 +851,7 @@ async fn login(global: &Global, style: &Style, a: LoginArgs) -> anyhow::Result<E
         username: &username,
         password: &pw,
         new_password: None,
-        device_label: &a.device_label,
+        device_label: &a.device_label.clone().unwrap_or_else(default_device_label),
     };
     let mut session = match client::login(profile.clone(), &pass, &request).await {
         Err(e) if needs_new_password(&e) => {
@@ -943,7 +963,7 @@ async fn join(global: &Global, style: &Style, a: JoinArgs) -> anyhow::Result<Exi
             fingerprint: a.fingerprint.as_deref(),
             id_token,
             device,
-            device_label: &a.device_label,
+            device_label: &a.device_label.clone().unwrap_or_else(default_device_label),
             consent: &consent,
         },
     )

@@ -505,7 +505,14 @@ async fn the_whole_story_with_the_real_binary() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|d| d["label"] == "samtale desktop" && d["certified"] == false)
+        .find(|d| {
+            // Named after the computer (every device was "samtale desktop").
+            d["label"]
+                .as_str()
+                .is_some_and(|l| l.starts_with("samtale"))
+                && d["label"] != "samtale desktop"
+                && d["certified"] == false
+        })
         .expect("the new laptop is listed")["device_id"]
         .as_str()
         .unwrap()
