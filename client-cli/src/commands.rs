@@ -729,7 +729,14 @@ pub async fn dispatch(command: Command, global: &Global, style: Style) -> anyhow
             if style.json {
                 print_json(&serde_json::json!({"logged_out": true}))?;
             } else {
-                println!("Logged out. `samtale login` starts a new session on this device.");
+                println!(
+                    "Logged out. `{}` starts a new session on this device.",
+                    if s.is_staff() {
+                        "samtale login"
+                    } else {
+                        "samtale login --eid"
+                    }
+                );
             }
             done()
         }

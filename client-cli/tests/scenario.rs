@@ -650,7 +650,8 @@ async fn the_whole_story_with_the_real_binary() {
 
     // Maja's session ends (she logged out); she logs in again with eID.
     if op.is_some() {
-        cli.run("maja", &["logout"]).await.ok();
+        let out = cli.run("maja", &["logout"]).await.ok();
+        assert!(out.stdout.contains("samtale login --eid"), "{}", out.stdout);
         let ended = cli.run("maja", &["threads"]).await.code(3);
         assert!(ended.stderr.contains("samtale login"), "{}", ended.stderr);
         let again = with_eid(
