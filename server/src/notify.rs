@@ -102,6 +102,16 @@ impl Worker {
     }
 
     async fn notify(&self, org_id: &str, account: &str) -> Result<(), String> {
+        // A disabled colleague is told nothing (nor is an erased account).
+        let live = self
+            .storage
+            .account(account)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_some_and(|a| a.disabled_at.is_none());
+        if !live {
+            return Ok(());
+        }
         let now = self.clock.now();
         let claimed = self
             .storage

@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use hmac::{KeyInit, Mac};
 use samtale_server::config::{Layer, Settings};
-use support::world::{World, Ws, recipients, seal, send_frame};
+use support::world::{World, Ws, join_team, recipients, seal, send_frame};
 use support::{TestApp, TestDatabase};
 
 const SECRET: &str = "a-long-random-shared-secret-for-the-gateway";
@@ -142,13 +142,79 @@ async fn offline_recipients_get_one_neutral_signed_notification_per_interval(db:
         200,
     )
     .await;
-    let _online = Ws::connect(&app, &fresh.access_token).await;
+    let mut online = Ws::connect(&app, &fresh.access_token).await;
     app.clock.advance(16 * 60);
     send(thread, &to, "mens online").await;
     send(marker_thread, &marker_to, "markoer 2").await;
     wait_for(&received, 4).await;
     assert_eq!(count_for(&received, &maja.actor.account.to_string()), 2);
     assert_eq!(count_for(&received, &marker.actor.account.to_string()), 2);
+
+    // A citizen writes: an offline colleague of the team is notified, a
+    // disabled one is not.
+    // (The admin's access token ran out with the clock: refresh it.)
+    let admin: samtale_protocol::wire::TokenPair = support::expect(
+        app.call(
+            reqwest::Method::POST,
+            "/v1/sessions/refresh",
+            None,
+            Some(serde_json::json!({"refresh_token": world.admin.tokens.refresh_token})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let mut colleagues = Vec::new();
+    for name in ["sara", "karl"] {
+        let info: samtale_protocol::wire::StaffInfo = support::expect(
+            app.call(
+                reqwest::Method::POST,
+                "/v1/staff",
+                Some(&admin.access_token),
+                Some(serde_json::json!({
+                    "username": name, "display_name": name,
+                    "password": "correct horse battery staple", "roles": ["staff"],
+                })),
+            )
+            .await,
+            201,
+        )
+        .await;
+        join_team(
+            &app,
+            &world.root,
+            &admin.access_token,
+            world.team,
+            info.account_id,
+        )
+        .await;
+        colleagues.push(info.account_id);
+    }
+    let (sara, karl) = (colleagues[0], colleagues[1]);
+    assert_eq!(
+        app.call(
+            reqwest::Method::POST,
+            &format!("/v1/staff/{karl}/disable"),
+            Some(&admin.access_token),
+            None,
+        )
+        .await
+        .status(),
+        204
+    );
+    let (id, env) = seal(&maja.actor, thread, &to, b"fra borgeren");
+    online
+        .send_and_ack(&send_frame(thread, id, &env))
+        .await
+        .unwrap();
+    wait_for(&received, 5).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(count_for(&received, &sara.to_string()), 1);
+    assert_eq!(
+        count_for(&received, &karl.to_string()),
+        0,
+        "a disabled account is not notified"
+    );
     app.stop().await;
 }
 on_both_backends!(
