@@ -487,6 +487,101 @@ pub enum ProfileCommand {
 
 // ---------------------------------------------------------------- plumbing
 
+/// `samtale invitations`.
+#[derive(Debug, Args)]
+pub struct InvitationsArgs {
+    #[command(subcommand)]
+    action: Option<InvitationsAction>,
+}
+
+#[derive(Debug, Subcommand)]
+enum InvitationsAction {
+    /// Lists them (the default).
+    List,
+    /// Revokes one: its code stops working at once.
+    ///
+    /// Example:  samtale invitations revoke 0193c0de
+    Revoke {
+        /// The invitation's id, or a unique start of it (see the list).
+        invitation: String,
+    },
+}
+
+async fn invitations(
+    global: &Global,
+    style: &Style,
+    a: InvitationsArgs,
+) -> anyhow::Result<ExitCode> {
+    let mut s = open(global).await?;
+    let list: samtale_protocol::wire::InvitationList = s.get("/v1/invitations").await?;
+    match a.action.unwrap_or(InvitationsAction::List) {
+        InvitationsAction::List => {
+            if style.json {
+                print_json(&list)?;
+            } else if list.invitations.is_empty() {
+                println!(
+                    "No outstanding invitations: every letter's code has been used or has expired."
+                );
+            } else {
+                let teams: Vec<TeamInfo> = s.get("/v1/teams").await?;
+                let rows: Vec<Vec<String>> = list
+                    .invitations
+                    .iter()
+                    .map(|i| {
+                        vec![
+                            i.invitation_id.chars().take(8).collect(),
+                            i.display_name.clone(),
+                            teams
+                                .iter()
+                                .find(|t| t.team_id == i.team_id)
+                                .map_or_else(|| i.team_id.to_string(), |t| t.name.clone()),
+                            style.time(i.created_at.saturating_mul(1000)),
+                            style.time(i.expires_at.saturating_mul(1000)),
+                        ]
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    table(&["ID", "CITIZEN", "TEAM", "MADE", "EXPIRES"], &rows)
+                );
+            }
+        }
+        InvitationsAction::Revoke { invitation } => {
+            let given = invitation.trim().to_lowercase();
+            let found: Vec<_> = list
+                .invitations
+                .iter()
+                .filter(|i| !given.is_empty() && i.invitation_id.starts_with(&given))
+                .collect();
+            let target = match found.as_slice() {
+                [one] => *one,
+                [] => bail!(ClientError::Refused(format!(
+                    "no outstanding invitation of your teams is {invitation:?}; `samtale invitations` lists them"
+                ))),
+                _ => bail!(ClientError::Refused(format!(
+                    "{invitation:?} names {} invitations; give more of the id",
+                    found.len()
+                ))),
+            };
+            s.call::<()>(
+                Method::DELETE,
+                &format!("/v1/invitations/{}", target.invitation_id),
+                None,
+            )
+            .await?;
+            if style.json {
+                print_json(&serde_json::json!({"revoked": target.invitation_id}))?;
+            } else {
+                println!(
+                    "Revoked the invitation for {}: its code no longer works. Make a new one with `samtale invite` if the letter went astray.",
+                    target.display_name
+                );
+            }
+        }
+    }
+    done()
+}
+
 /// "samtale on mette-pc": this computer's name (so a colleague's device
 /// list tells machines apart), else "samtale desktop".
 pub(crate) fn default_device_label() -> String {
@@ -747,6 +842,7 @@ pub async fn dispatch(command: Command, global: &Global, style: Style) -> anyhow
         Command::Download(a) => download(global, &style, a).await,
         Command::NewThread(a) => new_thread(global, &style, a).await,
         Command::Invite(a) => invite(global, &style, a).await,
+        Command::Invitations(a) => invitations(global, &style, a).await,
         Command::Citizens(a) => citizens(global, &style, a).await,
         Command::Safety(a) => crate::devices::safety(global, &style, a).await,
         Command::Keys(a) => {

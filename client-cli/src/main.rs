@@ -162,6 +162,15 @@ enum Command {
     ///   samtale invite --team Jobcenter --national-id 010203-1234 --name "Maja"
     #[command(verbatim_doc_comment)]
     Invite(commands::InviteArgs),
+    /// Staff: the outstanding invitations of your teams (not used, not
+    /// expired); revoke one whose letter went astray.
+    ///
+    /// Examples:
+    ///
+    ///   samtale invitations
+    ///   samtale invitations revoke 0193c0de
+    #[command(verbatim_doc_comment)]
+    Invitations(commands::InvitationsArgs),
     /// Staff: lists your team's citizens.
     ///
     /// With identity level and consent.

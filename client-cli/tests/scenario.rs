@@ -275,6 +275,71 @@ async fn the_whole_story_with_the_real_binary() {
         assert_eq!(v["row"]["participants"].as_array().unwrap().len(), 2);
     }
     cli.run("elsa", &["send", &group, "Fint."]).await.ok();
+
+    // A letter that went astray: the invitation is listed until it is
+    // revoked by a start of its id; its code then works no more.
+    let astray = cli
+        .run(
+            "mette",
+            &[
+                "--json",
+                "invite",
+                "--national-id",
+                "050505-5555",
+                "--name",
+                "Ida",
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    let outstanding = cli
+        .run("mette", &["--json", "invitations"])
+        .await
+        .ok()
+        .json();
+    let ida = outstanding["invitations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["display_name"] == "Ida")
+        .expect("Ida's invitation is outstanding")["invitation_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let table = cli.run("mette", &["invitations"]).await.ok();
+    assert!(
+        table.stdout.contains("Ida") && table.stdout.contains(&ida[..8]),
+        "{}",
+        table.stdout
+    );
+    let preview = async || {
+        reqwest::Client::new()
+            .post(format!("{}/v1/invitations/preview", server.url))
+            .json(&serde_json::json!({"code": astray["code"]}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(preview().await, 200, "the code works before it is revoked");
+    cli.run("mette", &["invitations", "revoke", &ida[..8]])
+        .await
+        .ok();
+    let gone = cli
+        .run("mette", &["--json", "invitations"])
+        .await
+        .ok()
+        .json();
+    assert!(
+        gone["invitations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["display_name"] != "Ida")
+    );
+    // The app's first step with a code (the preview) is refused now.
+    assert_eq!(preview().await, 401);
     let v = cli
         .run("maja", &["--json", "show", &group])
         .await

@@ -509,6 +509,36 @@ impl std::fmt::Debug for CreateInvitationRequest {
     }
 }
 
+/// An invitation that has not been used and has not expired, as staff of
+/// its team see it (`GET /v1/invitations`). Neither the code nor the
+/// national id: the server keeps only their hashes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OutstandingInvitation {
+    /// The invitation (revoke it with `DELETE /v1/invitations/{id}`).
+    pub invitation_id: String,
+    /// Its team.
+    pub team_id: TeamId,
+    /// The citizen's name as the inviting staff member wrote it.
+    pub display_name: String,
+    /// Who made it.
+    pub created_by: AccountId,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// Unix seconds; the code no longer works after it.
+    pub expires_at: u64,
+}
+
+/// `GET /v1/invitations`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct InvitationList {
+    /// The caller's teams' outstanding invitations, newest first.
+    pub invitations: Vec<OutstandingInvitation>,
+}
+
 /// The answer to an invitation: the one-time code and the letter text.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -55,6 +55,8 @@ pub enum Action {
     DeviceListReset,
     /// An invitation was made for a citizen.
     InvitationCreate,
+    /// Staff revoked an invitation nobody had used.
+    InvitationRevoke,
     /// A citizen signed up from an invitation (identity level in detail).
     CitizenSignup,
     /// A citizen withdrew consent.
@@ -113,6 +115,7 @@ impl Action {
         Self::DeviceApprove,
         Self::DeviceListReset,
         Self::InvitationCreate,
+        Self::InvitationRevoke,
         Self::CitizenSignup,
         Self::ConsentWithdraw,
         Self::ThreadCreate,
@@ -153,6 +156,7 @@ impl Action {
             Self::DeviceApprove => "device.approve",
             Self::DeviceListReset => "device.reset",
             Self::InvitationCreate => "invitation.create",
+            Self::InvitationRevoke => "invitation.revoke",
             Self::CitizenSignup => "citizen.signup",
             Self::ConsentWithdraw => "consent.withdraw",
             Self::ThreadCreate => "thread.create",

@@ -1184,3 +1184,115 @@ async fn list_citizens_match_details(db: &TestDatabase) {
     );
     app.stop().await;
 }
+
+// ------------------------------------------------------------ invitations
+
+on_both_backends!(
+    staff_list_their_teams_outstanding_invitations_and_revoke_one_whose_code_then_fails,
+    invitations_list_and_revoke
+);
+async fn invitations_list_and_revoke(db: &TestDatabase) {
+    use samtale_protocol::wire::{ConsentText, InvitationCreated, InvitationList};
+    let app = TestApp::spawn(db).await;
+    let world = World::build(&app).await;
+    let staff = &world.staff;
+    let invite = |name: &'static str, id: &'static str| {
+        let app = &app;
+        async move {
+            let made: InvitationCreated = expect(
+                app.call(
+                    Method::POST,
+                    "/v1/invitations",
+                    Some(staff.token()),
+                    Some(json!({"team_id": world.team, "national_id": id, "display_name": name})),
+                )
+                .await,
+                201,
+            )
+            .await;
+            made
+        }
+    };
+    let ida = invite("Ida Berg", "010101-4444").await;
+    let _ole = invite("Ole Lund", "020202-5555").await;
+    // A used one is not outstanding.
+    let _maja = world.citizen(&app, staff, world.team, "030303-6666").await;
+    let list = |token: String| {
+        let app = &app;
+        async move {
+            app.call(Method::GET, "/v1/invitations", Some(&token), None)
+                .await
+        }
+    };
+    let listed: InvitationList = expect(list(staff.token().to_owned()).await, 200).await;
+    let names: Vec<&str> = listed
+        .invitations
+        .iter()
+        .map(|i| i.display_name.as_str())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"Ida Berg") && names.contains(&"Ole Lund"));
+    // The record clerk (no staff role) may not list them.
+    expect_error(
+        list(world.clerk.token().to_owned()).await,
+        403,
+        ErrorCode::Forbidden,
+    )
+    .await;
+
+    // Revoke Ida's: gone from the list, and her code no longer signs up.
+    let ida_id = listed
+        .invitations
+        .iter()
+        .find(|i| i.display_name == "Ida Berg")
+        .unwrap()
+        .invitation_id
+        .clone();
+    let path = format!("/v1/invitations/{ida_id}");
+    expect_error(
+        app.call(Method::DELETE, &path, Some(world.clerk.token()), None)
+            .await,
+        403,
+        ErrorCode::Forbidden,
+    )
+    .await;
+    assert_eq!(
+        app.call(Method::DELETE, &path, Some(staff.token()), None)
+            .await
+            .status(),
+        204
+    );
+    let after: InvitationList = expect(list(staff.token().to_owned()).await, 200).await;
+    assert_eq!(after.invitations.len(), 1);
+    let consent: ConsentText =
+        expect(app.call(Method::GET, "/v1/consent", None, None).await, 200).await;
+    let device = samtale_protocol::DeviceKeys::generate().unwrap();
+    expect_error(
+        app.call(
+            Method::POST,
+            "/v1/signup",
+            None,
+            Some(json!({
+                "code": ida.code,
+                "device": serde_json::to_value(device.public()).unwrap(),
+                "device_label": "Phone",
+                "consent": {"version": consent.version, "text_sha256": consent.text_sha256},
+            })),
+        )
+        .await,
+        401,
+        ErrorCode::AuthenticationFailed,
+    )
+    .await;
+    expect_error(
+        app.call(Method::DELETE, &path, Some(staff.token()), None)
+            .await,
+        404,
+        ErrorCode::NotFound,
+    )
+    .await;
+    let log = entries(&app, AuditFilter::default()).await;
+    assert!(log.iter().any(|e| e.action == "invitation.revoke"));
+    assert!(!as_text(&log).contains("Ida"));
+    app.stop().await;
+}

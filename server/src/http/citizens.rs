@@ -274,6 +274,100 @@ pub(super) async fn create_invitation(
     Err(ApiError::internal("could not draw a free invitation code"))
 }
 
+/// `GET /v1/invitations` (staff): the outstanding invitations of the
+/// caller's teams.
+#[utoipa::path(
+    get,
+    path = "/v1/invitations",
+    tag = "citizens",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Unused, unexpired invitations of the caller's teams, newest first.", body = samtale_protocol::wire::InvitationList),
+        super::openapi::ServerError,
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
+    )
+)]
+pub(super) async fn list_invitations(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<samtale_protocol::wire::InvitationList>, ApiError> {
+    use samtale_protocol::wire::{InvitationList, OutstandingInvitation};
+    caller.require(Roles::STAFF, "listing invitations")?;
+    let now = state.clock.now();
+    let mut invitations = Vec::new();
+    for team in state.storage.teams_of(caller.id()).await? {
+        let team_id = parse_id(&team)?;
+        for (id, display_name, created_by, created_at, expires_at) in
+            state.storage.outstanding_invitations(&team, now).await?
+        {
+            invitations.push(OutstandingInvitation {
+                invitation_id: id,
+                team_id,
+                display_name,
+                created_by: parse_id(&created_by)?,
+                created_at: u64::try_from(created_at).unwrap_or(0),
+                expires_at: u64::try_from(expires_at).unwrap_or(0),
+            });
+        }
+    }
+    invitations.sort_by_key(|i| std::cmp::Reverse(i.created_at));
+    Ok(Json(InvitationList { invitations }))
+}
+
+/// `DELETE /v1/invitations/{invitation}` (staff of its team): the code
+/// stops working at once; the row, with the national id's hash, is deleted.
+#[utoipa::path(
+    delete,
+    path = "/v1/invitations/{invitation}",
+    tag = "citizens",
+    params(("invitation" = String, Path, description = "An invitation id (UUID), from GET /v1/invitations.")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked."),
+        super::openapi::ServerError,
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
+        super::openapi::NotFound,
+    )
+)]
+pub(super) async fn revoke_invitation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(invitation): Path<String>,
+) -> Result<NoContent, ApiError> {
+    caller.require(Roles::STAFF, "revoking invitations")?;
+    // Invitation ids are UUIDs like every other id here.
+    let id: samtale_protocol::MessageId = super::validate::path_id(&invitation)?;
+    let id = id.to_string();
+    // Only an unused invitation of one of the caller's teams; anything else
+    // is "not found", whoever's it is.
+    let mine = match state.storage.unused_invitation_team(&id).await? {
+        Some(team) => state.storage.teams_of(caller.id()).await?.contains(&team),
+        None => false,
+    };
+    if !mine {
+        return Err(ApiError::not_found("invitation"));
+    }
+    let event = crate::audit::AuditEvent::new(
+        crate::audit::Action::InvitationRevoke,
+        caller.id(),
+        Some(&id),
+    )
+    .org(caller.org_id())
+    .device(&caller.device_id);
+    if state
+        .storage
+        .revoke_invitation(&id, &event, state.clock.now_ms())
+        .await?
+    {
+        tracing::info!(invitation_id = %id, "invitation revoked");
+        Ok(NoContent)
+    } else {
+        Err(ApiError::not_found("invitation"))
+    }
+}
+
 fn code_refused() -> ApiError {
     ApiError::new(
         ErrorCode::AuthenticationFailed,

@@ -423,7 +423,14 @@ fn api_routes() -> Router<AppState> {
             "/v1/staff/{account}/devices/{device}",
             delete(admin::revoke_staff_device),
         )
-        .route("/v1/invitations", post(citizens::create_invitation))
+        .route(
+            "/v1/invitations",
+            post(citizens::create_invitation).get(citizens::list_invitations),
+        )
+        .route(
+            "/v1/invitations/{invitation}",
+            delete(citizens::revoke_invitation),
+        )
         .route(
             "/v1/invitations/preview",
             post(citizens::preview_invitation),

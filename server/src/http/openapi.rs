@@ -100,6 +100,8 @@ pub struct TooManyRequests(pub ErrorBody);
         admin::staff_devices,
         admin::revoke_staff_device,
         citizens::create_invitation,
+        citizens::list_invitations,
+        citizens::revoke_invitation,
         citizens::preview_invitation,
         citizens::signup,
         citizens::eid_login,

@@ -892,6 +892,59 @@ impl Storage {
         Ok(n == 1)
     }
 
+    /// The invitations of a team nobody has used that have not expired,
+    /// newest first: (id, display name, created by, created at, expires at).
+    pub async fn outstanding_invitations(
+        &self,
+        team_id: &str,
+        now: i64,
+    ) -> Result<Vec<(String, String, String, i64, i64)>, StorageError> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, display_name, created_by, created_at, expires_at FROM invitations \
+                 WHERE team_id = $1 AND redeemed_at IS NULL AND expires_at > $2 \
+                 ORDER BY created_at DESC, id",
+            )
+            .bind(team_id)
+            .bind(now)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// An unused invitation's team, if there is one with this id.
+    pub async fn unused_invitation_team(&self, id: &str) -> Result<Option<String>, StorageError> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT team_id FROM invitations WHERE id = $1 AND redeemed_at IS NULL",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    /// Deletes an unused invitation (its code and the national id's hash
+    /// go with it), with its audit entry; whether there was one.
+    pub async fn revoke_invitation(
+        &self,
+        id: &str,
+        audit: &crate::audit::AuditEvent,
+        now_ms: i64,
+    ) -> Result<bool, StorageError> {
+        Ok(write_tx!(self, |tx, head| {
+            let n = sqlx::query("DELETE FROM invitations WHERE id = $1 AND redeemed_at IS NULL")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n > 0 {
+                audit_in!(tx, std::slice::from_ref(audit), now_ms, head);
+            }
+            n > 0
+        }))
+    }
+
     /// An invitation by its handle.
     pub async fn invitation_by_handle(
         &self,
