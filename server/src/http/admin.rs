@@ -139,6 +139,26 @@ pub(super) async fn team_in_org(
     }
 }
 
+/// A team of the caller's organisation that the caller belongs to, as its
+/// stored id; any other is "not found" (staff of other teams learn nothing).
+pub(super) async fn own_team(
+    state: &AppState,
+    caller: &Caller,
+    team: &str,
+) -> Result<String, ApiError> {
+    let team_id = team_in_org(state, caller, team).await?;
+    if state
+        .storage
+        .teams_of(caller.id())
+        .await?
+        .contains(&team_id)
+    {
+        Ok(team_id)
+    } else {
+        Err(ApiError::not_found("team"))
+    }
+}
+
 fn retention_view(r: RetentionRow) -> RetentionPolicy {
     RetentionPolicy {
         journaled_days: u32::try_from(r.journaled_days).unwrap_or(u32::MAX),

@@ -18,7 +18,7 @@ use samtale_protocol::wire::{
 };
 
 use super::accounts::{grant_session, new_device, new_id};
-use super::admin::team_in_org;
+use super::admin::own_team;
 use super::caller::Caller;
 use super::validate::{self, parse_id};
 use super::{ApiError, ApiJson, AppState, Created};
@@ -195,15 +195,7 @@ pub(super) async fn create_invitation(
     ApiJson(req): ApiJson<CreateInvitationRequest>,
 ) -> Result<Created<InvitationCreated>, ApiError> {
     caller.require(Roles::STAFF, "inviting citizens")?;
-    let team_id = team_in_org(&state, &caller, &req.team_id.to_string()).await?;
-    if !state
-        .storage
-        .teams_of(caller.id())
-        .await?
-        .contains(&team_id)
-    {
-        return Err(ApiError::not_found("team"));
-    }
+    let team_id = own_team(&state, &caller, &req.team_id.to_string()).await?;
     validate::name("display_name", &req.display_name)?;
     if !auth::is_national_id(&req.national_id) {
         return Err(ApiError::new(
@@ -802,15 +794,7 @@ pub(super) async fn list_citizens(
     Path(team): Path<String>,
 ) -> Result<Json<Vec<CitizenInfo>>, ApiError> {
     caller.require(Roles::STAFF, "listing citizens")?;
-    let team_id = team_in_org(&state, &caller, &team).await?;
-    if !state
-        .storage
-        .teams_of(caller.id())
-        .await?
-        .contains(&team_id)
-    {
-        return Err(ApiError::not_found("team"));
-    }
+    let team_id = own_team(&state, &caller, &team).await?;
     let team = parse_id(&team_id)?;
     let rows = state.storage.citizens_of_team(&team_id).await?;
     let mut out = Vec::with_capacity(rows.len());

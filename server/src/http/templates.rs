@@ -12,7 +12,6 @@ use axum::response::NoContent;
 use samtale_protocol::wire::{ErrorCode, SaveTemplate, TeamTemplate, TemplateList};
 use samtale_protocol::{Envelope, MessageId, Roles, TeamId};
 
-use super::admin::team_in_org;
 use super::caller::Caller;
 use super::validate::{parse_id, path_id};
 use super::{ApiError, ApiJson, AppState};
@@ -24,19 +23,10 @@ pub const MAX_TEMPLATES: i64 = 200;
 /// The largest sealed template, in bytes.
 pub const MAX_SEALED_BYTES: usize = 16 * 1024;
 
-/// The caller's team (they must be a member of it), as its stored id.
+/// The caller's team (they must be a staff member of it), as its stored id.
 async fn own_team(state: &AppState, caller: &Caller, team: &str) -> Result<String, ApiError> {
     caller.require(Roles::STAFF, "message templates")?;
-    let team_id = team_in_org(state, caller, team).await?;
-    if !state
-        .storage
-        .teams_of(caller.id())
-        .await?
-        .contains(&team_id)
-    {
-        return Err(ApiError::not_found("team"));
-    }
-    Ok(team_id)
+    super::admin::own_team(state, caller, team).await
 }
 
 fn view(row: TemplateRow) -> Result<TeamTemplate, ApiError> {
