@@ -653,6 +653,9 @@ pub async fn export(
     if let Some(actor) = &filter.actor {
         detail = detail.id("actor", actor);
     }
+    if let Some(account) = &filter.account {
+        detail = detail.id("account", account);
+    }
     let mut event = AuditEvent::system(Action::AuditExport, None).detail(detail);
     event.org_id.clone_from(&filter.org_id);
     storage.audit(&[event], now_ms).await?;

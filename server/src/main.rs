@@ -99,6 +99,8 @@ enum AuditCommand {
     ///   samtale-server audit export --subject 0b5f…-thread-id --output thread.jsonl
     ///
     ///   samtale-server audit export --actor 7c1e…-account-id --since 2026-01-01 --until 2026-07-01
+    ///
+    ///   samtale-server audit export --account 7c1e…-account-id --output maja.jsonl
     #[command(verbatim_doc_comment)]
     Export {
         /// Only entries about this object (a thread, account, team or device id)
@@ -107,6 +109,11 @@ enum AuditCommand {
         /// Only entries by this account id (or `system`)
         #[arg(long, value_name = "ID")]
         actor: Option<String>,
+        /// Everything about one person's account: the entries it is the
+        /// subject of and those it acted in (an access request, an
+        /// investigation)
+        #[arg(long, value_name = "ID")]
+        account: Option<String>,
         /// Only entries of this organisation id
         #[arg(long, value_name = "ID")]
         org: Option<String>,
@@ -346,6 +353,7 @@ async fn audit(settings: &Settings, command: AuditCommand) -> ExitCode {
         AuditCommand::Export {
             subject,
             actor,
+            account,
             org,
             since,
             until,
@@ -354,6 +362,7 @@ async fn audit(settings: &Settings, command: AuditCommand) -> ExitCode {
             let filter = samtale_server::storage::records::AuditFilter {
                 subject,
                 actor,
+                account,
                 org_id: org,
                 since_ms: since,
                 until_ms: until,

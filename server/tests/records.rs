@@ -278,6 +278,35 @@ async fn everything_is_audited(db: &TestDatabase) {
         }
     }
 
+    // Everything about Maja's account: her sign-up (subject) and what she
+    // did herself (actor: her receipts) — "subject" alone gives only the
+    // first.
+    let maja_id = maja.actor.account.to_string();
+    let about_maja = entries(
+        &app,
+        AuditFilter {
+            account: Some(maja_id.clone()),
+            ..AuditFilter::default()
+        },
+    )
+    .await;
+    let only_subject = entries(
+        &app,
+        AuditFilter {
+            subject: Some(maja_id.clone()),
+            ..AuditFilter::default()
+        },
+    )
+    .await;
+    let acts: Vec<&str> = about_maja.iter().map(|e| e.action.as_str()).collect();
+    assert!(acts.contains(&"citizen.signup"), "{acts:?}");
+    assert!(acts.contains(&"receipt.read"), "{acts:?}");
+    assert!(about_maja.len() > only_subject.len());
+    assert!(
+        about_maja
+            .iter()
+            .all(|e| e.actor == maja_id || e.subject.as_deref() == Some(maja_id.as_str()))
+    );
     let about_thread = entries(
         &app,
         AuditFilter {

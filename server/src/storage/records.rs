@@ -14,6 +14,9 @@ pub struct AuditFilter {
     pub subject: Option<String>,
     /// Only entries by this account (or `system`).
     pub actor: Option<String>,
+    /// Only entries about this account or by it (subject or actor): all an
+    /// access request or an investigation about one person needs.
+    pub account: Option<String>,
     /// Only entries of this organisation.
     pub org_id: Option<String>,
     /// From this time on (Unix ms, inclusive).
@@ -262,7 +265,8 @@ impl Storage {
                    prev_hash, hash FROM audit_log WHERE idx > $1 \
                    AND ($2 IS NULL OR subject = $2) AND ($3 IS NULL OR actor = $3) \
                    AND ($4 IS NULL OR org_id = $4) AND ($5 IS NULL OR at_ms >= $5) \
-                   AND ($6 IS NULL OR at_ms < $6) ORDER BY idx LIMIT $7";
+                   AND ($6 IS NULL OR at_ms < $6) \
+                   AND ($8 IS NULL OR subject = $8 OR actor = $8) ORDER BY idx LIMIT $7";
         Ok(with_pool!(self, |pool| {
             sqlx::query_as::<_, AuditEntry>(sql)
                 .bind(after_idx)
@@ -272,6 +276,7 @@ impl Storage {
                 .bind(filter.since_ms)
                 .bind(filter.until_ms)
                 .bind(limit)
+                .bind(filter.account.as_deref())
                 .fetch_all(pool)
                 .await?
         }))
