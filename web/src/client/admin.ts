@@ -43,7 +43,7 @@ import { ClientError, contextOf, del, get, post, put, type Context } from "./con
 import { newSecrets } from "./join";
 import { type Backing, Keystore, type MarkerStore } from "./keystore";
 import { emptyReport, maintainHolder, parseDeviceKeys, type UpkeepReport } from "./keys";
-import { COOKIE_SESSION } from "./staff";
+import { COOKIE_SESSION, teams as orgTeams } from "./staff";
 import { moveRefreshToCookie, Tokens } from "./tokens";
 import { directory, loadStaff, loadTeam, pinsForWork, refuse, savePins } from "./trust";
 
@@ -174,10 +174,6 @@ export async function makeArchiveKey(ctx: Context): Promise<UpkeepReport> {
 }
 
 // ------------------------------------------------------------------ teams
-
-export function listTeams(ctx: Context): Promise<TeamInfo[]> {
-  return get<TeamInfo[]>(ctx, "/v1/teams");
-}
 
 export function createTeam(ctx: Context, name: string): Promise<TeamInfo> {
   return post<TeamInfo>(ctx, "/v1/teams", { name: name.trim() });
@@ -314,7 +310,7 @@ export async function certifyDevices(ctx: Context, account: AccountId, fingerpri
       if (found === undefined) throw new NoWaitingDevice(staff.username, typed.trim(), waiting.length);
       if (!chosen.includes(found)) chosen.push(found);
     }
-    const teamNames = new Map((await listTeams(ctx)).map((t) => [t.team_id, t.name]));
+    const teamNames = new Map((await orgTeams(ctx)).map((t) => [t.team_id, t.name]));
     const teams: CertifiedTeam[] = staff.teams.flatMap((id) => {
       const name = teamNames.get(id);
       return name === undefined ? [] : [{ id, name }];

@@ -19,7 +19,6 @@ import {
   enableStaff,
   holdsRoot,
   listStaff,
-  listTeams,
   NoWaitingDevice,
   resetPassword,
   revokeDevice,
@@ -30,6 +29,7 @@ import {
   staffDevices,
 } from "../client/admin";
 import type { Backing, Keystore, MarkerStore } from "../client/keystore";
+import { teams as orgTeams } from "../client/staff";
 import type { ThreadRow } from "../client/model";
 import type { Key } from "../i18n/en";
 import { formatTime } from "../i18n";
@@ -267,7 +267,7 @@ function Loading(props: { children?: ComponentChildren }) {
 function Teams(props: { session: AppSession }) {
   const { t } = useI18n();
   const ctx = props.session.ctx;
-  const teams = useList(() => listTeams(ctx));
+  const teams = useList(() => orgTeams(ctx));
   const action = useAction();
   return (
     <>
@@ -383,7 +383,7 @@ const ROLE_NAME: Record<Role, Key> = {
 function Staff(props: { session: AppSession }) {
   const { t, language } = useI18n();
   const ctx = props.session.ctx;
-  const data = useList(async () => ({ staff: await listStaff(ctx), teams: await listTeams(ctx) }));
+  const data = useList(async () => ({ staff: await listStaff(ctx), teams: await orgTeams(ctx) }));
   const action = useAction();
   const [temporary, setTemporary] = useState<{ who: string; value: TemporaryPassword } | null>(null);
   const teamName = (id: TeamId): string => data.value?.teams.find((tm) => tm.team_id === id)?.name ?? id;
