@@ -325,6 +325,15 @@ fn aad(version: u32, kdf: &Kdf) -> Vec<u8> {
 /// dropped.
 struct Lock(File);
 
+/// The keystore's exclusive lock, held by [`Keystore::hold`] until dropped.
+pub struct Held(#[allow(dead_code)] Lock);
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Held")
+    }
+}
+
 impl Lock {
     fn take(path: &Path, exclusive: bool) -> Result<Self, KeystoreError> {
         let lock_path = path.with_extension("lock");
@@ -488,7 +497,17 @@ impl Keystore {
         &mut self,
         change: impl FnOnce(&mut Secrets) -> R,
     ) -> Result<R, KeystoreError> {
-        let _lock = Lock::take(&self.path, true)?;
+        let held = self.hold()?;
+        self.update_held(&held, change)
+    }
+
+    /// Takes the exclusive lock and re-reads the file, so what
+    /// [`Self::secrets`] shows is what is on disk now and stays so until
+    /// the returned [`Held`] is dropped: another process of the same
+    /// profile waits. For read-then-decide-then-write sequences that span
+    /// a network call (rotating the refresh token).
+    pub fn hold(&mut self) -> Result<Held, KeystoreError> {
+        let lock = Lock::take(&self.path, true)?;
         let (file, _text) = Self::read_file(&self.path)?;
         let salt = b64::decode(&file.kdf.salt).map_err(|_| damaged(&self.path, "bad salt"))?;
         if salt != self.salt {
@@ -497,9 +516,18 @@ impl Keystore {
                 "the keystore was replaced by another one",
             ));
         }
-        let mut secrets = Self::decrypt(&self.path, &file, &self.key)?;
-        let out = change(&mut secrets);
-        self.secrets = secrets;
+        self.secrets = Self::decrypt(&self.path, &file, &self.key)?;
+        Ok(Held(lock))
+    }
+
+    /// Changes the secrets while [`Self::hold`]'s lock is held, and writes
+    /// them atomically.
+    pub fn update_held<R>(
+        &mut self,
+        _held: &Held,
+        change: impl FnOnce(&mut Secrets) -> R,
+    ) -> Result<R, KeystoreError> {
+        let out = change(&mut self.secrets);
         self.write()?;
         Ok(out)
     }

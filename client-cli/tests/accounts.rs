@@ -295,3 +295,92 @@ async fn a_reset_password_is_replaced_at_login_changed_again_and_a_disabled_acco
     );
     cli.run("mette", &["whoami"]).await.ok();
 }
+
+/// Two processes of one profile (the chat open while another command runs)
+/// share the single-use refresh token. The one that rotates second must
+/// pick up the first one's new pair from the keystore instead of spending
+/// the old token, which the server treats as theft and answers by ending
+/// every session of the login — shown at the end, the positive control.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_of_one_profile_share_the_rotated_refresh_token() {
+    use samtale_cli::client::Session;
+    use samtale_cli::profile::{Home, Profile};
+    use samtale_protocol::wire::{RefreshRequest, TokenPair};
+
+    let server = Server::start(None).await;
+    let cli = Cli::new(&server.url);
+    organisation(&cli, &server).await;
+    cli.run("mette", &["login", "--username", "mette"])
+        .await
+        .ok();
+    let home = Home::locate(Some(cli.home.path())).unwrap();
+    let open = || async {
+        Session::open(Profile::new(&home, "mette").unwrap(), support::PASSPHRASE)
+            .await
+            .unwrap()
+    };
+
+    // The access token runs out; the chat (`chat`) and a later command
+    // (`other`) both hold the same, now expired, pair in memory.
+    let mut chat = open().await;
+    chat.keystore
+        .update(|s| {
+            if let Some((_, expires)) = s.access_token.as_mut() {
+                *expires = 0;
+            }
+        })
+        .unwrap();
+    let spent = chat.keystore.secrets().refresh_token.clone().unwrap();
+
+    // The command starts and rotates first (opening a session refreshes an
+    // expired token); the chat, still holding the spent refresh token in
+    // memory, must not send it.
+    let mut other = open().await;
+    other.me().await.unwrap();
+    assert_ne!(
+        other
+            .keystore
+            .secrets()
+            .refresh_token
+            .as_deref()
+            .map(String::as_str),
+        Some(spent.as_str()),
+        "the command did not rotate the refresh token"
+    );
+    chat.me().await.unwrap();
+    assert_eq!(
+        chat.api.token(),
+        other.api.token(),
+        "the chat did not take the command's new access token"
+    );
+    other.me().await.unwrap();
+    cli.run("mette", &["whoami"]).await.ok();
+
+    // Positive control: the spent token, sent as the chat used to send it,
+    // ends every session of the login.
+    let reused = samtale_cli::api::Api::new(&server.url)
+        .unwrap()
+        .post::<_, TokenPair>(
+            "/v1/sessions/refresh",
+            &RefreshRequest {
+                refresh_token: spent.to_string(),
+            },
+        )
+        .await;
+    assert!(reused.is_err(), "the server accepted a spent refresh token");
+    chat.keystore
+        .update(|s| {
+            if let Some((_, expires)) = s.access_token.as_mut() {
+                *expires = 0;
+            }
+        })
+        .unwrap();
+    let ended = chat.me().await;
+    assert!(
+        matches!(
+            ended,
+            Err(samtale_cli::client::ClientError::SessionEnded(_))
+        ),
+        "{ended:?}"
+    );
+}

@@ -24,7 +24,9 @@ pub use keys::UpkeepReport;
 pub use membership::{OwnDevice, PendingDevice};
 pub use safety::SafetyRow;
 pub use send::media_type;
-pub use setup::{InitRequest, JoinRequest, LoginRequest, init_organisation, join, login};
+pub use setup::{
+    InitRequest, JoinRequest, LoginRequest, init_organisation, join, login, preview_invitation,
+};
 pub use trust::{DeviceNews, LogPin, Pins};
 pub use view::{
     AttachmentInfo, Badge, Banner, Body, Participant, Sender, ShownMessage, ThreadRow, ThreadView,
@@ -134,15 +136,22 @@ impl Session {
         self.config.kind == AccountKind::Staff
     }
 
-    /// Uses the stored access token while it has a minute left; otherwise
-    /// rotates the refresh token (and stores the new pair at once, so a
-    /// crash cannot lose the only valid refresh token).
+    /// Uses the access token while it has a minute left; otherwise rotates
+    /// the refresh token and stores the new pair at once, so a crash cannot
+    /// lose the only valid refresh token.
+    ///
+    /// Several processes may use one profile (`samtale chat` open while
+    /// another command runs). A refresh token is single-use and the server
+    /// ends every session of the login when a spent one comes back, so the
+    /// rotation happens under the keystore's exclusive lock and starts by
+    /// re-reading the file: if another process rotated meanwhile, its fresh
+    /// pair is used and nothing is sent.
     pub async fn ensure_token(&mut self) -> Result<(), ClientError> {
-        let now = now_secs();
-        if let Some((token, expires)) = &self.keystore.secrets().access_token
-            && *expires > now + 60
-        {
-            self.api.set_token(Some(token.to_string()));
+        if self.use_fresh_access_token() {
+            return Ok(());
+        }
+        let held = self.keystore.hold()?;
+        if self.use_fresh_access_token() {
             return Ok(());
         }
         let Some(refresh) = self.keystore.secrets().refresh_token.clone() else {
@@ -165,8 +174,24 @@ impl Session {
             }
             Err(e) => return Err(e.into()),
         };
-        self.store_tokens(&pair)?;
+        let expires = now_secs() + pair.expires_in;
+        self.keystore.update_held(&held, |s| {
+            s.access_token = Some((Zeroizing::new(pair.access_token.clone()), expires));
+            s.refresh_token = Some(Zeroizing::new(pair.refresh_token.clone()));
+        })?;
+        self.api.set_token(Some(pair.access_token.clone()));
         Ok(())
+    }
+
+    /// Starts using the keystore's access token if it has a minute left.
+    fn use_fresh_access_token(&mut self) -> bool {
+        match &self.keystore.secrets().access_token {
+            Some((token, expires)) if *expires > now_secs() + 60 => {
+                self.api.set_token(Some(token.to_string()));
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Stores a token pair and starts using it.
