@@ -1033,6 +1033,15 @@ async fn join(global: &Global, style: &Style, a: JoinArgs) -> anyhow::Result<Exi
         }
     }
     let api = samtale_cli::api::Api::new(&a.server)?;
+    // The code and the letter's fingerprint first: nothing is spent, and
+    // no eID login is asked for, with a code that cannot work.
+    let preview = client::preview_invitation(&api, &a.code, a.fingerprint.as_deref()).await?;
+    if !style.json {
+        println!(
+            "This invitation is from {} (fingerprint {}).",
+            preview.organisation_name, preview.root_fingerprint
+        );
+    }
     let consent: ConsentText = api.get("/v1/consent").await?;
     if !style.json {
         println!("{}\n", consent.text);
@@ -1064,6 +1073,7 @@ async fn join(global: &Global, style: &Style, a: JoinArgs) -> anyhow::Result<Exi
             server: &a.server,
             code: &a.code,
             fingerprint: a.fingerprint.as_deref(),
+            preview: &preview,
             id_token,
             device,
             device_label: &a.device_label.clone().unwrap_or_else(default_device_label),

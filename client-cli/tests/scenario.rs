@@ -748,8 +748,9 @@ async fn the_whole_story_with_the_real_binary() {
     assert!(banner.contains("withdrawn consent"), "{banner}");
     cli.run("maja", &["threads"]).await.code(3);
 
-    // A letter whose fingerprint is not the server's: the sign-up is
-    // undone (the new device revoked) and no profile is kept.
+    // A letter whose fingerprint is mistyped: refused before the eID login
+    // and the sign-up, so nothing is spent and no device is registered;
+    // the same code with the right fingerprint then works.
     let invitation = cli
         .run(
             "mette",
@@ -765,36 +766,71 @@ async fn the_whole_story_with_the_real_binary() {
         .await
         .ok()
         .json();
+    let elsa_code = invitation["code"].as_str().unwrap();
+    let mut typo: Vec<char> = fingerprint.chars().collect();
+    typo[0] = if typo[0] == 'A' { 'B' } else { 'A' };
+    let typo: String = typo.into_iter().collect();
+    let refused = cli
+        .run(
+            "elsa-tablet",
+            &[
+                "join",
+                "--code",
+                elsa_code,
+                "--fingerprint",
+                &typo,
+                "--accept-consent",
+                "--print-url",
+            ],
+        )
+        .await
+        .code(6);
+    assert!(
+        refused.stderr.contains("your code still works"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !refused.stderr.contains("EID-LOGIN-URL"),
+        "the citizen was sent to eID with a code that was refused: {}",
+        refused.stderr
+    );
+    assert!(!cli.profile_dir("elsa-tablet").join("profile.json").exists());
+    let devices_of_elsa = async || {
+        cli.run("elsa", &["--json", "devices"])
+            .await
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(
+        devices_of_elsa().await,
+        1,
+        "the refused join registered a device"
+    );
     let (code, _, stderr) = run_with_eid(
         &cli,
         op.as_ref(),
-        ("elsa-doubtful", "elsa"),
+        ("elsa-tablet", "elsa"),
         &[
             "join",
             "--code",
-            invitation["code"].as_str().unwrap(),
+            elsa_code,
             "--fingerprint",
-            "AAAAA-AAAAA-AAAAA-AAAAA-AAAAA",
+            &fingerprint,
             "--accept-consent",
             "--print-url",
         ],
     )
     .await;
-    assert_eq!(code, Some(6), "{stderr}");
-    assert!(stderr.contains("Nothing was kept"), "{stderr}");
-    assert!(
-        !cli.profile_dir("elsa-doubtful")
-            .join("profile.json")
-            .exists()
-    );
-    let elsa_devices = cli.run("elsa", &["--json", "devices"]).await.ok().json();
-    let devices = elsa_devices.as_array().unwrap();
-    assert_eq!(devices.len(), 2, "{elsa_devices}");
     assert_eq!(
-        devices.iter().filter(|d| d["revoked_at"].is_null()).count(),
-        1,
-        "the doubtful device was revoked: {elsa_devices}"
+        code,
+        Some(0),
+        "the code was spent by the refused join: {stderr}"
     );
+    assert_eq!(devices_of_elsa().await, 2);
 
     // Wrong keystore passphrase: a clear error, nothing changed.
     let keystore = cli.profile_dir("karl").join("keystore.json");

@@ -1040,6 +1040,28 @@ async fn guessing_is_rate_limited_per_account_and_per_address(db: &TestDatabase)
     let limited = signup(&app, &invitation.code, &DeviceKeys::generate().unwrap()).await;
     assert!(limited.headers().contains_key("retry-after"));
     expect_error(limited, 429, ErrorCode::RateLimited).await;
+
+    // Previewing a working code (a citizen checking the letter before
+    // signing up) gives its attempt back; a refused code counts.
+    app.clock.advance(900);
+    let preview = async |code: &str| {
+        app.call(
+            Method::POST,
+            "/v1/invitations/preview",
+            None,
+            Some(json!({ "code": code })),
+        )
+        .await
+        .status()
+        .as_u16()
+    };
+    for _ in 0..15 {
+        assert_eq!(preview(&invitation.code).await, 200);
+    }
+    for _ in 0..10 {
+        assert_eq!(preview("AAAA-AAAA-AAAA-AAAA-AAAA").await, 401);
+    }
+    assert_eq!(preview(&invitation.code).await, 429);
     app.stop().await;
 }
 on_both_backends!(

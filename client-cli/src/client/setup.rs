@@ -3,7 +3,7 @@
 
 use samtale_protocol::wire::{
     AccountInfo, AccountKind, BootstrapRequest, BootstrapResponse, ConsentAcceptance, ConsentText,
-    EidLoginRequest, RedeemInvitationRequest, TokenPair,
+    EidLoginRequest, InvitationPreview, PreviewInvitation, RedeemInvitationRequest, TokenPair,
 };
 use samtale_protocol::{DeviceKeys, OrgRootKey, fingerprints_match, org_fingerprint};
 use zeroize::Zeroizing;
@@ -54,6 +54,9 @@ pub struct JoinRequest<'a> {
     pub code: &'a str,
     /// The organisation fingerprint from the letter, if the user typed it.
     pub fingerprint: Option<&'a str>,
+    /// What [`preview_invitation`] found before the sign-up (and checked
+    /// against `fingerprint`): the sign-up must land at this organisation.
+    pub preview: &'a InvitationPreview,
     /// An ID token from the eID broker, bound to `device` (None: no broker).
     pub id_token: Option<String>,
     /// The device keys the ID token's nonce was made for.
@@ -288,9 +291,47 @@ pub async fn login(
     .await
 }
 
-/// Signs a citizen up with an invitation code (and an eID ID token), checks
-/// the organisation's fingerprint against the letter, and makes their
-/// citizen key.
+/// Asks the server which organisation an invitation code is from, without
+/// using the code up, and checks the fingerprint the citizen typed from the
+/// letter against that organisation's root key. The first step of a join,
+/// before the eID login and the sign-up: a typo, a wrong server or a code
+/// that no longer works is reported while the code is still unspent and
+/// before the citizen is sent to the eID broker.
+pub async fn preview_invitation(
+    api: &Api,
+    code: &str,
+    typed: Option<&str>,
+) -> Result<InvitationPreview, anyhow::Error> {
+    let preview: InvitationPreview = api
+        .post(
+            "/v1/invitations/preview",
+            &PreviewInvitation {
+                code: code.to_owned(),
+            },
+        )
+        .await
+        .map_err(refused_credentials)?;
+    let computed = org_fingerprint(&preview.root_public_key);
+    if computed != preview.root_fingerprint {
+        anyhow::bail!(ClientError::Verification(format!(
+            "the server names the fingerprint {} for a key whose fingerprint is {computed}. Do not use this server; call the municipality",
+            preview.root_fingerprint
+        )));
+    }
+    if let Some(typed) = typed
+        && !fingerprints_match(typed, &computed)
+    {
+        anyhow::bail!(ClientError::Verification(format!(
+            "{} has the fingerprint {computed}, not the {typed} on your letter. Nothing was done and your code still works: check what you typed, or call the municipality before you use this server",
+            preview.organisation_name
+        )));
+    }
+    Ok(preview)
+}
+
+/// Signs a citizen up with an invitation code (and an eID ID token) after
+/// [`preview_invitation`], checks that the account landed at the previewed
+/// organisation, and makes their citizen key.
 pub async fn join(
     profile: Profile,
     passphrase: &str,
@@ -315,13 +356,13 @@ pub async fn join(
         )
         .await
         .map_err(refused_credentials)?;
-    // Check the organisation before keeping anything.
+    // Check the organisation before keeping anything: the account must be
+    // at the organisation whose key was previewed (and checked against the
+    // letter), not another one the server switched to in between.
     let mut probe = api.clone();
     probe.set_token(Some(pair.access_token.clone()));
     let me: AccountInfo = probe.get("/v1/me").await?;
-    if let Some(typed) = req.fingerprint
-        && !fingerprints_match(typed, &me.root_fingerprint)
-    {
+    if me.root_public_key != req.preview.root_public_key {
         // Do not leave a device behind on a server we do not trust.
         let _ = probe
             .call::<()>(
@@ -331,8 +372,8 @@ pub async fn join(
             )
             .await;
         anyhow::bail!(ClientError::Verification(format!(
-            "the organisation's fingerprint is {}, not the {typed} on your letter. Nothing was kept; call the municipality before you use this server",
-            me.root_fingerprint
+            "the sign-up landed at an organisation with the fingerprint {}, not the {} the code was shown for. Nothing was kept; call the municipality before you use this server",
+            me.root_fingerprint, req.preview.root_fingerprint
         )));
     }
     let mut session = finish(

@@ -400,8 +400,10 @@ async fn live_invitation(
 
 /// `POST /v1/invitations/preview`: the organisation an invitation code is
 /// from and its fingerprint, without using the code up, so a citizen
-/// compares the fingerprint with the letter *before* signing up. Counts
-/// against the same per-address limit as sign-ups.
+/// compares the fingerprint with the letter *before* signing up. A refused
+/// code counts against the same per-address limit as sign-ups (guessing
+/// codes stays as slow); a working one is given back, so checking a letter
+/// first costs a citizen nothing.
 #[utoipa::path(
     post,
     path = "/v1/invitations/preview",
@@ -432,6 +434,7 @@ pub(super) async fn preview_invitation(
         ));
     }
     let (invitation, _) = live_invitation(&state, &req.code, now).await?;
+    state.limits.redeem_address.release(&address);
     let org = state
         .storage
         .organisation(&invitation.org_id)
