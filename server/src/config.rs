@@ -605,6 +605,7 @@ impl Settings {
                     ),
                 });
             }
+            check_acr_values(provider)?;
             if !(provider.jwks_url.starts_with("https://")
                 || provider.jwks_url.starts_with("http://127.0.0.1")
                 || provider.jwks_url.starts_with("http://localhost"))
@@ -627,6 +628,60 @@ impl Settings {
             log_filter: layer.log.unwrap_or_else(|| "info".into()),
         })
     }
+}
+
+/// A broker puts the level of assurance (`acr`) into its ID tokens only
+/// when asked for one with `acr_values`, and a token without a known level
+/// is refused. So a broker without `acr_values`, or with values naming no
+/// known level or one below `min_assurance`, would fail every citizen at
+/// the very end of their eID login: refuse to start instead.
+fn check_acr_values(provider: &EidProviderSettings) -> Result<(), ConfigError> {
+    const SETTING: &str = "eid.acr_values (SAMTALE_EID_ACR_VALUES)";
+    let example =
+        "for MitID through an NSIS broker, https://data.gov.dk/concept/core/nsis/loa/Substantial";
+    let values: Vec<&str> = provider
+        .acr_values
+        .as_deref()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    if values.is_empty() {
+        return Err(ConfigError::Invalid {
+            setting: SETTING,
+            message: format!(
+                "required for the eID broker {}: the level of assurance to ask for, which the ID token's acr then carries ({example})",
+                provider.issuer
+            ),
+        });
+    }
+    let minimum = match provider.min_assurance.as_str() {
+        "low" => samtale_protocol::wire::AssuranceLevel::Low,
+        "high" => samtale_protocol::wire::AssuranceLevel::High,
+        _ => samtale_protocol::wire::AssuranceLevel::Substantial,
+    };
+    for value in values {
+        match samtale_protocol::eid::acr_level(value) {
+            None => {
+                return Err(ConfigError::Invalid {
+                    setting: SETTING,
+                    message: format!(
+                        "{value:?} names no level of assurance Samtale knows (the last part must be low, substantial or high; {example})"
+                    ),
+                });
+            }
+            Some(level) if level < minimum => {
+                return Err(ConfigError::Invalid {
+                    setting: SETTING,
+                    message: format!(
+                        "{value:?} asks for a lower level than min_assurance ({}): every login would be refused",
+                        provider.min_assurance
+                    ),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 fn resolve_messaging(layer: &Layer) -> Result<MessagingSettings, ConfigError> {
@@ -835,5 +890,43 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("/nonexistent/samtale.toml"), "{err}");
+    }
+
+    /// The broker configuration the guide used to describe (no
+    /// `acr_values`) made every eID login fail at its very end; the server
+    /// now refuses to start with it and names the setting.
+    #[test]
+    fn an_eid_broker_without_usable_acr_values_is_refused_at_start() {
+        let broker = |acr: Option<&'static str>, min: &'static str| {
+            let mut pairs = vec![
+                ("SAMTALE_EID_ISSUER", "https://broker.example"),
+                ("SAMTALE_EID_CLIENT_ID", "samtale"),
+                ("SAMTALE_EID_JWKS_URL", "https://broker.example/jwks"),
+                ("SAMTALE_EID_MIN_ASSURANCE", min),
+            ];
+            if let Some(acr) = acr {
+                pairs.push(("SAMTALE_EID_ACR_VALUES", acr));
+            }
+            Settings::load(Layer::default(), None, env(&pairs)).map(|s| s.identity.eid.len())
+        };
+        let nsis = "https://data.gov.dk/concept/core/nsis/loa/Substantial";
+        assert_eq!(broker(Some(nsis), "substantial").unwrap(), 1);
+        for (acr, min, says) in [
+            (None, "substantial", "required"),
+            (Some("  "), "substantial", "required"),
+            (Some("urn:example:loa3"), "substantial", "names no level"),
+            (
+                Some("https://data.gov.dk/concept/core/nsis/loa/Low"),
+                "substantial",
+                "lower level",
+            ),
+            (Some(nsis), "high", "lower level"),
+        ] {
+            let err = broker(acr, min).unwrap_err().to_string();
+            assert!(
+                err.contains("SAMTALE_EID_ACR_VALUES") && err.contains(says),
+                "{acr:?} {min}: {err}"
+            );
+        }
     }
 }
