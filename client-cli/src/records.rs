@@ -131,13 +131,28 @@ pub async fn journal(
             file,
             root_fingerprint,
         } => {
-            let journal = journal::verify_file(&file, root_fingerprint.as_deref())?;
+            let verified = journal::verify_file(&file, root_fingerprint.as_deref())?;
+            let journal = &verified.journal;
             let anchored = root_fingerprint.is_some();
             let named = &journal.organisation.root_fingerprint;
+            let files_said = match &verified.signed_files {
+                Some(files) => format!(
+                    "signed by the clerk's certified device {} ({}) and unchanged: {}",
+                    journal.export.clerk.device_fingerprint,
+                    journal.export.clerk.name,
+                    files.join(", ")
+                ),
+                None => format!(
+                    "no {} and {} beside it: only the document itself was checked, not the PDF, the EML or who exported it",
+                    journal::MANIFEST,
+                    journal::MANIFEST_SIGNATURE
+                ),
+            };
             if style.json {
                 print_json(&serde_json::json!({
                     "verified": true,
                     "anchored": anchored,
+                    "signed_files": verified.signed_files,
                     "root_fingerprint": named,
                     "thread_id": journal.thread_id,
                     "case": journal.case,
@@ -157,6 +172,7 @@ pub async fn journal(
                 for check in &journal.export.checks {
                     println!("  - {check}");
                 }
+                println!("  - files: {files_said}");
             } else {
                 println!(
                     "{} {}: messages 1 to {} of thread {} are consistent with the organisation key the file itself names ({}), but that was NOT checked against your organisation: whoever made the file could have chosen it. Run again with --root-fingerprint FINGERPRINT (`samtale whoami` shows yours) to verify it.",
@@ -169,6 +185,7 @@ pub async fn journal(
                 for check in &journal.export.checks {
                     println!("  - {check}");
                 }
+                println!("  - files: {files_said}");
             }
             done()
         }

@@ -358,6 +358,100 @@ async fn a_clerk_exports_a_verified_case_file_and_tampering_is_refused_by_name()
         "{}",
         unanchored.stdout
     );
+    let signed: Vec<&str> = verified["signed_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    for f in [
+        "journal.json",
+        "journal.pdf",
+        "journal.eml",
+        "attachments/0001-1-handleplan.pdf",
+    ] {
+        assert!(
+            signed.contains(&f),
+            "{f} not covered by the signature: {signed:?}"
+        );
+    }
+
+    // The PDF edited and the manifest recomputed to match: a self-consistent
+    // manifest (`sha256sum -c` would pass: the positive control), refused
+    // because the clerk's signature covers the old one.
+    let tampered = cli.home.path().join("tampered");
+    copy_dir(&dir, &tampered);
+    let mut pdf = std::fs::read(tampered.join("journal.pdf")).unwrap();
+    pdf.extend_from_slice(b"\n% a changed page\n");
+    std::fs::write(tampered.join("journal.pdf"), &pdf).unwrap();
+    let manifest: String = std::fs::read_to_string(tampered.join("MANIFEST.sha256"))
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let (_, rel) = line.split_once("  ").unwrap();
+            let bytes = std::fs::read(tampered.join(rel)).unwrap();
+            format!(
+                "{}  {rel}\n",
+                samtale_protocol::payload::blob_sha256(&bytes)
+            )
+        })
+        .collect();
+    std::fs::write(tampered.join("MANIFEST.sha256"), &manifest).unwrap();
+    for line in manifest.lines() {
+        let (sha, rel) = line.split_once("  ").unwrap();
+        let bytes = std::fs::read(tampered.join(rel)).unwrap();
+        assert_eq!(samtale_protocol::payload::blob_sha256(&bytes), sha);
+    }
+    let verify_tampered = async |expect: &str| {
+        let run = cli
+            .run(
+                "rita",
+                &[
+                    "journal",
+                    "verify",
+                    tampered.join("journal.json").to_str().unwrap(),
+                    "--root-fingerprint",
+                    &fingerprint,
+                ],
+            )
+            .await
+            .code(6);
+        assert!(run.stderr.contains(expect), "{expect:?}: {}", run.stderr);
+    };
+    verify_tampered("made for another MANIFEST.sha256").await;
+    // Signed again by a key the organisation never certified, with the
+    // clerk's certificate copied over: refused.
+    let signature: samtale_protocol::journal::manifest::ManifestSignature =
+        serde_json::from_slice(&std::fs::read(tampered.join("MANIFEST.sig")).unwrap()).unwrap();
+    let certificate = samtale_protocol::DeviceCertificate::decode(
+        &samtale_protocol::b64::decode(&signature.certificate).unwrap(),
+    )
+    .unwrap();
+    let forger = samtale_protocol::DeviceKeys::generate().unwrap();
+    let forged_signature =
+        samtale_protocol::journal::manifest::sign(&forger, &certificate, manifest.as_bytes());
+    std::fs::write(
+        tampered.join("MANIFEST.sig"),
+        serde_json::to_vec(&forged_signature).unwrap(),
+    )
+    .unwrap();
+    verify_tampered("certificate does not verify").await;
+    // Without the signature file the manifest ties nothing to anyone.
+    std::fs::remove_file(tampered.join("MANIFEST.sig")).unwrap();
+    verify_tampered("MANIFEST.sig does not").await;
+    // A manifest that leaves the PDF out does not cover it.
+    std::fs::write(
+        tampered.join("MANIFEST.sig"),
+        serde_json::to_vec(&signature).unwrap(),
+    )
+    .unwrap();
+    std::fs::copy(
+        dir.join("MANIFEST.sha256"),
+        tampered.join("MANIFEST.sha256"),
+    )
+    .unwrap();
+    verify_tampered("journal.pdf is missing or is not the file the clerk signed").await;
+
     let mut forged = json.clone();
     forged["messages"][1]["text"] = Value::from("Vi kommer ikke.");
     let forged_path = cli.home.path().join("forged.json");
@@ -614,4 +708,17 @@ async fn a_clerk_exports_a_verified_case_file_and_tampering_is_refused_by_name()
     )
     .await
     .ok();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }

@@ -21,6 +21,7 @@ pub(crate) mod context {
     pub(crate) const MEMBERSHIP: &str = "samtale/v1/membership";
     pub(crate) const HOLDER_KEY: &str = "samtale/v1/holder-key";
     pub(crate) const RECEIPT: &str = "samtale/v1/receipt";
+    pub(crate) const JOURNAL_MANIFEST: &str = "samtale/v1/journal-manifest";
 }
 
 /// HPKE `info` strings.

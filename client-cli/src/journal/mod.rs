@@ -12,7 +12,7 @@
 mod eml;
 mod pdf;
 
-pub use samtale_protocol::journal::{document, verify};
+pub use samtale_protocol::journal::{document, manifest, verify};
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -63,6 +63,9 @@ pub struct ExportOutcome {
 
 /// The manifest's file name (`sha256sum -c MANIFEST.sha256` checks it).
 pub const MANIFEST: &str = "MANIFEST.sha256";
+
+/// The clerk device's signature over the manifest.
+pub const MANIFEST_SIGNATURE: &str = "MANIFEST.sig";
 
 /// Removes a half-built export unless it was completed.
 struct Staging {
@@ -121,6 +124,32 @@ fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<String, ClientErro
 }
 
 impl Session {
+    /// This device's certificate from the organisation root, checked here:
+    /// the export's manifest is signed with this device, and a reader
+    /// trusts that signature only through the certificate.
+    async fn signing_certificate(
+        &mut self,
+    ) -> Result<samtale_protocol::DeviceCertificate, ClientError> {
+        let own = self.config.device_id;
+        let identity = self.device()?.public().identity;
+        let root = self.config.root_public_key;
+        let devices: Vec<samtale_protocol::wire::DeviceInfo> = self.get("/v1/devices").await?;
+        devices
+            .into_iter()
+            .find(|d| d.device_id == own)
+            .and_then(|d| d.certificate)
+            .and_then(|c| samtale_protocol::DeviceCertificate::decode(&c).ok())
+            .filter(|c| {
+                c.verify_signer(&root, crate::client::now_secs(), &identity)
+                    .is_ok()
+            })
+            .ok_or_else(|| {
+                ClientError::Refused(
+                    "this device has no valid certificate from the organisation, and an export is signed with it: ask an admin to certify it (`samtale admin certify`)".into(),
+                )
+            })
+    }
+
     /// Exports a thread for the case file (see the module documentation).
     /// A message that fails any check stops the export with an error that
     /// names it, and nothing is left on disk.
@@ -132,6 +161,7 @@ impl Session {
         check_case(req.case_ref, req.kle)?;
         let thread = req.thread;
         let me = self.me().await?;
+        let certificate = self.signing_certificate().await?;
         let before = self.keystore.secrets().pins.clone();
         let mut pins = before.clone();
         let verified = self.verified(thread, &mut pins).await;
@@ -411,6 +441,10 @@ impl Session {
             .map(|(rel, sha)| format!("{sha}  {rel}\n"))
             .collect();
         let manifest_sha256 = write_file(&staging.dir, MANIFEST, manifest.as_bytes())?;
+        let signature = manifest::sign(self.device()?, &certificate, manifest.as_bytes());
+        let signature = serde_json::to_vec_pretty(&signature)
+            .map_err(|e| ClientError::Refused(format!("cannot write the signature: {e}")))?;
+        write_file(&staging.dir, MANIFEST_SIGNATURE, &signature)?;
         std::fs::rename(&staging.dir, &target).map_err(|e| io("the export", &target, e))?;
         staging.done = true;
 
@@ -440,9 +474,22 @@ impl Session {
     }
 }
 
-/// Reads and verifies a `journal.json`, and the attachment files and the
-/// manifest beside it when they are there. Returns the document.
-pub fn verify_file(path: &Path, expected_root: Option<&str>) -> Result<Journal, ClientError> {
+/// What `journal verify` checked beside the document.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The document.
+    pub journal: Journal,
+    /// The files the signed manifest bound to the clerk and that were
+    /// checked against it; `None` when no manifest lies beside the document
+    /// (only `journal.json` itself was checked).
+    pub signed_files: Option<Vec<String>>,
+}
+
+/// Reads and verifies a `journal.json`; when `MANIFEST.sha256` lies beside
+/// it, also the clerk's signature over it (`MANIFEST.sig`) and every file it
+/// lists, which must include the document itself, the PDF, the EML and
+/// every attachment.
+pub fn verify_file(path: &Path, expected_root: Option<&str>) -> Result<Verified, ClientError> {
     let text = std::fs::read(path)
         .map_err(|e| ClientError::Refused(format!("cannot read {}: {e}", path.display())))?;
     let journal: Journal = serde_json::from_slice(&text).map_err(|e| {
@@ -463,23 +510,98 @@ pub fn verify_file(path: &Path, expected_root: Option<&str>) -> Result<Journal, 
             }
         }
     }
-    let manifest = dir.join(MANIFEST);
-    if let Ok(text) = std::fs::read_to_string(&manifest) {
-        for line in text.lines() {
-            let Some((sha, rel)) = line.split_once("  ") else {
-                continue;
-            };
-            let ok = std::fs::read(dir.join(rel))
-                .map(|b| sha256_hex(&b) == sha)
-                .unwrap_or(false);
-            if !ok {
-                return Err(ClientError::Verification(format!(
-                    "{rel} is missing or does not match the manifest"
-                )));
-            }
+    let manifest_path = dir.join(MANIFEST);
+    let signature_path = dir.join(MANIFEST_SIGNATURE);
+    let manifest = match (
+        std::fs::read(&manifest_path),
+        std::fs::read(&signature_path),
+    ) {
+        (Err(a), Err(b))
+            if a.kind() == std::io::ErrorKind::NotFound
+                && b.kind() == std::io::ErrorKind::NotFound =>
+        {
+            return Ok(Verified {
+                journal,
+                signed_files: None,
+            });
+        }
+        (Ok(manifest), Ok(signature)) => {
+            let signature: manifest::ManifestSignature = serde_json::from_slice(&signature)
+                .map_err(|e| {
+                    ClientError::Verification(format!("{MANIFEST_SIGNATURE} is malformed: {e}"))
+                })?;
+            manifest::verify(&journal, &manifest, &signature)
+                .map_err(|e| ClientError::Verification(e.0))?;
+            manifest
+        }
+        (Ok(_), Err(_)) => {
+            return Err(ClientError::Verification(format!(
+                "{MANIFEST} lies beside the document but {MANIFEST_SIGNATURE} does not: nothing ties the files to the clerk who exported them"
+            )));
+        }
+        (Err(_), _) => {
+            return Err(ClientError::Verification(format!(
+                "{MANIFEST_SIGNATURE} lies beside the document but {MANIFEST} cannot be read"
+            )));
+        }
+    };
+    let manifest = String::from_utf8(manifest)
+        .map_err(|_| ClientError::Verification(format!("{MANIFEST} is not UTF-8 text")))?;
+    let mut listed: BTreeMap<String, String> = BTreeMap::new();
+    for line in manifest.lines() {
+        let (sha, rel) = line.split_once("  ").ok_or_else(|| {
+            ClientError::Verification(format!(
+                "{MANIFEST}: the line {line:?} is not \"SHA-256  FILE\""
+            ))
+        })?;
+        let safe = Path::new(rel)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !safe {
+            return Err(ClientError::Verification(format!(
+                "{MANIFEST} names {rel:?}, outside the export"
+            )));
+        }
+        listed.insert(rel.to_owned(), sha.to_owned());
+    }
+    let mut required = vec![
+        "journal.json".to_owned(),
+        "journal.pdf".to_owned(),
+        "journal.eml".to_owned(),
+    ];
+    required.extend(
+        journal
+            .messages
+            .iter()
+            .flat_map(|m| m.attachments.iter().map(|a| a.file.clone())),
+    );
+    for rel in &required {
+        if !listed.contains_key(rel) {
+            return Err(ClientError::Verification(format!(
+                "{MANIFEST} does not list {rel}, so the clerk's signature does not cover it"
+            )));
         }
     }
-    Ok(journal)
+    if listed.get("journal.json").map(String::as_str) != Some(sha256_hex(&text).as_str()) {
+        return Err(ClientError::Verification(format!(
+            "{} is not the journal.json the clerk signed",
+            path.display()
+        )));
+    }
+    for (rel, sha) in &listed {
+        let ok = std::fs::read(dir.join(rel))
+            .map(|b| &sha256_hex(&b) == sha)
+            .unwrap_or(false);
+        if !ok {
+            return Err(ClientError::Verification(format!(
+                "{rel} is missing or is not the file the clerk signed"
+            )));
+        }
+    }
+    Ok(Verified {
+        journal,
+        signed_files: Some(listed.into_keys().collect()),
+    })
 }
 
 /// RFC 3339 in UTC, e.g. `2026-11-30T10:15:00Z`.

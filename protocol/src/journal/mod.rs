@@ -4,4 +4,5 @@
 //! the rest of this crate; the client writes the files.
 
 pub mod document;
+pub mod manifest;
 pub mod verify;
