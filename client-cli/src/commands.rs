@@ -56,6 +56,13 @@ pub struct LoginArgs {
     /// With --eid: print the login address instead of opening a browser.
     #[arg(long)]
     print_url: bool,
+    /// Citizens on a server without eID: log this device in again with the
+    /// code from a new invitation letter the municipality sent you.
+    #[arg(long, value_name = "CODE", conflicts_with = "eid")]
+    code: Option<String>,
+    /// With --code: accept the consent text without being asked.
+    #[arg(long, requires = "code")]
+    accept_consent: bool,
 }
 
 /// `samtale password`.
@@ -910,7 +917,11 @@ async fn login(global: &Global, style: &Style, a: LoginArgs) -> anyhow::Result<E
         // A new session for this device.
         let config = profile.config()?;
         let pass = passphrase(global, false)?;
-        let session = if a.eid || config.kind == AccountKind::Citizen {
+        let session = if let Some(code) = &a.code {
+            let api = samtale_cli::api::Api::new(&config.server)?;
+            let consent = accept_consent(&api, style, a.accept_consent).await?;
+            Session::relogin_with_code(profile, &pass, code, &consent).await?
+        } else if a.eid || config.kind == AccountKind::Citizen {
             let api = samtale_cli::api::Api::new(&config.server)?;
             let keystore = samtale_cli::keystore::Keystore::open(&profile.keystore_path(), &pass)?;
             let device = keystore
@@ -919,7 +930,7 @@ async fn login(global: &Global, style: &Style, a: LoginArgs) -> anyhow::Result<E
                 .context("the keystore holds no device key")?;
             let token = eid_login(&api, device, a.print_url, 600)
                 .await?
-                .context("this server has no eID broker; citizens cannot log in again")?;
+                .context("this server has no eID broker: ask the municipality for a new invitation letter, then run `samtale login --code CODE` with its code (this device keeps its keys and your conversations)")?;
             Session::relogin(profile, &pass, None, None, Some(token)).await?
         } else {
             let pw = password(a.password_file.as_deref(), "Password: ")?;
@@ -1016,6 +1027,34 @@ async fn eid_login(
     Ok(Some(token))
 }
 
+/// Shows the server's consent text and has the user accept it (or takes
+/// `--accept-consent` for it).
+async fn accept_consent(
+    api: &samtale_cli::api::Api,
+    style: &Style,
+    accepted: bool,
+) -> anyhow::Result<ConsentText> {
+    let consent: ConsentText = api.get("/v1/consent").await?;
+    if !style.json {
+        println!(
+            "{}\n",
+            samtale_cli::output::wrap(&consent.text, samtale_cli::output::text_width())
+        );
+    }
+    if !accepted {
+        if !std::io::stdin().is_terminal() {
+            bail!("read the consent text above and pass --accept-consent to accept it");
+        }
+        eprint!("Do you accept? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "ja" | "j") {
+            bail!("you did not accept; nothing was done");
+        }
+    }
+    Ok(consent)
+}
+
 async fn join(global: &Global, style: &Style, a: JoinArgs) -> anyhow::Result<ExitCode> {
     let profile = profile(global)?;
     if profile.exists() {
@@ -1042,21 +1081,7 @@ async fn join(global: &Global, style: &Style, a: JoinArgs) -> anyhow::Result<Exi
             preview.organisation_name, preview.root_fingerprint
         );
     }
-    let consent: ConsentText = api.get("/v1/consent").await?;
-    if !style.json {
-        println!("{}\n", consent.text);
-    }
-    if !a.accept_consent {
-        if !std::io::stdin().is_terminal() {
-            bail!("read the consent text above and pass --accept-consent to accept it");
-        }
-        eprint!("Do you accept? [y/N] ");
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes" | "ja" | "j") {
-            bail!("you did not accept; nothing was done");
-        }
-    }
+    let consent = accept_consent(&api, style, a.accept_consent).await?;
     let pass = passphrase(global, true)?;
     let device = DeviceKeys::generate()?;
     let id_token = eid_login(&api, &device, a.print_url, a.eid_timeout).await?;

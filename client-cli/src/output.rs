@@ -152,6 +152,46 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Wraps text at `width` columns on spaces, keeping its own line breaks
+/// (paragraphs, list items); a word longer than the width stays whole.
+pub fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / width.max(1));
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let indent: String = line.chars().take_while(|c| *c == ' ').collect();
+        let mut column = 0;
+        for word in line.split(' ').filter(|w| !w.is_empty()) {
+            let len = word.chars().count();
+            if column == 0 {
+                out.push_str(&indent);
+                column = indent.len();
+            } else if column + 1 + len > width {
+                out.push('\n');
+                out.push_str(&indent);
+                column = indent.len();
+            } else {
+                out.push(' ');
+                column += 1;
+            }
+            out.push_str(word);
+            column += len;
+        }
+    }
+    out
+}
+
+/// The terminal's width for wrapped text: `COLUMNS`, else 80, at most 100.
+pub fn text_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .filter(|c| *c >= 20)
+        .unwrap_or(80)
+        .min(100)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,5 +219,26 @@ mod tests {
             format_time(1_764_500_400_000, UtcOffset::UTC),
             "2025-11-30 11:00"
         );
+    }
+
+    #[test]
+    fn wrap_breaks_long_lines_on_spaces_and_keeps_paragraphs() {
+        let text = "Samtale gemmer dine beskeder krypteret, og kun du og kommunen kan læse dem.\n\n  - Du kan trække samtykket tilbage når som helst.";
+        let wrapped = wrap(text, 30);
+        for line in wrapped.lines() {
+            assert!(line.chars().count() <= 30, "{line:?}");
+        }
+        assert!(wrapped.contains("\n\n"), "{wrapped}");
+        assert!(
+            wrapped.contains("\n  trække")
+                || wrapped.contains("\n  tilbage")
+                || wrapped.contains("\n  når"),
+            "{wrapped}"
+        );
+        assert_eq!(
+            wrapped.split_whitespace().collect::<Vec<_>>(),
+            text.split_whitespace().collect::<Vec<_>>()
+        );
+        assert_eq!(wrap("ordetsomeraltforlangt", 5), "ordetsomeraltforlangt");
     }
 }

@@ -384,3 +384,147 @@ async fn two_processes_of_one_profile_share_the_rotated_refresh_token() {
         "{ended:?}"
     );
 }
+
+/// A citizen who joined without eID, whose session ended, logs the same
+/// device in again with a new invitation the organisation sends her: her
+/// keys and conversation stay. A code for someone else, or a request for
+/// her device without proof of its key (anyone may know a public key), is
+/// refused; the same request with the proof works (the positive control).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_without_eid_logs_in_again_with_a_new_invitation() {
+    use samtale_protocol::wire::{ConsentAcceptance, ConsentText, RedeemInvitationRequest};
+
+    let server = Server::start(None).await;
+    let cli = Cli::new(&server.url);
+    organisation(&cli, &server).await;
+    cli.run("mette", &["login", "--username", "mette"])
+        .await
+        .ok();
+    cli.certify("mette").await;
+    cli.run("admin", &["admin", "archive-key"]).await.ok();
+    let invite = async |national_id: &str, name: &str| {
+        cli.run(
+            "mette",
+            &[
+                "--json",
+                "invite",
+                "--national-id",
+                national_id,
+                "--name",
+                name,
+            ],
+        )
+        .await
+        .ok()
+        .json()["code"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let code = invite("010203-1234", "Maja").await;
+    cli.run("maja", &["join", "--code", &code, "--accept-consent"])
+        .await
+        .ok();
+    let thread = cli
+        .run("mette", &["--json", "new-thread", "--citizen", "Maja"])
+        .await
+        .ok()
+        .json()["thread_id"]
+        .as_str()
+        .unwrap()[..8]
+        .to_owned();
+    cli.run("mette", &["send", &thread, "Velkommen, Maja."])
+        .await
+        .ok();
+
+    // Her session ends; without eID, `login` tells her what to do.
+    cli.run("maja", &["logout"]).await.ok();
+    cli.run("maja", &["threads"]).await.code(3);
+    let stuck = cli.run("maja", &["login"]).await;
+    assert!(
+        stuck.stderr.contains("samtale login --code"),
+        "{}",
+        stuck.stderr
+    );
+
+    // A letter for someone else does not log her device in.
+    let elsa_code = invite("020304-2345", "Elsa").await;
+    let refused = cli
+        .run("maja", &["login", "--code", &elsa_code, "--accept-consent"])
+        .await;
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("another person"),
+        "{}",
+        refused.stderr
+    );
+
+    // Her device's public keys with a new code for her, but no proof of
+    // the key, or a proof made with another key: refused.
+    let new_code = invite("010203-1234", "Maja").await;
+    let home = samtale_cli::profile::Home::locate(Some(cli.home.path())).unwrap();
+    let profile = samtale_cli::profile::Profile::new(&home, "maja").unwrap();
+    let keystore =
+        samtale_cli::keystore::Keystore::open(&profile.keystore_path(), support::PASSPHRASE)
+            .unwrap();
+    let device = keystore.secrets().device().unwrap();
+    let api = samtale_cli::api::Api::new(&server.url).unwrap();
+    let consent: ConsentText = api.get("/v1/consent").await.unwrap();
+    let request = |proof: Option<String>| RedeemInvitationRequest {
+        code: new_code.clone(),
+        id_token: None,
+        eid_flow: None,
+        device: device.public(),
+        device_label: "somebody".into(),
+        consent: ConsentAcceptance {
+            version: consent.version.clone(),
+            text_sha256: consent.text_sha256.clone(),
+        },
+        device_proof: proof,
+    };
+    let without = api
+        .post::<_, Value>("/v1/signup", &request(None))
+        .await
+        .unwrap_err();
+    assert!(
+        without.to_string().contains("already registered"),
+        "{without}"
+    );
+    let forger = samtale_protocol::DeviceKeys::generate().unwrap();
+    let forged =
+        samtale_protocol::b64::encode(&samtale_protocol::signup_again_proof(&forger, &new_code));
+    let wrong = api
+        .post::<_, Value>("/v1/signup", &request(Some(forged)))
+        .await
+        .unwrap_err();
+    assert!(wrong.to_string().contains("does not verify"), "{wrong}");
+
+    // The same code, with the proof `samtale` makes: her device is back,
+    // with its keys: she reads the message sent before.
+    let again = cli
+        .run(
+            "maja",
+            &["--json", "login", "--code", &new_code, "--accept-consent"],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(again["logged_in"], true);
+    let shown = cli
+        .run("maja", &["--json", "show", &thread])
+        .await
+        .ok()
+        .json();
+    assert_eq!(shown["messages"][0]["body"]["text"], "Velkommen, Maja.");
+    let devices = cli.run("maja", &["--json", "devices"]).await.ok().json();
+    assert_eq!(
+        devices.as_array().unwrap().len(),
+        1,
+        "the same device, not a new one: {devices}"
+    );
+    // The code is spent.
+    let spent = cli
+        .run("maja", &["login", "--code", &new_code, "--accept-consent"])
+        .await;
+    assert_ne!(spent.code, 0);
+}

@@ -520,9 +520,59 @@ pub fn eid_nonce(device: &DevicePublicKeys) -> String {
     b64::encode(&h.finalize())
 }
 
+/// Proof that a sign-up request comes from the holder of an already
+/// registered device, which logs in again with a new invitation code (a
+/// citizen without eID whose session ended): Ed25519 by the device's
+/// identity key over the context `samtale/v1/signup-again`, a zero byte and
+/// the code as typed, upper-cased, without spaces or dashes. The code is
+/// single-use, so a proof cannot be replayed.
+pub fn signup_again_proof(device: &DeviceKeys, code: &str) -> [u8; 64] {
+    crate::primitives::sign(
+        device.signing_key(),
+        crate::primitives::context::SIGNUP_AGAIN,
+        normalised_code(code).as_bytes(),
+    )
+}
+
+/// Checks [`signup_again_proof`].
+pub fn verify_signup_again_proof(identity: &IdentityKey, code: &str, proof: &[u8; 64]) -> bool {
+    crate::primitives::verify(
+        identity.verifying_key(),
+        crate::primitives::context::SIGNUP_AGAIN,
+        normalised_code(code).as_bytes(),
+        proof,
+    )
+}
+
+fn normalised_code(code: &str) -> String {
+    code.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signup_again_proof_is_bound_to_the_device_and_the_code() {
+        let device = DeviceKeys::from_seeds(&[0x11; 32], &[0x22; 32]);
+        let other = DeviceKeys::from_seeds(&[0x33; 32], &[0x44; 32]);
+        let proof = signup_again_proof(&device, "43xn-dwqk kjv1");
+        let identity = device.public().identity;
+        assert!(verify_signup_again_proof(&identity, "43XNDWQKKJV1", &proof));
+        assert!(!verify_signup_again_proof(
+            &identity,
+            "43XNDWQKKJV2",
+            &proof
+        ));
+        assert!(!verify_signup_again_proof(
+            &other.public().identity,
+            "43XNDWQKKJV1",
+            &proof
+        ));
+    }
 
     #[test]
     fn debug_output_of_secret_types_shows_no_secret_bytes() {

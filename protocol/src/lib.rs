@@ -123,6 +123,7 @@ pub use ids::{AccountId, AttachmentId, DeviceId, HolderId, MessageId, OrgId, Tea
 pub use keys::{
     AgreementKey, DeviceKeys, DevicePublicKeys, HolderEpoch, HolderKeyPair, HolderKind,
     HolderPublicKey, IdentityKey, KeyError, OrgRootKey, OrgRootPublicKey, eid_nonce,
+    signup_again_proof, verify_signup_again_proof,
 };
 pub use receipt::{RECEIPT_LEN, RECEIPT_VERSION, Receipt, ReceiptError, ReceiptKind};
 pub use rng::RandomnessError;

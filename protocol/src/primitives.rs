@@ -22,6 +22,7 @@ pub(crate) mod context {
     pub(crate) const HOLDER_KEY: &str = "samtale/v1/holder-key";
     pub(crate) const RECEIPT: &str = "samtale/v1/receipt";
     pub(crate) const JOURNAL_MANIFEST: &str = "samtale/v1/journal-manifest";
+    pub(crate) const SIGNUP_AGAIN: &str = "samtale/v1/signup-again";
 }
 
 /// HPKE `info` strings.

@@ -602,6 +602,12 @@ pub struct RedeemInvitationRequest {
     pub device_label: String,
     /// The consent accepted.
     pub consent: ConsentAcceptance,
+    /// Only for a device that is already registered and logs in again with
+    /// a new invitation code (a citizen without eID whose session ended):
+    /// `signup_again_proof` over the code by the device's identity key
+    /// (base64url). The code must be for the device's own account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_proof: Option<String>,
 }
 
 impl std::fmt::Debug for RedeemInvitationRequest {

@@ -352,6 +352,7 @@ pub async fn join(
                     version: req.consent.version.clone(),
                     text_sha256: req.consent.text_sha256.clone(),
                 },
+                device_proof: None,
             },
         )
         .await
@@ -394,6 +395,72 @@ pub async fn join(
 }
 
 impl Session {
+    /// Logs this citizen profile's device in again with a new invitation
+    /// code from the organisation (for citizens without eID, whose session
+    /// cannot be renewed otherwise). The code must be from the organisation
+    /// this profile trusts and for this person; the device proves it holds
+    /// its key, and keeps its keys and history.
+    pub async fn relogin_with_code(
+        profile: Profile,
+        passphrase: &str,
+        code: &str,
+        consent: &ConsentText,
+    ) -> Result<Session, anyhow::Error> {
+        let config = profile.config()?;
+        if config.kind != AccountKind::Citizen {
+            anyhow::bail!("staff log in with their password: `samtale login`");
+        }
+        let keystore = Keystore::open(&profile.keystore_path(), passphrase)?;
+        let api = Api::new(&config.server)?;
+        let preview = preview_invitation(&api, code, None).await?;
+        if preview.root_public_key != config.root_public_key {
+            anyhow::bail!(ClientError::Verification(format!(
+                "this code is from {} (fingerprint {}), not from the organisation this profile trusts ({}). Nothing was done",
+                preview.organisation_name,
+                preview.root_fingerprint,
+                org_fingerprint(&config.root_public_key)
+            )));
+        }
+        let device = keystore
+            .secrets()
+            .device()
+            .ok_or_else(|| anyhow::anyhow!("the keystore holds no device key"))?;
+        let pair: TokenPair = api
+            .post(
+                "/v1/signup",
+                &RedeemInvitationRequest {
+                    code: code.to_owned(),
+                    id_token: None,
+                    eid_flow: None,
+                    device: device.public(),
+                    device_label: "samtale".into(),
+                    consent: ConsentAcceptance {
+                        version: consent.version.clone(),
+                        text_sha256: consent.text_sha256.clone(),
+                    },
+                    device_proof: Some(samtale_protocol::b64::encode(
+                        &samtale_protocol::signup_again_proof(device, code),
+                    )),
+                },
+            )
+            .await
+            .map_err(refused_credentials)?;
+        if pair.account_id != config.account_id {
+            anyhow::bail!(ClientError::Verification(
+                "the server logged this device into another account; nothing was kept".into()
+            ));
+        }
+        let mut session = Session {
+            profile,
+            config,
+            keystore,
+            api,
+        };
+        session.store_tokens(&pair)?;
+        session.me().await?;
+        Ok(session)
+    }
+
     /// Starts a new session for this profile's device: a staff password
     /// login, or a citizen's eID login with a fresh ID token.
     pub async fn relogin(

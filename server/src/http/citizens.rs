@@ -546,20 +546,44 @@ pub(super) async fn signup(
             )
         }
     };
-    if state
+    // A registered device may log in again with a new code for its own
+    // account (a citizen without eID whose session ended), if it proves it
+    // holds the device key; otherwise a known key is refused.
+    let registered = state
         .storage
         .device_by_identity(&req.device.identity.to_bytes())
-        .await?
-        .is_some()
-    {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            "this device key is already registered; make new device keys",
-        ));
+        .await?;
+    if let Some(device) = &registered {
+        let proof = req
+            .device_proof
+            .as_deref()
+            .and_then(|p| samtale_protocol::b64::decode(p).ok())
+            .and_then(|p| <[u8; 64]>::try_from(p).ok());
+        let Some(proof) = proof else {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                "this device key is already registered; make new device keys, or send device_proof to log this device in again with a new code",
+            ));
+        };
+        if !samtale_protocol::verify_signup_again_proof(&req.device.identity, &req.code, &proof) {
+            return Err(ApiError::new(
+                ErrorCode::AuthenticationFailed,
+                "device_proof does not verify with this device's key for this code",
+            ));
+        }
+        if device.revoked_at.is_some() {
+            return Err(ApiError::new(
+                ErrorCode::DeviceRevoked,
+                "this device was removed from the account; join again as a new device",
+            ));
+        }
     }
 
     let account_id = new_id()?;
-    let device_id = new_id()?;
+    let device_id = match &registered {
+        Some(device) => device.id.clone(),
+        None => new_id()?,
+    };
     let grant = grant_session(&state, &account_id, &device_id, "citizen", now)?;
     let outcome = state
         .storage
@@ -577,6 +601,7 @@ pub(super) async fn signup(
             consent_version: &consent.version,
             consent_sha256: &consent.text_sha256,
             device: new_device(&device_id, &req.device, &req.device_label),
+            device_registered: registered.is_some(),
             session: NewSession {
                 id: &grant.session_id,
                 refresh_hash: &grant.refresh_hash,
@@ -587,6 +612,13 @@ pub(super) async fn signup(
         .await?;
     match outcome {
         RedeemOutcome::AlreadyRedeemed => Err(code_refused()),
+        RedeemOutcome::AnotherPerson => {
+            state.storage.count_failed_attempt(handle).await?;
+            Err(ApiError::new(
+                ErrorCode::AuthenticationFailed,
+                "this code is for another person than the one this device belongs to",
+            ))
+        }
         RedeemOutcome::IdTokenReplayed => Err(ApiError::new(
             ErrorCode::AuthenticationFailed,
             crate::eid::EidError::Replayed.to_string(),
@@ -612,7 +644,12 @@ pub(super) async fn signup(
                 .tokens
                 .issue(&existing, &device_id, &grant.session_id, "citizen", now)
                 .map_err(|_| ApiError::internal("cannot sign an access token"))?;
-            tracing::info!(account_id = %existing, "citizen signed up again; device added");
+            let how = if registered.is_some() {
+                "device_logged_in_again"
+            } else {
+                "device_added"
+            };
+            tracing::info!(account_id = %existing, how, "citizen signed up again");
             state
                 .record(crate::audit::AuditEvent::signup(
                     &existing,
@@ -620,7 +657,7 @@ pub(super) async fn signup(
                     &device_id,
                     &invitation.team_id,
                     validate::assurance_to_db(assurance),
-                    "device_added",
+                    how,
                 ))
                 .await;
             Ok(Created(TokenPair {

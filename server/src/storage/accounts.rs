@@ -121,6 +121,9 @@ pub struct NewCitizen<'a> {
     /// SHA-256 of the eID ID token and its expiry, to refuse a replay.
     pub id_token: Option<([u8; 32], i64)>,
     pub device: NewDevice<'a>,
+    /// The device is registered already (to this account): it logs in
+    /// again with the new code instead of being added.
+    pub device_registered: bool,
     pub session: NewSession<'a>,
     pub now: i64,
 }
@@ -154,6 +157,9 @@ pub enum RedeemOutcome {
     /// The eID identity or national id already belongs to an account;
     /// the new device joins that account instead.
     ExistingAccount(String),
+    /// A registered device's new code is for another person than the
+    /// device's account: nothing was changed.
+    AnotherPerson,
 }
 
 /// What spending a refresh token found.
@@ -1034,6 +1040,16 @@ impl Storage {
             .bind(c.subject)
             .fetch_optional(&mut *tx)
             .await?;
+            if c.device_registered {
+                let owner: Option<String> =
+                    sqlx::query_scalar("SELECT account_id FROM devices WHERE id = $1")
+                        .bind(c.device.id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if owner.is_none() || owner != existing {
+                    return Ok(RedeemOutcome::AnotherPerson);
+                }
+            }
             let account_id = match &existing {
                 Some(id) => {
                     // A stronger identity proof raises the level; never lowers it.
@@ -1114,7 +1130,9 @@ impl Storage {
             .bind(c.now)
             .execute(&mut *tx)
             .await?;
-            insert_device!(tx, account_id, &c.device, c.now);
+            if !c.device_registered {
+                insert_device!(tx, account_id, &c.device, c.now);
+            }
             insert_session!(tx, c.device.id, &c.session, c.now);
             tx.commit().await?;
             Ok(match existing {

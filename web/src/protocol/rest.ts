@@ -96,6 +96,8 @@ export interface ConsentAcceptance {
   text_sha256: string;
 }
 export interface RedeemInvitationRequest {
+  /** Only to log an already registered device in again with a new code (the CLI does; see docs/API.md). */
+  device_proof?: string;
   code: string;
   id_token?: string;
   eid_flow?: string;
