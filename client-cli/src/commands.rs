@@ -1503,10 +1503,7 @@ async fn invite(global: &Global, style: &Style, a: InviteArgs) -> anyhow::Result
         .await?;
     // Nothing personal may go on paper: the letter is checked against the
     // name given and any national id.
-    let mut m = Minimiser::new();
-    if let Some((g, f)) = a.name.trim().rsplit_once(' ') {
-        m = m.with_person(g, f);
-    }
+    let m = Minimiser::new().with_name(&a.name);
     let findings: Vec<String> = m
         .scan(&created.letter)
         .iter()

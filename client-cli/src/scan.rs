@@ -13,7 +13,8 @@ use samtale_protocol::minimise::{Finding, Minimiser};
 /// `samtale scan`.
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// A person the text may be about, as "First Last" (repeatable).
+    /// A person the text may be about, as "First Last", or a first name
+    /// alone (repeatable).
     #[arg(long = "person", value_name = "NAME")]
     people: Vec<String>,
     /// A school name to treat as identifying (repeatable).
@@ -38,12 +39,10 @@ fn scan(args: ScanArgs, json: bool) -> anyhow::Result<ExitCode> {
     let text = read_input(args.file.as_deref())?;
     let mut minimiser = Minimiser::new();
     for person in &args.people {
-        let (given, family) = person.rsplit_once(' ').with_context(|| {
-            format!(
-                "--person needs a first and a last name, like \"Sofie Hansen\" (got {person:?})"
-            )
-        })?;
-        minimiser = minimiser.with_person(given, family);
+        if person.trim().is_empty() {
+            anyhow::bail!("--person needs a name, like \"Sofie Hansen\" or \"Maja\"");
+        }
+        minimiser = minimiser.with_name(person);
     }
     for school in &args.schools {
         minimiser = minimiser.with_school(school);

@@ -104,9 +104,7 @@ impl ChatModel {
 pub fn minimisation_warnings(text: &str, people: &[&str]) -> Vec<String> {
     let mut m = Minimiser::new();
     for name in people {
-        if let Some((given, family)) = name.trim().rsplit_once(' ') {
-            m = m.with_person(given, family);
-        }
+        m = m.with_name(name);
     }
     let mut seen = Vec::new();
     let mut out = Vec::new();

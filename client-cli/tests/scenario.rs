@@ -381,6 +381,22 @@ async fn the_whole_story_with_the_real_binary() {
     // A thread id that names nothing is "refused or not found" too.
     cli.run("mette", &["show", "ffffffff"]).await.code(5);
     assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    // The guidelines' own example, about a citizen invited as "Maja":
+    // her full name, her school and a diagnosis.
+    let refused = cli
+        .run(
+            "mette",
+            &[
+                "send",
+                short,
+                "Husk: Maja Hansen går på Søndervangskolen, og lægen siger ADHD-udredning.",
+            ],
+        )
+        .await
+        .code(5);
+    for said in ["full name", "name with school", "health"] {
+        assert!(refused.stderr.contains(said), "{said}: {}", refused.stderr);
+    }
 
     let seen = cli
         .run("maja", &["--json", "show", short])

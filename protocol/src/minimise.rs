@@ -137,6 +137,18 @@ impl Minimiser {
         self
     }
 
+    /// Adds a person by the name as written, such as an invitation's or a
+    /// thread's display name: several words are the first name(s) and the
+    /// last word the last name ("Sofie Hansen"); one word is a first name
+    /// only ("Maja"), and that first name followed by a capitalised word
+    /// ("Maja Hansen") counts as a full name.
+    pub fn with_name(self, name: &str) -> Self {
+        match name.trim().rsplit_once(char::is_whitespace) {
+            Some((given, family)) => self.with_person(given, family),
+            None => self.with_person(name, ""),
+        }
+    }
+
     /// Adds a school name the caller knows (in addition to the recognised
     /// patterns like "Søndervangskolen" or "Kolding Friskole").
     pub fn with_school(mut self, name: &str) -> Self {
@@ -160,6 +172,26 @@ impl Minimiser {
         for person in &self.people {
             let given = occurrences(&lower, &person.given);
             let family = occurrences(&lower, &person.family);
+            if person.family.is_empty() {
+                // Only the first name is known: "Maja Hansen" is a full name.
+                for (g, glen) in &given {
+                    let Some(next) = words.get(g + glen) else {
+                        continue;
+                    };
+                    let capitalised = next.text.chars().next().is_some_and(char::is_uppercase);
+                    if capitalised
+                        && text[words[g + glen - 1].span.end..next.span.start]
+                            .chars()
+                            .all(|c| c == ' ')
+                        && next.span.start > words[g + glen - 1].span.end
+                    {
+                        findings.push(Finding {
+                            category: Category::FullName,
+                            span: words[*g].span.start..next.span.end,
+                        });
+                    }
+                }
+            }
             if !given.is_empty() && !family.is_empty() {
                 for (start, len) in &family {
                     // "Sofie Hansen" is reported whole; a lone "Hansen" elsewhere by itself.
@@ -648,8 +680,12 @@ fn addresses(text: &str, words: &[Token<'_>]) -> Vec<Range<usize>> {
     spans
 }
 
-const HEALTH_TERMS: [&str; 34] = [
+const HEALTH_TERMS: [&str; 38] = [
     "feber",
+    "udredning",
+    "udredningen",
+    "utredning",
+    "utredningen",
     "syg",
     "sygdom",
     "opkast",
@@ -689,7 +725,8 @@ fn health_terms(words: &[Token<'_>], lower: &[String]) -> Vec<Range<usize>> {
     let mut spans: Vec<Range<usize>> = lower
         .iter()
         .enumerate()
-        .filter(|(_, w)| HEALTH_TERMS.contains(&w.as_str()))
+        // "ADHD-udredning": any part of a hyphenated word counts.
+        .filter(|(_, w)| w.split('-').any(|part| HEALTH_TERMS.contains(&part)))
         .map(|(i, _)| words[i].span.clone())
         .collect();
     // "kastet op" (vomited) is two words.

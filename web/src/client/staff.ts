@@ -163,14 +163,12 @@ export function inbox(rows: readonly ThreadRow[], team: TeamId | null, filter: I
 }
 
 /** The minimisation scanner for a thread: it knows the thread's citizens'
- *  names (given names first, the last word the family name), as the CLI's
- *  `send` and chat do. */
+ *  names as written (given names first, the last word the family name; a
+ *  single word a first name), as the CLI's `send` and chat do. */
 export function minimiserFor(people: readonly { name: string }[]): Minimiser {
   const m = new Minimiser();
   for (const p of people) {
-    const name = p.name.trim();
-    const cut = name.lastIndexOf(" ");
-    if (cut > 0) m.withPerson(name.slice(0, cut), name.slice(cut + 1));
+    if (p.name.trim() !== "") m.withName(p.name);
   }
   return m;
 }

@@ -373,7 +373,7 @@ function addresses(text: string, words: readonly Token[]): [number, number][] {
 }
 
 const HEALTH_TERMS: ReadonlySet<string> = new Set([
-  "feber", "syg", "sygdom", "opkast", "diagnose", "diagnosen", "medicin", "medicinen", "psykiatri",
+  "feber", "udredning", "udredningen", "utredning", "utredningen", "syg", "sygdom", "opkast", "diagnose", "diagnosen", "medicin", "medicinen", "psykiatri",
   "psykiatrisk", "psykiatrien", "depression", "angst", "adhd", "autisme", "indlagt", "hospital",
   "hospitalet", "skadestuen", "misbrug", "sjuk", "sjukdom", "diagnos", "medicinering", "psykisk",
   "psykiatrin", "sjukhus", "sjukhuset", "kräkts", "kräkningar", "abort", "gravid", "selvmord", "självmord",
@@ -383,7 +383,8 @@ function healthTerms(words: readonly Token[], lower: readonly string[]): [number
   const spans: [number, number][] = [];
   lower.forEach((w, i) => {
     const t = words[i] as Token;
-    if (HEALTH_TERMS.has(w)) spans.push([t.start, t.end]);
+    // "ADHD-udredning": any part of a hyphenated word counts.
+    if (w.split("-").some((part) => HEALTH_TERMS.has(part))) spans.push([t.start, t.end]);
   });
   // "kastet op" (vomited) is two words.
   for (let i = 1; i < lower.length; i++) {
@@ -420,6 +421,17 @@ export class Minimiser {
     return this;
   }
 
+  /** Adds a person by the name as written, such as an invitation's or a
+   *  thread's display name: several words are the first name(s) and the last
+   *  word the last name ("Sofie Hansen"); one word is a first name only
+   *  ("Maja"), and that first name followed by a capitalised word ("Maja
+   *  Hansen") counts as a full name. */
+  withName(name: string): this {
+    const trimmed = name.trim();
+    const cut = trimmed.search(/\s\S*$/u);
+    return cut > 0 ? this.withPerson(trimmed.slice(0, cut), trimmed.slice(cut + 1)) : this.withPerson(trimmed, "");
+  }
+
   /** Adds a school name the caller knows (besides the recognised patterns
    *  like "Søndervangskolen" or "Kolding Friskole"). */
   withSchool(name: string): this {
@@ -440,6 +452,18 @@ export class Minimiser {
     for (const person of this.people) {
       const given = occurrences(lower, person.given);
       const family = occurrences(lower, person.family);
+      if (person.family.length === 0) {
+        // Only the first name is known: "Maja Hansen" is a full name.
+        for (const [g, glen] of given) {
+          const next = words[g + glen];
+          const last = words[g + glen - 1] as Token;
+          if (next === undefined) continue;
+          const gap = text.slice(last.end, next.start);
+          if (startsUpper(next.text) && gap.length > 0 && /^ +$/u.test(gap)) {
+            findings.push({ category: "full_name", start: (words[g] as Token).start, end: next.end });
+          }
+        }
+      }
       if (given.length > 0 && family.length > 0) {
         for (const [start, len] of family) {
           // "Sofie Hansen" is reported whole; a lone "Hansen" elsewhere by itself.
