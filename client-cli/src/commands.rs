@@ -1215,22 +1215,29 @@ async fn threads(global: &Global, style: &Style, a: ThreadsArgs) -> anyhow::Resu
         );
         return done();
     }
-    let table_rows: Vec<Vec<String>> = rows.iter().map(|r| thread_cells(style, r)).collect();
-    print!(
-        "{}",
-        table(
-            &[
-                "THREAD",
-                "TEAM",
-                "PARTICIPANTS",
-                "MESSAGES",
-                "UNREAD",
-                "LAST ACTIVITY",
-                "JOURNALED"
-            ],
-            &table_rows
-        )
-    );
+    // A record clerk who does not write in the team's threads reads none of
+    // them as a participant: an unread count would only mislead.
+    let clerk_only = s.is_staff() && {
+        let roles = s.me().await?.roles;
+        roles.contains(&Role::RecordClerk) && !roles.contains(&Role::Staff)
+    };
+    let mut headers = vec![
+        "THREAD",
+        "TEAM",
+        "PARTICIPANTS",
+        "MESSAGES",
+        "UNREAD",
+        "LAST ACTIVITY",
+        "JOURNALED",
+    ];
+    let mut table_rows: Vec<Vec<String>> = rows.iter().map(|r| thread_cells(style, r)).collect();
+    if clerk_only {
+        headers.remove(4);
+        for row in &mut table_rows {
+            row.remove(4);
+        }
+    }
+    print!("{}", table(&headers, &table_rows));
     done()
 }
 
@@ -1240,7 +1247,7 @@ pub fn thread_cells(style: &Style, r: &ThreadRow) -> Vec<String> {
         .participants
         .iter()
         .map(|p| {
-            let mut s = format!("{} ({})", p.name, assurance_words(p.assurance));
+            let mut s = format!("{} ({})", p.shown_name(), assurance_words(p.assurance));
             if p.consent == ConsentState::Withdrawn {
                 s.push_str(" [consent withdrawn]");
             }

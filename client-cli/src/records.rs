@@ -16,14 +16,15 @@ use crate::commands::{bar, done, open, resolve_team, ticker};
 /// `samtale journal …`.
 #[derive(Debug, Subcommand)]
 pub enum JournalCommand {
-    /// Exports a thread into a case file, verified: a PDF for people, JSON
-    /// for machines, an EML message for case systems that file mail, the
-    /// attachments and a SHA-256 manifest, in a new directory. Every
-    /// message is decrypted with the archive key and its signature, sender
-    /// certificate and place in the sequence are checked first; one that
-    /// fails stops the export (exit 6) and nothing is written. Then the
-    /// filing is recorded on the server, and every participant sees "Filed
-    /// on case …".
+    /// Exports a thread into a case file, verified and signed
+    ///
+    /// Writes a new directory: a PDF for people, JSON for machines, an EML
+    /// message for case systems that file mail, the attachments, a SHA-256
+    /// manifest and this device's signature over it. Every message is
+    /// decrypted with the archive key and its signature, sender certificate
+    /// and place in the sequence are checked first; one that fails stops
+    /// the export (exit 6) and nothing is written. Then the filing is
+    /// recorded on the server, and every participant sees "Filed on case …".
     ///
     /// Examples:
     ///
@@ -32,11 +33,14 @@ pub enum JournalCommand {
     ///   samtale journal export 0193c0de --case 2026-004711 --no-receipt   (a trial export)
     #[command(verbatim_doc_comment)]
     Export(ExportArgs),
-    /// Verifies a filed export again, from the JSON alone: the sequence,
-    /// every signature and certificate, every text against its envelope
-    /// (with the content keys the export holds), the attachment files and
-    /// the manifest. Needs no server and no key. Exits 0 when it verifies,
-    /// 6 naming the first message that does not.
+    /// Verifies a filed export again, without a server or a key
+    ///
+    /// Checks the sequence, every signature and certificate, every text
+    /// against its envelope (with the content keys the export holds), and,
+    /// when the manifest lies beside the JSON, the clerk's signature over
+    /// it and every file it lists (the PDF, the EML, the attachments).
+    /// Exits 0 when everything verifies, and 6, naming the first message or
+    /// file that does not, otherwise.
     ///
     /// Example:  samtale journal verify ~/journal/samtale-journal-2026-004711-0193c0de/journal.json
     Verify {
@@ -47,7 +51,9 @@ pub enum JournalCommand {
         #[arg(long, value_name = "FINGERPRINT")]
         root_fingerprint: Option<String>,
     },
-    /// Lists where a thread was filed.  Example: samtale journal list 0193c0de
+    /// Lists where a thread was filed
+    ///
+    /// Example:  samtale journal list 0193c0de
     List {
         /// The thread (id or its first characters).
         thread: String,

@@ -283,10 +283,10 @@ fn draw_threads(frame: &mut Frame, model: &ChatModel, area: Rect) {
                 .participants
                 .iter()
                 .map(|p| {
-                    if p.assurance == AssuranceLevel::Unverified {
+                    if p.assurance == AssuranceLevel::Unverified && !p.me {
                         format!("{} (unverified)", p.name)
                     } else {
-                        p.name.clone()
+                        p.shown_name().to_owned()
                     }
                 })
                 .collect();
@@ -402,7 +402,7 @@ fn draw_conversation(frame: &mut Frame, model: &ChatModel, area: Rect) {
         .row
         .participants
         .iter()
-        .map(|p| p.name.clone())
+        .map(|p| p.shown_name().to_owned())
         .collect();
     let title = format!(" {} — {} ", view.row.team, names.join(", "));
     let inner_height = parts[1].height.saturating_sub(2);

@@ -513,6 +513,22 @@ async fn a_clerk_exports_a_verified_case_file_and_tampering_is_refused_by_name()
         .json();
     assert_eq!(listed["receipts"][0]["up_to_seq"], 3);
 
+    // The clerk's thread table has no unread counts (she reads no thread as
+    // a participant); the caseworker's has; a citizen sees herself as "you".
+    let clerk = cli.run("rita", &["threads"]).await.ok().stdout;
+    assert!(
+        !clerk.contains("UNREAD") && clerk.contains("JOURNALED"),
+        "{clerk}"
+    );
+    let caseworker = cli.run("mette", &["threads"]).await.ok().stdout;
+    assert!(caseworker.contains("UNREAD"), "{caseworker}");
+    let own = cli.run("maja", &["threads"]).await.ok().stdout;
+    assert!(own.contains("you ("), "{own}");
+    assert!(
+        own.contains("Elsa"),
+        "the other citizen keeps her name: {own}"
+    );
+
     // Tampering with what the server stores: each is refused, naming the message.
     let mut conn = db(&server).await;
     let ids: Vec<(i64, String, Vec<u8>)> = sqlx::query_as(

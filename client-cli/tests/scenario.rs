@@ -460,6 +460,48 @@ async fn the_whole_story_with_the_real_binary() {
     assert_eq!(from_maja, from_mette);
     assert_eq!(from_maja.as_str().unwrap().split(' ').count(), 12);
 
+    // A colleague in the team is listed while she works, and not after an
+    // admin disabled her (her devices are revoked).
+    cli.run(
+        "admin",
+        &[
+            "admin",
+            "staff",
+            "create",
+            "lone",
+            "--name",
+            "Lone Berg",
+            "--role",
+            "staff",
+            "--team",
+            "Familieafdelingen",
+        ],
+    )
+    .await
+    .ok();
+    cli.run("lone", &["login", "--username", "lone"]).await.ok();
+    cli.certify("lone").await;
+    let names = async || -> Vec<String> {
+        cli.run("mette", &["--json", "safety", short])
+            .await
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(names().await.contains(&"Lone Berg".to_owned()));
+    cli.run("admin", &["admin", "staff", "disable", "lone"])
+        .await
+        .ok();
+    let after = names().await;
+    assert!(
+        !after.contains(&"Lone Berg".to_owned()) && after.contains(&"Maja".to_owned()),
+        "{after:?}"
+    );
+
     // Maja's export of everything held about her, decrypted on her side.
     let export_path = cli.home.path().join("maja-export.json");
     cli.run("maja", &["export", "--out", export_path.to_str().unwrap()])

@@ -34,6 +34,7 @@ fn participant(name: &str, assurance: AssuranceLevel) -> Participant {
         name: name.into(),
         assurance,
         consent: ConsentState::Given,
+        me: false,
     }
 }
 

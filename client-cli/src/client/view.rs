@@ -210,6 +210,16 @@ pub struct Participant {
     pub assurance: AssuranceLevel,
     /// Consent state.
     pub consent: ConsentState,
+    /// The person using this profile (a citizen looking at her own thread).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub me: bool,
+}
+
+impl Participant {
+    /// The name to show: "you" for the person using this profile.
+    pub fn shown_name(&self) -> &str {
+        if self.me { "you" } else { &self.name }
+    }
 }
 
 /// A thread in a list.
@@ -255,7 +265,11 @@ pub struct ThreadView {
 
 /// The thread's citizens, by name (a stable order for lists and scripts);
 /// with a verified participant list, only the citizens it names.
-fn participants(citizens: &[ThreadCitizen], verified: Option<&VerifiedThread>) -> Vec<Participant> {
+fn participants(
+    citizens: &[ThreadCitizen],
+    verified: Option<&VerifiedThread>,
+    me: AccountId,
+) -> Vec<Participant> {
     let mut out: Vec<Participant> = citizens
         .iter()
         .filter(|c| verified.is_none_or(|v| v.citizens.contains(&c.account_id)))
@@ -263,6 +277,7 @@ fn participants(citizens: &[ThreadCitizen], verified: Option<&VerifiedThread>) -
             name: c.display_name.clone(),
             assurance: c.assurance,
             consent: c.consent,
+            me: c.account_id == me,
         })
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -537,7 +552,14 @@ impl Session {
                 let devices = self.thread_devices(summary.thread_id).await?.devices;
                 self.add_certified_team_names(&devices, &mut team_names);
             }
-            rows.push(row_of(summary, &citizens, None, &team_names, &state));
+            rows.push(row_of(
+                summary,
+                &citizens,
+                None,
+                &team_names,
+                &state,
+                self.config.account_id,
+            ));
         }
         Ok(rows)
     }
@@ -674,6 +696,7 @@ impl Session {
                 Some(&v.vt),
                 &v.teams,
                 &state,
+                self.config.account_id,
             ),
             banners,
             messages,
@@ -688,6 +711,7 @@ fn row_of(
     verified: Option<&VerifiedThread>,
     teams: &HashMap<TeamId, String>,
     state: &crate::profile::ProfileState,
+    me: AccountId,
 ) -> ThreadRow {
     let read = state.read.get(&summary.thread_id).copied().unwrap_or(0);
     ThreadRow {
@@ -696,7 +720,7 @@ fn row_of(
             .get(&summary.team_id)
             .cloned()
             .unwrap_or_else(|| "(team)".into()),
-        participants: participants(citizens, verified),
+        participants: participants(citizens, verified, me),
         messages: summary.last_seq,
         unread: summary.last_seq.saturating_sub(read),
         last_activity_ms: summary.last_activity_ms,
