@@ -204,7 +204,8 @@ enum ConsentAction {
     /// Example: samtale consent show
     Show,
     /// Withdraws your consent: no more messages in Samtale; the
-    /// municipality writes to you by letter or digital post. Your sessions end.
+    /// municipality writes to you by letter or digital post. You can still
+    /// read your conversations and export them (`samtale export`).
     ///
     /// Example: samtale consent withdraw
     Withdraw {
@@ -1622,7 +1623,9 @@ async fn consent(global: &Global, style: &Style, a: ConsentArgs) -> anyhow::Resu
             if style.json {
                 print_json(&serde_json::json!({"consent": "withdrawn"}))?;
             } else {
-                println!("Consent withdrawn. No more messages can be sent to you in Samtale.");
+                println!(
+                    "Consent withdrawn. No more messages can be sent to you or by you in Samtale. You can still read your conversations and get a copy of everything held about you: `samtale export --out FILE`."
+                );
             }
         }
     }

@@ -788,7 +788,7 @@ async fn the_whole_story_with_the_real_binary() {
         cli.run("maja", &["threads"]).await.ok();
     }
 
-    // Consent withdrawal: Maja's sessions end; the caseworker is refused
+    // Consent withdrawal: nothing more can be sent to Maja; the caseworker is refused
     // and told what to do instead.
     cli.run("maja", &["consent", "withdraw", "--yes"])
         .await
@@ -804,7 +804,22 @@ async fn the_whole_story_with_the_real_binary() {
     );
     let banner = cli.run("mette", &["show", short]).await.ok().stdout;
     assert!(banner.contains("withdrawn consent"), "{banner}");
-    cli.run("maja", &["threads"]).await.code(3);
+    // Maja can no longer write, but still read and take her access export
+    // (the right of access outlives the consent).
+    let own = cli.run("maja", &["send", short, "Hallo?"]).await.code(5);
+    assert!(own.stderr.contains("consent"), "{}", own.stderr);
+    cli.run("maja", &["threads"]).await.ok();
+    let after = cli.home.path().join("maja-after-withdrawal.json");
+    cli.run("maja", &["export", "--out", after.to_str().unwrap()])
+        .await
+        .ok();
+    let after: Value = serde_json::from_slice(&std::fs::read(&after).unwrap()).unwrap();
+    assert_eq!(
+        after["account"]["consent"], "withdrawn",
+        "{}",
+        after["account"]
+    );
+    assert!(after["threads"].as_array().is_some_and(|t| !t.is_empty()));
 
     // A letter whose fingerprint is mistyped: refused before the eID login
     // and the sign-up, so nothing is spent and no device is registered;

@@ -15,8 +15,8 @@ use ed25519_dalek::SigningKey;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Method;
 use samtale_protocol::wire::{
-    AccountInfo, AssuranceLevel, CitizenInfo, ConsentText, ErrorBody, ErrorCode, InvitationCreated,
-    TokenPair,
+    AccountInfo, AssuranceLevel, CitizenInfo, ConsentState, ConsentText, ErrorBody, ErrorCode,
+    InvitationCreated, TokenPair,
 };
 use samtale_protocol::{DeviceKeys, TeamId, eid_nonce};
 use samtale_server::config::EidProviderSettings;
@@ -531,7 +531,7 @@ async fn a_signed_up_citizen_logs_in_again_with_eid_on_a_new_phone(db: &TestData
     .await;
     assert!(body.message.contains("invitation code"), "{}", body.message);
 
-    // After withdrawing consent, logging in is refused with that reason.
+    // After withdrawing consent, logging in gives a read-only session.
     let out = w
         .app
         .call(
@@ -543,12 +543,32 @@ async fn a_signed_up_citizen_logs_in_again_with_eid_on_a_new_phone(db: &TestData
         .await;
     assert_eq!(out.status(), 204);
     let third = DeviceKeys::generate().unwrap();
-    let body: ErrorBody = expect(
+    let read_only: TokenPair = expect(
         login(
             &third,
             w.key.sign(&claims(&third, PERSONNUMMER, "bankid-7")),
         )
         .await,
+        201,
+    )
+    .await;
+    let me: AccountInfo = expect(
+        w.app
+            .call(Method::GET, "/v1/me", Some(&read_only.access_token), None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(me.consent, Some(ConsentState::Withdrawn));
+    let body: ErrorBody = expect(
+        w.app
+            .call(
+                Method::POST,
+                "/v1/grants",
+                Some(&read_only.access_token),
+                Some(serde_json::json!({"grants": []})),
+            )
+            .await,
         403,
     )
     .await;

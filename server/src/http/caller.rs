@@ -100,8 +100,27 @@ impl FromRequestParts<AppState> for Caller {
                     "the Authorization header must be `Bearer <access token>`",
                 )
             })?;
-        authenticate(state, token).await
+        let caller = authenticate(state, token).await?;
+        if !caller.is_staff()
+            && !read_only_allows(&parts.method, parts.uri.path())
+            && state.storage.consent_withdrawn(caller.id()).await?
+        {
+            return Err(ApiError::new(
+                ErrorCode::ConsentWithdrawn,
+                "you withdrew your consent, so Samtale is read-only for you: you can still read and export what it holds about you (`samtale export`), and remove devices or log out. A new invitation from the municipality lets you write again",
+            ));
+        }
+        Ok(caller)
     }
+}
+
+/// What a citizen who withdrew consent may still do: read (the GDPR access
+/// right outlives the consent to messaging), remove things (devices, the
+/// session) and withdraw again. Sending is refused per thread as well.
+fn read_only_allows(method: &axum::http::Method, path: &str) -> bool {
+    use axum::http::Method;
+    matches!(*method, Method::GET | Method::HEAD | Method::DELETE)
+        || (*method == Method::POST && path == "/v1/consent/withdraw")
 }
 
 /// Checks an access token and the session, device and account behind it.

@@ -93,7 +93,7 @@ pub(super) async fn get_consent() -> Json<ConsentText> {
     tag = "citizens",
     security(("bearer" = [])),
     responses(
-        (status = 204, description = "Withdrawn; every session of the citizen has ended."),
+        (status = 204, description = "Withdrawn: nobody can send to the citizen any more, her open connections close, and her sessions stay read-only (reading and the access export; writes get `403 consent_withdrawn`)."),
         super::openapi::ServerError,
         super::openapi::Unauthorized,
         super::openapi::Forbidden,
@@ -742,12 +742,8 @@ pub(super) async fn eid_login(
             "this account is closed",
         ));
     }
-    if state.storage.consent_withdrawn(&account.id).await? {
-        return Err(ApiError::new(
-            ErrorCode::ConsentWithdrawn,
-            "you withdrew your consent; to use Samtale again, ask for a new invitation",
-        ));
-    }
+    // A citizen who withdrew consent logs in read-only (the request layer
+    // refuses writes): the access right outlives the consent.
     let existing = state
         .storage
         .device_by_identity(&req.device.identity.to_bytes())

@@ -1215,24 +1215,16 @@ impl Storage {
         Ok(!matches!(withdrawn, Some(None)))
     }
 
-    /// Withdraws a citizen's consent and ends every session of theirs.
+    /// Withdraws a citizen's consent. Her sessions stay, read-only (the
+    /// request layer refuses writes), so she can still read and export what
+    /// is held about her.
     pub async fn withdraw_consent(&self, account_id: &str, now: i64) -> Result<(), StorageError> {
         with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
             sqlx::query("UPDATE consents SET withdrawn_at = $1 WHERE account_id = $2 AND withdrawn_at IS NULL")
                 .bind(now)
                 .bind(account_id)
-                .execute(&mut *tx)
+                .execute(pool)
                 .await?;
-            sqlx::query(
-                "UPDATE sessions SET revoked_at = $1, revoked_why = 'consent withdrawn' \
-                 WHERE revoked_at IS NULL AND device_id IN (SELECT id FROM devices WHERE account_id = $2)",
-            )
-            .bind(now)
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
         });
         Ok(())
     }
