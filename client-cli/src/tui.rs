@@ -358,7 +358,9 @@ fn draw_conversation(frame: &mut Frame, model: &ChatModel, area: Rect) {
         .iter()
         .map(|b| {
             let color = match b {
-                Banner::ConsentWithdrawn { .. } | Banner::DevicesReset { .. } => Color::Red,
+                Banner::ConsentWithdrawn { .. }
+                | Banner::OwnConsentWithdrawn
+                | Banner::DevicesReset { .. } => Color::Red,
                 Banner::Unverified { .. }
                 | Banner::DevicesChanged { .. }
                 | Banner::AccountGone { .. } => Color::Yellow,

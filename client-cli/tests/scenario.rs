@@ -821,6 +821,58 @@ async fn the_whole_story_with_the_real_binary() {
     );
     assert!(after["threads"].as_array().is_some_and(|t| !t.is_empty()));
 
+    // In the thread Maja shares with Elsa, Elsa still consents: the
+    // caseworker writes on, sealed to Elsa (and not Maja) from now on. Each
+    // is told only what concerns her.
+    let banner = cli.run("mette", &["show", &group]).await.ok().stdout;
+    assert!(banner.contains("reaches the others only"), "{banner}");
+    cli.run("mette", &["send", &group, "Elsa, vi ses torsdag."])
+        .await
+        .ok();
+    let elsa_view = cli
+        .run("elsa", &["--json", "show", &group])
+        .await
+        .ok()
+        .json();
+    let last = elsa_view["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["body"]["text"], "Elsa, vi ses torsdag.");
+    assert!(
+        !elsa_view["banners"].to_string().contains("consent"),
+        "Elsa is not told about Maja's consent: {}",
+        elsa_view["banners"]
+    );
+    let maja_view = cli
+        .run("maja", &["--json", "show", &group])
+        .await
+        .ok()
+        .json();
+    let last = maja_view["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert!(
+        last["body"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("after you withdrew")),
+        "{last}"
+    );
+    assert!(
+        maja_view["banners"]
+            .to_string()
+            .contains("own_consent_withdrawn"),
+        "{}",
+        maja_view["banners"]
+    );
+    // She cannot write there either.
+    cli.run("maja", &["send", &group, "Hej"]).await.code(5);
+
     // A letter whose fingerprint is mistyped: refused before the eID login
     // and the sign-up, so nothing is spent and no device is registered;
     // the same code with the right fingerprint then works.

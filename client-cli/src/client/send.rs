@@ -104,16 +104,32 @@ impl Session {
         pins: &mut super::trust::Pins,
     ) -> Result<Vec<samtale_protocol::HolderPublicKey>, ClientError> {
         let mut v = self.verified(thread, pins).await?;
-        if let Some(c) = v
+        // Consent (docs/API.md): a citizen who withdrew cannot send; a
+        // thread goes on while one of its citizens still consents, sealed
+        // to those only (seal_targets).
+        let citizens: Vec<_> = v
             .detail
             .citizens
             .iter()
             .filter(|c| v.vt.citizens.contains(&c.account_id))
-            .find(|c| c.consent == ConsentState::Withdrawn)
+            .collect();
+        if citizens
+            .iter()
+            .any(|c| c.account_id == self.config.account_id && c.consent == ConsentState::Withdrawn)
         {
+            return Err(ClientError::ConsentWithdrawn(
+                "you withdrew your consent, so you cannot send here any more; you can still read and export your conversations (`samtale export`)".into(),
+            ));
+        }
+        if !citizens.is_empty()
+            && citizens
+                .iter()
+                .all(|c| c.consent == ConsentState::Withdrawn)
+        {
+            let names: Vec<&str> = citizens.iter().map(|c| c.display_name.as_str()).collect();
             return Err(ClientError::ConsentWithdrawn(format!(
-                "{} has withdrawn consent; nothing more can be sent in Samtale. Use letter or digital post",
-                c.display_name
+                "{} withdrew consent; nothing more can be sent in Samtale. Use letter or digital post",
+                names.join(" and ")
             )));
         }
         if self.is_staff() {

@@ -601,7 +601,18 @@ impl Session {
                 .current()
                 .key,
         );
-        for citizen in vt.citizens.iter().filter(|c| !vt.gone(**c)) {
+        // A citizen who withdrew consent is not sealed to any more. The
+        // server's word can only take a recipient away here, never add one.
+        let withdrawn = |c: &AccountId| {
+            detail.citizens.iter().any(|d| {
+                d.account_id == *c && d.consent == samtale_protocol::wire::ConsentState::Withdrawn
+            })
+        };
+        for citizen in vt
+            .citizens
+            .iter()
+            .filter(|c| !vt.gone(**c) && !withdrawn(c))
+        {
             let name = names
                 .get(citizen)
                 .cloned()

@@ -118,11 +118,16 @@ pub enum Banner {
         /// Their name.
         name: String,
     },
-    /// A citizen who withdrew consent.
+    /// A citizen who withdrew consent (shown to staff).
     ConsentWithdrawn {
         /// Their name.
         name: String,
+        /// Other citizens of the thread still consent: messages go on to
+        /// them, no longer sealed to this one.
+        others_continue: bool,
     },
+    /// The citizen using this profile withdrew her consent.
+    OwnConsentWithdrawn,
     /// A citizen's device list was reset (a new device replaced every
     /// earlier one) and nobody here has compared safety numbers since:
     /// nothing is sealed to them until someone does.
@@ -165,9 +170,19 @@ impl Banner {
             Self::Unverified { name } => format!(
                 "{name} has not verified their identity with eID — give general answers only"
             ),
-            Self::ConsentWithdrawn { name } => {
+            Self::ConsentWithdrawn {
+                name,
+                others_continue: false,
+            } => {
                 format!("{name} has withdrawn consent — use letter or digital post")
             }
+            Self::ConsentWithdrawn {
+                name,
+                others_continue: true,
+            } => format!(
+                "{name} has withdrawn consent — what you send now reaches the others only; write to {name} by letter or digital post"
+            ),
+            Self::OwnConsentWithdrawn => "You withdrew your consent: you can read and export this conversation, but not write, and nothing sent from now on reaches you here".into(),
             Self::DevicesReset { name, at } => format!(
                 "{name}'s devices were reset on {}: compare safety numbers with {name} (`samtale safety`) before anything more is sent to them",
                 crate::output::utc_date(*at)
@@ -460,9 +475,16 @@ impl Session {
             .iter()
             .find_map(|r| self.keystore.secrets().holder(*r))
         else {
+            let withdrew = v.detail.citizens.iter().any(|c| {
+                c.account_id == self.config.account_id && c.consent == ConsentState::Withdrawn
+            });
             return (
                 None,
-                Err("this device holds no key for this message (it may not have been granted yet: try again in a moment)".into()),
+                Err(if withdrew {
+                    "sent after you withdrew your consent, so it was not sealed to you".into()
+                } else {
+                    "this device holds no key for this message (it may not have been granted yet: try again in a moment)".into()
+                }),
             );
         };
         let opened = match envelope.open(&ctx, key) {
@@ -665,16 +687,26 @@ impl Session {
                 }),
             }
         }
-        for c in v
+        let citizens: Vec<_> = v
             .detail
             .citizens
             .iter()
             .filter(|c| v.vt.citizens.contains(&c.account_id))
-        {
+            .collect();
+        for c in &citizens {
+            // Each is told what concerns them: staff about every citizen
+            // who withdrew, a citizen only about herself.
             if c.consent == ConsentState::Withdrawn {
-                banners.push(Banner::ConsentWithdrawn {
-                    name: c.display_name.clone(),
-                });
+                if self.is_staff() {
+                    banners.push(Banner::ConsentWithdrawn {
+                        name: c.display_name.clone(),
+                        others_continue: citizens
+                            .iter()
+                            .any(|o| o.consent != ConsentState::Withdrawn),
+                    });
+                } else if c.account_id == self.config.account_id {
+                    banners.push(Banner::OwnConsentWithdrawn);
+                }
             }
             if c.assurance == AssuranceLevel::Unverified && self.is_staff() {
                 banners.push(Banner::Unverified {

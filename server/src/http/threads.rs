@@ -121,7 +121,9 @@ pub async fn thread_context(
             "the organisation's archive".to_string(),
         ),
     ];
-    for c in &citizens {
+    // A citizen who withdrew consent leaves the recipients: what is sent
+    // from then on is not sealed to her (docs/API.md, "Consent").
+    for c in citizens.iter().filter(|c| !c.consent_withdrawn) {
         wanted.push(("citizen", c.account_id.as_str(), c.display_name.clone()));
     }
     let mut archive_holder = None;
@@ -193,6 +195,27 @@ fn citizen_view(c: &ThreadCitizenRow) -> Result<ThreadCitizen, ApiError> {
             ConsentState::Given
         },
     })
+}
+
+/// Whether a message may be sent to a thread as far as consent goes: not by
+/// a citizen who withdrew hers, and not when every citizen of the thread
+/// withdrew (the staff are told who). A thread whose other citizens still
+/// consent goes on without the one who withdrew.
+pub fn consent_allows_sending(citizens: &[ThreadCitizenRow], sender: &str) -> Result<(), ApiError> {
+    if citizens
+        .iter()
+        .any(|c| c.account_id == sender && c.consent_withdrawn)
+    {
+        return Err(ApiError::new(
+            ErrorCode::ConsentWithdrawn,
+            "you withdrew your consent to digital messages, so you cannot send here any more; you can still read and export your conversations",
+        ));
+    }
+    if !citizens.is_empty() && citizens.iter().all(|c| c.consent_withdrawn) {
+        let names: Vec<&str> = citizens.iter().map(|c| c.display_name.as_str()).collect();
+        return Err(consent_withdrawn(&names.join(" and ")));
+    }
+    Ok(())
 }
 
 /// The error a sender gets when a citizen of the thread withdrew consent.

@@ -42,7 +42,7 @@ use super::writer::WriteRequest;
 use super::{BusEvent, Event, GOING_AWAY};
 use crate::audit::{Action, AuditEvent, Detail};
 use crate::http::caller::{Caller, authenticate};
-use crate::http::threads::{Access, ThreadContext, consent_withdrawn, thread_context};
+use crate::http::threads::{Access, ThreadContext, consent_allows_sending, thread_context};
 use crate::http::{ApiError, AppState};
 use crate::storage::messaging::{CommitOutcome, NewReceipt, PendingMessage};
 
@@ -648,9 +648,7 @@ impl Connection {
                 "record clerks read threads; only the team's staff and the citizens taking part send",
             ));
         }
-        if let Some(c) = ctx.citizens.iter().find(|c| c.consent_withdrawn) {
-            return Err(consent_withdrawn(&c.display_name).into());
-        }
+        consent_allows_sending(&ctx.citizens, self.caller.id())?;
         if self.caller.is_staff() && !self.certified {
             // Citizens trust a staff message only through its device's
             // certificate: without one it would be shown to nobody.

@@ -71,7 +71,11 @@ export type Banner =
   | { kind: "devices_reset"; name: string; atSecs: number }
   | { kind: "devices_changed"; name: string; added: number; removed: number }
   | { kind: "account_gone"; name: string }
-  | { kind: "consent_withdrawn"; name: string }
+  /** Shown to staff: a citizen withdrew; with others still consenting the
+   *  thread goes on, sealed to them only. */
+  | { kind: "consent_withdrawn"; name: string; othersContinue: boolean }
+  /** Shown to the citizen who withdrew: she reads, she does not write. */
+  | { kind: "own_consent_withdrawn" }
   | { kind: "journaled"; caseRef: string | null; upToSeq: number; later: number }
   | { kind: "removed"; count: number };
 

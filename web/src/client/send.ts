@@ -101,10 +101,17 @@ export async function recipientsFor(ctx: Context, thread: ThreadId): Promise<Hol
 
 async function recipientsIn(ctx: Context, thread: ThreadId, pins: Pins): Promise<HolderPublicKey[]> {
   const v = await verified(ctx, thread, pins);
-  const withdrawn = v.detail.citizens.find((c) => v.vt.citizens.includes(c.account_id) && c.consent === "withdrawn");
-  if (withdrawn !== undefined) {
+  // Consent (docs/API.md): a citizen who withdrew cannot send; a thread goes
+  // on while one of its citizens still consents, sealed to those only.
+  const citizens = v.detail.citizens.filter((c) => v.vt.citizens.includes(c.account_id));
+  if (citizens.some((c) => c.account_id === ctx.accountId && c.consent === "withdrawn")) {
     throw ClientError.consentWithdrawn(
-      `${withdrawn.display_name} has withdrawn consent; nothing more can be sent in Samtale. Use letter or digital post`,
+      "you withdrew your consent, so you cannot send here any more; you can still read and export your conversations",
+    );
+  }
+  if (citizens.length > 0 && citizens.every((c) => c.consent === "withdrawn")) {
+    throw ClientError.consentWithdrawn(
+      `${citizens.map((c) => c.display_name).join(" and ")} withdrew consent; nothing more can be sent in Samtale. Use letter or digital post`,
     );
   }
   if (ctx.keystore.secrets.kind === "staff") {

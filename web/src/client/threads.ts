@@ -421,7 +421,7 @@ export async function shown(
   return out;
 }
 
-function banners(v: Verified): Banner[] {
+function banners(ctx: Context, v: Verified): Banner[] {
   const out: Banner[] = [];
   for (const news of v.vt.news) {
     const name = citizenName(v, news.account);
@@ -429,8 +429,14 @@ function banners(v: Verified): Banner[] {
     else if (news.resetAt !== null) out.push({ kind: "devices_reset", name, atSecs: Number(news.resetAt) });
     else out.push({ kind: "devices_changed", name, added: news.added, removed: news.removed });
   }
-  for (const c of v.detail.citizens.filter((c) => v.vt.citizens.includes(c.account_id))) {
-    if (c.consent === "withdrawn") out.push({ kind: "consent_withdrawn", name: c.display_name });
+  // Each is told what concerns them: staff about every citizen who
+  // withdrew, a citizen only about herself.
+  const citizens = v.detail.citizens.filter((c) => v.vt.citizens.includes(c.account_id));
+  const othersContinue = citizens.some((c) => c.consent !== "withdrawn");
+  for (const c of citizens) {
+    if (c.consent !== "withdrawn") continue;
+    if (ctx.keystore.secrets.kind === "staff") out.push({ kind: "consent_withdrawn", name: c.display_name, othersContinue });
+    else if (c.account_id === ctx.accountId) out.push({ kind: "own_consent_withdrawn" });
   }
   const removed = (v.detail.removed ?? []).reduce((n, r) => n + Math.max(0, r.to_seq - r.from_seq + 1), 0);
   if (removed > 0) out.push({ kind: "removed", count: removed });
@@ -464,7 +470,7 @@ export async function threadView(ctx: Context, thread: ThreadId, progress: Progr
   const organisation = addCertifiedNames(ctx, v.devices, new Map()) ?? ctx.keystore.secrets.orgName;
   return {
     row: rowOf(ctx, v.detail.summary, v.detail.citizens, v.vt, v.teams),
-    banners: banners(v),
+    banners: banners(ctx, v),
     messages,
     organisation,
   };

@@ -465,7 +465,11 @@ export async function sealTargets(
     throw ClientError.refused("the team has no key yet: a certified member of the team must open Samtale first");
   }
   out.push(verifiedHolder(ctx, dir, pins, { kind: "team", team: vt.team }, teamSet).current.key);
-  for (const citizen of vt.citizens.filter((c) => !vt.gone(c))) {
+  // A citizen who withdrew consent is not sealed to any more. The server's
+  // word can only take a recipient away here, never add one.
+  const withdrawn = (c: AccountId): boolean =>
+    detail.citizens.some((d) => d.account_id === c && d.consent === "withdrawn");
+  for (const citizen of vt.citizens.filter((c) => !vt.gone(c) && !withdrawn(c))) {
     const name = names.get(citizen) ?? "a citizen of this thread";
     const set = find("citizen", idToBytes(citizen));
     if (set === undefined) {

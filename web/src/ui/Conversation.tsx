@@ -72,7 +72,12 @@ export function Conversation(props: { session: AppSession; thread: ThreadId; cer
   }, [session, thread, reload]);
 
   const team = view?.row.team ?? session.organisation;
-  const withdrawn = view?.banners.some((b) => b.kind === "consent_withdrawn") ?? false;
+  // Nothing can be written: the citizen withdrew her own consent, or every
+  // citizen of the thread withdrew (a thread goes on while one consents).
+  const withdrawn =
+    view?.banners.some(
+      (b) => b.kind === "own_consent_withdrawn" || (b.kind === "consent_withdrawn" && !b.othersContinue),
+    ) ?? false;
   return (
     <Screen title={team}>
       <p>
@@ -173,6 +178,7 @@ function BannerNote(props: { banner: Banner }) {
     case "removed":
       return <p class="notice">{t("chat.removed", { n: b.count })}</p>;
     case "consent_withdrawn":
+    case "own_consent_withdrawn":
     case "account_gone":
     case "devices_changed":
       return null;
