@@ -118,7 +118,16 @@ pub async fn journal(
                     .map(|(f, sha)| vec![f.clone(), sha[..16].to_owned()])
                     .collect();
                 print!("{}", table(&["FILE", "SHA-256 (start)"], &rows));
-                println!("Manifest SHA-256: {}", outcome.manifest_sha256);
+                println!(
+                    "Manifest SHA-256: {} (signed by this device in {})",
+                    outcome.manifest_sha256,
+                    journal::MANIFEST_SIGNATURE
+                );
+                if let (Some(kle), true) = (&outcome.kle, outcome.kle_from_earlier_filing) {
+                    println!(
+                        "KLE {kle}, from the earlier filing on this case (give --kle to change it)."
+                    );
+                }
                 match &outcome.receipt {
                     Some(r) => println!(
                         "{} Filed on case {} up to message {}; every participant sees it.",

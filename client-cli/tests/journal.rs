@@ -236,11 +236,20 @@ async fn a_clerk_exports_a_verified_case_file_and_tampering_is_refused_by_name()
         // For people: look at the PDF this test made.
         std::fs::copy(dir.join("journal.pdf"), keep).unwrap();
     }
+    // The EML carries the message attachments too.
+    let eml = std::fs::read_to_string(dir.join("journal.eml")).unwrap();
+    for name in ["0001-1-handleplan.pdf", "0001-2-tegning.png"] {
+        assert!(
+            eml.contains(&format!("filename=\"{name}\"")),
+            "{name} not in the EML"
+        );
+    }
     for f in [
         "journal.pdf",
         "journal.json",
         "journal.eml",
         "MANIFEST.sha256",
+        "MANIFEST.sig",
     ] {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
@@ -528,6 +537,74 @@ async fn a_clerk_exports_a_verified_case_file_and_tampering_is_refused_by_name()
         own.contains("Elsa"),
         "the other citizen keeps her name: {own}"
     );
+
+    // A later filing on the same case: a new folder of its own (the first
+    // stays as filed), covering the new message, with the KLE number of
+    // the earlier filing; the same again has nothing new and is refused.
+    let again = cli
+        .run(
+            "rita",
+            &[
+                "--json",
+                "journal",
+                "export",
+                &short,
+                "--case",
+                CASE,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(again["up_to_seq"], 4);
+    assert_eq!(again["kle"], "27.12.04");
+    assert_eq!(again["kle_from_earlier_filing"], true);
+    let again_dir = PathBuf::from(again["dir"].as_str().unwrap());
+    assert_ne!(again_dir, dir);
+    assert!(dir.join("journal.json").is_file(), "the first filing stays");
+    let again_json: Value =
+        serde_json::from_slice(&std::fs::read(again_dir.join("journal.json")).unwrap()).unwrap();
+    assert_eq!(again_json["case"]["kle"], "27.12.04");
+    cli.run(
+        "rita",
+        &[
+            "journal",
+            "verify",
+            again_dir.join("journal.json").to_str().unwrap(),
+            "--root-fingerprint",
+            &fingerprint,
+        ],
+    )
+    .await
+    .ok();
+    let refused = cli
+        .run(
+            "rita",
+            &[
+                "journal",
+                "export",
+                &short,
+                "--case",
+                CASE,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        )
+        .await
+        .code(5);
+    assert!(
+        refused.stderr.contains("exists already"),
+        "{}",
+        refused.stderr
+    );
+    let listed = cli
+        .run("mette", &["--json", "journal", "list", &short])
+        .await
+        .ok()
+        .json();
+    assert_eq!(listed["receipts"].as_array().unwrap().len(), 2, "{listed}");
 
     // Tampering with what the server stores: each is refused, naming the message.
     let mut conn = db(&server).await;

@@ -4,8 +4,8 @@
 Usage: check_export.py EXPORT_DIR SCHEMA
 
 * journal.json validates against the JSON Schema (jsonschema, Draft 2020-12);
-* journal.eml parses with Python's standard MIME parser, carries journal.pdf
-  and journal.json as attachments, byte-identical to the files beside it,
+* journal.eml parses with Python's standard MIME parser, carries journal.pdf,
+  journal.json and every message attachment, byte-identical to the files,
   and a text body naming the case;
 * MANIFEST.sha256 matches every file (like `sha256sum -c`).
 
@@ -35,10 +35,13 @@ def main() -> int:
     assert message.is_multipart(), "the EML is not multipart"
     assert document["case"]["reference"] in message["Subject"], message["Subject"]
     attachments = {part.get_filename(): part.get_content() for part in message.iter_attachments()}
-    assert sorted(attachments) == ["journal.json", "journal.pdf"], sorted(attachments)
+    files = {p.name: p for p in (export / "attachments").glob("*")} if (export / "attachments").is_dir() else {}
+    files["journal.json"] = export / "journal.json"
+    files["journal.pdf"] = export / "journal.pdf"
+    assert sorted(attachments) == sorted(files), (sorted(attachments), sorted(files))
     for name, content in attachments.items():
         content = content if isinstance(content, bytes) else content.encode("utf-8")
-        assert content == (export / name).read_bytes(), f"{name} in the EML differs from the file"
+        assert content == files[name].read_bytes(), f"{name} in the EML differs from the file"
     body = message.get_body(preferencelist=("plain",)).get_content()
     assert document["case"]["reference"] in body, "the EML body does not name the case"
     print(f"eml: parsed; attachments {sorted(attachments)} match the files")

@@ -1,6 +1,6 @@
 //! The export as one RFC 5322 / MIME message, for case systems that file
-//! mail: a plain-text rendering of the conversation, with the PDF and the
-//! JSON attached.
+//! mail: a plain-text rendering of the conversation, with the PDF, the
+//! JSON and every message attachment attached.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -15,6 +15,16 @@ fn header_text(text: &str) -> String {
     } else {
         format!("=?UTF-8?B?{}?=", STANDARD.encode(text.as_bytes()))
     }
+}
+
+/// A file name as a quoted header parameter: RFC 2047 for non-ASCII,
+/// quotes and control characters dropped.
+fn header_param(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
+        .collect();
+    header_text(&clean)
 }
 
 /// Base64 in lines of 76 characters (RFC 2045).
@@ -79,7 +89,13 @@ fn body_text(j: &Journal) -> String {
 }
 
 /// The whole message, CRLF line endings.
-pub fn render(j: &Journal, pdf: &[u8], json: &[u8]) -> Vec<u8> {
+/// `attachments` are the messages' files as (file name, media type, bytes).
+pub fn render(
+    j: &Journal,
+    pdf: &[u8],
+    json: &[u8],
+    attachments: &[(String, String, Vec<u8>)],
+) -> Vec<u8> {
     let boundary = format!("samtale-{}", &j.thread_id.to_string().replace('-', ""));
     let date = time::OffsetDateTime::from_unix_timestamp(
         i64::try_from(j.export.exported_at_ms / 1000).unwrap_or(0),
@@ -130,10 +146,28 @@ pub fn render(j: &Journal, pdf: &[u8], json: &[u8]) -> Vec<u8> {
     m.push_str("Content-Type: text/plain; charset=utf-8\r\n");
     m.push_str("Content-Transfer-Encoding: base64\r\n\r\n");
     m.push_str(&base64_lines(body_text(j).as_bytes()));
-    for (name, media, bytes) in [
+    let parts = [
         ("journal.pdf", "application/pdf", pdf),
         ("journal.json", "application/json", json),
-    ] {
+    ]
+    .into_iter()
+    .chain(
+        attachments
+            .iter()
+            .map(|(n, media, b)| (n.as_str(), media.as_str(), b.as_slice())),
+    );
+    for (name, media, bytes) in parts {
+        // A media type or name from a message must not break the header.
+        let media = if media
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/.+-".contains(&b))
+            && media.contains('/')
+        {
+            media
+        } else {
+            "application/octet-stream"
+        };
+        let name = header_param(name);
         m.push_str(&format!("--{boundary}\r\n"));
         m.push_str(&format!("Content-Type: {media}; name=\"{name}\"\r\n"));
         m.push_str(&format!(

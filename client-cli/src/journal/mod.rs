@@ -55,6 +55,11 @@ pub struct ExportOutcome {
     pub files: Vec<(String, String)>,
     /// SHA-256 of `MANIFEST.sha256`.
     pub manifest_sha256: String,
+    /// The KLE number written, given or taken from the earlier filing on the
+    /// same case.
+    pub kle: Option<String>,
+    /// The KLE number came from the earlier filing, not from `--kle`.
+    pub kle_from_earlier_filing: bool,
     /// The last message exported.
     pub up_to_seq: u64,
     /// The filing recorded on the server, if asked for.
@@ -160,6 +165,20 @@ impl Session {
     ) -> Result<ExportOutcome, ClientError> {
         check_case(req.case_ref, req.kle)?;
         let thread = req.thread;
+        // A later filing on the same case keeps its KLE number unless a new
+        // one is given.
+        let earlier_kle = if req.kle.is_none() {
+            let list: samtale_protocol::wire::JournalList =
+                self.get(&format!("/v1/threads/{thread}/journal")).await?;
+            list.receipts
+                .iter()
+                .filter(|r| r.case_ref == req.case_ref.trim())
+                .max_by_key(|r| r.journaled_at)
+                .and_then(|r| r.kle.clone())
+        } else {
+            None
+        };
+        let kle: Option<String> = req.kle.map(str::to_owned).or_else(|| earlier_kle.clone());
         let me = self.me().await?;
         let certificate = self.signing_certificate().await?;
         let before = self.keystore.secrets().pins.clone();
@@ -210,15 +229,22 @@ impl Session {
 
         // Staged next to the target, so the final rename stays on one disk.
         std::fs::create_dir_all(req.out_dir).map_err(|e| io("the directory", req.out_dir, e))?;
-        let name = format!(
+        // A later filing (new messages since) goes into a folder of its
+        // own, named by the last message it covers; the earlier one stays.
+        let first = format!(
             "samtale-journal-{}-{}",
             slug(req.case_ref),
             &thread.to_string()[..8]
         );
+        let name = if req.out_dir.join(&first).exists() {
+            format!("{first}-{last_seq}")
+        } else {
+            first
+        };
         let target = req.out_dir.join(&name);
         if target.exists() {
             return Err(ClientError::Refused(format!(
-                "{} exists already: move it away or choose another --out",
+                "{} exists already: this thread was exported up to message {last_seq} into it. Nothing new to file; move it away or choose another --out to export again",
                 target.display()
             )));
         }
@@ -373,7 +399,7 @@ impl Session {
             subject: format!("Samtale: {team_name}, sag {}", req.case_ref.trim()),
             case: Case {
                 reference: req.case_ref.trim().to_owned(),
-                kle: req.kle.map(str::to_owned),
+                kle: kle.clone(),
             },
             organisation: Organisation {
                 id: me.org_id,
@@ -426,7 +452,17 @@ impl Session {
             .map_err(|e| ClientError::Refused(format!("cannot write the JSON: {e}")))?;
         let pdf = pdf::render(&journal, req.offset)
             .map_err(|e| ClientError::Refused(format!("cannot make the PDF: {e}")))?;
-        let eml = eml::render(&journal, &pdf, &json);
+        // The EML carries every file a case system must keep, the message
+        // attachments too (read back from what was just written).
+        let mut attached: Vec<(String, String, Vec<u8>)> = Vec::new();
+        for a in journal.messages.iter().flat_map(|m| m.attachments.iter()) {
+            let path = staging.dir.join(&a.file);
+            let bytes = std::fs::read(&path).map_err(|e| io("the attachment", &path, e))?;
+            let name = a.file.rsplit('/').next().unwrap_or(&a.file).to_owned();
+            attached.push((name, a.media_type.clone(), bytes));
+        }
+        let eml = eml::render(&journal, &pdf, &json, &attached);
+        drop(attached);
         for (rel, bytes) in [
             ("journal.json", &json[..]),
             ("journal.pdf", &pdf[..]),
@@ -454,7 +490,7 @@ impl Session {
                     &format!("/v1/threads/{thread}/journal"),
                     &FileJournal {
                         case_ref: req.case_ref.trim().to_owned(),
-                        kle: req.kle.map(str::to_owned),
+                        kle: kle.clone(),
                         up_to_seq: last_seq,
                         manifest_sha256: manifest_sha256.clone(),
                     },
@@ -468,6 +504,8 @@ impl Session {
             dir: target,
             files,
             manifest_sha256,
+            kle_from_earlier_filing: req.kle.is_none() && kle.is_some(),
+            kle,
             up_to_seq: last_seq,
             receipt,
         })
