@@ -180,6 +180,31 @@ pub struct InviteArgs {
     /// How the team will see the citizen (a first name is enough).
     #[arg(long)]
     name: String,
+    /// The letter's language (default: Danish for a CPR number, Swedish for
+    /// a personnummer).
+    #[arg(long, value_enum)]
+    language: Option<Language>,
+}
+
+/// A letter's language.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Language {
+    /// Dansk.
+    Da,
+    /// Svenska.
+    Sv,
+    /// English.
+    En,
+}
+
+impl From<Language> for samtale_protocol::wire::LetterLanguage {
+    fn from(l: Language) -> Self {
+        match l {
+            Language::Da => Self::Da,
+            Language::Sv => Self::Sv,
+            Language::En => Self::En,
+        }
+    }
 }
 
 /// `samtale citizens`.
@@ -1506,6 +1531,7 @@ async fn invite(global: &Global, style: &Style, a: InviteArgs) -> anyhow::Result
                 team_id: team.team_id,
                 national_id: a.national_id.clone(),
                 display_name: a.name.clone(),
+                language: a.language.map(Into::into),
             },
         )
         .await?;

@@ -207,6 +207,11 @@ async fn the_whole_story_with_the_real_binary() {
     let letter = invitation["letter"].as_str().unwrap();
     assert!(letter.contains(&fingerprint));
     assert!(!letter.contains("010203"));
+    // In the citizen's language (a CPR number: Danish), with the server's
+    // address and no app to install.
+    assert!(letter.contains("Invitation til Samtale"), "{letter}");
+    assert!(letter.contains("Eller gå til http"), "{letter}");
+    assert!(letter.contains("der er intet at installere"), "{letter}");
     assert_eq!(invitation["findings"], serde_json::json!([]));
     let code = invitation["code"].as_str().unwrap();
 

@@ -499,6 +499,23 @@ pub struct CreateInvitationRequest {
     /// A name only staff clients show.
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub display_name: String,
+    /// The language of the letter. Absent: the citizen's country's
+    /// (Danish for a CPR number, Swedish for a personnummer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<LetterLanguage>,
+}
+
+/// The language an invitation letter is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum LetterLanguage {
+    /// Danish.
+    Da,
+    /// Swedish.
+    Sv,
+    /// English.
+    En,
 }
 
 impl std::fmt::Debug for CreateInvitationRequest {
@@ -1864,6 +1881,7 @@ mod tests {
             team_id: TeamId::from_bytes([0; 16]),
             national_id: "010190-1234".into(),
             display_name: "Sofie Hansen".into(),
+            language: None,
         };
         let printed = format!("{invite:?}");
         assert!(!printed.contains("010190") && !printed.contains("Sofie"));

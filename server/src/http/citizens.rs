@@ -13,8 +13,8 @@ use samtale_protocol::minimise;
 use samtale_protocol::org_fingerprint;
 use samtale_protocol::wire::{
     AssuranceLevel, CitizenInfo, ConsentState, ConsentText, CreateInvitationRequest,
-    EidFlowPurpose, EidLoginRequest, ErrorCode, InvitationCreated, RedeemInvitationRequest,
-    TokenPair,
+    EidFlowPurpose, EidLoginRequest, ErrorCode, InvitationCreated, LetterLanguage,
+    RedeemInvitationRequest, TokenPair,
 };
 
 use super::accounts::{grant_session, new_device, new_id};
@@ -154,24 +154,86 @@ fn invitation_link(server: &str, code: &str, fingerprint: &str) -> String {
     format!("{server}/join#{code}/{fingerprint}")
 }
 
-/// The neutral letter that carries an invitation code: who sends it, where
-/// the service is, how to join, and the fingerprint to compare.
-fn letter(org_name: &str, server: &str, code: &str, fingerprint: &str, expires_at: i64) -> String {
-    format!(
-        "{org_name}\n\n\
-         You are invited to Samtale, the secure messaging service of {org_name}.\n\n\
-         1. Open this address on your phone or computer:\n\n\
-         \x20   {link}\n\n\
-         \x20  or install the Samtale app, choose \"I have an invitation code\",\n\
-         \x20  give the server address {server} and type the code:\n\n\
-         \x20   {code}\n\n\
-         2. Check that the app shows this organisation fingerprint:\n\n\
-         \x20   {fingerprint}\n\n\
-         If it differs, stop and call {org_name}.\n\
-         The code works once and expires on {date}.\n",
-        link = invitation_link(server, code, fingerprint),
-        date = iso_date(expires_at)
-    )
+/// The neutral letter that carries an invitation code, in the citizen's
+/// language: who sends it, what Samtale is, that the first message never
+/// comes as an unexplained text message, where the service is (the link
+/// and the server's address; nothing to install), the code, the
+/// fingerprint to compare, and the command for the `samtale` program.
+fn letter(
+    language: LetterLanguage,
+    org_name: &str,
+    server: &str,
+    code: &str,
+    fingerprint: &str,
+    expires_at: i64,
+) -> String {
+    let link = invitation_link(server, code, fingerprint);
+    let date = iso_date(expires_at);
+    let command =
+        format!("samtale join --server {server} --code {code} --fingerprint {fingerprint}");
+    match language {
+        LetterLanguage::Da => format!(
+            "{org_name}\n\n\
+             Invitation til Samtale\n\n\
+             {org_name} inviterer dig til Samtale: sikre beskeder mellem dig og {org_name} om din sag i stedet for sms. Kun du og {org_name} kan læse det, der skrives.\n\n\
+             Vores første besked kommer aldrig som en uforklaret sms: vi skriver til dig i Samtale, når du har tilmeldt dig med dette brev. Vi beder aldrig om din kode i telefonen eller på sms.\n\n\
+             1. Åbn denne adresse i browseren på din telefon eller computer. Samtale åbner i browseren; der er intet at installere:\n\n\
+             \x20   {link}\n\n\
+             \x20  Eller gå til {server} og skriv din invitationskode:\n\n\
+             \x20   {code}\n\n\
+             2. Tjek, at siden viser dette fingeraftryk, før du tilmelder dig:\n\n\
+             \x20   {fingerprint}\n\n\
+             Er det anderledes, så stop og ring til {org_name} på det nummer, du plejer at bruge.\n\
+             Koden kan bruges én gang, indtil {date}.\n\n\
+             Med kommandolinjeprogrammet samtale: {command}\n"
+        ),
+        LetterLanguage::Sv => format!(
+            "{org_name}\n\n\
+             Inbjudan till Samtale\n\n\
+             {org_name} bjuder in dig till Samtale: säkra meddelanden mellan dig och {org_name} om ditt ärende i stället för sms. Bara du och {org_name} kan läsa det som skrivs.\n\n\
+             Vårt första meddelande kommer aldrig som ett oförklarat sms: vi skriver till dig i Samtale när du har anslutit dig med det här brevet. Vi ber aldrig om din kod per telefon eller sms.\n\n\
+             1. Öppna den här adressen i webbläsaren på din telefon eller dator. Samtale öppnas i webbläsaren; det finns inget att installera:\n\n\
+             \x20   {link}\n\n\
+             \x20  Eller gå till {server} och skriv din inbjudningskod:\n\n\
+             \x20   {code}\n\n\
+             2. Kontrollera att sidan visar det här fingeravtrycket innan du ansluter dig:\n\n\
+             \x20   {fingerprint}\n\n\
+             Skiljer det sig, sluta och ring {org_name} på det nummer du brukar använda.\n\
+             Koden kan användas en gång, till och med {date}.\n\n\
+             Med kommandoradsprogrammet samtale: {command}\n"
+        ),
+        LetterLanguage::En => format!(
+            "{org_name}\n\n\
+             Invitation to Samtale\n\n\
+             {org_name} invites you to Samtale: secure messages between you and {org_name} about your case, instead of text messages. Only you and {org_name} can read what is written.\n\n\
+             Our first message will never come as an unexplained text message: we write to you in Samtale after you have joined with this letter. We never ask for your code by phone or text message.\n\n\
+             1. Open this address in the browser on your phone or computer. Samtale opens in the browser; there is nothing to install:\n\n\
+             \x20   {link}\n\n\
+             \x20  Or go to {server} and type your invitation code:\n\n\
+             \x20   {code}\n\n\
+             2. Check that the page shows this fingerprint before you join:\n\n\
+             \x20   {fingerprint}\n\n\
+             If it differs, stop and call {org_name} on the number you usually use.\n\
+             The code can be used once, until {date}.\n\n\
+             With the samtale command-line program: {command}\n"
+        ),
+    }
+}
+
+/// The letter's language: the one asked for, else the citizen's country's
+/// (from the national id number's kind).
+fn letter_language(asked: Option<LetterLanguage>, national_id: &str) -> LetterLanguage {
+    use samtale_protocol::minimise::{Category, scan};
+    asked.unwrap_or_else(|| {
+        if scan(national_id.trim())
+            .iter()
+            .any(|f| f.category == Category::SwedishPersonnummer)
+        {
+            LetterLanguage::Sv
+        } else {
+            LetterLanguage::Da
+        }
+    })
 }
 
 /// `POST /v1/invitations` (staff of the team)
@@ -220,6 +282,7 @@ pub(super) async fn create_invitation(
     for _ in 0..16 {
         let code = auth::new_code(INVITATION_DOMAIN).map_err(ApiError::randomness)?;
         let text = letter(
+            letter_language(req.language, &req.national_id),
             &org.name,
             &state.public_url,
             &code.text,
@@ -871,37 +934,66 @@ mod tests {
     }
 
     #[test]
-    fn the_consent_text_and_a_letter_carry_nothing_personal() {
+    fn the_consent_text_and_every_letter_carry_nothing_personal() {
         assert!(minimise::scan(CONSENT_TEXT).is_empty());
-        let text = letter(
-            "Aarhus Kommune",
-            "https://samtale.aarhus.dk",
-            "7K3Q-ABCD-EFGH-JKMN-PQRS",
-            "7K2QX-M3PAD-XXXXX-YYYYY-ZZZZZ",
-            1_767_225_600,
+        for language in [LetterLanguage::Da, LetterLanguage::Sv, LetterLanguage::En] {
+            // The default address of a development server is not mistaken
+            // for personal data either.
+            for server in ["https://samtale.aarhus.dk", "http://127.0.0.1:8080"] {
+                let text = letter(
+                    language,
+                    "Aarhus Kommune",
+                    server,
+                    "7K3Q-ABCD-EFGH-JKMN-PQRS",
+                    "7K2QX-M3PAD-XXXXX-YYYYY-ZZZZZ",
+                    1_767_225_600,
+                );
+                assert!(
+                    minimise::scan(&text).is_empty(),
+                    "{language:?}: {:?}",
+                    minimise::scan(&text)
+                );
+                assert!(text.contains("2026-01-01"));
+                assert!(text.contains(&format!(
+                    "{server}/join#7K3Q-ABCD-EFGH-JKMN-PQRS/7K2QX-M3PAD-XXXXX-YYYYY-ZZZZZ"
+                )));
+                assert!(text.contains(&format!("Or go to {server}").replace(
+                    "Or go to",
+                    match language {
+                        LetterLanguage::Da => "Eller gå til",
+                        LetterLanguage::Sv => "Eller gå till",
+                        LetterLanguage::En => "Or go to",
+                    }
+                )));
+            }
+        }
+    }
+
+    #[test]
+    fn the_letter_speaks_the_citizens_language_unless_told_otherwise() {
+        assert_eq!(letter_language(None, "010203-1234"), LetterLanguage::Da);
+        assert_eq!(letter_language(None, "19811218-9876"), LetterLanguage::Sv);
+        assert_eq!(
+            letter_language(Some(LetterLanguage::En), "010203-1234"),
+            LetterLanguage::En
         );
-        assert!(
-            minimise::scan(&text).is_empty(),
-            "{:?}",
-            minimise::scan(&text)
+        let da = letter(
+            LetterLanguage::Da,
+            "Randers Kommune",
+            "https://s.dk",
+            "C",
+            "F",
+            0,
         );
-        assert!(text.contains("2026-01-01"));
-        assert!(text.contains(
-            "https://samtale.aarhus.dk/join#7K3Q-ABCD-EFGH-JKMN-PQRS/7K2QX-M3PAD-XXXXX-YYYYY-ZZZZZ"
-        ));
-        // The default address of a development server is not mistaken
-        // for personal data either.
-        let local = letter(
-            "Aarhus Kommune",
-            "http://127.0.0.1:8080",
-            "7K3Q-ABCD-EFGH-JKMN-PQRS",
-            "7K2QX-M3PAD-XXXXX-YYYYY-ZZZZZ",
-            1_767_225_600,
+        assert!(da.contains("der er intet at installere") && da.contains("uforklaret sms"));
+        let sv = letter(
+            LetterLanguage::Sv,
+            "Ånge kommun",
+            "https://s.se",
+            "C",
+            "F",
+            0,
         );
-        assert!(
-            minimise::scan(&local).is_empty(),
-            "{:?}",
-            minimise::scan(&local)
-        );
+        assert!(sv.contains("inget att installera") && sv.contains("oförklarat sms"));
     }
 }

@@ -249,6 +249,10 @@ mod tests {
             assert!(doc["paths"].get(path).is_some(), "{path} missing");
         }
         assert!(doc["components"]["schemas"].get("ErrorBody").is_some());
+        assert!(
+            doc["components"]["schemas"].get("LetterLanguage").is_some(),
+            "a field's own type is described too"
+        );
         assert!(doc["components"]["securitySchemes"].get("bearer").is_some());
     }
 }

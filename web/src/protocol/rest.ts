@@ -83,6 +83,8 @@ export interface CreateInvitationRequest {
   team_id: TeamId;
   national_id: string;
   display_name: string;
+  /** The server's letter text's language; absent: the citizen's country's. */
+  language?: "da" | "sv" | "en";
 }
 export interface InvitationCreated {
   code: string;
