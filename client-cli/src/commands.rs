@@ -88,7 +88,8 @@ pub struct JoinArgs {
     /// The organisation fingerprint from your letter (strongly advised).
     #[arg(long)]
     fingerprint: Option<String>,
-    /// Print the eID login address instead of opening a browser.
+    /// Print the eID login address instead of opening a browser; open it
+    /// in a browser on this computer (the login returns to this program).
     #[arg(long)]
     print_url: bool,
     /// Accept the consent text without asking (it is still printed).
@@ -1042,13 +1043,26 @@ async fn eid_login(
         return Ok(None);
     };
     let flow = samtale_cli::oidc::start(provider, &eid_nonce(&device.public())).await?;
+    // The address is always printed (on stderr, so --json output stays
+    // clean; scripts and tests read it): a browser that is said to open
+    // may never appear. The login comes back to this program on
+    // 127.0.0.1, so it must be opened on this computer.
     if print_url || !samtale_cli::oidc::open_browser(&flow.url) {
-        // On stderr, so --json output stays clean; scripts and tests read it.
-        eprintln!("Open this address in a browser to log in with eID:");
-        eprintln!("EID-LOGIN-URL {}", flow.url);
+        eprintln!(
+            "Open this address in a browser on this computer to log in with eID (it returns to this program):"
+        );
     } else {
-        eprintln!("Your browser opens for the eID login. Waiting…");
+        eprintln!(
+            "Your browser should open for the eID login. If it does not, open this address in a browser on this computer:"
+        );
     }
+    eprintln!("EID-LOGIN-URL {}", flow.url);
+    let wait = if timeout >= 120 && timeout % 60 == 0 {
+        format!("{} minutes", timeout / 60)
+    } else {
+        format!("{timeout} seconds")
+    };
+    eprintln!("Waiting up to {wait} for the login…");
     let token = flow.finish(Duration::from_secs(timeout)).await?;
     Ok(Some(token))
 }

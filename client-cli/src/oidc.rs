@@ -29,7 +29,9 @@ pub enum OidcError {
     #[error("the eID login did not complete: {0}")]
     Refused(String),
     /// Nobody finished the login in time.
-    #[error("no eID login arrived within {0} seconds; run the command again")]
+    #[error(
+        "no eID login arrived within {0} seconds: nothing was done. Run the command again and open the printed address in a browser on this computer (add --print-url if no browser opens)"
+    )]
     Timeout(u64),
     /// A local failure (the loopback listener).
     #[error("cannot wait for the browser on this machine: {0}")]

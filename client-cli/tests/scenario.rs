@@ -65,7 +65,20 @@ async fn run_with_eid(
     args: &[&str],
 ) -> (Option<i32>, String, String) {
     let mut command = cli.command(profile, args);
+    // A "browser" that starts and never shows anything (as on a machine
+    // with sensible-browser but no display): without --print-url the
+    // address must be printed all the same.
+    let fake_browser = tempfile::tempdir().unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let opener = fake_browser.path().join("xdg-open");
+        std::fs::write(&opener, "#!/bin/sh\nexit 0\n").unwrap();
+        std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
     command
+        .env("PATH", format!("{}:{path}", fake_browser.path().display()))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut child = command.spawn().unwrap();
@@ -951,7 +964,8 @@ async fn the_whole_story_with_the_real_binary() {
             "--fingerprint",
             &fingerprint,
             "--accept-consent",
-            "--print-url",
+            "--eid-timeout",
+            "60",
         ],
     )
     .await;
