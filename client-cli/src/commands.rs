@@ -1057,7 +1057,7 @@ async fn eid_login(
         );
     }
     eprintln!("EID-LOGIN-URL {}", flow.url);
-    let wait = if timeout >= 120 && timeout % 60 == 0 {
+    let wait = if timeout >= 120 && timeout.is_multiple_of(60) {
         format!("{} minutes", timeout / 60)
     } else {
         format!("{timeout} seconds")
