@@ -311,10 +311,19 @@ pub enum AdminCommand {
     ///
     /// Example:  samtale admin archive-key
     ArchiveKey,
+    /// Lists the threads on hold (ids, team, since when, by whom).
+    ///
+    /// Example:  samtale admin holds
+    Holds,
     /// Puts a thread on hold (a complaint, a court case, an access request
     /// in progress): retention deletes nothing of it until released.
     ///
-    /// Examples:  samtale admin hold 0193c0de    samtale admin hold 0193c0de --release
+    /// An admin sees no thread's content, so give the thread's full id (a
+    /// team member or record clerk finds it with `samtale threads --json`);
+    /// a start of the id is enough for threads you can see or that are on
+    /// hold (`samtale admin holds`).
+    ///
+    /// Examples:  samtale admin hold 0193c0de-…    samtale admin hold 0193c0de --release
     Hold {
         /// The thread (id or its first characters).
         thread: String,
@@ -1825,6 +1834,7 @@ async fn admin(global: &Global, style: &Style, c: AdminCommand) -> anyhow::Resul
         AdminCommand::Hold { thread, release } => {
             return crate::records::hold(global, style, &thread, release).await;
         }
+        AdminCommand::Holds => return crate::records::holds(global, style).await,
         AdminCommand::Erase { account, yes } => {
             return crate::records::erase(global, style, account, yes).await;
         }
@@ -1841,6 +1851,7 @@ async fn admin_with_session(
     match c {
         AdminCommand::Init(_)
         | AdminCommand::Hold { .. }
+        | AdminCommand::Holds
         | AdminCommand::Erase { .. }
         | AdminCommand::Team(TeamCommand::Retention { .. }) => {}
         AdminCommand::Team(TeamCommand::Create { name }) => {

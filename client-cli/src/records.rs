@@ -286,7 +286,28 @@ pub async fn hold(
     release: bool,
 ) -> anyhow::Result<ExitCode> {
     let mut s = open(global).await?;
-    let thread = s.resolve_thread(thread).await?;
+    let thread = match s.resolve_thread(thread).await {
+        Ok(t) => t,
+        Err(first) => {
+            // An admin lists no threads: a start of an id is looked up
+            // among the threads on hold.
+            let held: Vec<samtale_protocol::wire::HoldInfo> = s.get("/v1/holds").await?;
+            let given = thread.to_ascii_lowercase();
+            let found: Vec<_> = held
+                .iter()
+                .filter(|h| h.thread_id.to_string().starts_with(&given))
+                .collect();
+            match found.as_slice() {
+                [one] => one.thread_id,
+                [] => {
+                    return Err(anyhow::anyhow!(
+                        "{first}. An admin sees no thread's content: give the full thread id (a team member or record clerk finds it with `samtale threads --json`)"
+                    ));
+                }
+                _ => anyhow::bail!("{thread:?} starts several held threads; give more of the id"),
+            }
+        }
+    };
     let method = if release { Method::DELETE } else { Method::PUT };
     s.call::<()>(method, &format!("/v1/threads/{thread}/hold"), None)
         .await?;
@@ -299,6 +320,39 @@ pub async fn hold(
             "Thread {thread} is on hold: retention deletes nothing of it until `samtale admin hold {thread} --release`."
         );
     }
+    done()
+}
+
+/// `samtale admin holds`.
+pub async fn holds(global: &Global, style: &Style) -> anyhow::Result<ExitCode> {
+    let mut s = open(global).await?;
+    let held: Vec<samtale_protocol::wire::HoldInfo> = s.get("/v1/holds").await?;
+    if style.json {
+        print_json(&held)?;
+        return done();
+    }
+    if held.is_empty() {
+        println!("No thread is on hold.");
+        return done();
+    }
+    let teams: Vec<samtale_protocol::wire::TeamInfo> = s.get("/v1/teams").await?;
+    let staff: Vec<samtale_protocol::wire::StaffInfo> = s.get("/v1/staff").await?;
+    let rows: Vec<Vec<String>> = held
+        .iter()
+        .map(|h| {
+            vec![
+                h.thread_id.to_string(),
+                teams
+                    .iter()
+                    .find(|t| t.team_id == h.team_id)
+                    .map_or_else(|| h.team_id.to_string(), |t| t.name.clone()),
+                samtale_cli::output::utc_date(h.since),
+                h.by.and_then(|by| staff.iter().find(|m| m.account_id == by))
+                    .map_or_else(|| "—".to_owned(), |m| m.display_name.clone()),
+            ]
+        })
+        .collect();
+    print!("{}", table(&["THREAD", "TEAM", "SINCE", "BY"], &rows));
     done()
 }
 

@@ -606,6 +606,41 @@ async fn a_clerk_exports_a_verified_case_file_and_tampering_is_refused_by_name()
         .json();
     assert_eq!(listed["receipts"].as_array().unwrap().len(), 2, "{listed}");
 
+    // Holds: the admin puts the thread on hold by its full id (from a team
+    // member), sees it listed, and releases it by a start of the id.
+    let full = cli.run("mette", &["--json", "threads"]).await.ok().json()["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["thread_id"].as_str().unwrap().to_owned())
+        .find(|id| id.starts_with(&short))
+        .unwrap();
+    let unknown = cli.run("admin", &["admin", "hold", "ffffffff"]).await;
+    assert_ne!(unknown.code, 0);
+    assert!(
+        unknown.stderr.contains("full thread id"),
+        "{}",
+        unknown.stderr
+    );
+    cli.run("admin", &["admin", "hold", &full]).await.ok();
+    let held = cli
+        .run("admin", &["--json", "admin", "holds"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(held.as_array().unwrap().len(), 1, "{held}");
+    assert_eq!(held[0]["thread_id"], full.as_str());
+    let table = cli.run("admin", &["admin", "holds"]).await.ok().stdout;
+    assert!(
+        table.contains("Familieafdelingen") && table.contains("Anne Admin"),
+        "{table}"
+    );
+    cli.run("admin", &["admin", "hold", &short, "--release"])
+        .await
+        .ok();
+    let none = cli.run("admin", &["admin", "holds"]).await.ok().stdout;
+    assert!(none.contains("No thread is on hold"), "{none}");
+
     // Tampering with what the server stores: each is refused, naming the message.
     let mut conn = db(&server).await;
     let ids: Vec<(i64, String, Vec<u8>)> = sqlx::query_as(

@@ -882,6 +882,22 @@ pub struct JournalReceipt {
     pub journaled_at: u64,
 }
 
+/// A thread on hold, as an admin sees it (`GET /v1/holds`): ids and times
+/// only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HoldInfo {
+    /// The thread.
+    pub thread_id: ThreadId,
+    /// Its team.
+    pub team_id: TeamId,
+    /// On hold since (Unix seconds).
+    pub since: u64,
+    /// The admin who put it on hold.
+    pub by: Option<AccountId>,
+}
+
 /// `GET /v1/threads/{thread}/journal`: every filing, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

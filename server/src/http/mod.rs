@@ -471,6 +471,7 @@ fn api_routes() -> Router<AppState> {
             "/v1/threads/{thread}/hold",
             put(records::set_hold).delete(records::release_hold),
         )
+        .route("/v1/holds", get(records::list_holds))
 }
 
 fn health_routes() -> Router<AppState> {

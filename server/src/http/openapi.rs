@@ -134,6 +134,7 @@ pub struct TooManyRequests(pub ErrorBody);
         records::audit_status,
         records::set_hold,
         records::release_hold,
+        records::list_holds,
         records::access_export,
         records::erase_citizen,
         attachments::upload,

@@ -174,6 +174,38 @@ async fn admin_thread(state: &AppState, caller: &Caller, thread: &str) -> Result
     }
 }
 
+/// `GET /v1/holds` (admin): the organisation's threads on hold, so a hold
+/// is never forgotten. Ids and times only.
+#[utoipa::path(
+    get,
+    path = "/v1/holds",
+    tag = "records",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The threads on hold, the oldest hold first.", body = Vec<samtale_protocol::wire::HoldInfo>),
+        super::openapi::ServerError,
+        super::openapi::Unauthorized,
+        super::openapi::Forbidden,
+    )
+)]
+pub(super) async fn list_holds(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<samtale_protocol::wire::HoldInfo>>, ApiError> {
+    caller.require(Roles::ADMIN, "listing holds")?;
+    let rows = state.storage.holds(caller.org_id()).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (thread, team, since, by) in rows {
+        out.push(samtale_protocol::wire::HoldInfo {
+            thread_id: super::validate::parse_id(&thread)?,
+            team_id: super::validate::parse_id(&team)?,
+            since: u64::try_from(since).unwrap_or(0),
+            by: by.as_deref().map(super::validate::parse_id).transpose()?,
+        });
+    }
+    Ok(Json(out))
+}
+
 /// `GET /v1/audit/status` (admin): verifies the audit log's hash chain
 /// from its first entry to its head, as `samtale-server audit verify`
 /// does, for the admin's screen. Content-free like the log itself.

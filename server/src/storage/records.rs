@@ -365,6 +365,23 @@ impl Storage {
 
     // ---------------------------------------------------------------- holds
 
+    /// The organisation's threads on hold: (thread, team, since, by), the
+    /// oldest hold first.
+    pub async fn holds(
+        &self,
+        org_id: &str,
+    ) -> Result<Vec<(String, String, i64, Option<String>)>, StorageError> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, team_id, hold_since, hold_by FROM threads \
+                 WHERE org_id = $1 AND hold_since IS NOT NULL ORDER BY hold_since, id",
+            )
+            .bind(org_id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
     /// Sets (`Some(by)`) or releases (`None`) a thread's hold. `false` if
     /// the thread was already in that state.
     pub async fn set_hold(
