@@ -1318,6 +1318,7 @@ pub fn thread_cells(style: &Style, r: &ThreadRow) -> Vec<String> {
 pub fn render_message(style: &Style, thread: &str, m: &ShownMessage) -> String {
     let mut out = String::new();
     let who = match &m.sender {
+        None if matches!(m.body, Body::Unreadable { .. }) => style.dim("(not readable here yet)"),
         None => style.bad("⚠ unverified sender"),
         Some(s) => {
             let mut w = style.bold(&s.name);
@@ -1375,6 +1376,9 @@ pub fn render_message(style: &Style, thread: &str, m: &ShownMessage) -> String {
                 "    {}\n",
                 style.bad(&format!("⚠ not shown: {reason}"))
             ));
+        }
+        Body::Unreadable { reason } => {
+            out.push_str(&format!("    {}\n", style.dim(&format!("… {reason}"))));
         }
     }
     out

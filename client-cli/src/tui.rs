@@ -125,6 +125,10 @@ pub fn minimisation_warnings(text: &str, people: &[&str]) -> Vec<String> {
 
 fn sender_spans(m: &ShownMessage) -> Vec<Span<'static>> {
     match &m.sender {
+        None if matches!(m.body, crate::client::Body::Unreadable { .. }) => vec![Span::styled(
+            "(not readable here yet)",
+            TuiStyle::default().fg(Color::DarkGray),
+        )],
         None => vec![Span::styled(
             "⚠ unverified sender",
             TuiStyle::default()
@@ -203,6 +207,12 @@ fn message_lines(m: &ShownMessage, thread: &str, offset: UtcOffset) -> Vec<Line<
             lines.push(Line::from(Span::styled(
                 format!("  ⚠ not shown: {reason}"),
                 TuiStyle::default().fg(Color::Red),
+            )));
+        }
+        crate::client::Body::Unreadable { reason } => {
+            lines.push(Line::from(Span::styled(
+                format!("  … {reason}"),
+                TuiStyle::default().fg(Color::DarkGray),
             )));
         }
     }

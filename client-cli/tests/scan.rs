@@ -70,8 +70,23 @@ fn json_output_is_machine_readable() {
 }
 
 #[test]
-fn a_person_without_a_last_name_is_a_usage_error_that_says_how_to_fix_it() {
-    let (code, _, err) = scan(&["--person", "Sofie"], "x");
+fn a_first_name_alone_is_a_person_and_an_empty_one_a_usage_error() {
+    // Invitations often name a citizen by her first name only: that name
+    // followed by a capitalised word is her full name.
+    let (code, out, _) = scan(
+        &["--json", "--person", "Sofie"],
+        "Sofie Hansen går på Søndervangskolen",
+    );
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let found: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["category"].as_str().unwrap())
+        .collect();
+    assert_eq!(found, ["full_name", "name_with_school"], "{out}");
+    let (code, _, err) = scan(&["--person", " "], "x");
     assert_eq!(code, 2);
     assert!(err.contains("\"Sofie Hansen\""), "{err}");
 }

@@ -728,8 +728,9 @@ async fn the_whole_story_with_the_real_binary() {
         .await
         .ok()
         .json();
+    // No key yet: not readable here, which is not a failed check.
     assert_eq!(
-        before["messages"][0]["body"]["status"], "failed",
+        before["messages"][0]["body"]["status"], "unreadable",
         "no key yet"
     );
     // Nothing reaches the tablet until the phone approves it: `keys` on
@@ -880,6 +881,13 @@ async fn the_whole_story_with_the_real_binary() {
             .as_str()
             .is_some_and(|r| r.contains("after you withdrew")),
         "{last}"
+    );
+    // Not readable here, which is not the alarm an unverified sender is.
+    assert_eq!(last["body"]["status"], "unreadable", "{last}");
+    let human = cli.run("maja", &["show", &group]).await.ok().stdout;
+    assert!(
+        !human.contains("unverified sender") && human.contains("not readable here"),
+        "{human}"
     );
     assert!(
         maja_view["banners"]

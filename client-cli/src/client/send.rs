@@ -307,7 +307,7 @@ impl Session {
                 ClientError::Refused(format!("there is no message {seq} in this thread"))
             })?;
         let (_, body) = self.open_message(&m, &v);
-        let payload = body.map_err(ClientError::Verification)?;
+        let payload = body.map_err(|u| ClientError::Verification(u.reason))?;
         let reference = payload
             .attachments
             .get(index.wrapping_sub(1))

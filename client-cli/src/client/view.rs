@@ -72,6 +72,37 @@ pub enum Body {
         /// Why.
         reason: String,
     },
+    /// Not readable on this device: it holds no key for it (not granted
+    /// yet, or sent after the citizen withdrew). Nothing is wrong with it,
+    /// and its sender is simply not known until it can be opened.
+    Unreadable {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Why a message could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Unopened {
+    /// In words.
+    pub(crate) reason: String,
+    /// Only that this device holds no key for it.
+    pub(crate) no_key: bool,
+}
+
+impl From<String> for Unopened {
+    fn from(reason: String) -> Self {
+        Self {
+            reason,
+            no_key: false,
+        }
+    }
+}
+
+impl From<&str> for Unopened {
+    fn from(reason: &str) -> Self {
+        reason.to_owned().into()
+    }
 }
 
 /// An attachment as listed (the key stays inside the client).
@@ -452,7 +483,7 @@ impl Session {
         &self,
         m: &StoredMessage,
         v: &Verified,
-    ) -> (Option<Sender>, Result<MessagePayload, String>) {
+    ) -> (Option<Sender>, Result<MessagePayload, Unopened>) {
         let envelope = match Envelope::decode(&m.envelope) {
             Ok(e) => e,
             Err(_) => return (None, Err("the message is malformed".into())),
@@ -480,24 +511,32 @@ impl Session {
             });
             return (
                 None,
-                Err(if withdrew {
-                    "sent after you withdrew your consent, so it was not sealed to you".into()
-                } else {
-                    "this device holds no key for this message (it may not have been granted yet: try again in a moment)".into()
+                Err(Unopened {
+                    reason: if withdrew {
+                        "sent after you withdrew your consent, so it was not sealed to you".into()
+                    } else {
+                        "this device holds no key for this message yet: a newly approved device gets its keys when someone of the conversation is online (`samtale keys`); try again in a moment".into()
+                    },
+                    no_key: true,
                 }),
             );
         };
         let opened = match envelope.open(&ctx, key) {
             Ok(o) => o,
-            Err(e) => return (None, Err(format!("the message could not be opened: {e}"))),
+            Err(e) => {
+                return (
+                    None,
+                    Err(format!("the message could not be opened: {e}").into()),
+                );
+            }
         };
         let sender = match self.verify_sender(&opened.sender, m.committed_at_ms / 1000, v) {
             Ok(s) => s,
-            Err(why) => return (None, Err(why)),
+            Err(why) => return (None, Err(why.into())),
         };
         match MessagePayload::from_bytes(&opened.payload) {
             Ok(p) => (Some(sender), Ok(p)),
-            Err(e) => (Some(sender), Err(e.to_string())),
+            Err(e) => (Some(sender), Err(e.to_string().into())),
         }
     }
 
@@ -669,7 +708,11 @@ impl Session {
                             })
                             .collect(),
                     },
-                    Err(reason) => Body::Failed { reason },
+                    Err(Unopened {
+                        reason,
+                        no_key: true,
+                    }) => Body::Unreadable { reason },
+                    Err(Unopened { reason, .. }) => Body::Failed { reason },
                 },
             });
         }
