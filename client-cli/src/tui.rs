@@ -383,26 +383,33 @@ fn draw_conversation(frame: &mut Frame, model: &ChatModel, area: Rect) {
         })
         .collect();
     let hints = model.hints();
-    let width = usize::from(area.width.max(1));
-    let banner_height: usize = view
-        .banners
-        .iter()
-        .map(|b| (b.text().chars().count() + 2).div_ceil(width))
-        .sum();
-    let hint_height: usize = hints
-        .iter()
-        .map(|h| (h.chars().count() + 2).div_ceil(width.saturating_sub(2).max(1)))
-        .sum();
-    let compose_height = 3 + hint_height as u16;
+    // Heights as the text wraps at this width (word by word, as drawn), so
+    // a long banner or hint stays inside its area at any terminal width.
+    let banners = Paragraph::new(banners).wrap(Wrap { trim: false });
+    let banner_height = u16::try_from(banners.line_count(area.width))
+        .unwrap_or(u16::MAX)
+        .min(area.height / 3);
+    let mut compose = vec![Line::from(format!("{}▏", model.input))];
+    for h in &hints {
+        compose.push(Line::from(Span::styled(
+            format!("⚠ {h}"),
+            TuiStyle::default().fg(Color::Yellow),
+        )));
+    }
+    let compose = Paragraph::new(compose).wrap(Wrap { trim: false });
+    let compose_height = u16::try_from(compose.line_count(area.width.saturating_sub(2)))
+        .unwrap_or(u16::MAX)
+        .saturating_add(2)
+        .clamp(3, (area.height / 3).max(3));
     let parts = Layout::default()
         .direction(Direction::Vertical)
         .constraints([
-            Constraint::Length(banner_height as u16),
+            Constraint::Length(banner_height),
             Constraint::Min(3),
             Constraint::Length(compose_height),
         ])
         .split(area);
-    frame.render_widget(Paragraph::new(banners).wrap(Wrap { trim: false }), parts[0]);
+    frame.render_widget(banners, parts[0]);
 
     let short: String = view.row.thread_id.to_string().chars().take(8).collect();
     let lines: Vec<Line> = view
@@ -418,13 +425,16 @@ fn draw_conversation(frame: &mut Frame, model: &ChatModel, area: Rect) {
         .collect();
     let title = format!(" {} — {} ", view.row.team, names.join(", "));
     let inner_height = parts[1].height.saturating_sub(2);
-    let total = lines.len() as u16;
+    // Rows as drawn: a long message wraps over several, so counting lines
+    // would leave the newest messages below the bottom edge.
+    let messages = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let total =
+        u16::try_from(messages.line_count(parts[1].width.saturating_sub(2))).unwrap_or(u16::MAX);
     let bottom = total.saturating_sub(inner_height);
     let scroll = bottom.saturating_sub(model.scroll);
     frame.render_widget(
-        Paragraph::new(lines)
+        messages
             .block(Block::default().borders(Borders::ALL).title(title))
-            .wrap(Wrap { trim: false })
             .scroll((scroll, 0)),
         parts[1],
     );
@@ -434,15 +444,8 @@ fn draw_conversation(frame: &mut Frame, model: &ChatModel, area: Rect) {
     } else {
         TuiStyle::default()
     };
-    let mut compose = vec![Line::from(format!("{}▏", model.input))];
-    for h in &hints {
-        compose.push(Line::from(Span::styled(
-            format!("⚠ {h}"),
-            TuiStyle::default().fg(Color::Yellow),
-        )));
-    }
     frame.render_widget(
-        Paragraph::new(compose).wrap(Wrap { trim: false }).block(
+        compose.block(
             Block::default()
                 .borders(Borders::ALL)
                 .border_style(border)

@@ -266,3 +266,51 @@ fn enter_holds_a_message_with_personal_data_until_pressed_again_as_send_does() {
     }
     assert_eq!(on_key(&mut clean, key(KeyCode::Enter)), Action::Send);
 }
+
+/// At 80 and at 45 columns, with messages long enough to wrap, the newest
+/// message is on screen (counting lines instead of rows as drawn hid it),
+/// and a long banner stays inside its area.
+#[test]
+fn the_newest_message_is_visible_at_narrow_widths() {
+    let mut m = model();
+    let mut view = conversation();
+    view.banners = vec![Banner::Unverified {
+        name: "Ole Kristian Vestergaard-Holm".into(),
+    }];
+    let long = "Vi har talt om planen for weekenden, og alle er enige om at mødes lørdag formiddag ved biblioteket, hvor der er plads til at tale i ro. ";
+    view.messages = (1..=12)
+        .map(|i| message(i, None, text(&format!("{i}: {}", long.repeat(2)))))
+        .chain(std::iter::once(message(
+            13,
+            None,
+            text("Den nyeste besked."),
+        )))
+        .collect();
+    m.view = Some(view);
+    m.focus = Focus::Compose;
+    for (width, height) in [(80, 24), (45, 30)] {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal.draw(|f| draw(f, &m)).unwrap();
+        let screen = samtale_cli::tui::screen_text(terminal.backend().buffer());
+        assert!(
+            screen.contains("Den nyeste besked."),
+            "{width} columns:\n{screen}"
+        );
+        // The banner's last words are drawn (it is not cut off), each line
+        // of it above the conversation's frame.
+        assert!(
+            screen.contains("general answers"),
+            "{width} columns:\n{screen}"
+        );
+        let frame_top = screen
+            .lines()
+            .position(|l| l.contains("┌ Familieplejen"))
+            .unwrap();
+        let lines: Vec<&str> = screen.lines().collect();
+        let last_banner = lines
+            .iter()
+            .rposition(|l| l.contains("give general") || l.ends_with("only"))
+            .unwrap();
+        assert!(last_banner < frame_top, "{width} columns:\n{screen}");
+    }
+}
