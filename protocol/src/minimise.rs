@@ -32,6 +32,9 @@ pub enum Category {
     DanishCpr,
     /// A Swedish personnummer or samordningsnummer (Luhn-checked).
     SwedishPersonnummer,
+    /// A Norwegian fødselsnummer or D-nummer (11 digits, a valid date and
+    /// both mod-11 check digits).
+    NorwegianFodselsnummer,
     /// Part of a national id number: a valid birth date followed by a
     /// separator and masked or incomplete digits (e.g. `010190-xxxx`).
     PartialNationalId,
@@ -55,6 +58,7 @@ impl Category {
         match self {
             Self::DanishCpr => "CPR number",
             Self::SwedishPersonnummer => "personnummer",
+            Self::NorwegianFodselsnummer => "fødselsnummer",
             Self::PartialNationalId => "part of a national id",
             Self::Email => "e-mail address",
             Self::Phone => "phone number",
@@ -71,6 +75,9 @@ impl Category {
             Self::DanishCpr => "a Danish CPR number must never leave the encrypted channel",
             Self::SwedishPersonnummer => {
                 "a Swedish personal identity number must never leave the encrypted channel"
+            }
+            Self::NorwegianFodselsnummer => {
+                "a Norwegian national identity number must never leave the encrypted channel"
             }
             Self::PartialNationalId => "even part of a national id number identifies a person",
             Self::Email => "an e-mail address identifies a person",
@@ -404,6 +411,43 @@ fn se_valid(century: Option<u32>, ten: &[u8; 10]) -> bool {
     se_date_valid(century, &ten[..6]) && luhn_valid(ten)
 }
 
+/// A Norwegian fødselsnummer: DDMMYY (a D-nummer adds 40 to the day, an
+/// H-nummer 40 to the month), three individual digits and two mod-11 check
+/// digits. The date must exist in 19YY or 20YY.
+fn no_valid(d: &[u8; 11]) -> bool {
+    let check = |weights: &[u32], digits: &[u8]| -> Option<u8> {
+        let sum: u32 = weights
+            .iter()
+            .zip(digits)
+            .map(|(w, d)| w * u32::from(*d))
+            .sum();
+        match 11 - sum % 11 {
+            11 => Some(0),
+            10 => None,
+            k => u8::try_from(k).ok(),
+        }
+    };
+    let Some(k1) = check(&[3, 7, 6, 1, 8, 9, 4, 5, 2], &d[..9]) else {
+        return false;
+    };
+    let Some(k2) = check(&[5, 4, 3, 2, 7, 6, 5, 4, 3, 2], &d[..10]) else {
+        return false;
+    };
+    if d[9] != k1 || d[10] != k2 {
+        return false;
+    }
+    let mut day = num(&d[0..2]);
+    let mut month = num(&d[2..4]);
+    if day > 40 {
+        day -= 40;
+    }
+    if month > 40 {
+        month -= 40;
+    }
+    let yy = num(&d[4..6]);
+    valid_date(1900 + yy, month, day) || valid_date(2000 + yy, month, day)
+}
+
 fn dk_date_valid(d: &[u8]) -> bool {
     let (day, month, yy) = (num(&d[0..2]), num(&d[2..4]), num(&d[4..6]));
     valid_date(1900 + yy, month, day) || valid_date(2000 + yy, month, day)
@@ -469,6 +513,32 @@ fn national_ids(text: &str) -> Vec<Finding> {
             }
             if !cats.is_empty() {
                 matched = Some((run_end, cats));
+            }
+        }
+        // A Norwegian fødselsnummer: eleven digits, or six, a space and five.
+        if matched.is_none() {
+            let eleven: Option<(Vec<u8>, usize)> = if first.len() == 11 {
+                Some((first.clone(), run_end))
+            } else if first.len() == 6
+                && sep == Some(b' ')
+                && second_len == 5
+                && ends_clean(second_start + 5)
+            {
+                let mut d = first.clone();
+                d.extend(
+                    bytes[second_start..second_start + 5]
+                        .iter()
+                        .map(|b| b - b'0'),
+                );
+                Some((d, second_start + 5))
+            } else {
+                None
+            };
+            if let Some((digits, end)) = eleven
+                && let Ok(d) = <[u8; 11]>::try_from(digits.as_slice())
+                && no_valid(&d)
+            {
+                matched = Some((end, vec![Category::NorwegianFodselsnummer]));
             }
         }
         if matched.is_none() && first.len() == 6 && sep == Some(b'-') && dk_date_valid(&first) {
@@ -874,6 +944,20 @@ mod tests {
         assert!(!cats(&scan("811218-9875")).contains(&Category::SwedishPersonnummer));
         // A samordningsnummer adds 60 to the day.
         assert!(cats(&scan("811278-9873")).contains(&Category::SwedishPersonnummer));
+    }
+
+    #[test]
+    fn norwegian_fodselsnummer_with_both_check_digits() {
+        for text in ["15058512343", "150585 12424", "45058512366", "31129950016"] {
+            assert_eq!(
+                cats(&scan(text)),
+                vec![Category::NorwegianFodselsnummer],
+                "{text}"
+            );
+        }
+        // One check digit off, or eleven digits inside a longer number.
+        assert!(!cats(&scan("15058512344")).contains(&Category::NorwegianFodselsnummer));
+        assert!(!cats(&scan("150585123430")).contains(&Category::NorwegianFodselsnummer));
     }
 
     #[test]

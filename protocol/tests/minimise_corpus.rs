@@ -71,6 +71,12 @@ fn written() -> Vec<(String, Vec<Person>, Vec<&'static str>)> {
         "skriv til a.b-c+d@sub.example.dk. eller x@y",
         "@foo.dk og bar@.dk og baz@host.c og q@h.dk-",
         "ab010190-1234 010190-1234cd 0101901234x",
+        // Norwegian fødselsnummer: valid, spaced, a D-nummer, a wrong
+        // check digit, an impossible date, and as part of a longer run.
+        "fnr 15058512343 og 150585 12424",
+        "D-nummer 45058512366",
+        "15058512344 og 31129950016 og 150585123430",
+        "320585 12343",
         "",
     ] {
         add(t, &none, vec![]);

@@ -579,6 +579,19 @@ impl NationalIdHasher {
     }
 }
 
+/// Why `text` is refused as an invitation's national id.
+pub fn national_id_refusal(text: &str) -> &'static str {
+    use samtale_protocol::minimise::{Category, scan};
+    if scan(text.trim())
+        .iter()
+        .any(|f| f.category == Category::NorwegianFodselsnummer)
+    {
+        "national_id: a Norwegian fødselsnummer is not supported for invitations yet; Samtale invites with a Danish CPR number or a Swedish personnummer"
+    } else {
+        "national_id must be a Danish CPR number (DDMMYY-XXXX) or a Swedish personnummer (YYMMDD-XXXX or YYYYMMDD-XXXX)"
+    }
+}
+
 /// Whether `text` is one valid Danish CPR number or Swedish personnummer
 /// and nothing else (checked with the protocol's minimisation rules).
 pub fn is_national_id(text: &str) -> bool {
@@ -628,6 +641,13 @@ mod tests {
         assert!(!is_national_id("310203-1234"), "31 February is not a date");
         assert!(!is_national_id("hello"));
         assert!(!is_national_id("020304-1234 and more"));
+        // Recognised (and kept out of messages) but not accepted for
+        // invitations yet: no Norwegian eID broker is supported.
+        assert!(!is_national_id("15058512343"));
+        assert_eq!(
+            national_id_refusal("15058512343"),
+            "national_id: a Norwegian fødselsnummer is not supported for invitations yet; Samtale invites with a Danish CPR number or a Swedish personnummer"
+        );
     }
 
     #[test]

@@ -262,7 +262,7 @@ pub(super) async fn create_invitation(
     if !auth::is_national_id(&req.national_id) {
         return Err(ApiError::new(
             ErrorCode::ValidationFailed,
-            "national_id must be a Danish CPR number (DDMMYY-XXXX) or a Swedish personnummer (YYMMDD-XXXX or YYYYMMDD-XXXX)",
+            auth::national_id_refusal(&req.national_id),
         ));
     }
     let org = state

@@ -154,6 +154,7 @@ export const da: Catalogue = {
   "min.item": "“{excerpt}”: {why}",
   "min.danish_cpr": "et CPR-nummer må aldrig skrives i en besked",
   "min.swedish_personnummer": "et svensk personnummer må aldrig skrives i en besked",
+  "min.norwegian_fodselsnummer": "et norsk fødselsnummer må aldrig skrives i en besked",
   "min.partial_national_id": "selv en del af et CPR-nummer identificerer en person",
   "min.email": "en e-mailadresse identificerer en person",
   "min.phone": "et telefonnummer identificerer en person",

@@ -155,6 +155,7 @@ export const en = {
   "min.item": "“{excerpt}”: {why}",
   "min.danish_cpr": "a Danish CPR number must never be written in a message",
   "min.swedish_personnummer": "a Swedish personal identity number must never be written in a message",
+  "min.norwegian_fodselsnummer": "a Norwegian national identity number must never be written in a message",
   "min.partial_national_id": "even part of a national id number identifies a person",
   "min.email": "an e-mail address identifies a person",
   "min.phone": "a phone number identifies a person",

@@ -154,6 +154,7 @@ export const sv: Catalogue = {
   "min.item": "”{excerpt}”: {why}",
   "min.danish_cpr": "ett danskt CPR-nummer får aldrig skrivas i ett meddelande",
   "min.swedish_personnummer": "ett personnummer får aldrig skrivas i ett meddelande",
+  "min.norwegian_fodselsnummer": "ett norskt fødselsnummer får aldrig skrivas i ett meddelande",
   "min.partial_national_id": "även en del av ett personnummer identifierar en person",
   "min.email": "en e-postadress identifierar en person",
   "min.phone": "ett telefonnummer identifierar en person",

@@ -17,6 +17,7 @@
 export const CATEGORIES = [
   "danish_cpr",
   "swedish_personnummer",
+  "norwegian_fodselsnummer",
   "partial_national_id",
   "email",
   "phone",
@@ -172,6 +173,27 @@ function seDateValid(century: number | null, d: readonly number[]): boolean {
 const seValid = (century: number | null, ten: readonly number[]): boolean =>
   seDateValid(century, ten.slice(0, 6)) && luhnValid(ten);
 
+/** A Norwegian fødselsnummer: DDMMYY (a D-nummer adds 40 to the day, an
+ *  H-nummer 40 to the month), three individual digits and two mod-11 check
+ *  digits; the date must exist in 19YY or 20YY. */
+function noValid(d: readonly number[]): boolean {
+  const check = (weights: readonly number[], digits: readonly number[]): number | null => {
+    const sum = weights.reduce((acc, w, i) => acc + w * (digits[i] as number), 0);
+    const k = 11 - (sum % 11);
+    return k === 11 ? 0 : k === 10 ? null : k;
+  };
+  const k1 = check([3, 7, 6, 1, 8, 9, 4, 5, 2], d.slice(0, 9));
+  if (k1 === null) return false;
+  const k2 = check([5, 4, 3, 2, 7, 6, 5, 4, 3, 2], d.slice(0, 10));
+  if (k2 === null || d[9] !== k1 || d[10] !== k2) return false;
+  let day = num(d.slice(0, 2));
+  let month = num(d.slice(2, 4));
+  if (day > 40) day -= 40;
+  if (month > 40) month -= 40;
+  const yy = num(d.slice(4, 6));
+  return validDate(1900 + yy, month, day) || validDate(2000 + yy, month, day);
+}
+
 function dkDateValid(d: readonly number[]): boolean {
   const day = num(d.slice(0, 2));
   const month = num(d.slice(2, 4));
@@ -221,6 +243,15 @@ function nationalIds(text: string): Finding[] {
       const century = first.length === 12 ? num(first.slice(0, 2)) : null;
       if (seValid(century, ten)) cats.push("swedish_personnummer");
       if (cats.length > 0) matched = [runEnd, cats];
+    }
+    // A Norwegian fødselsnummer: eleven digits, or six, a space and five.
+    if (matched === null) {
+      let eleven: [number[], number] | null = null;
+      if (first.length === 11) eleven = [first, runEnd];
+      else if (first.length === 6 && sep === " " && secondLen === 5 && endsClean(secondStart + 5)) {
+        eleven = [[...first, ...digitsOf(text, secondStart, secondStart + 5)], secondStart + 5];
+      }
+      if (eleven !== null && noValid(eleven[0])) matched = [eleven[1], ["norwegian_fodselsnummer"]];
     }
     if (matched === null && first.length === 6 && sep === "-" && dkDateValid(first)) {
       // A birth date, a dash and masked or incomplete digits: 010190-xxxx, 010190-12.
