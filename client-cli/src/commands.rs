@@ -518,6 +518,20 @@ fn parse_role(s: &str) -> Result<Role, String> {
 pub enum ProfileCommand {
     /// Lists the profiles on this machine.  Example: samtale profile list
     List,
+    /// Your own work phone numbers and e-mail addresses (and the
+    /// organisation's): the minimisation check does not report them, so a
+    /// signature with your work phone is not held. Shows them without
+    /// options; --set replaces them; --clear removes them.
+    ///
+    /// Example: samtale profile contacts --set "+45 8915 1515" --set mette.jensen@randers.dk
+    Contacts {
+        /// A phone number or e-mail address (repeatable).
+        #[arg(long = "set", value_name = "CONTACT")]
+        set: Vec<String>,
+        /// Remove them all.
+        #[arg(long, conflicts_with = "set")]
+        clear: bool,
+    },
     /// Removes a profile's files from this machine (revoke the device
     /// first with `samtale devices revoke` if it is not lost).
     ///
@@ -1441,7 +1455,8 @@ async fn send(global: &Global, style: &Style, a: SendArgs) -> anyhow::Result<Exi
             .iter()
             .map(|c| c.display_name.as_str())
             .collect();
-        let warnings = samtale_cli::tui::minimisation_warnings(&text, &names);
+        let warnings =
+            samtale_cli::tui::minimisation_warnings(&text, &names, &s.config.own_contacts);
         if !warnings.is_empty() {
             for w in &warnings {
                 eprintln!("{}", style.warn(&format!("⚠ {w}")));
@@ -2226,6 +2241,34 @@ fn profiles(global: &Global, style: &Style, c: ProfileCommand) -> anyhow::Result
                         &rows
                     )
                 );
+            }
+        }
+        ProfileCommand::Contacts { set, clear } => {
+            let p = Profile::new(&home, &global.profile)?;
+            let mut config = p.config()?;
+            if clear || !set.is_empty() {
+                for c in &set {
+                    let phone_digits = c.chars().filter(char::is_ascii_digit).count();
+                    if !c.contains('@') && phone_digits < 8 {
+                        bail!(
+                            "{c:?} is neither an e-mail address nor a phone number of at least 8 digits"
+                        );
+                    }
+                }
+                config.own_contacts = set;
+                p.save_config(&config)?;
+            }
+            if style.json {
+                print_json(&config.own_contacts)?;
+            } else if config.own_contacts.is_empty() {
+                println!(
+                    "No own contact details: every phone number and e-mail address in what you write is reported."
+                );
+            } else {
+                println!("Not reported as personal data in what you write (your own):");
+                for c in &config.own_contacts {
+                    println!("  {c}");
+                }
             }
         }
         ProfileCommand::Remove { name } => {

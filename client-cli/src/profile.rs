@@ -109,6 +109,11 @@ pub struct ProfileConfig {
     /// Whether the user compared the fingerprint with the letter.
     #[serde(default)]
     pub root_checked: bool,
+    /// The user's own work phone numbers and e-mail addresses (and the
+    /// organisation's): the minimisation check does not report them
+    /// (`samtale profile contacts --set …`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub own_contacts: Vec<String>,
 }
 
 /// Read positions per thread: what the user has seen (for unread counts and

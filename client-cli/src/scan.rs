@@ -20,6 +20,9 @@ pub struct ScanArgs {
     /// A school name to treat as identifying (repeatable).
     #[arg(long = "school", value_name = "NAME")]
     schools: Vec<String>,
+    /// Your own phone number or e-mail address, not reported (repeatable).
+    #[arg(long = "own-contact", value_name = "CONTACT")]
+    own_contacts: Vec<String>,
     /// The file to check; standard input when absent or "-".
     file: Option<PathBuf>,
 }
@@ -43,6 +46,9 @@ fn scan(args: ScanArgs, json: bool) -> anyhow::Result<ExitCode> {
             anyhow::bail!("--person needs a name, like \"Sofie Hansen\" or \"Maja\"");
         }
         minimiser = minimiser.with_name(person);
+    }
+    for contact in &args.own_contacts {
+        minimiser = minimiser.with_own_contact(contact);
     }
     for school in &args.schools {
         minimiser = minimiser.with_school(school);

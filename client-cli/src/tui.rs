@@ -56,6 +56,8 @@ pub struct ChatModel {
     /// Staff pressed Enter on a text with minimisation findings once: the
     /// next Enter on the same text sends it anyway (as `send --force`).
     pub confirm: bool,
+    /// The writer's own contact details, which are not reported.
+    pub own_contacts: Vec<String>,
 }
 
 /// Why a staff message with findings is held, in `samtale send` and in
@@ -78,6 +80,7 @@ impl ChatModel {
             help: false,
             offset,
             confirm: false,
+            own_contacts: Vec::new(),
         }
     }
 
@@ -93,16 +96,20 @@ impl ChatModel {
             .as_ref()
             .map(|v| v.row.participants.iter().map(|p| p.name.as_str()).collect())
             .unwrap_or_default();
-        minimisation_warnings(&self.input, &names)
+        minimisation_warnings(&self.input, &names, &self.own_contacts)
     }
 }
 
 /// The minimisation findings in a staff member's text, one line per kind:
 /// "CPR number \"010203-1234\": a Danish CPR number must never …". The
-/// thread's citizens (full names) are the people it knows. `samtale send`
-/// and the chat use the same rule and words.
-pub fn minimisation_warnings(text: &str, people: &[&str]) -> Vec<String> {
+/// thread's citizens (full names) are the people it knows; the writer's
+/// own contact details are not reported. `samtale send` and the chat use
+/// the same rule and words.
+pub fn minimisation_warnings(text: &str, people: &[&str], own_contacts: &[String]) -> Vec<String> {
     let mut m = Minimiser::new();
+    for contact in own_contacts {
+        m = m.with_own_contact(contact);
+    }
     for name in people {
         m = m.with_name(name);
     }
@@ -538,12 +545,27 @@ async fn reload(session: &mut Session, model: &mut ChatModel) -> Result<(), Clie
     model.threads = session.thread_rows().await?;
     if let Some(view) = &model.view {
         let id = view.row.thread_id;
+        // A conversation that is gone (a citizen's erasure, retention of
+        // the whole thread) closes, and no stale error stays on screen.
+        let Some(pos) = model.threads.iter().position(|t| t.thread_id == id) else {
+            model.view = None;
+            model.focus = Focus::Threads;
+            model.selected = model.selected.min(model.threads.len().saturating_sub(1));
+            model.status = "that conversation was deleted (erasure or retention)".into();
+            return Ok(());
+        };
         model.view = Some(session.thread_view(id, &|_| {}).await?);
-        if let Some(pos) = model.threads.iter().position(|t| t.thread_id == id) {
-            model.selected = pos;
-        }
+        model.selected = pos;
     }
+    model.selected = model.selected.min(model.threads.len().saturating_sub(1));
     Ok(())
+}
+
+/// After a failed action: reloads, so a conversation that was deleted
+/// meanwhile closes instead of leaving its error on screen.
+async fn after_failure(session: &mut Session, model: &mut ChatModel, error: &ClientError) {
+    model.status = error.to_string();
+    let _ = reload(session, model).await;
 }
 
 /// Runs the chat on the terminal until the user quits.
@@ -598,6 +620,7 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
         session.config.display_name, session.config.org_name
     );
     let mut model = ChatModel::new(title, session.is_staff(), offset);
+    model.own_contacts = session.config.own_contacts.clone();
     session.upkeep(false).await?;
     model.threads = session.thread_rows().await?;
     if let Some(id) = open {
@@ -691,7 +714,7 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
                             model.scroll = 0;
                             match session.thread_view(id, &|_| {}).await {
                                 Ok(v) => model.view = Some(v),
-                                Err(e) => model.status = e.to_string(),
+                                Err(e) => after_failure(session, &mut model, &e).await,
                             }
                         }
                     }
@@ -711,7 +734,7 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
                                 }
                                 Err(e) => {
                                     model.input = text;
-                                    model.status = e.to_string();
+                                    after_failure(session, &mut model, &e).await;
                                 }
                             }
                         }

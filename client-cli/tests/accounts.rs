@@ -356,6 +356,39 @@ async fn two_processes_of_one_profile_share_the_rotated_refresh_token() {
     other.me().await.unwrap();
     cli.run("mette", &["whoami"]).await.ok();
 
+    // Her own contact details, kept in the profile for the minimisation
+    // check; something that is neither is refused.
+    cli.run(
+        "mette",
+        &[
+            "profile",
+            "contacts",
+            "--set",
+            "+45 8915 1515",
+            "--set",
+            "mette.jensen@randers.dk",
+        ],
+    )
+    .await
+    .ok();
+    let shown = cli
+        .run("mette", &["--json", "profile", "contacts"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(shown.as_array().unwrap().len(), 2, "{shown}");
+    let bad = cli
+        .run("mette", &["profile", "contacts", "--set", "Mette"])
+        .await;
+    assert_ne!(bad.code, 0);
+    let warnings = samtale_cli::tui::minimisation_warnings(
+        "Ring på 89 15 15 15",
+        &[],
+        &open().await.config.own_contacts,
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(!samtale_cli::tui::minimisation_warnings("Ring på 89 15 15 15", &[], &[]).is_empty());
+
     // Positive control: the spent token, sent as the chat used to send it,
     // ends every session of the login.
     let reused = samtale_cli::api::Api::new(&server.url)

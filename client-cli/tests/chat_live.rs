@@ -212,6 +212,29 @@ async fn the_chat_updates_live_reconnects_catches_up_and_sends() {
     assert_eq!(seen["messages"][3]["body"]["text"], "Ja, jeg er her.");
     assert_eq!(seen["messages"][3]["sender"]["name"], "Mette Jensen");
 
+    // Maja is erased (a GDPR request): her threads are deleted. The chat
+    // closes the open one when it next reloads, saying why, with no stale
+    // error on screen.
+    let maja = cli.run("maja", &["--json", "whoami"]).await.ok().json();
+    cli.run(
+        "admin",
+        &[
+            "admin",
+            "erase",
+            maja["account_id"].as_str().unwrap(),
+            "--yes",
+        ],
+    )
+    .await
+    .ok();
+    server.relay.hub.kill_all(ErrorCode::Unavailable);
+    until_shown(&mut screens, "conversation was deleted").await;
+    assert!(
+        !screens.borrow().contains("Ja, jeg er her."),
+        "the erased conversation is still shown:\n{}",
+        screens.borrow().as_str()
+    );
+
     keys.send(Event::Key(KeyEvent::new(
         KeyCode::Char('c'),
         KeyModifiers::CONTROL,

@@ -144,3 +144,27 @@ fn with_json_an_error_is_json_too() {
     assert!(String::from_utf8_lossy(&plain.stderr).starts_with("samtale: "));
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[test]
+fn the_writers_own_contact_details_are_not_reported() {
+    let text = "Ring gerne på 89 15 15 15 eller skriv til mette.jensen@randers.dk. Din mors nummer er 12 34 56 78.";
+    // Without them known, all three are reported (the positive control).
+    let (code, out, _) = scan(&["--json"], text);
+    assert_eq!(code, 1);
+    let all: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 3, "{out}");
+    let (code, out, _) = scan(
+        &[
+            "--json",
+            "--own-contact",
+            "+45 8915 1515",
+            "--own-contact",
+            "Mette.Jensen@randers.dk",
+        ],
+        text,
+    );
+    assert_eq!(code, 1);
+    let left: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(left.as_array().unwrap().len(), 1, "{out}");
+    assert_eq!(left[0]["text"], "12 34 56 78");
+}

@@ -117,6 +117,18 @@ struct Person {
 pub struct Minimiser {
     people: Vec<Person>,
     schools: Vec<Vec<String>>,
+    own_contacts: Vec<String>,
+}
+
+/// An e-mail address in lower case, or a phone number's last eight digits
+/// (so `+45 89 15 15 15`, `0045 8915 1515` and `89151515` are one number).
+fn contact_key(text: &str) -> Option<String> {
+    let text = text.trim();
+    if text.contains('@') {
+        return Some(text.to_lowercase());
+    }
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    (digits.len() >= 8).then(|| digits[digits.len() - 8..].to_owned())
 }
 
 /// Scans without knowledge of any names: national ids, e-mail, phone.
@@ -154,6 +166,16 @@ impl Minimiser {
             Some((given, family)) => self.with_person(given, family),
             None => self.with_person(name, ""),
         }
+    }
+
+    /// Adds the writer's or the organisation's own e-mail address or phone
+    /// number: they are not personal data of the citizen, so they are not
+    /// reported (a caseworker's signature with her work phone).
+    pub fn with_own_contact(mut self, contact: &str) -> Self {
+        if let Some(key) = contact_key(contact) {
+            self.own_contacts.push(key);
+        }
+        self
     }
 
     /// Adds a school name the caller knows (in addition to the recognised
@@ -237,6 +259,11 @@ impl Minimiser {
                 });
             }
         }
+        findings.retain(|f| {
+            !matches!(f.category, Category::Email | Category::Phone)
+                || contact_key(&text[f.span.clone()])
+                    .is_none_or(|key| !self.own_contacts.contains(&key))
+        });
         findings.sort_by_key(|f| (f.span.start, f.category));
         findings.dedup();
         findings

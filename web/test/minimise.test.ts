@@ -12,6 +12,7 @@ interface Case {
   text: string;
   people: [string, string][];
   schools: string[];
+  own_contacts?: string[];
   findings: { category: string; start: number; end: number; excerpt: string }[];
 }
 
@@ -21,6 +22,7 @@ function scanner(c: Case): Minimiser {
   const m = new Minimiser();
   for (const [given, family] of c.people) m.withPerson(given, family);
   for (const s of c.schools) m.withSchool(s);
+  for (const o of c.own_contacts ?? []) m.withOwnContact(o);
   return m;
 }
 

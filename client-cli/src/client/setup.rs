@@ -156,6 +156,7 @@ async fn make_profile(
         org_name: me.organisation_name.clone(),
         root_public_key: me.root_public_key,
         root_checked,
+        own_contacts: Vec::new(),
     };
     let secrets = Secrets {
         device: Some(device),

@@ -440,10 +440,29 @@ function utf8Length(s: string): number {
   return n;
 }
 
+/** An e-mail address in lower case, or a phone number's last eight digits
+ *  (so "+45 89 15 15 15", "0045 8915 1515" and "89151515" are one number). */
+function contactKey(text: string): string | null {
+  const trimmed = text.trim();
+  if (trimmed.includes("@")) return trimmed.toLowerCase();
+  const digits = trimmed.replace(/[^0-9]/gu, "");
+  return digits.length >= 8 ? digits.slice(digits.length - 8) : null;
+}
+
 /** Scans text for personal data; knows the people and schools it is given. */
 export class Minimiser {
   private readonly people: Person[] = [];
   private readonly schools: string[][] = [];
+  private readonly ownContacts: string[] = [];
+
+  /** Adds the writer's or the organisation's own e-mail address or phone
+   *  number: they are not personal data of the citizen, so they are not
+   *  reported (a caseworker's signature with her work phone). */
+  withOwnContact(contact: string): this {
+    const key = contactKey(contact);
+    if (key !== null) this.ownContacts.push(key);
+    return this;
+  }
 
   /** Adds a person by first (given) and last (family) name. Either may hold
    *  several words ("Anne Marie", "Due Jensen"). */
@@ -518,6 +537,12 @@ export class Minimiser {
       for (const [start, end] of addresses(text, words)) findings.push({ category: "name_with_address", start, end });
       for (const [start, end] of healthTerms(words, lower)) findings.push({ category: "name_with_health", start, end });
     }
+    const own = (f: Finding): boolean => {
+      if (f.category !== "email" && f.category !== "phone") return false;
+      const key = contactKey(text.slice(f.start, f.end));
+      return key !== null && this.ownContacts.includes(key);
+    };
+    for (let k = findings.length - 1; k >= 0; k--) if (own(findings[k] as Finding)) findings.splice(k, 1);
     const rank = (c: Category): number => CATEGORIES.indexOf(c);
     findings.sort((a, b) => a.start - b.start || rank(a.category) - rank(b.category));
     return findings.filter((f, k) => {
