@@ -43,9 +43,14 @@ export interface ShownMessage {
   seq: number;
   messageId: MessageId;
   atMs: number;
-  /** null: the sender could not be verified (then body is "failed"). */
+  /** null: the sender could not be verified (body "failed"), or the
+   *  message cannot be opened here (body "unreadable": no key on this
+   *  device yet, which is not a warning). */
   sender: Sender | null;
-  body: { status: "ok"; text: string; attachments: AttachmentInfo[] } | { status: "failed"; reason: string };
+  body:
+    | { status: "ok"; text: string; attachments: AttachmentInfo[] }
+    | { status: "failed"; reason: string }
+    | { status: "unreadable"; reason: string };
   /** Own messages: another participant's device received / read it. */
   delivered: boolean;
   read: boolean;

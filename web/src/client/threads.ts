@@ -212,7 +212,7 @@ export async function openMessage(
   m: StoredMessage,
   v: Verified,
   keys: HeldKeys,
-): Promise<{ sender: Sender | null; body: MessagePayload | string }> {
+): Promise<{ sender: Sender | null; body: MessagePayload | string; noKey?: boolean }> {
   let cache = openedBefore.get(ctx);
   if (cache === undefined) {
     cache = new Map();
@@ -230,9 +230,15 @@ export async function openMessage(
   }
   const key = envelope.recipients.map((r) => keys.get(r)).find((k) => k !== undefined);
   if (key === undefined) {
+    // Nothing is wrong with it: this device holds no key for it (not
+    // granted yet, or sent after this citizen withdrew her consent).
+    const withdrew = v.detail.citizens.some((c) => c.account_id === ctx.accountId && c.consent === "withdrawn");
     return {
       sender: null,
-      body: "this device holds no key for this message (it may not have been granted yet: try again in a moment)",
+      body: withdrew
+        ? "sent after you withdrew your consent, so it was not sealed to you"
+        : "this device holds no key for this message yet: a newly approved device gets its keys when someone of the conversation is online; try again in a moment",
+      noKey: true,
     };
   }
   let opened;
@@ -389,7 +395,7 @@ export async function shown(
     for (const [i, m] of stored.entries()) {
       const item = opened[i];
       if (item === undefined) continue;
-      const { sender, body } = item;
+      const { sender, body, noKey } = item;
       const mine = sender?.me ?? false;
       out.push({
         seq: m.seq,
@@ -398,7 +404,7 @@ export async function shown(
         sender,
         body:
           typeof body === "string"
-            ? { status: "failed", reason: body }
+            ? { status: noKey === true ? "unreadable" : "failed", reason: body }
             : {
                 status: "ok",
                 text: body.text,

@@ -65,6 +65,7 @@ export const da: Catalogue = {
     "Kommunen gemmer denne samtale: den kan blive journaliseret på din sag, som loven kræver.",
   "chat.verified": "Bekræftet: {name}, {team}, {org}",
   "chat.unverified": "Kunne ikke bekræftes: beskeden vises ikke",
+  "chat.unreadable": "Kan ikke læses på denne enhed endnu",
   "chat.you": "Dig",
   "chat.delivered": "Leveret",
   "chat.read": "Læst",

@@ -65,6 +65,7 @@ export const en = {
     "The municipality keeps a record of this conversation: it can be filed in your case, as the law requires.",
   "chat.verified": "Verified: {name}, {team}, {org}",
   "chat.unverified": "Could not be verified: this message is not shown",
+  "chat.unreadable": "Not readable on this device yet",
   "chat.you": "You",
   "chat.delivered": "Delivered",
   "chat.read": "Read",

@@ -65,6 +65,7 @@ export const sv: Catalogue = {
     "Kommunen sparar det här samtalet: det kan diarieföras i ditt ärende, som lagen kräver.",
   "chat.verified": "Verifierad: {name}, {team}, {org}",
   "chat.unverified": "Kunde inte verifieras: meddelandet visas inte",
+  "chat.unreadable": "Kan inte läsas på den här enheten ännu",
   "chat.you": "Du",
   "chat.delivered": "Levererat",
   "chat.read": "Läst",

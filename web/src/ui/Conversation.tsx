@@ -189,6 +189,15 @@ function Message(props: { m: ShownMessage; session: AppSession; thread: ThreadId
   const { t, language } = useI18n();
   const { m } = props;
   const mine = m.sender?.me === true;
+  if (m.body.status === "unreadable") {
+    return (
+      <li class="message unreadable">
+        <p class="who">{t("chat.unreadable")}</p>
+        <p class="meta">{m.body.reason}</p>
+        <p class="meta">{formatTime(language, m.atMs)}</p>
+      </li>
+    );
+  }
   if (m.body.status === "failed" || m.sender === null) {
     return (
       <li class="message failed">
