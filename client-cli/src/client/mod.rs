@@ -174,13 +174,7 @@ impl Session {
             }
             Err(e) => return Err(e.into()),
         };
-        let expires = now_secs() + pair.expires_in;
-        self.keystore.update_held(&held, |s| {
-            s.access_token = Some((Zeroizing::new(pair.access_token.clone()), expires));
-            s.refresh_token = Some(Zeroizing::new(pair.refresh_token.clone()));
-        })?;
-        self.api.set_token(Some(pair.access_token.clone()));
-        Ok(())
+        self.write_tokens(&held, &pair)
     }
 
     /// Starts using the keystore's access token if it has a minute left.
@@ -196,12 +190,21 @@ impl Session {
 
     /// Stores a token pair and starts using it.
     pub fn store_tokens(&mut self, pair: &TokenPair) -> Result<(), ClientError> {
+        let held = self.keystore.hold()?;
+        self.write_tokens(&held, pair)
+    }
+
+    /// Writes a token pair while the keystore's lock is held, and starts
+    /// using it.
+    fn write_tokens(
+        &mut self,
+        held: &crate::keystore::Held,
+        pair: &TokenPair,
+    ) -> Result<(), ClientError> {
         let expires = now_secs() + pair.expires_in;
-        let access = pair.access_token.clone();
-        let refresh = pair.refresh_token.clone();
-        self.keystore.update(|s| {
-            s.access_token = Some((Zeroizing::new(access), expires));
-            s.refresh_token = Some(Zeroizing::new(refresh));
+        self.keystore.update_held(held, |s| {
+            s.access_token = Some((Zeroizing::new(pair.access_token.clone()), expires));
+            s.refresh_token = Some(Zeroizing::new(pair.refresh_token.clone()));
         })?;
         self.api.set_token(Some(pair.access_token.clone()));
         Ok(())

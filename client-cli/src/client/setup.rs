@@ -451,13 +451,25 @@ impl Session {
                 "the server logged this device into another account; nothing was kept".into()
             ));
         }
+        Self::started(profile, config, keystore, api, &pair).await
+    }
+
+    /// The session a new token pair starts: stored, used, and checked
+    /// against the pinned organisation (`me`).
+    async fn started(
+        profile: Profile,
+        config: ProfileConfig,
+        keystore: Keystore,
+        api: Api,
+        pair: &TokenPair,
+    ) -> Result<Session, anyhow::Error> {
         let mut session = Session {
             profile,
             config,
             keystore,
             api,
         };
-        session.store_tokens(&pair)?;
+        session.store_tokens(pair)?;
         session.me().await?;
         Ok(session)
     }
@@ -511,15 +523,7 @@ impl Session {
                 .map_err(refused_credentials)?,
             _ => anyhow::bail!("staff log in with a password, citizens with eID"),
         };
-        let mut session = Session {
-            profile,
-            config,
-            keystore,
-            api,
-        };
-        session.store_tokens(&pair)?;
-        session.me().await?;
-        Ok(session)
+        Self::started(profile, config, keystore, api, &pair).await
     }
 }
 
