@@ -366,8 +366,13 @@ impl ServerFrame {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HealthStatus {
-    /// `"ok"` or `"unavailable"`.
+    /// `"ok"`, or `"degraded"` when the node serves but cannot reach the
+    /// other nodes (`/readyz`; live delivery between nodes then comes from
+    /// the database within a second or two).
     pub status: String,
+    /// What is degraded and what it means, when not ok.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// `POST /v1/sessions`: staff log in with a password from a device. A device

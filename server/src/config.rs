@@ -236,6 +236,10 @@ pub struct MessagingSettings {
     /// Whether the web app is served at `/` (an organisation may allow
     /// only the installed clients).
     pub web_app: bool,
+    /// The NATS server(s) connecting the nodes of a deployment with several
+    /// nodes (`nats://host:4222`, comma-separated for a cluster); none: one
+    /// node, events stay in the process.
+    pub nats_url: Option<String>,
 }
 
 /// The default notification text (Danish): no content, no names.
@@ -257,6 +261,7 @@ impl Default for MessagingSettings {
             max_connections_per_address: 256,
             header_timeout_seconds: 10,
             web_app: true,
+            nats_url: None,
         }
     }
 }
@@ -334,6 +339,8 @@ pub struct Layer {
     pub max_connections_per_address: Option<u32>,
     /// `header_timeout_seconds = 10`
     pub header_timeout_seconds: Option<u32>,
+    /// `nats_url = "nats://127.0.0.1:4222"` (several nodes)
+    pub nats_url: Option<String>,
 }
 
 impl Layer {
@@ -368,6 +375,7 @@ impl Layer {
                 .max_connections_per_address
                 .or(base.max_connections_per_address),
             header_timeout_seconds: self.header_timeout_seconds.or(base.header_timeout_seconds),
+            nats_url: self.nats_url.or(base.nats_url),
         }
     }
 
@@ -462,6 +470,7 @@ impl Layer {
             max_connections: number("SAMTALE_MAX_CONNECTIONS")?,
             max_connections_per_address: number("SAMTALE_MAX_CONNECTIONS_PER_ADDRESS")?,
             header_timeout_seconds: number("SAMTALE_HEADER_TIMEOUT_SECONDS")?,
+            nats_url: var("SAMTALE_NATS_URL"),
             trusted_proxies: var("SAMTALE_TRUSTED_PROXIES").map(|v| {
                 v.split(',')
                     .map(|s| s.trim().to_owned())
@@ -708,7 +717,23 @@ fn resolve_messaging(layer: &Layer) -> Result<MessagingSettings, ConfigError> {
             .header_timeout_seconds
             .unwrap_or(d.header_timeout_seconds),
         web_app: layer.web_app.unwrap_or(d.web_app),
+        nats_url: layer
+            .nats_url
+            .clone()
+            .map(|u| u.trim().to_owned())
+            .filter(|u| !u.is_empty()),
     };
+    if let Some(url) = &m.nats_url
+        && !url.split(',').all(|u| {
+            let u = u.trim();
+            ["nats://", "tls://"].iter().any(|p| u.starts_with(p)) && u.len() > 7
+        })
+    {
+        return Err(ConfigError::Invalid {
+            setting: "nats_url (SAMTALE_NATS_URL)",
+            message: "expected nats://HOST:PORT (or tls://…), comma-separated for a cluster".into(),
+        });
+    }
     if m.max_connections < 16 || m.max_connections_per_address == 0 {
         return Err(ConfigError::Invalid {
             setting: "max_connections, max_connections_per_address (SAMTALE_MAX_CONNECTIONS*)",

@@ -40,6 +40,9 @@ pub enum StartError {
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed")]
     Randomness,
+    /// The bus between nodes could not be set up.
+    #[error(transparent)]
+    Bus(#[from] crate::relay::nats::NatsError),
     /// The HTTP client for eID brokers could not be built.
     #[error("cannot set up an HTTP client (eID brokers, notification webhook): {0}")]
     HttpClient(#[from] reqwest::Error),
@@ -131,8 +134,19 @@ impl Application {
         let clock = Clock::default();
         let messaging = &settings.messaging;
         let hub = crate::relay::Hub::default();
-        let bus: std::sync::Arc<dyn crate::relay::Bus> =
-            std::sync::Arc::new(crate::relay::InProcessBus::new(hub.clone()));
+        let policy = crate::relay::PolicyVersion::default();
+        let bus: std::sync::Arc<dyn crate::relay::Bus> = match &messaging.nats_url {
+            None => {
+                std::sync::Arc::new(crate::relay::InProcessBus::new(hub.clone(), policy.clone()))
+            }
+            Some(url) => {
+                let clock = clock.clone();
+                crate::relay::nats::NatsBus::start(url, hub.clone(), policy.clone(), move || {
+                    u64::try_from(clock.now_ms()).unwrap_or(0)
+                })
+                .await?
+            }
+        };
         let notifier =
             crate::notify::Notifier::spawn(messaging, storage.clone(), clock.clone(), hub.clone())?;
         let purge_job = crate::retention::spawn(
@@ -146,7 +160,7 @@ impl Application {
             hub,
             bus,
             writer,
-            policy: crate::relay::PolicyVersion::default(),
+            policy,
         };
         let state = AppState {
             relay,

@@ -439,7 +439,7 @@ pub(super) async fn change_password(
         .storage
         .set_password(caller.id(), &hash, None, Some(&caller.session_id), now)
         .await?;
-    state.relay.hub.kill_account_except(
+    state.relay.kill_account_except(
         caller.id(),
         &caller.session_id,
         ErrorCode::AuthenticationFailed,
@@ -622,7 +622,6 @@ pub(super) async fn logout(
         .await?;
     state
         .relay
-        .hub
         .kill_session(&caller.session_id, ErrorCode::AuthenticationFailed);
     // A browser's refresh cookie goes with the session.
     Ok((
@@ -779,15 +778,12 @@ pub(super) async fn revoke(
         .storage
         .revoke_device(device_id, state.clock.now())
         .await?;
-    state
-        .relay
-        .hub
-        .kill_device(device_id, ErrorCode::DeviceRevoked);
+    state.relay.kill_device(device_id, ErrorCode::DeviceRevoked);
     state
         .storage
         .request_rotation_for_device(device_id, state.clock.now())
         .await?;
-    state.relay.policy.bump();
+    state.relay.policy_changed();
     tracing::info!(account_id = %caller.id(), device_id, "device revoked");
     state
         .audit(

@@ -407,13 +407,12 @@ pub(super) async fn disable_staff(
         .await?;
     state
         .relay
-        .hub
         .kill_account(&row.id, ErrorCode::AuthenticationFailed);
     state
         .storage
         .request_rotation_for_account(&row.id, state.clock.now())
         .await?;
-    state.relay.policy.bump();
+    state.relay.policy_changed();
     tracing::info!(account_id = %row.id, "staff account disabled");
     state
         .audit(
@@ -501,7 +500,6 @@ pub(super) async fn reset_password(
         .await?;
     state
         .relay
-        .hub
         .kill_account(&row.id, ErrorCode::AuthenticationFailed);
     tracing::info!(account_id = %row.id, "staff password reset to a temporary one");
     state
@@ -546,7 +544,7 @@ pub(super) async fn enable_staff(
         return Ok(NoContent);
     }
     state.storage.enable_account(&row.id).await?;
-    state.relay.policy.bump();
+    state.relay.policy_changed();
     tracing::info!(account_id = %row.id, "staff account enabled");
     state
         .audit(

@@ -115,9 +115,8 @@ pub(super) async fn withdraw_consent(
         .await?;
     state
         .relay
-        .hub
         .kill_account(caller.id(), ErrorCode::ConsentWithdrawn);
-    state.relay.policy.bump();
+    state.relay.policy_changed();
     tracing::info!(account_id = %caller.id(), "consent withdrawn");
     state
         .audit(

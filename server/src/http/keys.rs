@@ -243,7 +243,7 @@ pub(super) async fn publish_key(
         .ok_or_else(|| ApiError::not_found("key holder"))?;
     match outcome {
         PublishOutcome::Published => {
-            state.relay.policy.bump();
+            state.relay.policy_changed();
             tracing::info!(holder_id = %holder.id, epoch, kind, "holder key published");
             Ok(Created(key_set(&state, &holder).await?).into_response())
         }

@@ -317,10 +317,7 @@ pub(super) async fn append_team_log(
         // Their open pages and chats lose the team's threads at once: the
         // sockets close with 4007 (forbidden) and reconnect to what the
         // account may still see.
-        state
-            .relay
-            .hub
-            .kill_account(&member.id, ErrorCode::Forbidden);
+        state.relay.kill_account(&member.id, ErrorCode::Forbidden);
     }
     tracing::info!(team_id, account_id = %member.id, %action, "team member list changed");
     Ok(Created(signed_log(&state, TEAM_LOG, &team_id).await?))
@@ -350,7 +347,7 @@ async fn append(
         .await?
     {
         AppendOutcome::Appended => {
-            state.relay.policy.bump();
+            state.relay.policy_changed();
             Ok(())
         }
         AppendOutcome::Stale { next_seq } => Err(stale(next_seq)),
@@ -507,7 +504,7 @@ pub(super) async fn append_device_log(
             _ => false,
         };
         if revoked {
-            state.relay.hub.kill_device(&id, ErrorCode::DeviceRevoked);
+            state.relay.kill_device(&id, ErrorCode::DeviceRevoked);
         }
     }
     tracing::info!(account_id = %owner.id, device_id = %device.id, %action, "device list changed");

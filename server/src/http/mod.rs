@@ -518,18 +518,30 @@ async fn metrics(
 async fn healthz() -> Json<HealthStatus> {
     Json(HealthStatus {
         status: "ok".into(),
+        detail: None,
     })
 }
 
 /// Readiness: the database answers.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
-    (status = 200, description = "The database answers.", body = HealthStatus),
+    (status = 200, description = "The database answers; `status` is `degraded` while the other nodes cannot be reached over the bus.", body = HealthStatus),
     (status = 503, description = "The database is not reachable.", body = ErrorBody),
 ))]
 async fn readyz(State(state): State<AppState>) -> Result<Json<HealthStatus>, ApiError> {
     match state.storage.ping().await {
-        Ok(()) => Ok(Json(HealthStatus {
-            status: "ok".into(),
+        Ok(()) => Ok(Json(match state.relay.bus.health() {
+            crate::relay::BusHealth::Local | crate::relay::BusHealth::Connected => HealthStatus {
+                status: "ok".into(),
+                detail: None,
+            },
+            // Still ready: this node serves, and its connections are
+            // caught up from the database until the bus is back.
+            crate::relay::BusHealth::Degraded => HealthStatus {
+                status: "degraded".into(),
+                detail: Some(
+                    "the bus between nodes (NATS) is not reachable: messages from other nodes arrive from the database within about a second until it is back".into(),
+                ),
+            },
         })),
         Err(error) => {
             tracing::warn!(%error, backend = state.storage.backend_name(), "readiness check failed");

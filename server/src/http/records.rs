@@ -118,7 +118,7 @@ pub(super) async fn file_journal(
             ));
         }
     }
-    state.relay.policy.bump();
+    state.relay.policy_changed();
     tracing::info!(thread_id = %ctx.thread.id, up_to_seq, "thread journaled");
     Ok(Created(receipt_view(&JournalRow {
         id,
@@ -441,9 +441,8 @@ pub(super) async fn erase_citizen(
         ErasureOutcome::Erased(r) => {
             state
                 .relay
-                .hub
                 .kill_account(&id, ErrorCode::AuthenticationFailed);
-            state.relay.policy.bump();
+            state.relay.policy_changed();
             tracing::info!(account_id = %id, "citizen erased");
             let n = |v: i64| u64::try_from(v).unwrap_or(0);
             Ok(Json(ErasureDone {

@@ -380,7 +380,7 @@ pub(super) async fn create_thread(
             "a thread with this id exists already: choose a new random id",
         ));
     }
-    state.relay.policy.bump();
+    state.relay.policy_changed();
     tracing::info!(%thread_id, citizens = citizens.len(), "thread opened");
     state
         .audit(
@@ -583,7 +583,7 @@ pub(super) async fn add_participant(
             "the participant log changed meanwhile: fetch the thread and sign the next record again",
         ));
     }
-    state.relay.policy.bump();
+    state.relay.policy_changed();
     tracing::info!(thread_id = %ctx.thread.id, "participant added");
     state
         .audit(

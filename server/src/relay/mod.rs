@@ -6,10 +6,13 @@
 //!   transaction and acknowledges them after the commit.
 //! * [`Hub`]: open connections by account, with bounded queues; a connection
 //!   that cannot keep up is closed, never allowed to grow memory.
-//! * [`Bus`]: how committed events reach the hubs of every node (in process
-//!   here; NATS when several nodes share a PostgreSQL database).
+//! * [`Bus`]: how committed events and control events (revocations, ended
+//!   sessions, changed policy) reach the hubs of every node: in process for
+//!   one node, [`nats::NatsBus`] when several nodes share a PostgreSQL
+//!   database.
 //! * [`socket`]: one device's WebSocket.
 
+pub mod nats;
 pub mod socket;
 pub mod writer;
 
@@ -43,6 +46,10 @@ pub enum Event {
     Message(Arc<Delivered>),
     /// A receipt in one of the account's threads.
     Receipt(Arc<ReceiptEvent>),
+    /// Live events may have been missed (the bus between nodes was down,
+    /// or a subscription is new): re-check the session and send whatever
+    /// the database has past each subscribed thread's cursor.
+    CatchUp,
 }
 
 /// A relayed receipt.
@@ -60,29 +67,80 @@ pub struct BusEvent {
     pub event: Event,
 }
 
-/// Carries committed events to every node's [`Hub`].
+/// Something every node must do to its own connections at once: close
+/// those of a revoked device, an ended session or a disabled account, or
+/// forget cached send-time checks. Carries ids only.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "do", rename_all = "snake_case")]
+pub enum Control {
+    /// Close every connection of a device.
+    KillDevice { device_id: String, code: ErrorCode },
+    /// Close every connection of a session.
+    KillSession { session_id: String, code: ErrorCode },
+    /// Close every connection of an account.
+    KillAccount { account_id: String, code: ErrorCode },
+    /// Close every connection of an account but those of one session.
+    KillAccountExcept {
+        account_id: String,
+        session_id: String,
+        code: ErrorCode,
+    },
+    /// Participants, members, keys, consent or revocations changed: cached
+    /// send-time checks are stale.
+    PolicyChanged,
+}
+
+/// How the bus between nodes is doing, for `/readyz` and `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusHealth {
+    /// One node: nothing to reach.
+    Local,
+    /// Connected to the other nodes.
+    Connected,
+    /// The other nodes cannot be reached: connections are caught up from
+    /// the database by a short poll until the bus is back.
+    Degraded,
+}
+
+/// Carries committed events and control events to every node's [`Hub`].
 pub trait Bus: Send + Sync + std::fmt::Debug {
     /// Publishes an event; delivery is best effort (devices that miss it
     /// catch up from their cursor).
     fn publish(&self, event: BusEvent);
+
+    /// Applies a control event on this node at once and passes it to the
+    /// others.
+    fn control(&self, control: Control);
+
+    /// Whether the other nodes are reachable.
+    fn health(&self) -> BusHealth;
 }
 
 /// The bus of a single node: straight to the local hub.
 #[derive(Debug, Clone)]
 pub struct InProcessBus {
     hub: Hub,
+    policy: PolicyVersion,
 }
 
 impl InProcessBus {
-    /// A bus delivering to `hub`.
-    pub fn new(hub: Hub) -> Self {
-        Self { hub }
+    /// A bus delivering to `hub`, bumping `policy` on policy changes.
+    pub fn new(hub: Hub, policy: PolicyVersion) -> Self {
+        Self { hub, policy }
     }
 }
 
 impl Bus for InProcessBus {
     fn publish(&self, event: BusEvent) {
         self.hub.fan_out(&event);
+    }
+
+    fn control(&self, control: Control) {
+        self.hub.apply(&control, &self.policy);
+    }
+
+    fn health(&self) -> BusHealth {
+        BusHealth::Local
     }
 }
 
@@ -139,12 +197,21 @@ struct Connection {
     kill: Arc<KillSwitch>,
 }
 
+/// An account's first connection on this node opened, or its last closed
+/// (a bus between nodes subscribes to the account's events meanwhile).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presence {
+    Online(String),
+    Offline(String),
+}
+
 /// Open connections by account.
 #[derive(Debug, Clone, Default)]
 pub struct Hub {
     inner: Arc<RwLock<HashMap<String, Vec<Connection>>>>,
     next_id: Arc<AtomicU64>,
     stopping: Arc<Stopping>,
+    presence: Arc<std::sync::OnceLock<mpsc::UnboundedSender<Presence>>>,
 }
 
 /// Set once when the server starts to stop.
@@ -174,9 +241,14 @@ impl Registration {
         if let Ok(mut map) = self.hub.inner.write()
             && let Some(list) = map.get_mut(&self.account_id)
         {
+            let before = list.len();
             list.retain(|c| c.id != self.id);
             if list.is_empty() {
                 map.remove(&self.account_id);
+                if before > 0 {
+                    self.hub
+                        .tell_presence(Presence::Offline(self.account_id.clone()));
+                }
             }
         }
     }
@@ -195,15 +267,17 @@ impl Hub {
         let kill = Arc::new(KillSwitch::default());
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut map) = self.inner.write() {
-            map.entry(account_id.to_owned())
-                .or_default()
-                .push(Connection {
-                    id,
-                    device_id: device_id.to_owned(),
-                    session_id: session_id.to_owned(),
-                    tx,
-                    kill: kill.clone(),
-                });
+            let list = map.entry(account_id.to_owned()).or_default();
+            if list.is_empty() {
+                self.tell_presence(Presence::Online(account_id.to_owned()));
+            }
+            list.push(Connection {
+                id,
+                device_id: device_id.to_owned(),
+                session_id: session_id.to_owned(),
+                tx,
+                kill: kill.clone(),
+            });
         }
         // Registered after the server began to stop: it closes at once.
         if self.stopping.flag.load(Ordering::SeqCst) {
@@ -215,6 +289,55 @@ impl Hub {
             id,
             events,
             kill,
+        }
+    }
+
+    /// Tells `watcher` (once, the bus between nodes) whenever an account's
+    /// first connection opens or its last closes; the accounts already
+    /// connected are told at once.
+    pub fn watch_presence(&self, watcher: mpsc::UnboundedSender<Presence>) {
+        if let Ok(map) = self.inner.write() {
+            for account in map.keys() {
+                let _ = watcher.send(Presence::Online(account.clone()));
+            }
+            let _ = self.presence.set(watcher);
+        }
+    }
+
+    fn tell_presence(&self, presence: Presence) {
+        if let Some(watcher) = self.presence.get() {
+            let _ = watcher.send(presence);
+        }
+    }
+
+    /// Applies a control event to this node's connections.
+    pub fn apply(&self, control: &Control, policy: &PolicyVersion) {
+        match control {
+            Control::KillDevice { device_id, code } => self.kill_device(device_id, *code),
+            Control::KillSession { session_id, code } => self.kill_session(session_id, *code),
+            Control::KillAccount { account_id, code } => self.kill_account(account_id, *code),
+            Control::KillAccountExcept {
+                account_id,
+                session_id,
+                code,
+            } => self.kill_account_except(account_id, session_id, *code),
+            Control::PolicyChanged => {}
+        }
+        // Whatever changed who may do what, cached checks are stale.
+        policy.bump();
+    }
+
+    /// Asks every connection (or those of `account`) to catch up from the
+    /// database. A connection whose queue is full is busy anyway and
+    /// catches up with its next message's gap fetch.
+    pub fn catch_up(&self, account: Option<&str>) {
+        let Ok(map) = self.inner.read() else { return };
+        let lists: Vec<&Vec<Connection>> = match account {
+            Some(a) => map.get(a).into_iter().collect(),
+            None => map.values().collect(),
+        };
+        for conn in lists.into_iter().flatten() {
+            let _ = conn.tx.try_send(Event::CatchUp);
         }
     }
 
@@ -230,6 +353,7 @@ impl Hub {
                 let skip = match &event.event {
                     Event::Message(m) => m.sender_device_id == conn.device_id,
                     Event::Receipt(r) => r.from_device_id == conn.device_id,
+                    Event::CatchUp => false,
                 };
                 if skip {
                     continue;
@@ -362,4 +486,45 @@ pub struct Relay {
     pub writer: writer::WriterHandle,
     /// Staleness of cached send-time checks.
     pub policy: PolicyVersion,
+}
+
+impl Relay {
+    /// Closes the device's connections on every node.
+    pub fn kill_device(&self, device_id: &str, code: ErrorCode) {
+        self.bus.control(Control::KillDevice {
+            device_id: device_id.to_owned(),
+            code,
+        });
+    }
+
+    /// Closes the session's connections on every node.
+    pub fn kill_session(&self, session_id: &str, code: ErrorCode) {
+        self.bus.control(Control::KillSession {
+            session_id: session_id.to_owned(),
+            code,
+        });
+    }
+
+    /// Closes the account's connections on every node.
+    pub fn kill_account(&self, account_id: &str, code: ErrorCode) {
+        self.bus.control(Control::KillAccount {
+            account_id: account_id.to_owned(),
+            code,
+        });
+    }
+
+    /// Closes the account's connections on every node but those of one
+    /// session.
+    pub fn kill_account_except(&self, account_id: &str, session_id: &str, code: ErrorCode) {
+        self.bus.control(Control::KillAccountExcept {
+            account_id: account_id.to_owned(),
+            session_id: session_id.to_owned(),
+            code,
+        });
+    }
+
+    /// Marks cached send-time checks stale on every node.
+    pub fn policy_changed(&self) {
+        self.bus.control(Control::PolicyChanged);
+    }
 }

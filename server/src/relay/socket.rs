@@ -763,6 +763,25 @@ impl Connection {
         if let Err(f) = self.context(&thread).await {
             return self.send(&error_frame(f.code, f.message, None)).await;
         }
+        let cursor = match self.replay(thread_id, after_seq).await? {
+            Some(cursor) => cursor,
+            None => {
+                let frame = error_frame(ErrorCode::Internal, "the sync failed; sync again", None);
+                return self.send(&frame).await;
+            }
+        };
+        self.cursors.insert(thread_id, cursor);
+        self.send(&ServerFrame::Synced {
+            thread_id,
+            up_to_seq: cursor,
+        })
+        .await
+    }
+
+    /// Sends every message of the thread after `after_seq`, a page at a
+    /// time; the new cursor, or `None` when the database failed (logged).
+    async fn replay(&mut self, thread_id: ThreadId, after_seq: u64) -> Result<Option<u64>, ()> {
+        let thread = thread_id.to_string();
         let mut cursor = after_seq;
         loop {
             let rows = match self
@@ -778,9 +797,7 @@ impl Connection {
                 Ok(rows) => rows,
                 Err(error) => {
                     tracing::error!(%error, "sync failed");
-                    let frame =
-                        error_frame(ErrorCode::Internal, "the sync failed; sync again", None);
-                    return self.send(&frame).await;
+                    return Ok(None);
                 }
             };
             let full = i64::try_from(rows.len()).unwrap_or(0) == SYNC_PAGE;
@@ -794,15 +811,41 @@ impl Connection {
                 self.send(&frame).await?;
             }
             if !full {
-                break;
+                return Ok(Some(cursor));
             }
         }
-        self.cursors.insert(thread_id, cursor);
-        self.send(&ServerFrame::Synced {
-            thread_id,
-            up_to_seq: cursor,
-        })
-        .await
+    }
+
+    /// Live events may have been missed (the bus between nodes was down or
+    /// is new for this account): the session is checked again (a
+    /// revocation on a node the bus could not reach) and every subscribed
+    /// thread is sent what the database has past its cursor.
+    async fn catch_up(&mut self) -> Result<(), ()> {
+        if let Some((code, why)) = Box::pin(self.session_ended()).await {
+            self.close(code, why).await;
+            return Err(());
+        }
+        let threads: Vec<(ThreadId, u64)> = self.cursors.iter().map(|(t, c)| (*t, *c)).collect();
+        for (thread_id, cursor) in threads {
+            // Counted as delivered: this connection's own acked messages.
+            let cursor = self.own_cursor(thread_id, cursor);
+            if let Some(cursor) = self.replay(thread_id, cursor).await? {
+                self.cursors.insert(thread_id, cursor);
+            }
+        }
+        Ok(())
+    }
+
+    /// The cursor moved past this connection's own acknowledged messages
+    /// that directly follow it (they are never delivered back to it).
+    fn own_cursor(&mut self, thread_id: ThreadId, mut cursor: u64) -> u64 {
+        if let Some(own) = self.own.get_mut(&thread_id) {
+            while own.remove(&(cursor + 1)) {
+                cursor += 1;
+            }
+            own.retain(|s| *s > cursor);
+        }
+        cursor
     }
 
     async fn on_receipt(&mut self, bytes: Vec<u8>) -> Result<(), FrameFailure> {
@@ -883,6 +926,7 @@ impl Connection {
 
     async fn on_event(&mut self, event: Event) -> Result<(), ()> {
         match event {
+            Event::CatchUp => self.catch_up().await,
             Event::Receipt(r) => {
                 self.send(&ServerFrame::Receipt {
                     receipt: r.receipt.clone(),
@@ -896,13 +940,7 @@ impl Connection {
                     None if m.seq == 1 => 0,
                     None => return Ok(()),
                 };
-                let mut cursor = cursor;
-                if let Some(own) = self.own.get_mut(&m.thread_id) {
-                    while own.remove(&(cursor + 1)) {
-                        cursor += 1;
-                    }
-                    own.retain(|s| *s > cursor);
-                }
+                let cursor = self.own_cursor(m.thread_id, cursor);
                 if m.seq <= cursor {
                     self.cursors.insert(m.thread_id, cursor);
                     return Ok(());

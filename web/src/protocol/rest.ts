@@ -36,6 +36,8 @@ export interface ErrorResponse {
 }
 export interface HealthStatus {
   status: string;
+  /** What is degraded, when `status` is "degraded". */
+  detail?: string;
 }
 
 // Accounts, devices, sessions.

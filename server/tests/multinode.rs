@@ -1,0 +1,485 @@
+//! Several nodes on one PostgreSQL database and one NATS: messages,
+//! receipts and revocations cross nodes; a NATS outage loses nothing.
+//!
+//! Needs `SAMTALE_TEST_DATABASE_URL` (PostgreSQL) and `SAMTALE_TEST_NATS_URL`
+//! (a NATS server; `bash .ci/run` sets both), and for the outage test the
+//! `nats-server` binary (`SAMTALE_TEST_NATS_SERVER`, default
+//! `/usr/sbin/nats-server`), which the test starts and stops itself.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt as _;
+use reqwest::Method;
+use samtale_protocol::wire::{ClientFrame, HealthStatus, MessagePage, ServerFrame};
+use samtale_protocol::{HolderPublicKey, MessageId, Receipt, ReceiptKind, ThreadId};
+use support::world::{Actor, Closed, World, Ws, recipients, seal, send_frame};
+use support::{Backend, TestApp, TestDatabase, expect};
+
+const NATS_ENV: &str = "SAMTALE_TEST_NATS_URL";
+
+fn say_skipped(what: &str) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED (multi-node): {what}. `bash .ci/run` sets it; by hand: \
+         {NATS_ENV}=nats://127.0.0.1:4222 SAMTALE_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test"
+    );
+}
+
+/// A node on `db` with the bus at `nats` (none: the in-process bus, as one
+/// node has). Fast frames: the tests pipeline hundreds.
+async fn node(db: &TestDatabase, nats: Option<&str>) -> TestApp {
+    let mut settings = db.app_settings();
+    settings.messaging.ws_frames_per_second = 100_000;
+    settings.messaging.nats_url = nats.map(str::to_owned);
+    TestApp::spawn_with(&settings).await
+}
+
+async fn setup() -> Option<(TestDatabase, String)> {
+    let Ok(nats) = std::env::var(NATS_ENV) else {
+        say_skipped(&format!("{NATS_ENV} is not set"));
+        return None;
+    };
+    let db = TestDatabase::new(Backend::Postgres).await?;
+    Some((db, nats))
+}
+
+/// Sends `n` messages from `ws` without waiting, then reads until every
+/// ack and `expect` deliveries from the other side have come. Returns the
+/// acked (seq, id) and the delivered (seq, id) in arrival order.
+async fn talk(
+    ws: &mut Ws,
+    who: &Actor,
+    thread: ThreadId,
+    to: &[HolderPublicKey],
+    n: usize,
+    expect: usize,
+    label: &str,
+) -> (Vec<(u64, MessageId)>, Vec<(u64, MessageId)>) {
+    let mut sent = HashSet::new();
+    for i in 0..n {
+        let (id, env) = seal(who, thread, to, format!("{label} {i}").as_bytes());
+        ws.send(&send_frame(thread, id, &env)).await;
+        sent.insert(id);
+    }
+    let mut acked = Vec::new();
+    let mut delivered = Vec::new();
+    while acked.len() < n || delivered.len() < expect {
+        match ws.next_or_close(Duration::from_secs(30)).await {
+            Ok(ServerFrame::Ack {
+                seq, message_id, ..
+            }) => acked.push((seq, message_id)),
+            Ok(ServerFrame::Deliver {
+                seq, message_id, ..
+            }) => {
+                assert!(
+                    !sent.contains(&message_id),
+                    "{label}: its own message came back as a delivery"
+                );
+                delivered.push((seq, message_id));
+            }
+            Ok(ServerFrame::Error { code, message, .. }) => panic!("{label}: {code:?} {message}"),
+            Ok(_) => {}
+            Err(closed) => panic!("{label}: the connection ended: {closed:?}"),
+        }
+    }
+    (acked, delivered)
+}
+
+/// Every message of the thread, as the database has it.
+async fn stored(app: &TestApp, who: &Actor, thread: ThreadId) -> Vec<(u64, MessageId)> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let page: MessagePage = expect(
+            app.call(
+                Method::GET,
+                &format!("/v1/threads/{thread}/messages?after={after}&limit=500"),
+                Some(who.token()),
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+        if page.messages.is_empty() {
+            return out;
+        }
+        for m in &page.messages {
+            out.push((m.seq, m.message_id));
+            after = m.seq;
+        }
+    }
+}
+
+fn assert_in_order_exactly_once(label: &str, got: &[(u64, MessageId)], want: &BTreeSet<u64>) {
+    let seqs: Vec<u64> = got.iter().map(|(s, _)| *s).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "{label}: deliveries out of order or doubled"
+    );
+    let set: BTreeSet<u64> = seqs.into_iter().collect();
+    assert_eq!(&set, want, "{label}: deliveries missing or extra");
+}
+
+async fn readiness(app: &TestApp) -> HealthStatus {
+    expect(app.get("/readyz").await, 200).await
+}
+
+#[tokio::test]
+async fn two_nodes_exchange_1000_messages_and_a_revocation_on_one_closes_the_socket_on_the_other() {
+    let Some((db, nats)) = setup().await else {
+        return;
+    };
+    let node1 = node(&db, Some(&nats)).await;
+    let node2 = node(&db, Some(&nats)).await;
+    wait_for_status(&node1, "ok").await;
+    wait_for_status(&node2, "ok").await;
+    // The enrolment code is the last started node's (each start on an
+    // empty database makes a new one).
+    let world = World::build(&node2).await;
+    let maja = world
+        .citizen(&node1, &world.staff, world.team, "010190-1234")
+        .await;
+    let thread = world
+        .open_thread(&node2, &world.staff, world.team, &[&maja])
+        .await;
+    let to_citizen = recipients(&node1, &maja.actor, thread).await;
+    let to_staff = recipients(&node2, &world.staff, thread).await;
+
+    // The citizen on node 1, the caseworker on node 2.
+    let mut citizen_ws = Ws::connect(&node1, maja.actor.token()).await;
+    let mut staff_ws = Ws::connect(&node2, world.staff.token()).await;
+    assert!(citizen_ws.sync(thread, 0).await.is_empty());
+    assert!(staff_ws.sync(thread, 0).await.is_empty());
+
+    // 500 each way at once.
+    let ((staff_acked, staff_got), (citizen_acked, citizen_got)) = tokio::join!(
+        talk(
+            &mut staff_ws,
+            &world.staff,
+            thread,
+            &to_staff,
+            500,
+            500,
+            "staff"
+        ),
+        talk(
+            &mut citizen_ws,
+            &maja.actor,
+            thread,
+            &to_citizen,
+            500,
+            500,
+            "citizen"
+        ),
+    );
+    let staff_seqs: BTreeSet<u64> = staff_acked.iter().map(|(s, _)| *s).collect();
+    let citizen_seqs: BTreeSet<u64> = citizen_acked.iter().map(|(s, _)| *s).collect();
+    assert_in_order_exactly_once("citizen on node 1", &citizen_got, &staff_seqs);
+    assert_in_order_exactly_once("staff on node 2", &staff_got, &citizen_seqs);
+    // Every acknowledged message stored once, the sequence without a gap.
+    let all = stored(&node1, &world.staff, thread).await;
+    let seqs: Vec<u64> = all.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, (1..=1000).collect::<Vec<_>>());
+    let ids: HashSet<MessageId> = all.iter().map(|(_, id)| *id).collect();
+    for (_, id) in staff_acked.iter().chain(&citizen_acked) {
+        assert!(ids.contains(id));
+    }
+
+    // A read receipt from node 1 reaches node 2.
+    let receipt = Receipt::sign(&maja.actor.device, thread, 1000, ReceiptKind::Read, 1);
+    citizen_ws
+        .send(&ClientFrame::Receipt {
+            receipt: receipt.as_bytes().to_vec(),
+        })
+        .await;
+    loop {
+        match staff_ws.next_or_close(Duration::from_secs(5)).await {
+            Ok(ServerFrame::Receipt { receipt: r }) => {
+                assert_eq!(r, receipt.as_bytes());
+                break;
+            }
+            Ok(_) => {}
+            Err(c) => panic!("{c:?}"),
+        }
+    }
+
+    // The citizen's device is revoked through node 2: her socket on node 1
+    // closes within 2 seconds.
+    let started = Instant::now();
+    let response = node2
+        .call(
+            Method::DELETE,
+            &format!("/v1/devices/{}", maja.actor.tokens.device_id),
+            Some(maja.actor.token()),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 204);
+    assert_eq!(
+        citizen_ws.closed(Duration::from_secs(2)).await,
+        Closed::Code(4005)
+    );
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    eprintln!("revocation on node 2 closed the socket on node 1 after {took:?}");
+
+    node1.stop().await;
+    node2.stop().await;
+    db.cleanup().await;
+}
+
+/// The positive control for the test above: two nodes without the bus
+/// neither deliver across nodes nor close a revoked device's socket on the
+/// other node in time. So the test above sees the bus at work.
+#[tokio::test]
+async fn without_the_bus_two_nodes_neither_deliver_live_nor_revoke_across_nodes() {
+    let Some((db, _nats)) = setup().await else {
+        return;
+    };
+    let node1 = node(&db, None).await;
+    let node2 = node(&db, None).await;
+    let world = World::build(&node2).await;
+    let maja = world
+        .citizen(&node1, &world.staff, world.team, "020290-2345")
+        .await;
+    let thread = world
+        .open_thread(&node2, &world.staff, world.team, &[&maja])
+        .await;
+    let to_staff = recipients(&node2, &world.staff, thread).await;
+    let mut citizen_ws = Ws::connect(&node1, maja.actor.token()).await;
+    let mut staff_ws = Ws::connect(&node2, world.staff.token()).await;
+    citizen_ws.sync(thread, 0).await;
+    let (id, env) = seal(&world.staff, thread, &to_staff, b"hej");
+    staff_ws
+        .send_and_ack(&send_frame(thread, id, &env))
+        .await
+        .unwrap();
+    let response = node2
+        .call(
+            Method::DELETE,
+            &format!("/v1/devices/{}", maja.actor.tokens.device_id),
+            Some(maja.actor.token()),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 204);
+    // Nothing arrives on node 1 within 2 seconds: no delivery, no close.
+    let quiet = tokio::time::timeout(Duration::from_secs(2), citizen_ws.stream.next()).await;
+    assert!(
+        quiet.is_err(),
+        "without the bus something still crossed nodes: {quiet:?}"
+    );
+    node1.stop().await;
+    node2.stop().await;
+    db.cleanup().await;
+}
+
+/// A NATS server of the test's own, to stop and start.
+struct OwnNats {
+    port: u16,
+    child: Option<std::process::Child>,
+    dir: tempfile::TempDir,
+}
+
+impl OwnNats {
+    fn binary() -> Option<String> {
+        let path = std::env::var("SAMTALE_TEST_NATS_SERVER")
+            .unwrap_or_else(|_| "/usr/sbin/nats-server".into());
+        std::path::Path::new(&path).exists().then_some(path)
+    }
+
+    fn start(port: u16, dir: tempfile::TempDir) -> OwnNats {
+        let binary = Self::binary().expect("nats-server");
+        let child = std::process::Command::new(binary)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start nats-server");
+        // Up when the port answers.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        OwnNats {
+            port,
+            child: Some(child),
+            dir,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnNats {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn wait_for_status(app: &TestApp, status: &str) -> Duration {
+    let started = Instant::now();
+    loop {
+        if readiness(app).await.status == status {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "/readyz never said {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The caseworker sends 50 messages one by one (each acked), the citizen
+/// on the other node reads 50 deliveries.
+async fn round(
+    staff_ws: &mut Ws,
+    citizen_ws: &mut Ws,
+    staff: &Actor,
+    thread: ThreadId,
+    to: &[HolderPublicKey],
+    label: &str,
+) -> (Vec<u64>, Vec<(u64, MessageId)>, Duration) {
+    let mut seqs = Vec::new();
+    for i in 0..50 {
+        let (id, env) = seal(staff, thread, to, format!("{label} {i}").as_bytes());
+        seqs.push(
+            staff_ws
+                .send_and_ack(&send_frame(thread, id, &env))
+                .await
+                .unwrap(),
+        );
+    }
+    let mut delivered = Vec::new();
+    let started = Instant::now();
+    while delivered.len() < 50 {
+        match citizen_ws.next_or_close(Duration::from_secs(10)).await {
+            Ok(ServerFrame::Deliver {
+                seq, message_id, ..
+            }) => delivered.push((seq, message_id)),
+            Ok(_) => {}
+            Err(c) => panic!("{label}: {c:?}"),
+        }
+    }
+    (seqs, delivered, started.elapsed())
+}
+
+#[tokio::test]
+async fn nats_stopped_and_restarted_during_traffic_loses_nothing_and_readyz_says_degraded() {
+    let Some((db, _)) = setup().await else {
+        return;
+    };
+    if OwnNats::binary().is_none() {
+        say_skipped("no nats-server binary (SAMTALE_TEST_NATS_SERVER)");
+        return;
+    }
+    let mut nats = OwnNats::start(free_port(), tempfile::tempdir().unwrap());
+    let node1 = node(&db, Some(&nats.url())).await;
+    let node2 = node(&db, Some(&nats.url())).await;
+    wait_for_status(&node1, "ok").await;
+    wait_for_status(&node2, "ok").await;
+    let world = World::build(&node2).await;
+    let maja = world
+        .citizen(&node1, &world.staff, world.team, "030390-3456")
+        .await;
+    let thread = world
+        .open_thread(&node2, &world.staff, world.team, &[&maja])
+        .await;
+    let to_staff = recipients(&node2, &world.staff, thread).await;
+    let mut citizen_ws = Ws::connect(&node1, maja.actor.token()).await;
+    let mut staff_ws = Ws::connect(&node2, world.staff.token()).await;
+    citizen_ws.sync(thread, 0).await;
+    staff_ws.sync(thread, 0).await;
+
+    let mut acked = BTreeSet::new();
+    let mut got = Vec::new();
+    // Before: live across nodes.
+    let (s, d, _) = round(
+        &mut staff_ws,
+        &mut citizen_ws,
+        &world.staff,
+        thread,
+        &to_staff,
+        "before",
+    )
+    .await;
+    acked.extend(s);
+    got.extend(d);
+
+    // NATS stops: both nodes say degraded, stay ready; messages still
+    // arrive, from the database.
+    nats.stop();
+    let degraded = wait_for_status(&node1, "degraded").await;
+    wait_for_status(&node2, "degraded").await;
+    eprintln!("/readyz said degraded {degraded:?} after NATS stopped");
+    let health = readiness(&node2).await;
+    assert!(health.detail.unwrap_or_default().contains("NATS"));
+    let (s, d, took) = round(
+        &mut staff_ws,
+        &mut citizen_ws,
+        &world.staff,
+        thread,
+        &to_staff,
+        "during",
+    )
+    .await;
+    acked.extend(s);
+    got.extend(d);
+    eprintln!("50 messages sent while NATS was down reached the other node within {took:?}");
+
+    // NATS is back: ok again, live delivery resumes.
+    let dir = std::mem::replace(&mut nats.dir, tempfile::tempdir().unwrap());
+    let port = nats.port;
+    drop(nats);
+    let _nats = OwnNats::start(port, dir);
+    let back = wait_for_status(&node1, "ok").await;
+    wait_for_status(&node2, "ok").await;
+    eprintln!("/readyz said ok {back:?} after NATS restarted");
+    let (s, d, _) = round(
+        &mut staff_ws,
+        &mut citizen_ws,
+        &world.staff,
+        thread,
+        &to_staff,
+        "after",
+    )
+    .await;
+    acked.extend(s);
+    got.extend(d);
+
+    assert_in_order_exactly_once("citizen on node 1", &got, &acked);
+    let all = stored(&node1, &world.staff, thread).await;
+    assert_eq!(
+        all.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        (1..=150).collect::<Vec<_>>()
+    );
+    node1.stop().await;
+    node2.stop().await;
+    db.cleanup().await;
+}
