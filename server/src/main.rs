@@ -33,6 +33,8 @@ use samtale_server::telemetry;
 ///   SAMTALE_KEY_ROTATION_DAYS        key holder rotation period (default 30)
 ///   SAMTALE_NOTIFY_WEBHOOK_URL       where content-free notifications go
 ///   SAMTALE_NOTIFY_WEBHOOK_SECRET    their HMAC key (set both or neither)
+///   SAMTALE_NATS_URL                 nats://HOST:4222 when several nodes share
+///                                    one PostgreSQL database (docs/OPERATIONS.md)
 #[derive(Debug, Parser)]
 #[command(name = "samtale-server", version, verbatim_doc_comment)]
 struct Args {
