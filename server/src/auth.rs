@@ -124,6 +124,17 @@ impl SecretKey {
         }
     }
 
+    /// HMAC-SHA256 under this key of `label` and `data` (length-prefixed,
+    /// so no two pairs give the same input).
+    pub fn mac(&self, label: &[u8], data: &[u8]) -> [u8; 32] {
+        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(self.bytes())
+            .unwrap_or_else(|_| <hmac::Hmac<Sha256> as KeyInit>::new(&Default::default()));
+        mac.update(&u64::try_from(label.len()).unwrap_or(0).to_be_bytes());
+        mac.update(label);
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    }
+
     fn bytes(&self) -> &[u8; 32] {
         &self.0
     }

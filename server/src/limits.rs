@@ -1,7 +1,9 @@
 //! Rate limits against guessing: staff password logins, citizens' eID
 //! logins and invitation-code redemptions. Fixed windows on the server's
-//! clock, kept in memory per node (a cluster of n nodes therefore allows up
-//! to n times the limit; see docs).
+//! clock: in memory for one node on SQLite, in the database on PostgreSQL,
+//! where several nodes share them (N nodes do not allow N times the
+//! limit). The database holds an HMAC of each key (user name, address,
+//! device) under the server's token key, never the key itself.
 //!
 //! An attempt is **reserved before** the work it guards (the argon2 check,
 //! the ID-token check) and given back if it succeeds, so concurrent
@@ -18,6 +20,9 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
+
+use crate::auth::SecretKey;
+use crate::storage::{Storage, StorageError};
 
 use axum::http::HeaderMap;
 
@@ -74,6 +79,42 @@ struct Window {
 pub struct Limiter {
     policy: Policy,
     windows: Arc<Mutex<HashMap<String, Window>>>,
+    shared: Option<Shared>,
+}
+
+/// Windows kept in the database for every node.
+#[derive(Clone)]
+struct Shared {
+    storage: Storage,
+    /// The policy's name in the table.
+    name: &'static str,
+    /// Keys are stored as HMAC-SHA256 under this (the token key).
+    secret: Arc<SecretKey>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    fn key(&self, key: &str) -> String {
+        hex::encode(self.secret.mac(self.name.as_bytes(), key.as_bytes()))
+    }
+}
+
+/// Why an attempt may not go ahead.
+#[derive(Debug, thiserror::Error)]
+pub enum LimitError {
+    /// Over the limit.
+    #[error("rate limited for {} s", .0.wait)]
+    Refused(Refused),
+    /// The shared windows could not be read (the database).
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }
 
 /// An attempt the limiter refused.
@@ -86,11 +127,31 @@ pub struct Refused {
 }
 
 impl Limiter {
-    /// A limiter for `policy`.
+    /// A limiter for `policy`, in memory (one node).
     pub fn new(policy: Policy) -> Self {
         Self {
             policy,
             windows: Arc::default(),
+            shared: None,
+        }
+    }
+
+    /// A limiter for `policy` whose windows every node shares in
+    /// `storage`, under the table name `name`.
+    pub fn shared(
+        policy: Policy,
+        name: &'static str,
+        storage: Storage,
+        secret: Arc<SecretKey>,
+    ) -> Self {
+        Self {
+            policy,
+            windows: Arc::default(),
+            shared: Some(Shared {
+                storage,
+                name,
+                secret,
+            }),
         }
     }
 
@@ -100,7 +161,8 @@ impl Limiter {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// `Some(seconds to wait)` when `key` has used up its window at `now`.
+    /// `Some(seconds to wait)` when `key` has used up its window at `now`
+    /// (the in-memory windows; for tests).
     pub fn check(&self, key: &str, now: i64) -> Option<i64> {
         let windows = self.windows();
         let w = windows.get(key)?;
@@ -111,7 +173,45 @@ impl Limiter {
     /// Reserves one attempt for `key` at `now`, atomically: counted now,
     /// before the work it guards. Give it back with [`Limiter::release`]
     /// when the attempt succeeds.
-    pub fn reserve(&self, key: &str, now: i64) -> Result<(), Refused> {
+    pub async fn reserve(&self, key: &str, now: i64) -> Result<(), LimitError> {
+        let Some(shared) = &self.shared else {
+            return self.reserve_here(key, now).map_err(LimitError::Refused);
+        };
+        let window = self.policy.window;
+        let stored = shared.key(key);
+        let (started, count) = shared
+            .storage
+            .rate_count(shared.name, &stored, now, window)
+            .await?;
+        // Now and then, the ended windows go (cheap: an index on `started`).
+        if count == 1 && now % 97 == 0 {
+            let _ = shared.storage.rate_sweep(now - window).await;
+        }
+        let max = i64::from(self.policy.max);
+        if count > max {
+            return Err(LimitError::Refused(Refused {
+                wait: (started + window - now).max(1),
+                first: count == max + 1,
+            }));
+        }
+        Ok(())
+    }
+
+    /// [`Limiter::reserve`], with the database's failure apart from the
+    /// refusal: `Ok(Err(refused))` when over the limit.
+    pub async fn try_reserve(
+        &self,
+        key: &str,
+        now: i64,
+    ) -> Result<Result<(), Refused>, StorageError> {
+        match self.reserve(key, now).await {
+            Ok(()) => Ok(Ok(())),
+            Err(LimitError::Refused(refused)) => Ok(Err(refused)),
+            Err(LimitError::Storage(e)) => Err(e),
+        }
+    }
+
+    fn reserve_here(&self, key: &str, now: i64) -> Result<(), Refused> {
         let mut windows = self.windows();
         if windows.len() >= SWEEP_AT {
             let window = self.policy.window;
@@ -142,19 +242,36 @@ impl Limiter {
     }
 
     /// Gives back an attempt [`Limiter::reserve`] counted.
-    pub fn release(&self, key: &str) {
+    pub async fn release(&self, key: &str) {
+        if let Some(shared) = &self.shared {
+            if let Err(error) = shared
+                .storage
+                .rate_uncount(shared.name, &shared.key(key))
+                .await
+            {
+                tracing::warn!(%error, "a rate-limit attempt could not be given back");
+            }
+            return;
+        }
         if let Some(w) = self.windows().get_mut(key) {
             w.count = w.count.saturating_sub(1);
         }
     }
 
     /// Counts one event for `key` at `now` (whether or not over the limit).
-    pub fn record(&self, key: &str, now: i64) {
-        let _ = self.reserve(key, now);
+    pub async fn record(&self, key: &str, now: i64) {
+        let _ = self.reserve(key, now).await;
     }
 
     /// Forgets `key`.
-    pub fn clear(&self, key: &str) {
+    pub async fn clear(&self, key: &str) {
+        if let Some(shared) = &self.shared {
+            let _ = shared
+                .storage
+                .rate_clear(shared.name, &shared.key(key))
+                .await;
+            return;
+        }
         self.windows().remove(key);
     }
 }
@@ -198,9 +315,9 @@ impl Reserved<'_> {
     pub fn keep(self) {}
 
     /// The attempt succeeded: it does not count.
-    pub fn release(self) {
+    pub async fn release(self) {
         for (limiter, key) in &self.taken {
-            limiter.release(key);
+            limiter.release(key).await;
         }
     }
 }
@@ -208,17 +325,17 @@ impl Reserved<'_> {
 /// Reserves one attempt on every `(scope, limiter, key)`, or none: when one
 /// refuses, the others are given back and the refusal (the longest wait,
 /// and whether any is the first of its window) is returned with its scope.
-pub fn reserve_all<'a>(
+pub async fn reserve_all<'a>(
     limits: &[(Scope, &'a Limiter, String)],
     now: i64,
-) -> Result<Reserved<'a>, (Scope, Refused)> {
+) -> Result<Reserved<'a>, (Scope, LimitError)> {
     let mut taken: Vec<(&'a Limiter, String)> = Vec::with_capacity(limits.len());
     for (scope, limiter, key) in limits {
-        if let Err(refused) = limiter.reserve(key, now) {
+        if let Err(error) = limiter.reserve(key, now).await {
             for (l, k) in &taken {
-                l.release(k);
+                l.release(k).await;
             }
-            return Err((*scope, refused));
+            return Err((*scope, error));
         }
         taken.push((limiter, key.clone()));
     }
@@ -242,8 +359,8 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// Limiters with the default policies; `trusted_proxies` may set
-    /// `X-Forwarded-For`.
+    /// Limiters with the default policies, in memory; `trusted_proxies`
+    /// may set `X-Forwarded-For`.
     pub fn new(trusted_proxies: Vec<IpAddr>) -> Self {
         Self {
             login_account_address: Limiter::new(LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS),
@@ -251,6 +368,24 @@ impl Limits {
             login_device: Limiter::new(LOGIN_FAILURES_PER_KNOWN_DEVICE),
             login_address: Limiter::new(LOGIN_FAILURES_PER_ADDRESS),
             redeem_address: Limiter::new(REDEMPTIONS_PER_ADDRESS),
+            trusted_proxies: Arc::new(trusted_proxies),
+        }
+    }
+
+    /// The same limiters with their windows in `storage`, shared by every
+    /// node on it; keys are stored as HMACs under `secret`.
+    pub fn shared(trusted_proxies: Vec<IpAddr>, storage: &Storage, secret: SecretKey) -> Self {
+        let secret = Arc::new(secret);
+        let limiter = |policy, name| Limiter::shared(policy, name, storage.clone(), secret.clone());
+        Self {
+            login_account_address: limiter(
+                LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS,
+                "login_account_address",
+            ),
+            login_account: limiter(LOGIN_FAILURES_PER_ACCOUNT, "login_account"),
+            login_device: limiter(LOGIN_FAILURES_PER_KNOWN_DEVICE, "login_device"),
+            login_address: limiter(LOGIN_FAILURES_PER_ADDRESS, "login_address"),
+            redeem_address: limiter(REDEMPTIONS_PER_ADDRESS, "redeem_address"),
             trusted_proxies: Arc::new(trusted_proxies),
         }
     }
@@ -283,41 +418,42 @@ impl Limits {
 mod tests {
     use super::*;
 
-    #[test]
-    fn reservations_are_counted_before_the_work_and_given_back_on_success() {
+    #[tokio::test]
+    async fn reservations_are_counted_before_the_work_and_given_back_on_success() {
         let l = Limiter::new(Policy { max: 2, window: 60 });
-        assert_eq!(l.reserve("k", 0), Ok(()));
-        assert_eq!(l.reserve("k", 0), Ok(()));
+        assert_eq!(l.reserve_here("k", 0), Ok(()));
+        assert_eq!(l.reserve_here("k", 0), Ok(()));
         // A third concurrent attempt is refused before any finished.
         assert_eq!(
-            l.reserve("k", 1),
+            l.reserve_here("k", 1),
             Err(Refused {
                 wait: 59,
                 first: true
             })
         );
         assert_eq!(
-            l.reserve("k", 2),
+            l.reserve_here("k", 2),
             Err(Refused {
                 wait: 58,
                 first: false
             })
         );
-        l.release("k");
-        assert_eq!(l.reserve("k", 3), Ok(()));
+        l.release("k").await;
+        assert_eq!(l.reserve_here("k", 3), Ok(()));
         // All or nothing across limiters.
         let (a, b) = (
             Limiter::new(Policy { max: 1, window: 60 }),
             Limiter::new(Policy { max: 1, window: 60 }),
         );
-        b.record("x", 0);
+        b.record("x", 0).await;
         let refused = reserve_all(
             &[
                 (Scope::Address, &a, "x".into()),
                 (Scope::Account, &b, "x".into()),
             ],
             0,
-        );
+        )
+        .await;
         assert_eq!(refused.err().map(|(s, _)| s), Some(Scope::Account));
         assert_eq!(
             a.check("x", 0),
@@ -326,18 +462,18 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_window_fills_then_resets() {
+    #[tokio::test]
+    async fn a_window_fills_then_resets() {
         let l = Limiter::new(Policy { max: 2, window: 60 });
         assert_eq!(l.check("k", 0), None);
-        l.record("k", 0);
-        l.record("k", 10);
+        l.record("k", 0).await;
+        l.record("k", 10).await;
         assert_eq!(l.check("k", 10), Some(50));
         assert_eq!(l.check("other", 10), None);
         assert_eq!(l.check("k", 60), None);
-        l.record("k", 60);
+        l.record("k", 60).await;
         assert_eq!(l.check("k", 61), None);
-        l.clear("k");
+        l.clear("k").await;
         assert_eq!(l.check("k", 61), None);
     }
 

@@ -414,6 +414,12 @@ async fn purge(settings: &Settings) -> ExitCode {
     let result = samtale_server::retention::run_once(&storage, &clock).await;
     storage.close().await;
     match result {
+        Ok(r) if r.another_purge_running => {
+            println!(
+                "Another node's retention purge is running now; nothing was done. Run it again when that one is done."
+            );
+            ExitCode::SUCCESS
+        }
         Ok(r) => {
             println!(
                 "Retention purge done: {} threads deleted, {} messages, {} attachments and {} receipts deleted; {} due threads left alone because they are on hold.",

@@ -15,6 +15,9 @@ pub async fn run_once(
     clock: &Clock,
 ) -> Result<PurgeReport, crate::storage::StorageError> {
     let report = storage.purge(clock.now(), clock.now_ms()).await?;
+    if report.another_purge_running {
+        tracing::info!("retention purge skipped: another node's purge is running");
+    }
     if report != PurgeReport::default() {
         tracing::info!(
             threads_deleted = report.threads_deleted,

@@ -182,7 +182,15 @@ impl Application {
             invitation_ttl_days: identity.invitation_ttl_days,
             public_url: identity.public_url.trim_end_matches('/').into(),
             eid,
-            limits: crate::limits::Limits::new(identity.trusted_proxies.clone()),
+            limits: if storage.is_shared() {
+                crate::limits::Limits::shared(
+                    identity.trusted_proxies.clone(),
+                    &storage,
+                    token_key.clone(),
+                )
+            } else {
+                crate::limits::Limits::new(identity.trusted_proxies.clone())
+            },
             clock: clock.clone(),
         };
         // Until an organisation exists, each start makes a fresh one-time

@@ -483,3 +483,116 @@ async fn nats_stopped_and_restarted_during_traffic_loses_nothing_and_readyz_says
     node2.stop().await;
     db.cleanup().await;
 }
+
+/// One purge at a time across nodes: while another session holds the purge
+/// lock (as another node's purge does), a purge does nothing and says so;
+/// once it is released, the same call runs (the control).
+#[tokio::test]
+async fn one_retention_purge_runs_at_a_time_across_nodes() {
+    let Some(db) = TestDatabase::new(Backend::Postgres).await else {
+        return;
+    };
+    let app = node(&db, None).await;
+    let samtale_server::config::DatabaseSettings::Postgres { url } = &db.settings else {
+        panic!("PostgreSQL")
+    };
+    use sqlx::Connection as _;
+    let mut other = sqlx::PgConnection::connect(url.expose()).await.unwrap();
+    let lock = samtale_server::storage::records::PURGE_LOCK;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(lock)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let (now, now_ms) = (app.clock.now(), app.clock.now_ms());
+    let busy = app.storage.purge(now, now_ms).await.unwrap();
+    assert!(busy.another_purge_running);
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(lock)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let ran = app.storage.purge(now, now_ms).await.unwrap();
+    assert!(!ran.another_purge_running);
+    // And it let go of the lock: another session gets it now.
+    let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(lock)
+        .fetch_one(&mut other)
+        .await
+        .unwrap();
+    assert!(free, "the purge kept its lock");
+    app.stop().await;
+    db.cleanup().await;
+}
+
+/// Six wrong passwords for one account from one address, alternating
+/// between two nodes: the statuses the nodes answer with.
+async fn six_failed_logins_across_two_nodes(node1: &TestApp, node2: &TestApp) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let app = if i % 2 == 0 { node1 } else { node2 };
+        let device = samtale_protocol::DeviceKeys::generate().unwrap();
+        let response = app
+            .call(
+                Method::POST,
+                "/v1/sessions",
+                None,
+                Some(serde_json::json!({
+                    "username": "caseworker",
+                    "password": "not the password at all",
+                    "device": support::world::device_json(&device),
+                    "device_label": "Guess",
+                })),
+            )
+            .await;
+        statuses.push(response.status().as_u16());
+    }
+    statuses
+}
+
+/// The login limit (5 failures per account and address in 15 minutes)
+/// holds across nodes on PostgreSQL: the sixth is refused, although each
+/// node saw only three.
+#[tokio::test]
+async fn the_sixth_failed_login_is_refused_whichever_node_it_reaches() {
+    let Some(db) = TestDatabase::new(Backend::Postgres).await else {
+        return;
+    };
+    let node1 = node(&db, None).await;
+    let node2 = node(&db, None).await;
+    let _world = World::build(&node2).await;
+    let statuses = six_failed_logins_across_two_nodes(&node1, &node2).await;
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+    // The stored windows hold no user name or address.
+    let keys = db
+        .blobs("SELECT convert_to(key, 'UTF8') FROM rate_limits")
+        .await;
+    assert!(!keys.is_empty());
+    for key in keys {
+        let key = String::from_utf8(key).unwrap();
+        assert!(
+            !key.contains("caseworker") && !key.contains("127.0.0.1"),
+            "{key}"
+        );
+    }
+    node1.stop().await;
+    node2.stop().await;
+    db.cleanup().await;
+}
+
+/// The control: two nodes that keep their limits in memory (here two on
+/// one SQLite file, which share everything else) let the sixth through.
+#[tokio::test]
+async fn with_limits_in_memory_two_nodes_let_the_sixth_failed_login_through() {
+    let Some(db) = TestDatabase::new(Backend::Sqlite).await else {
+        return;
+    };
+    let node1 = node(&db, None).await;
+    let node2 = node(&db, None).await;
+    let _world = World::build(&node2).await;
+    let statuses = six_failed_logins_across_two_nodes(&node1, &node2).await;
+    assert_eq!(statuses, [401; 6]);
+    node1.stop().await;
+    node2.stop().await;
+    db.cleanup().await;
+}

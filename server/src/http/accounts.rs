@@ -229,9 +229,10 @@ pub(super) async fn login(
     };
     // Reserved before the password is checked, so concurrent guesses are
     // counted before any of them is answered.
-    let reserved = match crate::limits::reserve_all(&limits, now) {
+    let reserved = match crate::limits::reserve_all(&limits, now).await {
         Ok(reserved) => reserved,
-        Err((scope, refused)) => {
+        Err((_, crate::limits::LimitError::Storage(e))) => return Err(e.into()),
+        Err((scope, crate::limits::LimitError::Refused(refused))) => {
             if refused.first {
                 report_limit(&state, scope, account.as_ref()).await;
             }
@@ -255,7 +256,7 @@ pub(super) async fn login(
             ));
         }
     };
-    reserved.release();
+    reserved.release().await;
     if account.disabled_at.is_some() {
         return Err(ApiError::new(
             ErrorCode::AuthenticationFailed,
@@ -400,9 +401,10 @@ pub(super) async fn change_password(
         &state.limits.login_device,
         caller.device_id.clone(),
     )];
-    let reserved = match crate::limits::reserve_all(&limits, now) {
+    let reserved = match crate::limits::reserve_all(&limits, now).await {
         Ok(reserved) => reserved,
-        Err((scope, refused)) => {
+        Err((_, crate::limits::LimitError::Storage(e))) => return Err(e.into()),
+        Err((scope, crate::limits::LimitError::Refused(refused))) => {
             if refused.first {
                 report_limit(&state, scope, Some(&caller.account)).await;
             }
@@ -426,7 +428,7 @@ pub(super) async fn change_password(
             "the current password is wrong; nothing was changed",
         ));
     }
-    reserved.release();
+    reserved.release().await;
     validate::password(&req.new_password)?;
     if req.new_password == req.current_password {
         return Err(ApiError::new(

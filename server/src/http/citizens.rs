@@ -486,7 +486,12 @@ pub(super) async fn preview_invitation(
 ) -> Result<Json<samtale_protocol::wire::InvitationPreview>, ApiError> {
     let address = state.limits.client_address(peer, &headers).to_string();
     let now = state.clock.now();
-    if let Err(refused) = state.limits.redeem_address.reserve(&address, now) {
+    if let Err(refused) = state
+        .limits
+        .redeem_address
+        .try_reserve(&address, now)
+        .await?
+    {
         if refused.first {
             super::accounts::report_limit(&state, crate::limits::Scope::Address, None).await;
         }
@@ -496,7 +501,7 @@ pub(super) async fn preview_invitation(
         ));
     }
     let (invitation, _) = live_invitation(&state, &req.code, now).await?;
-    state.limits.redeem_address.release(&address);
+    state.limits.redeem_address.release(&address).await;
     let org = state
         .storage
         .organisation(&invitation.org_id)
@@ -535,7 +540,12 @@ pub(super) async fn signup(
     let address = state.limits.client_address(peer, &headers).to_string();
     let now = state.clock.now();
     // Every attempt counts, reserved before any work.
-    if let Err(refused) = state.limits.redeem_address.reserve(&address, now) {
+    if let Err(refused) = state
+        .limits
+        .redeem_address
+        .try_reserve(&address, now)
+        .await?
+    {
         if refused.first {
             super::accounts::report_limit(&state, crate::limits::Scope::Address, None).await;
         }
@@ -756,7 +766,12 @@ pub(super) async fn eid_login(
     let address = state.limits.client_address(peer, &headers).to_string();
     let now = state.clock.now();
     // Reserved before the ID token is checked; given back on success.
-    if let Err(refused) = state.limits.login_address.reserve(&address, now) {
+    if let Err(refused) = state
+        .limits
+        .login_address
+        .try_reserve(&address, now)
+        .await?
+    {
         if refused.first {
             super::accounts::report_limit(&state, crate::limits::Scope::Address, None).await;
         }
@@ -764,7 +779,7 @@ pub(super) async fn eid_login(
     }
     let address_key = address.clone();
     let limits = state.limits.clone();
-    let release = move || limits.login_address.release(&address_key);
+    let release = move || async move { limits.login_address.release(&address_key).await };
     if !state.eid.enabled() {
         return Err(ApiError::new(
             ErrorCode::ValidationFailed,
@@ -797,7 +812,7 @@ pub(super) async fn eid_login(
         ));
     };
     // A verified identity with an account is not a guess.
-    release();
+    release().await;
     if account.disabled_at.is_some() {
         return Err(ApiError::new(
             ErrorCode::AuthenticationFailed,

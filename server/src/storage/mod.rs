@@ -140,6 +140,7 @@ pub(crate) const AUDIT_HEAD_POSTGRES: &str =
 
 pub mod accounts;
 pub mod eid;
+pub mod limits;
 pub mod logs;
 pub mod messaging;
 mod postgres;

@@ -85,7 +85,13 @@ pub struct PurgeReport {
     pub receipts_deleted: u64,
     /// Threads that were due but are on hold.
     pub threads_on_hold: u64,
+    /// Another node's purge was running (PostgreSQL): this one did nothing.
+    pub another_purge_running: bool,
 }
+
+/// The PostgreSQL advisory lock key that lets one purge run at a time
+/// across nodes ("samtale-purge" folded into 63 bits).
+pub const PURGE_LOCK: i64 = 0x5341_4d54_5055_5247;
 
 /// An upload belongs to a message sent within this long after it. The
 /// server cannot see which (the reference is inside the envelope), so an
@@ -475,6 +481,35 @@ impl Storage {
     /// SQLite (secure delete on) vacuums incrementally and truncates its
     /// write-ahead log, so the bytes leave the files; PostgreSQL vacuums.
     pub async fn purge(&self, now: i64, now_ms: i64) -> Result<PurgeReport, StorageError> {
+        // Several nodes on one PostgreSQL database: one purge at a time (a
+        // session lock held on one connection for the whole run).
+        let Backend::Postgres(pool) = &self.backend else {
+            return self.purge_now(now, now_ms).await;
+        };
+        let mut lock = pool.acquire().await?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(PURGE_LOCK)
+            .fetch_one(&mut *lock)
+            .await?;
+        if !got {
+            return Ok(PurgeReport {
+                another_purge_running: true,
+                ..PurgeReport::default()
+            });
+        }
+        let result = self.purge_now(now, now_ms).await;
+        let unlocked = sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock($1)")
+            .bind(PURGE_LOCK)
+            .fetch_one(&mut *lock)
+            .await;
+        if !matches!(unlocked, Ok(true)) {
+            // Closing the connection ends its session, and the lock with it.
+            drop(lock.detach());
+        }
+        result
+    }
+
+    async fn purge_now(&self, now: i64, now_ms: i64) -> Result<PurgeReport, StorageError> {
         let mut report = PurgeReport::default();
         // Threads with something possibly due: journaled long enough ago, or
         // created before the unjournaled limit.

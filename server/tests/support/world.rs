@@ -65,7 +65,7 @@ pub fn now() -> u64 {
         .as_secs()
 }
 
-fn device_json(keys: &DeviceKeys) -> Value {
+pub fn device_json(keys: &DeviceKeys) -> Value {
     serde_json::to_value(keys.public()).unwrap()
 }
 
