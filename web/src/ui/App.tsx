@@ -15,7 +15,7 @@ import { Join } from "./Join";
 import { ErrorText, LanguagePicker, Screen } from "./parts";
 import { href, navigate, useRoute } from "./router";
 import { Safety } from "./Safety";
-import { AppSession } from "./session";
+import { AppSession, afterRender } from "./session";
 import { Settings } from "./Settings";
 import { Inbox, NewThread, StaffLogin, StaffRelogin, useNotices } from "./Staff";
 import { Invite } from "./Invite";
@@ -110,8 +110,10 @@ function Shell(props: { platform: Platform }) {
       if (["start", "join", "login", "staff-login"].includes(route.name)) navigate({ name: "threads" }, true);
       void session.roles().then((roles) => setAdmin(roles.includes("admin")), () => undefined);
       void (async () => {
-        // After the first listing, which the inbox is waiting for.
+        // After the first listing, which the inbox is waiting for, and
+        // once it is on screen.
         await session.threads({ shared: true }).catch(() => undefined);
+        await new Promise<void>((resolve) => afterRender(resolve));
         setCertified(await session.checkCertified().catch(() => false));
         await session.upkeep().catch(() => undefined);
       })();

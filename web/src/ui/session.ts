@@ -149,9 +149,19 @@ export class AppSession {
 
   async #list(): ReturnType<typeof threadRows> {
     const rows = await threadRows(this.ctx);
+    const follow: [ThreadId, number][] = [];
     for (const row of rows) {
       if (row.team !== null) this.teamOf.set(row.threadId, row.team);
-      if (this.relay.cursor(row.threadId) === undefined) this.relay.subscribe(row.threadId, row.messages);
+      if (this.relay.cursor(row.threadId) === undefined) follow.push([row.threadId, row.messages]);
+    }
+    // Followed once the list is on screen: a catch-up for each of
+    // hundreds of threads would compete with the first render. A message
+    // that arrives meanwhile is not missed: each thread is synced from the
+    // seq it was listed with.
+    if (follow.length > 0) {
+      afterRender(() => {
+        for (const [thread, after] of follow) this.relay.subscribe(thread, after);
+      });
     }
     return rows;
   }
@@ -222,4 +232,12 @@ export class AppSession {
     this.outbox.dispose();
     this.relay.close();
   }
+}
+
+/** Runs `work` when the page is idle after the current render (at most
+ *  half a second later), or in the next task where there is no idle
+ *  callback (Node, in tests). */
+export function afterRender(work: () => void): void {
+  if (typeof requestIdleCallback === "function") requestIdleCallback(work, { timeout: 500 });
+  else setTimeout(work, 0);
 }
