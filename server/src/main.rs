@@ -83,6 +83,17 @@ enum Subcommand {
     ///
     /// Example: samtale-server --data-dir /var/lib/samtale purge
     Purge,
+    /// Copy the SQLite database to FILE while the server runs (an online,
+    /// consistent snapshot: SQLite's VACUUM INTO). Back up the keys
+    /// directory (data/keys) once as well: a restored database needs the
+    /// same token and national-id keys. PostgreSQL: use pg_dump or
+    /// point-in-time recovery (docs/OPERATIONS.md).
+    ///
+    /// Example: samtale-server --data-dir /var/lib/samtale backup /backup/samtale-2026-12-05.db
+    Backup {
+        /// The new file (it must not exist yet).
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -203,6 +214,7 @@ fn main() -> ExitCode {
             Some(Subcommand::Enrol) => return enrol(&settings).await,
             Some(Subcommand::Audit(command)) => return audit(&settings, command).await,
             Some(Subcommand::Purge) => return purge(&settings).await,
+            Some(Subcommand::Backup { file }) => return backup(&settings, &file).await,
             None => {}
         }
         let app = match Application::build(&settings).await {
@@ -320,6 +332,39 @@ async fn open_storage(settings: &Settings) -> Option<samtale_server::storage::St
         Err(error) => {
             eprintln!("samtale-server: {error}");
             None
+        }
+    }
+}
+
+/// `samtale-server backup FILE`.
+async fn backup(settings: &Settings, file: &std::path::Path) -> ExitCode {
+    if !matches!(
+        settings.database,
+        samtale_server::config::DatabaseSettings::Sqlite { .. }
+    ) {
+        eprintln!(
+            "samtale-server: backup copies the SQLite database; on PostgreSQL use pg_dump or point-in-time recovery (docs/OPERATIONS.md)"
+        );
+        return ExitCode::from(2);
+    }
+    let Some(storage) = open_storage(settings).await else {
+        return ExitCode::FAILURE;
+    };
+    let started = std::time::Instant::now();
+    let result = storage.backup_to(file).await;
+    storage.close().await;
+    match result {
+        Ok(bytes) => {
+            println!(
+                "Backed up to {} ({bytes} bytes) in {:.1} s. Keep data/keys safe as well: a restore needs the same keys.",
+                file.display(),
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("samtale-server: backup failed: {error}");
+            ExitCode::FAILURE
         }
     }
 }

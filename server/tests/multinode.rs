@@ -596,3 +596,42 @@ async fn with_limits_in_memory_two_nodes_let_the_sixth_failed_login_through() {
     node2.stop().await;
     db.cleanup().await;
 }
+
+/// Three nodes starting at once on an empty database: the migrations run
+/// once (PostgreSQL's advisory lock), and all three serve.
+#[tokio::test]
+async fn three_nodes_starting_at_once_on_an_empty_database_migrate_once_and_all_serve() {
+    let Some(db) = TestDatabase::new(Backend::Postgres).await else {
+        return;
+    };
+    let (a, b, c) = tokio::join!(node(&db, None), node(&db, None), node(&db, None));
+    for app in [&a, &b, &c] {
+        assert_eq!(readiness(app).await.status, "ok");
+    }
+    let applied = db
+        .blobs("SELECT convert_to(version::text, 'UTF8') FROM _sqlx_migrations ORDER BY version")
+        .await;
+    let files = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../migrations/postgres"
+    ))
+    .unwrap()
+    .count();
+    assert_eq!(applied.len(), files, "each migration applied exactly once");
+    // The organisation is set up through another node (each start on an
+    // empty database makes a new enrolment code, the last one valid) and
+    // the three serve it.
+    let d = node(&db, None).await;
+    let world = World::build(&d).await;
+    d.stop().await;
+    for app in [&a, &b, &c] {
+        let response = app
+            .call(Method::GET, "/v1/teams", Some(world.admin.token()), None)
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    a.stop().await;
+    b.stop().await;
+    c.stop().await;
+    db.cleanup().await;
+}

@@ -139,6 +139,7 @@ pub(crate) const AUDIT_HEAD_POSTGRES: &str =
     "SELECT idx, hash FROM audit_head WHERE one = 1 FOR UPDATE";
 
 pub mod accounts;
+mod backup;
 pub mod eid;
 pub mod limits;
 pub mod logs;
