@@ -654,6 +654,46 @@ impl Ws {
         }
     }
 
+    /// Connects to `url` (`ws://…/ws`) and waits for `ready`; an error
+    /// instead of a panic when it cannot (a node behind a proxy is down).
+    pub async fn connect_url(url: &str, token: &str) -> Result<Ws, String> {
+        let mut request = url.into_client_request().map_err(|e| e.to_string())?;
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            format!("samtale.v1, samtale.bearer.{token}")
+                .parse()
+                .map_err(|_| "token".to_string())?,
+        );
+        let (stream, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut ws = Ws { stream };
+        match tokio::time::timeout(Duration::from_secs(5), ws.stream.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => match ServerFrame::parse(t.as_str()) {
+                Ok(ServerFrame::Ready { .. }) => Ok(ws),
+                other => Err(format!("expected ready, got {other:?}")),
+            },
+            other => Err(format!("no ready frame: {other:?}")),
+        }
+    }
+
+    /// The next frame within `wait`; `Err` with what happened instead
+    /// (closed, dropped, silent). Never panics.
+    pub async fn try_next(&mut self, wait: Duration) -> Result<ServerFrame, String> {
+        loop {
+            match tokio::time::timeout(wait, self.stream.next()).await {
+                Err(_) => return Err("no frame in time".into()),
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    return ServerFrame::parse(t.as_str()).map_err(|e| e.to_string());
+                }
+                Ok(Some(Ok(Message::Close(frame)))) => return Err(format!("closed: {frame:?}")),
+                Ok(None) => return Err("dropped".into()),
+                Ok(Some(Err(e))) => return Err(e.to_string()),
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
     /// Connects; `token` goes in the subprotocol header when given.
     pub async fn raw(
         app: &TestApp,
