@@ -240,6 +240,12 @@ pub struct MessagingSettings {
     /// nodes (`nats://host:4222`, comma-separated for a cluster); none: one
     /// node, events stay in the process.
     pub nats_url: Option<String>,
+    /// PostgreSQL connections this node may open (the nodes together must
+    /// stay under the server's `max_connections`).
+    pub database_max_connections: u32,
+    /// Addresses besides the loopback interface that may read `/metrics`
+    /// (a Prometheus server).
+    pub metrics_allowed: Vec<std::net::IpAddr>,
 }
 
 /// The default notification text (Danish): no content, no names.
@@ -262,6 +268,8 @@ impl Default for MessagingSettings {
             header_timeout_seconds: 10,
             web_app: true,
             nats_url: None,
+            database_max_connections: crate::storage::DEFAULT_POOL,
+            metrics_allowed: Vec::new(),
         }
     }
 }
@@ -341,6 +349,10 @@ pub struct Layer {
     pub header_timeout_seconds: Option<u32>,
     /// `nats_url = "nats://127.0.0.1:4222"` (several nodes)
     pub nats_url: Option<String>,
+    /// `database_max_connections = 16`
+    pub database_max_connections: Option<u32>,
+    /// `metrics_allowed = ["10.0.0.5"]`
+    pub metrics_allowed: Option<Vec<String>>,
 }
 
 impl Layer {
@@ -376,6 +388,10 @@ impl Layer {
                 .or(base.max_connections_per_address),
             header_timeout_seconds: self.header_timeout_seconds.or(base.header_timeout_seconds),
             nats_url: self.nats_url.or(base.nats_url),
+            database_max_connections: self
+                .database_max_connections
+                .or(base.database_max_connections),
+            metrics_allowed: self.metrics_allowed.or(base.metrics_allowed),
         }
     }
 
@@ -471,6 +487,8 @@ impl Layer {
             max_connections_per_address: number("SAMTALE_MAX_CONNECTIONS_PER_ADDRESS")?,
             header_timeout_seconds: number("SAMTALE_HEADER_TIMEOUT_SECONDS")?,
             nats_url: var("SAMTALE_NATS_URL"),
+            database_max_connections: number("SAMTALE_DATABASE_MAX_CONNECTIONS")?,
+            metrics_allowed: list("SAMTALE_METRICS_ALLOWED"),
             trusted_proxies: var("SAMTALE_TRUSTED_PROXIES").map(|v| {
                 v.split(',')
                     .map(|s| s.trim().to_owned())
@@ -717,12 +735,36 @@ fn resolve_messaging(layer: &Layer) -> Result<MessagingSettings, ConfigError> {
             .header_timeout_seconds
             .unwrap_or(d.header_timeout_seconds),
         web_app: layer.web_app.unwrap_or(d.web_app),
+        database_max_connections: layer
+            .database_max_connections
+            .unwrap_or(d.database_max_connections),
+        metrics_allowed: match &layer.metrics_allowed {
+            None => Vec::new(),
+            Some(list) => list
+                .iter()
+                .map(|a| {
+                    a.trim().parse().map_err(|_| ConfigError::Invalid {
+                        setting: "metrics_allowed (SAMTALE_METRICS_ALLOWED)",
+                        message: format!("{a:?} is not an IP address"),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        },
         nats_url: layer
             .nats_url
             .clone()
             .map(|u| u.trim().to_owned())
             .filter(|u| !u.is_empty()),
     };
+    if !(2..=1000).contains(&m.database_max_connections) {
+        return Err(ConfigError::Invalid {
+            setting: "database_max_connections (SAMTALE_DATABASE_MAX_CONNECTIONS)",
+            message: format!(
+                "{} is not between 2 and 1000; the nodes together must stay under PostgreSQL's max_connections",
+                m.database_max_connections
+            ),
+        });
+    }
     if let Some(url) = &m.nats_url
         && !url.split(',').all(|u| {
             let u = u.trim();

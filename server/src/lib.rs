@@ -27,6 +27,7 @@ pub mod config;
 pub mod eid;
 pub mod http;
 pub mod limits;
+pub mod metrics;
 pub mod notify;
 pub mod relay;
 pub mod retention;

@@ -80,6 +80,8 @@ pub struct Limiter {
     policy: Policy,
     windows: Arc<Mutex<HashMap<String, Window>>>,
     shared: Option<Shared>,
+    /// Attempts refused (for `/metrics`).
+    refused: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Windows kept in the database for every node.
@@ -133,6 +135,7 @@ impl Limiter {
             policy,
             windows: Arc::default(),
             shared: None,
+            refused: Arc::default(),
         }
     }
 
@@ -152,6 +155,7 @@ impl Limiter {
                 name,
                 secret,
             }),
+            refused: Arc::default(),
         }
     }
 
@@ -174,6 +178,15 @@ impl Limiter {
     /// before the work it guards. Give it back with [`Limiter::release`]
     /// when the attempt succeeds.
     pub async fn reserve(&self, key: &str, now: i64) -> Result<(), LimitError> {
+        let result = self.reserve_counted(key, now).await;
+        if matches!(result, Err(LimitError::Refused(_))) {
+            self.refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
+    }
+
+    async fn reserve_counted(&self, key: &str, now: i64) -> Result<(), LimitError> {
         let Some(shared) = &self.shared else {
             return self.reserve_here(key, now).map_err(LimitError::Refused);
         };
@@ -387,6 +400,28 @@ impl Limits {
             login_address: limiter(LOGIN_FAILURES_PER_ADDRESS, "login_address"),
             redeem_address: limiter(REDEMPTIONS_PER_ADDRESS, "redeem_address"),
             trusted_proxies: Arc::new(trusted_proxies),
+        }
+    }
+
+    /// Refusals per limit, for `/metrics`.
+    pub fn render_metrics(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = writeln!(
+            out,
+            "# HELP samtale_rate_limited_total Attempts refused by a rate limit, by limit.\n# TYPE samtale_rate_limited_total counter"
+        );
+        for (name, limiter) in [
+            ("login_account_address", &self.login_account_address),
+            ("login_account", &self.login_account),
+            ("login_device", &self.login_device),
+            ("login_address", &self.login_address),
+            ("redeem_address", &self.redeem_address),
+        ] {
+            let _ = writeln!(
+                out,
+                "samtale_rate_limited_total{{limit=\"{name}\"}} {}",
+                limiter.refused.load(std::sync::atomic::Ordering::Relaxed)
+            );
         }
     }
 

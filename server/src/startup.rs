@@ -114,7 +114,11 @@ impl Application {
     /// Opens storage (running migrations) and binds the listen address.
     /// Port 0 picks a free port; [`Application::local_addr`] tells which.
     pub async fn build(settings: &Settings) -> Result<Self, StartError> {
-        let storage = Storage::open(&settings.database).await?;
+        let storage = Storage::open_sized(
+            &settings.database,
+            settings.messaging.database_max_connections,
+        )
+        .await?;
         let identity = &settings.identity;
         let token_key = server_key(
             identity.token_key.as_ref(),
@@ -154,17 +158,25 @@ impl Application {
             clock.clone(),
             messaging.purge_interval_minutes,
         );
-        let writer =
-            crate::relay::writer::spawn(storage.clone(), clock.clone(), bus.clone(), notifier);
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+        let writer = crate::relay::writer::spawn(
+            storage.clone(),
+            clock.clone(),
+            bus.clone(),
+            notifier,
+            metrics.clone(),
+        );
         let relay = crate::relay::Relay {
             hub,
             bus,
             writer,
             policy,
+            metrics,
         };
         let state = AppState {
             relay,
             allowed_origins: messaging.allowed_origins.clone().into(),
+            metrics_allowed: messaging.metrics_allowed.clone().into(),
             ws_frames_per_second: messaging.ws_frames_per_second,
             key_rotation_days: messaging.key_rotation_days,
             attachment_max_bytes: messaging.attachment_max_bytes,

@@ -127,6 +127,14 @@ fn assert_in_order_exactly_once(label: &str, got: &[(u64, MessageId)], want: &BT
     assert_eq!(&set, want, "{label}: deliveries missing or extra");
 }
 
+/// A metric's value in Prometheus text (the first line naming it).
+fn metric_value(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing"))
+}
+
 async fn readiness(app: &TestApp) -> HealthStatus {
     expect(app.get("/readyz").await, 200).await
 }
@@ -190,6 +198,31 @@ async fn two_nodes_exchange_1000_messages_and_a_revocation_on_one_closes_the_soc
     let ids: HashSet<MessageId> = all.iter().map(|(_, id)| *id).collect();
     for (_, id) in staff_acked.iter().chain(&citizen_acked) {
         assert!(ids.contains(id));
+    }
+
+    // The nodes' metrics saw it: acks, commits, the bus both ways, live
+    // deliveries; and they name nobody.
+    for (name, app) in [("node 1", &node1), ("node 2", &node2)] {
+        let text = app.get("/metrics").await.text().await.unwrap();
+        // Each node acked 500 sends, delivered 500 live and passed its
+        // 500 on to the other; commits batch them.
+        for metric in [
+            "samtale_relay_ack_latency_seconds_count",
+            "samtale_relay_delivery_latency_seconds_count",
+            "samtale_relay_messages_out_total",
+            "samtale_bus_published_total",
+            "samtale_bus_received_total",
+        ] {
+            let value = metric_value(&text, metric);
+            assert!(value >= 500.0, "{name}: {metric} is {value}");
+        }
+        assert!(metric_value(&text, "samtale_relay_commit_batch_messages_count") > 0.0);
+        assert_eq!(metric_value(&text, "samtale_bus_up"), 1.0);
+        assert!(metric_value(&text, "samtale_db_pool_max") >= 2.0);
+        assert!(
+            !text.contains(&world.staff.account.to_string())
+                && !text.contains(&maja.actor.account.to_string())
+        );
     }
 
     // A read receipt from node 1 reaches node 2.
@@ -563,6 +596,12 @@ async fn the_sixth_failed_login_is_refused_whichever_node_it_reaches() {
     let _world = World::build(&node2).await;
     let statuses = six_failed_logins_across_two_nodes(&node1, &node2).await;
     assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+    // The refusing node counts it (the sixth went to node 2).
+    let text = node2.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains("samtale_rate_limited_total{limit=\"login_account_address\"} 1"),
+        "{text}"
+    );
     // The stored windows hold no user name or address.
     let keys = db
         .blobs("SELECT convert_to(key, 'UTF8') FROM rate_limits")

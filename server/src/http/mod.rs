@@ -56,6 +56,8 @@ pub struct AppState {
     pub eid: crate::eid::EidVerifier,
     /// Rate limits against guessing.
     pub limits: crate::limits::Limits,
+    /// Addresses besides loopback that may read `/metrics`.
+    pub metrics_allowed: std::sync::Arc<[std::net::IpAddr]>,
     /// The message relay (writer, hub, bus).
     pub relay: crate::relay::Relay,
     /// Browser origins allowed to open a WebSocket.
@@ -483,18 +485,19 @@ fn health_routes() -> Router<AppState> {
 }
 
 /// Counters in the Prometheus text format, for operators and the load
-/// generator: commits, messages, open WebSockets. Content-free, and only
-/// answered to clients on the loopback interface.
+/// generator (docs/OPERATIONS.md lists them). Content-free, and only
+/// answered to clients on the loopback interface and the addresses in
+/// `metrics_allowed`.
 async fn metrics(
     State(state): State<AppState>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
 ) -> Response {
-    if !peer.ip().is_loopback() {
+    if !peer.ip().is_loopback() && !state.metrics_allowed.contains(&peer.ip()) {
         return not_found().await.into_response();
     }
     use std::sync::atomic::Ordering;
     let stats = &state.relay.writer.stats;
-    let body = format!(
+    let mut body = format!(
         "# HELP samtale_relay_commits_total Group-commit transactions.\n\
          # TYPE samtale_relay_commits_total counter\n\
          samtale_relay_commits_total {}\n\
@@ -507,6 +510,42 @@ async fn metrics(
         stats.commits.load(Ordering::Relaxed),
         stats.messages.load(Ordering::Relaxed),
         state.relay.hub.connections(),
+    );
+    state.relay.metrics.render(&mut body);
+    let bus_up = match state.relay.bus.health() {
+        crate::relay::BusHealth::Local | crate::relay::BusHealth::Connected => 1,
+        crate::relay::BusHealth::Degraded => 0,
+    };
+    crate::metrics::number(
+        &mut body,
+        "samtale_bus_up",
+        "gauge",
+        "1 when the other nodes are reachable over the bus (always 1 for one node).",
+        bus_up,
+    );
+    state.relay.bus.render_metrics(&mut body);
+    state.limits.render_metrics(&mut body);
+    let (open, idle, max) = state.storage.pool_use();
+    crate::metrics::number(
+        &mut body,
+        "samtale_db_pool_connections",
+        "gauge",
+        "Database connections open on this node.",
+        open,
+    );
+    crate::metrics::number(
+        &mut body,
+        "samtale_db_pool_idle",
+        "gauge",
+        "Of them idle.",
+        idle,
+    );
+    crate::metrics::number(
+        &mut body,
+        "samtale_db_pool_max",
+        "gauge",
+        "The most this node may open (database_max_connections).",
+        max,
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

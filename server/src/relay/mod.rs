@@ -114,6 +114,9 @@ pub trait Bus: Send + Sync + std::fmt::Debug {
 
     /// Whether the other nodes are reachable.
     fn health(&self) -> BusHealth;
+
+    /// Its counters for `/metrics` (none for one node).
+    fn render_metrics(&self, _out: &mut String) {}
 }
 
 /// The bus of a single node: straight to the local hub.
@@ -486,6 +489,8 @@ pub struct Relay {
     pub writer: writer::WriterHandle,
     /// Staleness of cached send-time checks.
     pub policy: PolicyVersion,
+    /// Latencies and counts for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Relay {

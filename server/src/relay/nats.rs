@@ -335,6 +335,54 @@ impl Bus for NatsBus {
             BusHealth::Degraded
         }
     }
+
+    fn render_metrics(&self, out: &mut String) {
+        use crate::metrics::number;
+        let s = &self.stats;
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        number(
+            out,
+            "samtale_bus_published_total",
+            "counter",
+            "Events published to other nodes.",
+            load(&s.published),
+        );
+        number(
+            out,
+            "samtale_bus_received_total",
+            "counter",
+            "Events received from other nodes.",
+            load(&s.received),
+        );
+        number(
+            out,
+            "samtale_bus_dropped_total",
+            "counter",
+            "Events not published (bus down or outbox full); receivers caught up from the database.",
+            load(&s.dropped),
+        );
+        number(
+            out,
+            "samtale_bus_disconnects_total",
+            "counter",
+            "Times the connection to NATS was lost.",
+            load(&s.disconnects),
+        );
+        let messages = load(&s.received_messages);
+        #[allow(clippy::cast_precision_loss)]
+        let lag = if messages == 0 {
+            0.0
+        } else {
+            load(&s.lag_ms_sum) as f64 / messages as f64 / 1000.0
+        };
+        number(
+            out,
+            "samtale_bus_lag_seconds",
+            "gauge",
+            "Mean time from commit on another node to arrival here.",
+            lag,
+        );
+    }
 }
 
 /// Publishes the outbox in order.

@@ -722,14 +722,18 @@ impl Connection {
             org_id: ctx.thread.org_id.clone(),
             reply,
         };
+        let started = Instant::now();
         if self.state.relay.writer.submit(request).await.is_err() {
             return Err(fail(
                 ErrorCode::Unavailable,
                 "the server is shutting down; resend later",
             ));
         }
+        let metrics = self.state.relay.metrics.clone();
         self.pending.push_back(Box::pin(async move {
-            match answer.await {
+            let answer = answer.await;
+            metrics.ack_latency.observe(started.elapsed().as_secs_f64());
+            match answer {
                 Ok(Ok(CommitOutcome::Stored {
                     seq,
                     committed_at_ms,
@@ -809,6 +813,11 @@ impl Connection {
                     cursor = *seq;
                 }
                 self.send(&frame).await?;
+                self.state
+                    .relay
+                    .metrics
+                    .messages_out
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             if !full {
                 return Ok(Some(cursor));
@@ -970,6 +979,15 @@ impl Connection {
                     envelope: m.envelope.clone(),
                 })
                 .await?;
+                let metrics = &self.state.relay.metrics;
+                metrics
+                    .messages_out
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let now_ms = u64::try_from(self.state.clock.now_ms()).unwrap_or(0);
+                #[allow(clippy::cast_precision_loss)]
+                metrics
+                    .delivery_latency
+                    .observe(now_ms.saturating_sub(m.committed_at_ms) as f64 / 1000.0);
                 self.cursors.insert(m.thread_id, m.seq);
                 Ok(())
             }

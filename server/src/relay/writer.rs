@@ -70,10 +70,19 @@ pub fn spawn(
     clock: Clock,
     bus: Arc<dyn Bus>,
     notifier: Option<Notifier>,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> WriterHandle {
     let (tx, rx) = mpsc::channel(QUEUE);
     let stats = Arc::new(WriterStats::default());
-    tokio::spawn(run(storage, clock, bus, notifier, rx, stats.clone()));
+    tokio::spawn(run(
+        storage,
+        clock,
+        bus,
+        notifier,
+        rx,
+        stats.clone(),
+        metrics,
+    ));
     WriterHandle { tx, stats }
 }
 
@@ -115,6 +124,7 @@ async fn run(
     notifier: Option<Notifier>,
     mut rx: mpsc::Receiver<WriteRequest>,
     stats: Arc<WriterStats>,
+    metrics: Arc<crate::metrics::Metrics>,
 ) {
     // The envelopes move from the request into the batch and on into the
     // fan-out: nothing on this path copies them.
@@ -135,6 +145,8 @@ async fn run(
             }
         }
         let now_ms = clock.now_ms();
+        #[allow(clippy::cast_precision_loss)]
+        metrics.commit_batch.observe(messages.len() as f64);
         match storage.commit_messages(&messages, now_ms).await {
             Ok(outcomes) => {
                 stats.commits.fetch_add(1, Ordering::Relaxed);

@@ -153,6 +153,10 @@ use sqlx::{PgPool, SqlitePool};
 
 use crate::config::DatabaseSettings;
 
+/// PostgreSQL connections per node unless configured
+/// (`database_max_connections`).
+pub const DEFAULT_POOL: u32 = 16;
+
 /// Why a storage operation failed. Messages never contain credentials.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -212,13 +216,38 @@ impl Storage {
     /// Connects (creating the SQLite file and its directory if needed) and
     /// runs pending migrations.
     pub async fn open(settings: &DatabaseSettings) -> Result<Self, StorageError> {
+        Self::open_sized(settings, DEFAULT_POOL).await
+    }
+
+    /// [`Storage::open`] with at most `max_connections` PostgreSQL
+    /// connections from this node (SQLite's pool is fixed).
+    pub async fn open_sized(
+        settings: &DatabaseSettings,
+        max_connections: u32,
+    ) -> Result<Self, StorageError> {
         let backend = match settings {
             DatabaseSettings::Sqlite { path } => Backend::Sqlite(sqlite::open(path).await?),
             DatabaseSettings::Postgres { url } => {
-                Backend::Postgres(postgres::open(url.expose()).await?)
+                Backend::Postgres(postgres::open(url.expose(), max_connections).await?)
             }
         };
         Ok(Self { backend })
+    }
+
+    /// The pool: connections open, of them idle, and the most allowed.
+    pub fn pool_use(&self) -> (u32, usize, u32) {
+        match &self.backend {
+            Backend::Sqlite(pool) => (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            ),
+            Backend::Postgres(pool) => (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            ),
+        }
     }
 
     /// `sqlite` or `postgres`.

@@ -9,9 +9,9 @@ use super::StorageError;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
-pub(super) async fn open(url: &str) -> Result<PgPool, StorageError> {
+pub(super) async fn open(url: &str, max_connections: u32) -> Result<PgPool, StorageError> {
     let pool = PgPoolOptions::new()
-        .max_connections(16)
+        .max_connections(max_connections.max(2))
         .acquire_timeout(Duration::from_secs(5))
         .connect(url)
         .await
