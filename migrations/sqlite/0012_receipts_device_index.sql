@@ -1,0 +1,2 @@
+-- The same for receipts (erasure, device removal).
+CREATE INDEX IF NOT EXISTS receipts_device ON receipts (device_id);
