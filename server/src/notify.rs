@@ -48,6 +48,8 @@ struct Worker {
     secret: Arc<zeroize::Zeroizing<Vec<u8>>>,
     template: String,
     interval: i64,
+    /// Asks the other nodes whether the recipient is connected there.
+    bus: Arc<dyn crate::relay::Bus>,
 }
 
 impl Notifier {
@@ -57,6 +59,7 @@ impl Notifier {
         storage: Storage,
         clock: Clock,
         hub: Hub,
+        bus: Arc<dyn crate::relay::Bus>,
     ) -> Result<Option<Self>, reqwest::Error> {
         let (Some(url), Some(secret)) = (
             &settings.notify_webhook_url,
@@ -77,6 +80,7 @@ impl Notifier {
             secret: Arc::new(zeroize::Zeroizing::new(secret.0.as_bytes().to_vec())),
             template: settings.notify_template.clone(),
             interval: i64::from(settings.notify_interval_seconds),
+            bus,
         };
         tokio::spawn(worker.run(rx));
         Ok(Some(Self { tx, hub }))
@@ -110,6 +114,11 @@ impl Worker {
             .map_err(|e| e.to_string())?
             .is_some_and(|a| a.disabled_at.is_none());
         if !live {
+            return Ok(());
+        }
+        // Connected to another node: no notification (this node only
+        // knows its own connections).
+        if self.bus.online_elsewhere(account).await {
             return Ok(());
         }
         let now = self.clock.now();

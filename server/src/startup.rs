@@ -151,8 +151,13 @@ impl Application {
                 .await?
             }
         };
-        let notifier =
-            crate::notify::Notifier::spawn(messaging, storage.clone(), clock.clone(), hub.clone())?;
+        let notifier = crate::notify::Notifier::spawn(
+            messaging,
+            storage.clone(),
+            clock.clone(),
+            hub.clone(),
+            bus.clone(),
+        )?;
         let purge_job = crate::retention::spawn(
             storage.clone(),
             clock.clone(),

@@ -674,3 +674,108 @@ async fn three_nodes_starting_at_once_on_an_empty_database_migrate_once_and_all_
     c.stop().await;
     db.cleanup().await;
 }
+
+/// A webhook receiver on a free port; the recipients notified.
+async fn notification_sink() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let received: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let store = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let store = store.clone();
+            async move {
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                store
+                    .lock()
+                    .unwrap()
+                    .push(v["recipient"].as_str().unwrap().to_owned());
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+/// The caseworker on node 2 writes to Maja while her phone is connected
+/// to node 1: whether Maja gets a notification. `nats`: the bus, or none.
+async fn notified_while_online_on_the_other_node(db: &TestDatabase, nats: Option<&str>) -> bool {
+    let (url, received) = notification_sink().await;
+    let with_hook = |nats: Option<&str>| {
+        let mut settings = db.app_settings();
+        settings.messaging.nats_url = nats.map(str::to_owned);
+        settings.messaging.notify_webhook_url = Some(url.clone());
+        settings.messaging.notify_webhook_secret = Some(samtale_server::config::SecretText(
+            "a-long-random-shared-secret-for-the-gateway".into(),
+        ));
+        settings
+    };
+    let node1 = TestApp::spawn_with(&with_hook(nats)).await;
+    let node2 = TestApp::spawn_with(&with_hook(nats)).await;
+    if nats.is_some() {
+        wait_for_status(&node1, "ok").await;
+        wait_for_status(&node2, "ok").await;
+    }
+    let world = World::build(&node2).await;
+    let maja = world
+        .citizen(&node2, &world.staff, world.team, "111190-1122")
+        .await;
+    let thread = world
+        .open_thread(&node2, &world.staff, world.team, &[&maja])
+        .await;
+    let to = recipients(&node2, &world.staff, thread).await;
+    let mut citizen_ws = Ws::connect(&node1, maja.actor.token()).await;
+    citizen_ws.sync(thread, 0).await;
+    let mut staff_ws = Ws::connect(&node2, world.staff.token()).await;
+    let (id, env) = seal(&world.staff, thread, &to, b"hej");
+    staff_ws
+        .send_and_ack(&send_frame(thread, id, &env))
+        .await
+        .unwrap();
+    // Time for the notifier (it asks the other nodes within 250 ms).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let maja_id = maja.actor.account.to_string();
+    let notified = received.lock().unwrap().contains(&maja_id);
+    if nats.is_some() {
+        // And once her phone is gone, she is notified (the control within
+        // this setup: the notifier works).
+        drop(citizen_ws);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (id, env) = seal(&world.staff, thread, &to, b"hej igen");
+        staff_ws
+            .send_and_ack(&send_frame(thread, id, &env))
+            .await
+            .unwrap();
+        let started = Instant::now();
+        while !received.lock().unwrap().contains(&maja_id) {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "offline, she was never notified"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    node1.stop().await;
+    node2.stop().await;
+    notified
+}
+
+/// No notification goes to someone connected to another node: the node
+/// that commits asks the others over NATS. Without the bus (the control),
+/// the committing node sees nobody connected and notifies.
+#[tokio::test]
+async fn nobody_connected_to_another_node_is_notified() {
+    let Some((db, nats)) = setup().await else {
+        return;
+    };
+    assert!(!notified_while_online_on_the_other_node(&db, Some(&nats)).await);
+    db.cleanup().await;
+    let db = TestDatabase::new(Backend::Postgres).await.unwrap();
+    assert!(
+        notified_while_online_on_the_other_node(&db, None).await,
+        "without the bus the test sees no difference: it proves nothing"
+    );
+    db.cleanup().await;
+}

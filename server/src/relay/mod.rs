@@ -117,6 +117,15 @@ pub trait Bus: Send + Sync + std::fmt::Debug {
 
     /// Its counters for `/metrics` (none for one node).
     fn render_metrics(&self, _out: &mut String) {}
+
+    /// Whether the account has a connection on another node (none for one
+    /// node; `false` while the other nodes cannot be asked).
+    fn online_elsewhere<'a>(
+        &'a self,
+        _account: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>> {
+        Box::pin(async { false })
+    }
 }
 
 /// The bus of a single node: straight to the local hub.

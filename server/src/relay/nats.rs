@@ -41,6 +41,9 @@ use super::{Bus, BusEvent, BusHealth, Control, Delivered, Event, Hub, PolicyVers
 /// down.
 pub const DEGRADED_POLL: Duration = Duration::from_secs(1);
 
+/// How long a node waits for another to say an account is connected there.
+const PRESENCE_WAIT: Duration = Duration::from_millis(250);
+
 /// Events waiting to be published; more are dropped (the receivers catch
 /// up from the database), never allowed to grow memory.
 const OUTBOX: usize = 16_384;
@@ -89,6 +92,10 @@ enum WireBody {
     Control {
         control: Control,
     },
+    /// "Does this account have a connection on your node?" A node answers
+    /// on the request's reply subject only when it does (it is subscribed
+    /// to the account's subject exactly then).
+    Presence,
 }
 
 impl WireBody {
@@ -137,7 +144,7 @@ impl WireBody {
                 from_device_id,
                 receipt: B64.decode(receipt).ok()?,
             }))),
-            WireBody::Control { .. } => None,
+            WireBody::Control { .. } | WireBody::Presence => None,
         }
     }
 }
@@ -163,6 +170,7 @@ pub struct BusStats {
 /// The NATS bus of one node.
 #[derive(Debug)]
 pub struct NatsBus {
+    client: async_nats::Client,
     node: Arc<str>,
     hub: Hub,
     policy: PolicyVersion,
@@ -232,6 +240,7 @@ impl NatsBus {
 
         let (outbox, outbox_rx) = mpsc::channel(OUTBOX);
         let bus = Arc::new(Self {
+            client: client.clone(),
             node: node.clone(),
             hub: hub.clone(),
             policy: policy.clone(),
@@ -334,6 +343,28 @@ impl Bus for NatsBus {
         } else {
             BusHealth::Degraded
         }
+    }
+
+    fn online_elsewhere<'a>(
+        &'a self,
+        account: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>> {
+        Box::pin(async move {
+            if !self.connected.load(Ordering::SeqCst) {
+                return false;
+            }
+            let Ok(payload) = serde_json::to_vec(&Wire {
+                node: self.node.to_string(),
+                body: WireBody::Presence,
+            }) else {
+                return false;
+            };
+            // No node subscribed: NATS says "no responders" at once.
+            let asked = self
+                .client
+                .request(account_subject(account), payload.into());
+            matches!(tokio::time::timeout(PRESENCE_WAIT, asked).await, Ok(Ok(_)))
+        })
     }
 
     fn render_metrics(&self, out: &mut String) {
@@ -474,6 +505,7 @@ async fn follow_accounts(
                 // Events from before the subscription was in place.
                 hub.catch_up(Some(&account));
                 let task = tokio::spawn(receive(
+                    client.clone(),
                     subscriber,
                     hub.clone(),
                     node.clone(),
@@ -496,6 +528,7 @@ async fn follow_accounts(
 }
 
 async fn receive(
+    client: async_nats::Client,
     mut subscriber: async_nats::Subscriber,
     hub: Hub,
     node: Arc<str>,
@@ -510,6 +543,14 @@ async fn receive(
             continue;
         };
         if *wire.node == *node {
+            continue;
+        }
+        if let WireBody::Presence = wire.body {
+            if let Some(reply) = message.reply
+                && hub.is_online(&audience[0])
+            {
+                let _ = client.publish(reply, "1".into()).await;
+            }
             continue;
         }
         let Some(event) = wire.body.event() else {
