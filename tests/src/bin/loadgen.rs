@@ -72,6 +72,35 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         server_cpu: usize,
     },
+    /// Throughput and send→deliver latency with sender and receiver on
+    /// two nodes connected by NATS, against both on one node, in one run
+    /// (issue 17's cross-node overhead).
+    CrossNode {
+        /// The samtale-server binary (build it with --release).
+        #[arg(long)]
+        server_bin: std::path::PathBuf,
+        /// PostgreSQL URL of an empty database the nodes share.
+        #[arg(long)]
+        database_url: String,
+        /// The NATS server between the nodes.
+        #[arg(long, default_value = "nats://127.0.0.1:4222")]
+        nats_url: String,
+        /// Sender/receiver connection pairs.
+        #[arg(long, default_value_t = 32)]
+        pairs: usize,
+        /// Messages in each timed run.
+        #[arg(long, default_value_t = 20_000)]
+        messages: usize,
+        /// Unacknowledged messages each sender keeps in flight.
+        #[arg(long, default_value_t = 32)]
+        window: usize,
+        /// The core both nodes run on (the generator should run on another).
+        #[arg(long, default_value_t = 0)]
+        server_cpu: usize,
+        /// Run the second node on this core instead.
+        #[arg(long)]
+        second_cpu: Option<usize>,
+    },
     /// Run a raw tokio-tungstenite echo server (used by `relay`).
     EchoServer {
         /// Address to listen on.
@@ -109,7 +138,205 @@ fn main() -> Result<(), AnyError> {
                 idle,
                 server_cpu,
             })),
+        Command::CrossNode {
+            server_bin,
+            database_url,
+            nats_url,
+            pairs,
+            messages,
+            window,
+            server_cpu,
+            second_cpu,
+        } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(cross_node(CrossConfig {
+                server_bin,
+                database_url,
+                nats_url,
+                pairs,
+                messages,
+                window,
+                server_cpu,
+                second_cpu,
+            })),
     }
+}
+
+struct CrossConfig {
+    server_bin: std::path::PathBuf,
+    database_url: String,
+    nats_url: String,
+    pairs: usize,
+    messages: usize,
+    window: usize,
+    server_cpu: usize,
+    second_cpu: Option<usize>,
+}
+
+/// A node process of a cluster; its API, and the enrolment code when it
+/// made one.
+async fn start_node(
+    c: &CrossConfig,
+    cpu: usize,
+    keys: &(String, String),
+    data: &std::path::Path,
+) -> Result<(tokio::process::Child, Api, u16, Option<String>), AnyError> {
+    let port = free_port()?;
+    let mut server = pinned(cpu, &c.server_bin);
+    server
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--log",
+            "warn",
+            "--data-dir",
+        ])
+        .arg(data)
+        .args(["--database-url", &c.database_url])
+        .env("SAMTALE_NATS_URL", &c.nats_url)
+        .env("SAMTALE_TOKEN_KEY", &keys.0)
+        .env("SAMTALE_NATIONAL_ID_KEY", &keys.1)
+        .env("SAMTALE_PUBLIC_URL", "http://samtale.invalid")
+        .env("SAMTALE_WS_FRAMES_PER_SECOND", "1000000")
+        .env("SAMTALE_TRUSTED_PROXIES", "127.0.0.1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    let child = server.spawn()?;
+    let api = Api {
+        base: format!("http://127.0.0.1:{port}"),
+        http: reqwest::Client::new(),
+    };
+    for _ in 0..200 {
+        let ready = api
+            .call(reqwest::Method::GET, "/readyz", None, Value::Null)
+            .await;
+        if matches!(&ready, Ok(v) if v["status"] == "ok") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Output not a terminal: the code is in a 0600 file.
+    let code = std::fs::read_to_string(data.join("enrolment-code"))
+        .ok()
+        .map(|t| t.trim().to_owned());
+    Ok((child, api, port, code))
+}
+
+async fn cross_node(c: CrossConfig) -> Result<(), AnyError> {
+    println!("# Samtale across two nodes (NATS) against one node");
+    println!(
+        "pairs {}, messages {} per run, window {}, node A on cpu {}, node B on cpu {}",
+        c.pairs,
+        c.messages,
+        c.window,
+        c.server_cpu,
+        c.second_cpu.unwrap_or(c.server_cpu)
+    );
+    // 32 random bytes from two random ids (the protocol crate's RNG).
+    let random = || -> Result<String, AnyError> {
+        let bytes = [
+            *MessageId::random()?.as_bytes(),
+            *MessageId::random()?.as_bytes(),
+        ]
+        .concat();
+        Ok(b64::encode(&bytes))
+    };
+    let keys = (random()?, random()?);
+    let root = std::env::temp_dir().join(format!("samtale-cross-{}", free_port()?));
+    let (mut node_a, api_a, port_a, code) =
+        start_node(&c, c.server_cpu, &keys, &root.join("a")).await?;
+    let code = code.ok_or("node A made no enrolment code (use an empty database)")?;
+    let world = organisation(&api_a, &code, c.pairs).await?;
+    let (mut node_b, _api_b, port_b, _) = start_node(
+        &c,
+        c.second_cpu.unwrap_or(c.server_cpu),
+        &keys,
+        &root.join("b"),
+    )
+    .await?;
+    let url_a = format!("ws://127.0.0.1:{port_a}/ws");
+    let url_b = format!("ws://127.0.0.1:{port_b}/ws");
+
+    // Senders on A; receivers on `receive_at`.
+    let run = |receive_at: String| {
+        let world = &world;
+        let url_a = url_a.clone();
+        async move {
+            let frames = world.frames(c.messages)?;
+            let mut senders = Vec::new();
+            let mut receivers = Vec::new();
+            for (i, token) in world.citizen_tokens.iter().enumerate() {
+                let mut s = connect(&url_a, Some(&world.staff_token)).await?;
+                next_frame(&mut s).await?;
+                senders.push(s);
+                let mut r = connect(&receive_at, Some(token)).await?;
+                next_frame(&mut r).await?;
+                // Earlier runs' messages replay before `synced` and are
+                // not counted (only this run's ids are timed).
+                let sync = ClientFrame::Sync {
+                    thread_id: world.threads[i].0,
+                    after_seq: 0,
+                };
+                r.send(Message::Text(sync.to_json().into())).await?;
+                while !matches!(next_frame(&mut r).await?, ServerFrame::Synced { .. }) {}
+                receivers.push(r);
+            }
+            // The receivers' nodes subscribe to their accounts on the bus.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            run_load(senders, Some(receivers), frames, c.window).await
+        }
+    };
+    let mut rows = Vec::new();
+    // A B B A: the runs slow down a little as the database grows, and
+    // this order gives both the same share of it.
+    for (label, at) in [
+        ("one node", url_a.clone()),
+        ("two nodes", url_b.clone()),
+        ("two nodes", url_b.clone()),
+        ("one node", url_a.clone()),
+    ] {
+        let result = run(at).await?;
+        println!(
+            "{label}: {:.0} delivered/s, send→deliver p50 {:.2} ms p99 {:.2} ms",
+            result.delivered_per_second,
+            result.deliver.0 as f64 / 1000.0,
+            result.deliver.1 as f64 / 1000.0
+        );
+        rows.push((label, result));
+    }
+    node_a.kill().await.ok();
+    node_b.kill().await.ok();
+    let _ = std::fs::remove_dir_all(&root);
+    let mean = |label: &str| {
+        let of: Vec<&RunResult> = rows
+            .iter()
+            .filter(|(l, _)| *l == label)
+            .map(|(_, r)| r)
+            .collect();
+        let n = of.len() as f64;
+        (
+            of.iter().map(|r| r.delivered_per_second).sum::<f64>() / n,
+            of.iter().map(|r| r.deliver.1 as f64).sum::<f64>() / n,
+        )
+    };
+    let (one_t, one_p99) = mean("one node");
+    let (two_t, two_p99) = mean("two nodes");
+    println!();
+    println!("| measure | one node | two nodes (NATS) | ratio / goal |");
+    println!("| --- | ---: | ---: | --- |");
+    println!(
+        "| delivered messages/s (mean of 2) | {one_t:.0} | {two_t:.0} | {:.2}× (goal ≥ 0.7×) |",
+        two_t / one_t
+    );
+    println!(
+        "| send→deliver p99 (mean of 2) | {:.2} ms | {:.2} ms | {:+.2} ms (goal ≤ +2 ms) |",
+        one_p99 / 1000.0,
+        two_p99 / 1000.0,
+        (two_p99 - one_p99) / 1000.0
+    );
+    Ok(())
 }
 
 struct Config {
@@ -445,6 +672,163 @@ async fn relay(c: Config) -> Result<(), AnyError> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let ws_url = format!("ws://127.0.0.1:{port}/ws");
+    let world = organisation(&api, &code, c.pairs).await?;
+    let frames = world.frames(c.messages)?;
+    let (staff_token, citizen_tokens, threads) = (
+        world.staff_token.clone(),
+        world.citizen_tokens.clone(),
+        world.threads.clone(),
+    );
+    let frame_bytes = frames[0][0].1.len();
+
+    // ------------------------------------------------------- echo ceiling
+    let echo_port = free_port()?;
+    let mut echo = pinned(c.server_cpu, &me);
+    echo.args(["echo-server", "--listen", &format!("127.0.0.1:{echo_port}")])
+        .kill_on_drop(true);
+    let mut echo_child = echo.spawn()?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let echo_url = format!("ws://127.0.0.1:{echo_port}/");
+    let mut echo_senders = Vec::new();
+    for _ in 0..c.pairs {
+        echo_senders.push(connect(&echo_url, None).await?);
+    }
+    let ceiling = run_load(echo_senders, None, frames.clone(), c.window).await?;
+    echo_child.kill().await.ok();
+
+    // ----------------------------------------------------------- relay run
+    let mut senders = Vec::new();
+    let mut receivers = Vec::new();
+    for (i, token) in citizen_tokens.iter().enumerate() {
+        let mut s = connect(&ws_url, Some(&staff_token)).await?;
+        next_frame(&mut s).await?;
+        senders.push(s);
+        let mut r = connect(&ws_url, Some(token)).await?;
+        next_frame(&mut r).await?;
+        let sync = ClientFrame::Sync {
+            thread_id: threads[i].0,
+            after_seq: 0,
+        };
+        r.send(Message::Text(sync.to_json().into())).await?;
+        while !matches!(next_frame(&mut r).await?, ServerFrame::Synced { .. }) {}
+        receivers.push(r);
+    }
+    let commits_before = metric(&api, "samtale_relay_commits_total").await?;
+    let messages_before = metric(&api, "samtale_relay_messages_total").await?;
+    let relay_run = run_load(senders, Some(receivers), frames, c.window).await?;
+    let commits = metric(&api, "samtale_relay_commits_total").await? - commits_before;
+    let stored = metric(&api, "samtale_relay_messages_total").await? - messages_before;
+
+    // -------------------------------------------------- idle connections
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_before = rss_kib(pid)?;
+    let mut idle = Vec::with_capacity(c.idle);
+    let token = citizen_tokens[0].clone();
+    let mut pending = futures_util::stream::FuturesUnordered::new();
+    let mut opened = 0;
+    while opened < c.idle || !pending.is_empty() {
+        while opened < c.idle && pending.len() < 256 {
+            let url = ws_url.clone();
+            let token = token.clone();
+            pending.push(async move {
+                let mut ws = connect(&url, Some(&token)).await?;
+                match next_frame(&mut ws).await? {
+                    ServerFrame::Ready { .. } => Ok::<Ws, AnyError>(ws),
+                    other => Err(format!("{other:?}").into()),
+                }
+            });
+            opened += 1;
+        }
+        if let Some(result) = pending.next().await {
+            idle.push(result?);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let connections = metric(&api, "samtale_ws_connections").await?;
+    let rss_after = rss_kib(pid)?;
+    let per_connection = (rss_after.saturating_sub(rss_before)) as f64 * 1024.0 / c.idle as f64;
+    drop(idle);
+    child.kill().await.ok();
+    let _ = std::fs::remove_dir_all(&data);
+
+    let ratio = relay_run.delivered_per_second / ceiling.delivered_per_second;
+    println!();
+    println!("frame size {frame_bytes} bytes (a 200-byte payload sealed to 3 holders)");
+    println!();
+    println!("| measure | echo ceiling | samtale relay | ratio / goal |");
+    println!("| --- | ---: | ---: | --- |");
+    println!(
+        "| delivered messages/s | {:.0} | {:.0} | {:.2}× (goal ≥ 0.5×) |",
+        ceiling.delivered_per_second, relay_run.delivered_per_second, ratio
+    );
+    println!(
+        "| send→ack p50 / p99 / p99.9 (ms) | {:.2} / {:.2} / {:.2} | {:.2} / {:.2} / {:.2} | |",
+        ceiling.ack.0 as f64 / 1000.0,
+        ceiling.ack.1 as f64 / 1000.0,
+        ceiling.ack.2 as f64 / 1000.0,
+        relay_run.ack.0 as f64 / 1000.0,
+        relay_run.ack.1 as f64 / 1000.0,
+        relay_run.ack.2 as f64 / 1000.0,
+    );
+    println!(
+        "| send→deliver p50 / p99 / p99.9 (ms) | {:.2} / {:.2} / {:.2} | {:.2} / {:.2} / {:.2} | |",
+        ceiling.deliver.0 as f64 / 1000.0,
+        ceiling.deliver.1 as f64 / 1000.0,
+        ceiling.deliver.2 as f64 / 1000.0,
+        relay_run.deliver.0 as f64 / 1000.0,
+        relay_run.deliver.1 as f64 / 1000.0,
+        relay_run.deliver.2 as f64 / 1000.0,
+    );
+    println!(
+        "| messages per commit | | {:.1} ({stored:.0} in {commits:.0} commits) | goal ≥ 10 |",
+        if commits > 0.0 { stored / commits } else { 0.0 }
+    );
+    println!(
+        "| server memory per idle connection | | {:.1} KB ({connections:.0} open, RSS {rss_before} → {rss_after} KiB) | goal ≤ 12 KB |",
+        per_connection / 1000.0
+    );
+    println!(
+        "| run time | {:.2} s | {:.2} s | |",
+        ceiling.elapsed.as_secs_f64(),
+        relay_run.elapsed.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// What the load runs with: a certified caseworker, `pairs` citizens each
+/// in a thread with her team, and the keys to seal to.
+struct LoadWorld {
+    staff_device: DeviceKeys,
+    staff_token: String,
+    citizen_tokens: Vec<String>,
+    threads: Vec<(ThreadId, Vec<HolderPublicKey>)>,
+}
+
+impl LoadWorld {
+    /// `messages` send frames, pre-sealed (the generator's core measures
+    /// the server, not HPKE), spread over the threads; fresh ids each call.
+    fn frames(&self, messages: usize) -> Result<Vec<Vec<(MessageId, String)>>, AnyError> {
+        let pairs = self.threads.len();
+        let payload = vec![b'x'; 200];
+        let mut frames: Vec<Vec<(MessageId, String)>> = vec![Vec::new(); pairs];
+        for i in 0..messages {
+            let (thread, to) = &self.threads[i % pairs];
+            let id = MessageId::random()?;
+            let envelope = Envelope::seal(&self.staff_device, *thread, id, to, &payload)?;
+            let frame = ClientFrame::Send {
+                thread_id: *thread,
+                message_id: id,
+                envelope: envelope.into_bytes(),
+            };
+            frames[i % pairs].push((id, frame.to_json()));
+        }
+        Ok(frames)
+    }
+}
+
+/// Registers an organisation on an empty server with its enrolment code
+/// and sets up the load's people, keys and threads.
+async fn organisation(api: &Api, code: &str, pairs: usize) -> Result<LoadWorld, AnyError> {
     let password = "load generator passphrase";
     let admin_device = DeviceKeys::generate()?;
     let root = OrgRootKey::generate()?;
@@ -595,7 +979,7 @@ async fn relay(c: Config) -> Result<(), AnyError> {
         .await?;
     let mut threads = Vec::new();
     let mut citizen_tokens = Vec::new();
-    for i in 0..c.pairs {
+    for i in 0..pairs {
         let invitation = api
             .call(
                 reqwest::Method::POST,
@@ -661,132 +1045,10 @@ async fn relay(c: Config) -> Result<(), AnyError> {
         citizen_tokens.push(token);
     }
 
-    // Pre-sealed: the generator's core measures the server, not HPKE.
-    let payload = vec![b'x'; 200];
-    let mut frames: Vec<Vec<(MessageId, String)>> = vec![Vec::new(); c.pairs];
-    for i in 0..c.messages {
-        let (thread, to): &(ThreadId, Vec<HolderPublicKey>) = &threads[i % c.pairs];
-        let id = MessageId::random()?;
-        let envelope = Envelope::seal(&staff_device, *thread, id, to, &payload)?;
-        let frame = ClientFrame::Send {
-            thread_id: *thread,
-            message_id: id,
-            envelope: envelope.into_bytes(),
-        };
-        frames[i % c.pairs].push((id, frame.to_json()));
-    }
-    let frame_bytes = frames[0][0].1.len();
-
-    // ------------------------------------------------------- echo ceiling
-    let echo_port = free_port()?;
-    let mut echo = pinned(c.server_cpu, &me);
-    echo.args(["echo-server", "--listen", &format!("127.0.0.1:{echo_port}")])
-        .kill_on_drop(true);
-    let mut echo_child = echo.spawn()?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let echo_url = format!("ws://127.0.0.1:{echo_port}/");
-    let mut echo_senders = Vec::new();
-    for _ in 0..c.pairs {
-        echo_senders.push(connect(&echo_url, None).await?);
-    }
-    let ceiling = run_load(echo_senders, None, frames.clone(), c.window).await?;
-    echo_child.kill().await.ok();
-
-    // ----------------------------------------------------------- relay run
-    let mut senders = Vec::new();
-    let mut receivers = Vec::new();
-    for (i, token) in citizen_tokens.iter().enumerate() {
-        let mut s = connect(&ws_url, Some(&staff_token)).await?;
-        next_frame(&mut s).await?;
-        senders.push(s);
-        let mut r = connect(&ws_url, Some(token)).await?;
-        next_frame(&mut r).await?;
-        let sync = ClientFrame::Sync {
-            thread_id: threads[i].0,
-            after_seq: 0,
-        };
-        r.send(Message::Text(sync.to_json().into())).await?;
-        while !matches!(next_frame(&mut r).await?, ServerFrame::Synced { .. }) {}
-        receivers.push(r);
-    }
-    let commits_before = metric(&api, "samtale_relay_commits_total").await?;
-    let messages_before = metric(&api, "samtale_relay_messages_total").await?;
-    let relay_run = run_load(senders, Some(receivers), frames, c.window).await?;
-    let commits = metric(&api, "samtale_relay_commits_total").await? - commits_before;
-    let stored = metric(&api, "samtale_relay_messages_total").await? - messages_before;
-
-    // -------------------------------------------------- idle connections
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss_before = rss_kib(pid)?;
-    let mut idle = Vec::with_capacity(c.idle);
-    let token = citizen_tokens[0].clone();
-    let mut pending = futures_util::stream::FuturesUnordered::new();
-    let mut opened = 0;
-    while opened < c.idle || !pending.is_empty() {
-        while opened < c.idle && pending.len() < 256 {
-            let url = ws_url.clone();
-            let token = token.clone();
-            pending.push(async move {
-                let mut ws = connect(&url, Some(&token)).await?;
-                match next_frame(&mut ws).await? {
-                    ServerFrame::Ready { .. } => Ok::<Ws, AnyError>(ws),
-                    other => Err(format!("{other:?}").into()),
-                }
-            });
-            opened += 1;
-        }
-        if let Some(result) = pending.next().await {
-            idle.push(result?);
-        }
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let connections = metric(&api, "samtale_ws_connections").await?;
-    let rss_after = rss_kib(pid)?;
-    let per_connection = (rss_after.saturating_sub(rss_before)) as f64 * 1024.0 / c.idle as f64;
-    drop(idle);
-    child.kill().await.ok();
-    let _ = std::fs::remove_dir_all(&data);
-
-    let ratio = relay_run.delivered_per_second / ceiling.delivered_per_second;
-    println!();
-    println!("frame size {frame_bytes} bytes (a 200-byte payload sealed to 3 holders)");
-    println!();
-    println!("| measure | echo ceiling | samtale relay | ratio / goal |");
-    println!("| --- | ---: | ---: | --- |");
-    println!(
-        "| delivered messages/s | {:.0} | {:.0} | {:.2}× (goal ≥ 0.5×) |",
-        ceiling.delivered_per_second, relay_run.delivered_per_second, ratio
-    );
-    println!(
-        "| send→ack p50 / p99 / p99.9 (ms) | {:.2} / {:.2} / {:.2} | {:.2} / {:.2} / {:.2} | |",
-        ceiling.ack.0 as f64 / 1000.0,
-        ceiling.ack.1 as f64 / 1000.0,
-        ceiling.ack.2 as f64 / 1000.0,
-        relay_run.ack.0 as f64 / 1000.0,
-        relay_run.ack.1 as f64 / 1000.0,
-        relay_run.ack.2 as f64 / 1000.0,
-    );
-    println!(
-        "| send→deliver p50 / p99 / p99.9 (ms) | {:.2} / {:.2} / {:.2} | {:.2} / {:.2} / {:.2} | |",
-        ceiling.deliver.0 as f64 / 1000.0,
-        ceiling.deliver.1 as f64 / 1000.0,
-        ceiling.deliver.2 as f64 / 1000.0,
-        relay_run.deliver.0 as f64 / 1000.0,
-        relay_run.deliver.1 as f64 / 1000.0,
-        relay_run.deliver.2 as f64 / 1000.0,
-    );
-    println!(
-        "| messages per commit | | {:.1} ({stored:.0} in {commits:.0} commits) | goal ≥ 10 |",
-        if commits > 0.0 { stored / commits } else { 0.0 }
-    );
-    println!(
-        "| server memory per idle connection | | {:.1} KB ({connections:.0} open, RSS {rss_before} → {rss_after} KiB) | goal ≤ 12 KB |",
-        per_connection / 1000.0
-    );
-    println!(
-        "| run time | {:.2} s | {:.2} s | |",
-        ceiling.elapsed.as_secs_f64(),
-        relay_run.elapsed.as_secs_f64()
-    );
-    Ok(())
+    Ok(LoadWorld {
+        staff_device,
+        staff_token,
+        citizen_tokens,
+        threads,
+    })
 }
