@@ -684,7 +684,7 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
                 Err(e) => {
                     model.status =
                         format!("offline ({e}); retrying in {} s", backoff.as_secs().max(1));
-                    retry_at = tokio::time::Instant::now() + backoff;
+                    retry_at = tokio::time::Instant::now() + jittered(backoff);
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                 }
             }
@@ -788,7 +788,9 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
                     Some(Err(e)) => {
                         relay = None;
                         model.status = format!("connection lost ({e}); reconnecting");
-                        retry_at = tokio::time::Instant::now() + backoff;
+                        // Jittered: when a node dies, its clients do not all
+                        // come back at the same instant.
+                        retry_at = tokio::time::Instant::now() + jittered(backoff);
                     }
                 }
             }
@@ -798,4 +800,34 @@ pub async fn run_loop<B: ratatui::backend::Backend>(
         r.close().await;
     }
     Ok(())
+}
+
+/// Somewhere between half of `backoff` and all of it ("equal jitter"), so
+/// that the clients of a node that went away spread their reconnects.
+fn jittered(backoff: Duration) -> Duration {
+    let mut bytes = [0u8; 8];
+    let spread = u64::try_from(backoff.as_millis() / 2)
+        .unwrap_or(u64::MAX)
+        .max(1);
+    let random = match getrandom::fill(&mut bytes) {
+        Ok(()) => u64::from_le_bytes(bytes) % spread,
+        Err(_) => 0,
+    };
+    backoff / 2 + Duration::from_millis(random)
+}
+
+#[cfg(test)]
+mod jitter_tests {
+    use super::*;
+
+    #[test]
+    fn reconnects_spread_over_the_second_half_of_the_backoff() {
+        let backoff = Duration::from_millis(800);
+        let waits: Vec<Duration> = (0..200).map(|_| jittered(backoff)).collect();
+        assert!(waits.iter().all(|w| *w >= backoff / 2 && *w < backoff));
+        // Not all the same: the clients of a dead node do not reconnect
+        // in lockstep.
+        let distinct: std::collections::HashSet<_> = waits.iter().collect();
+        assert!(distinct.len() > 50, "{} distinct waits", distinct.len());
+    }
 }
