@@ -54,3 +54,7 @@ done
 
 step "Durable throughput on PostgreSQL against pgbench's insert ceiling (issue 17)"
 scripts/bench-durable.sh "$pg"
+
+step "Backlog drain: 1,000 and 10,000 queued messages (issue 17)"
+taskset -c 1 target/release/loadgen backlog --server-bin target/release/samtale-server \
+    --database-url "$(fresh_db samtale_bench_backlog)"

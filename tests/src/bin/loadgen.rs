@@ -101,6 +101,21 @@ enum Command {
         #[arg(long)]
         second_cpu: Option<usize>,
     },
+    /// A device reconnecting to 1,000 and 10,000 queued messages: the time
+    /// to receive them against the ideal (their count divided by the echo
+    /// ceiling), and the p99 of other users' messages while it drains
+    /// against their p99 without it (issue 17).
+    Backlog {
+        /// The samtale-server binary (build it with --release).
+        #[arg(long)]
+        server_bin: std::path::PathBuf,
+        /// PostgreSQL URL of an empty database.
+        #[arg(long)]
+        database_url: String,
+        /// The core the server runs on (the generator should run on another).
+        #[arg(long, default_value_t = 0)]
+        server_cpu: usize,
+    },
     /// Run a raw tokio-tungstenite echo server (used by `relay`).
     EchoServer {
         /// Address to listen on.
@@ -137,6 +152,23 @@ fn main() -> Result<(), AnyError> {
                 window,
                 idle,
                 server_cpu,
+            })),
+        Command::Backlog {
+            server_bin,
+            database_url,
+            server_cpu,
+        } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(backlog(CrossConfig {
+                server_bin,
+                database_url,
+                nats_url: String::new(),
+                pairs: 9,
+                messages: 0,
+                window: 32,
+                server_cpu,
+                second_cpu: None,
             })),
         Command::CrossNode {
             server_bin,
@@ -194,7 +226,7 @@ async fn start_node(
         ])
         .arg(data)
         .args(["--database-url", &c.database_url])
-        .env("SAMTALE_NATS_URL", &c.nats_url)
+        .envs((!c.nats_url.is_empty()).then(|| ("SAMTALE_NATS_URL", c.nats_url.as_str())))
         .env("SAMTALE_TOKEN_KEY", &keys.0)
         .env("SAMTALE_NATIONAL_ID_KEY", &keys.1)
         .env("SAMTALE_PUBLIC_URL", "http://samtale.invalid")
@@ -1051,4 +1083,152 @@ async fn organisation(api: &Api, code: &str, pairs: usize) -> Result<LoadWorld, 
         citizen_tokens,
         threads,
     })
+}
+
+/// Sends every frame on `ws`, `window` at a time, until each is acked.
+async fn send_acked(
+    ws: &mut Ws,
+    frames: &[(MessageId, String)],
+    window: usize,
+) -> Result<(), AnyError> {
+    let (mut next, mut acked) = (0, 0);
+    while acked < frames.len() {
+        while next < frames.len() && next - acked < window {
+            ws.send(Message::Text(frames[next].1.clone().into()))
+                .await?;
+            next += 1;
+        }
+        match next_frame(ws).await? {
+            ServerFrame::Ack { .. } => acked += 1,
+            ServerFrame::Error { message, .. } => return Err(message.into()),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+async fn backlog(c: CrossConfig) -> Result<(), AnyError> {
+    println!("# Backlog drain");
+    let me = std::env::current_exe()?;
+    // The ceiling: the same frames through a raw echo server.
+    let keys = (b64::encode(&[7u8; 32]), b64::encode(&[8u8; 32]));
+    let root = std::env::temp_dir().join(format!("samtale-backlog-{}", free_port()?));
+    let (mut node, api, port, code) = start_node(&c, c.server_cpu, &keys, &root).await?;
+    let code = code.ok_or("the server made no enrolment code (use an empty database)")?;
+    let world = organisation(&api, &code, c.pairs).await?;
+    let url = format!("ws://127.0.0.1:{port}/ws");
+
+    let echo_port = free_port()?;
+    let mut echo = pinned(c.server_cpu, &me);
+    echo.args(["echo-server", "--listen", &format!("127.0.0.1:{echo_port}")])
+        .kill_on_drop(true);
+    let mut echo_child = echo.spawn()?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let echo_url = format!("ws://127.0.0.1:{echo_port}/");
+    let mut echo_senders = Vec::new();
+    for _ in 0..8 {
+        echo_senders.push(connect(&echo_url, None).await?);
+    }
+    let mut echo_frames = world.frames(20_000)?;
+    echo_frames.truncate(8);
+    let ceiling = run_load(echo_senders, None, echo_frames, 32)
+        .await?
+        .delivered_per_second;
+    echo_child.kill().await.ok();
+    println!("echo ceiling: {ceiling:.0} messages/s");
+
+    // Others: pairs 1..9, one message in flight each.
+    let others = || {
+        let world = &world;
+        let url = url.clone();
+        let frames = world.frames(8 * 250);
+        async move {
+            let mut frames = frames?;
+            frames.remove(0);
+            let mut senders = Vec::new();
+            let mut receivers = Vec::new();
+            for (i, token) in world.citizen_tokens.iter().enumerate().skip(1) {
+                let mut s = connect(&url, Some(&world.staff_token)).await?;
+                next_frame(&mut s).await?;
+                senders.push(s);
+                let mut r = connect(&url, Some(token)).await?;
+                next_frame(&mut r).await?;
+                let sync = ClientFrame::Sync {
+                    thread_id: world.threads[i].0,
+                    after_seq: 0,
+                };
+                r.send(Message::Text(sync.to_json().into())).await?;
+                while !matches!(next_frame(&mut r).await?, ServerFrame::Synced { .. }) {}
+                receivers.push(r);
+            }
+            run_load(senders, Some(receivers), frames, 1).await
+        }
+    };
+    let baseline = others().await?;
+    println!(
+        "others alone: send→deliver p99 {:.2} ms",
+        baseline.deliver.1 as f64 / 1000.0
+    );
+
+    let mut staff = connect(&url, Some(&world.staff_token)).await?;
+    next_frame(&mut staff).await?;
+    let mut queued_after = 0u64;
+    let mut rows = Vec::new();
+    for n in [1_000usize, 10_000] {
+        // Queued while the citizen of thread 0 is offline.
+        let frames: Vec<(MessageId, String)> = world.frames(n * c.pairs)?.swap_remove(0);
+        send_acked(&mut staff, &frames, 64).await?;
+        // She reconnects and syncs while the others keep talking.
+        let drain = async {
+            let mut ws = connect(&url, Some(&world.citizen_tokens[0])).await?;
+            next_frame(&mut ws).await?;
+            let started = Instant::now();
+            let sync = ClientFrame::Sync {
+                thread_id: world.threads[0].0,
+                after_seq: queued_after,
+            };
+            ws.send(Message::Text(sync.to_json().into())).await?;
+            let mut got = 0;
+            loop {
+                match next_frame(&mut ws).await? {
+                    ServerFrame::Deliver { .. } => got += 1,
+                    ServerFrame::Synced { .. } => break,
+                    _ => {}
+                }
+            }
+            Ok::<_, AnyError>((got, started.elapsed()))
+        };
+        let (drained, during) = tokio::join!(drain, others());
+        let (got, took) = drained?;
+        let during = during?;
+        queued_after += n as u64;
+        let ideal = n as f64 / ceiling;
+        println!(
+            "{n} queued: received {got} in {:.3} s (ideal {:.3} s, {:.2}×); others' p99 {:.2} ms while it drained",
+            took.as_secs_f64(),
+            ideal,
+            took.as_secs_f64() / ideal,
+            during.deliver.1 as f64 / 1000.0
+        );
+        rows.push((n, got, took, ideal, during.deliver.1));
+    }
+    node.kill().await.ok();
+    let _ = std::fs::remove_dir_all(&root);
+    println!();
+    println!(
+        "| queued | drained in | ideal (count / echo ceiling) | ratio (goal ≤ 3×) | others' p99 during / alone (goal ≤ 1.5×) |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: |");
+    for (n, got, took, ideal, p99) in rows {
+        println!(
+            "| {n} ({got} received) | {:.3} s | {:.3} s | {:.2}× | {:.2} / {:.2} ms = {:.2}× |",
+            took.as_secs_f64(),
+            ideal,
+            took.as_secs_f64() / ideal,
+            p99 as f64 / 1000.0,
+            baseline.deliver.1 as f64 / 1000.0,
+            p99 as f64 / baseline.deliver.1 as f64
+        );
+    }
+    Ok(())
 }
