@@ -226,7 +226,7 @@ async fn start_node(
         ])
         .arg(data)
         .args(["--database-url", &c.database_url])
-        .envs((!c.nats_url.is_empty()).then(|| ("SAMTALE_NATS_URL", c.nats_url.as_str())))
+        .envs((!c.nats_url.is_empty()).then_some(("SAMTALE_NATS_URL", c.nats_url.as_str())))
         .env("SAMTALE_TOKEN_KEY", &keys.0)
         .env("SAMTALE_NATIONAL_ID_KEY", &keys.1)
         .env("SAMTALE_PUBLIC_URL", "http://samtale.invalid")
