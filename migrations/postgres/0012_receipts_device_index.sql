@@ -1,3 +1,3 @@
--- no-transaction
--- The same for receipts (erasure, device removal).
-CREATE INDEX CONCURRENTLY IF NOT EXISTS receipts_device ON receipts (device_id);
+-- The same for receipts (erasure, device removal). On a large database:
+--   CREATE INDEX CONCURRENTLY IF NOT EXISTS receipts_device ON receipts (device_id);
+CREATE INDEX IF NOT EXISTS receipts_device ON receipts (device_id);

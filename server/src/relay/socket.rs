@@ -834,8 +834,28 @@ impl Connection {
             self.close(code, why).await;
             return Err(());
         }
-        let threads: Vec<(ThreadId, u64)> = self.cursors.iter().map(|(t, c)| (*t, *c)).collect();
-        for (thread_id, cursor) in threads {
+        // One query for where every subscribed thread stands; only those
+        // that moved past the cursor are replayed (a caseworker follows
+        // hundreds of threads, and this runs every second while the bus
+        // is down).
+        let ids: Vec<String> = self.cursors.keys().map(ToString::to_string).collect();
+        let heads = match self.state.storage.threads_last_seq(&ids).await {
+            Ok(heads) => heads,
+            Err(error) => {
+                tracing::warn!(%error, "catch-up failed; trying again at the next one");
+                return Ok(());
+            }
+        };
+        for (id, last) in heads {
+            let Ok(thread_id) = id.parse::<ThreadId>() else {
+                continue;
+            };
+            let Some(&cursor) = self.cursors.get(&thread_id) else {
+                continue;
+            };
+            if u64::try_from(last).unwrap_or(0) <= cursor {
+                continue;
+            }
             // Counted as delivered: this connection's own acked messages.
             let cursor = self.own_cursor(thread_id, cursor);
             if let Some(cursor) = self.replay(thread_id, cursor).await? {

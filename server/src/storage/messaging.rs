@@ -1203,6 +1203,32 @@ impl Storage {
         }))
     }
 
+    /// The highest sequence number of each of `thread_ids` (one query;
+    /// threads that no longer exist are left out).
+    pub async fn threads_last_seq(
+        &self,
+        thread_ids: &[String],
+    ) -> Result<Vec<(String, i64)>, StorageError> {
+        let ids = serde_json::to_string(thread_ids).unwrap_or_default();
+        Ok(match &self.backend {
+            Backend::Sqlite(pool) => sqlx::query_as(
+                "SELECT id, last_seq FROM threads WHERE id IN (SELECT value FROM json_each(?1))",
+            )
+            .bind(ids)
+            .fetch_all(pool)
+            .await?,
+            Backend::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT id, last_seq FROM threads \
+                     WHERE id IN (SELECT value FROM json_array_elements_text($1::json))",
+                )
+                .bind(ids)
+                .fetch_all(pool)
+                .await?
+            }
+        })
+    }
+
     /// Whether two citizens take part in a common thread.
     pub async fn share_a_thread(&self, a: &str, b: &str) -> Result<bool, StorageError> {
         let n: i64 = with_pool!(self, |pool| {
