@@ -58,3 +58,6 @@ scripts/bench-durable.sh "$pg"
 step "Backlog drain: 1,000 and 10,000 queued messages (issue 17)"
 taskset -c 1 target/release/loadgen backlog --server-bin target/release/samtale-server \
     --database-url "$(fresh_db samtale_bench_backlog)"
+
+step "Connections one node holds, and memory per connection (issue 17)"
+taskset -c 1 target/release/loadgen connections --server-bin target/release/samtale-server

@@ -116,6 +116,21 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         server_cpu: usize,
     },
+    /// Authenticated WebSockets one node holds, opened until it refuses
+    /// (its limit follows the open-files limit), with memory per
+    /// connection (issue 17). Raise `ulimit -n` in the shell to go further;
+    /// this process needs one descriptor per connection too.
+    Connections {
+        /// The samtale-server binary (build it with --release).
+        #[arg(long)]
+        server_bin: std::path::PathBuf,
+        /// The most to try.
+        #[arg(long, default_value_t = 100_000)]
+        up_to: usize,
+        /// The core the server runs on.
+        #[arg(long, default_value_t = 0)]
+        server_cpu: usize,
+    },
     /// Run a raw tokio-tungstenite echo server (used by `relay`).
     EchoServer {
         /// Address to listen on.
@@ -153,6 +168,26 @@ fn main() -> Result<(), AnyError> {
                 idle,
                 server_cpu,
             })),
+        Command::Connections {
+            server_bin,
+            up_to,
+            server_cpu,
+        } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(connections(
+                CrossConfig {
+                    server_bin,
+                    database_url: String::new(),
+                    nats_url: String::new(),
+                    pairs: 1,
+                    messages: 0,
+                    window: 1,
+                    server_cpu,
+                    second_cpu: None,
+                },
+                up_to,
+            )),
         Command::Backlog {
             server_bin,
             database_url,
@@ -225,7 +260,14 @@ async fn start_node(
             "--data-dir",
         ])
         .arg(data)
-        .args(["--database-url", &c.database_url])
+        .args(
+            (!c.database_url.is_empty())
+                .then_some(["--database-url", c.database_url.as_str()])
+                .into_iter()
+                .flatten(),
+        )
+        // The open-files limit decides, not the default cap.
+        .env("SAMTALE_MAX_CONNECTIONS", "1000000")
         .envs((!c.nats_url.is_empty()).then_some(("SAMTALE_NATS_URL", c.nats_url.as_str())))
         .env("SAMTALE_TOKEN_KEY", &keys.0)
         .env("SAMTALE_NATIONAL_ID_KEY", &keys.1)
@@ -1230,5 +1272,94 @@ async fn backlog(c: CrossConfig) -> Result<(), AnyError> {
             p99 as f64 / baseline.deliver.1 as f64
         );
     }
+    Ok(())
+}
+
+async fn connections(c: CrossConfig, up_to: usize) -> Result<(), AnyError> {
+    println!("# Connections one node holds (SQLite)");
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    if let Some(line) = limits.lines().find(|l| l.starts_with("Max open files")) {
+        println!("{}", line.split_whitespace().collect::<Vec<_>>().join(" "));
+    }
+    let keys = (b64::encode(&[7u8; 32]), b64::encode(&[8u8; 32]));
+    let root = std::env::temp_dir().join(format!("samtale-conns-{}", free_port()?));
+    let (mut node, api, port, code) = start_node(&c, c.server_cpu, &keys, &root).await?;
+    let pid = node.id().ok_or("no server pid")?;
+    let code = code.ok_or("the server made no enrolment code")?;
+    let world = organisation(&api, &code, 1).await?;
+    let url = format!("ws://127.0.0.1:{port}/ws");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_before = rss_kib(pid)?;
+    let mut open = Vec::new();
+    let mut refused = None;
+    let started = Instant::now();
+    let mut pending = futures_util::stream::FuturesUnordered::new();
+    let mut tried = 0;
+    while refused.is_none() && (tried < up_to || !pending.is_empty()) {
+        while tried < up_to && pending.len() < 256 && refused.is_none() {
+            let (url, token) = (url.clone(), world.citizen_tokens[0].clone());
+            pending.push(async move {
+                let mut ws = connect(&url, Some(&token)).await?;
+                match next_frame(&mut ws).await? {
+                    ServerFrame::Ready { .. } => Ok::<Ws, AnyError>(ws),
+                    other => Err(format!("{other:?}").into()),
+                }
+            });
+            tried += 1;
+        }
+        match pending.next().await {
+            Some(Ok(ws)) => open.push(ws),
+            Some(Err(e)) => refused = Some(e.to_string()),
+            None => break,
+        }
+        if open.len() % 2000 == 0 && !open.is_empty() {
+            println!("{} open, server RSS {} KiB", open.len(), rss_kib(pid)?);
+        }
+    }
+    drop(pending);
+    let took = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // At the limit /metrics may be refused too (only health checks and
+    // signed-in clients get the reserve): then the generator's count.
+    let held_metric = metric(&api, "samtale_ws_connections").await.ok();
+    let held = held_metric.unwrap_or(open.len() as f64);
+    let rss_after = rss_kib(pid)?;
+    // At its limit the node still answers its health check (a reserve of
+    // descriptors is kept for them).
+    let ready = api
+        .call(reqwest::Method::GET, "/readyz", None, Value::Null)
+        .await
+        .is_ok();
+    node.kill().await.ok();
+    let _ = std::fs::remove_dir_all(&root);
+    let per = (rss_after.saturating_sub(rss_before)) as f64 * 1024.0 / held.max(1.0);
+    println!();
+    println!("| measure | value |");
+    println!("| --- | ---: |");
+    println!(
+        "| connections opened by this generator | {} in {:.1} s |",
+        open.len(),
+        took.as_secs_f64()
+    );
+    println!(
+        "| authenticated WebSockets the node holds | {held:.0} ({}) |",
+        if held_metric.is_some() {
+            "its /metrics"
+        } else {
+            "/metrics refused at the limit; the generator's count"
+        }
+    );
+    println!(
+        "| what stopped it | {} |",
+        refused.unwrap_or_else(|| format!("the generator's own cap (--up-to {up_to})"))
+    );
+    println!(
+        "| server memory | {rss_before} → {rss_after} KiB: {:.1} KB per connection |",
+        per / 1000.0
+    );
+    println!(
+        "| /readyz at the limit | {} |",
+        if ready { "200" } else { "no answer" }
+    );
     Ok(())
 }
