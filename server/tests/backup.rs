@@ -9,43 +9,14 @@ mod support;
 use std::collections::HashMap;
 use std::process::Command;
 
-use reqwest::Method;
-use samtale_protocol::wire::MessagePage;
-use samtale_protocol::{MessageId, ThreadId};
-use support::world::{Actor, World, Ws, my_keys, open, recipients, seal, send_frame};
-use support::{Backend, TestApp, TestDatabase, expect};
+use support::world::{World, Ws, my_keys, open, recipients, seal, send_frame, thread_messages};
+use support::{Backend, TestApp, TestDatabase};
 
 async fn fast_node(settings: &samtale_server::config::Settings) -> TestApp {
     let mut settings = settings.clone();
     settings.messaging.ws_frames_per_second = 100_000;
     settings.messaging.purge_interval_minutes = 0;
     TestApp::spawn_with(&settings).await
-}
-
-/// Every message of a thread: seq → id.
-async fn messages(app: &TestApp, who: &Actor, thread: ThreadId) -> Vec<(u64, MessageId)> {
-    let mut out = Vec::new();
-    let mut after = 0;
-    loop {
-        let page: MessagePage = expect(
-            app.call(
-                Method::GET,
-                &format!("/v1/threads/{thread}/messages?after={after}&limit=500"),
-                Some(who.token()),
-                None,
-            )
-            .await,
-            200,
-        )
-        .await;
-        if page.messages.is_empty() {
-            return out;
-        }
-        for m in &page.messages {
-            out.push((m.seq, m.message_id));
-            after = m.seq;
-        }
-    }
 }
 
 #[tokio::test]
@@ -145,7 +116,7 @@ async fn a_backup_taken_while_messages_flow_restores_into_a_node_that_serves_eve
         .unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
-    let original_busy = messages(&app, &world.staff, busy).await;
+    let original_busy = thread_messages(&app, &world.staff, busy).await;
     assert_eq!(original_busy.len(), total);
     app.stop().await;
 
@@ -167,14 +138,14 @@ async fn a_backup_taken_while_messages_flow_restores_into_a_node_that_serves_eve
     let restored = fast_node(&restored_settings).await;
 
     // The same clients, with the same sessions: every thread is there.
-    let quiet_now = messages(&restored, &world.staff, quiet).await;
+    let quiet_now = thread_messages(&restored, &world.staff, quiet).await;
     assert_eq!(
         quiet_now.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
         (1..=20).collect::<Vec<_>>()
     );
     // The busy thread up to the moment of the snapshot: a prefix without
     // a gap, every message the original's.
-    let busy_now = messages(&restored, &world.staff, busy).await;
+    let busy_now = thread_messages(&restored, &world.staff, busy).await;
     let k = busy_now.len();
     assert!(
         (100..=total - 20).contains(&k),

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
 use reqwest::Method;
-use samtale_protocol::wire::{ClientFrame, HealthStatus, MessagePage, ServerFrame};
+use samtale_protocol::wire::{ClientFrame, HealthStatus, ServerFrame};
 use samtale_protocol::{HolderPublicKey, MessageId, Receipt, ReceiptKind, ThreadId};
-use support::world::{Actor, Closed, World, Ws, recipients, seal, send_frame};
+use support::world::{Actor, Closed, World, Ws, recipients, seal, send_frame, thread_messages};
 use support::{Backend, TestApp, TestDatabase, expect};
 
 const NATS_ENV: &str = "SAMTALE_TEST_NATS_URL";
@@ -89,32 +89,6 @@ async fn talk(
         }
     }
     (acked, delivered)
-}
-
-/// Every message of the thread, as the database has it.
-async fn stored(app: &TestApp, who: &Actor, thread: ThreadId) -> Vec<(u64, MessageId)> {
-    let mut out = Vec::new();
-    let mut after = 0;
-    loop {
-        let page: MessagePage = expect(
-            app.call(
-                Method::GET,
-                &format!("/v1/threads/{thread}/messages?after={after}&limit=500"),
-                Some(who.token()),
-                None,
-            )
-            .await,
-            200,
-        )
-        .await;
-        if page.messages.is_empty() {
-            return out;
-        }
-        for m in &page.messages {
-            out.push((m.seq, m.message_id));
-            after = m.seq;
-        }
-    }
 }
 
 fn assert_in_order_exactly_once(label: &str, got: &[(u64, MessageId)], want: &BTreeSet<u64>) {
@@ -192,7 +166,7 @@ async fn two_nodes_exchange_1000_messages_and_a_revocation_on_one_closes_the_soc
     assert_in_order_exactly_once("citizen on node 1", &citizen_got, &staff_seqs);
     assert_in_order_exactly_once("staff on node 2", &staff_got, &citizen_seqs);
     // Every acknowledged message stored once, the sequence without a gap.
-    let all = stored(&node1, &world.staff, thread).await;
+    let all = thread_messages(&node1, &world.staff, thread).await;
     let seqs: Vec<u64> = all.iter().map(|(s, _)| *s).collect();
     assert_eq!(seqs, (1..=1000).collect::<Vec<_>>());
     let ids: HashSet<MessageId> = all.iter().map(|(_, id)| *id).collect();
@@ -507,7 +481,7 @@ async fn nats_stopped_and_restarted_during_traffic_loses_nothing_and_readyz_says
     got.extend(d);
 
     assert_in_order_exactly_once("citizen on node 1", &got, &acked);
-    let all = stored(&node1, &world.staff, thread).await;
+    let all = thread_messages(&node1, &world.staff, thread).await;
     assert_eq!(
         all.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
         (1..=150).collect::<Vec<_>>()

@@ -628,6 +628,36 @@ pub fn send_frame(thread: ThreadId, id: MessageId, envelope: &[u8]) -> ClientFra
 type Stream =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// Every message of a thread as the server serves it, page by page: (seq, id).
+pub async fn thread_messages(
+    app: &TestApp,
+    who: &Actor,
+    thread: ThreadId,
+) -> Vec<(u64, MessageId)> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let page: samtale_protocol::wire::MessagePage = expect(
+            app.call(
+                Method::GET,
+                &format!("/v1/threads/{thread}/messages?after={after}&limit=500"),
+                Some(who.token()),
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+        if page.messages.is_empty() {
+            return out;
+        }
+        for m in &page.messages {
+            out.push((m.seq, m.message_id));
+            after = m.seq;
+        }
+    }
+}
+
 /// A relay client.
 pub struct Ws {
     pub stream: Stream,
