@@ -26,6 +26,7 @@ use base64::Engine as _;
 use samtale_protocol::MessageId;
 use samtale_protocol::wire::{ClientFrame, MessagePage, ServerFrame};
 use samtale_server::config::SecretText;
+use support::proxy::{Proxy, haproxy_binary};
 use support::world::{World, Ws, recipients, seal, send_frame};
 use support::{Backend, TestApp, TestDatabase, expect};
 
@@ -174,12 +175,10 @@ async fn a_node_killed_ten_times_during_a_stream_loses_and_doubles_nothing() {
         skip("SAMTALE_TEST_NATS_URL is not set");
         return;
     };
-    let haproxy =
-        std::env::var("SAMTALE_TEST_HAPROXY").unwrap_or_else(|_| "/usr/sbin/haproxy".into());
-    if !std::path::Path::new(&haproxy).exists() {
+    let Some(haproxy) = haproxy_binary() else {
         skip("no HAProxy (SAMTALE_TEST_HAPROXY)");
         return;
-    }
+    };
     let Some(db) = TestDatabase::new(Backend::Postgres).await else {
         return;
     };
@@ -187,7 +186,7 @@ async fn a_node_killed_ten_times_during_a_stream_loses_and_doubles_nothing() {
         panic!("PostgreSQL")
     };
     let dir = tempfile::tempdir().unwrap();
-    let proxy_port = free_port();
+    let proxy_port = Proxy::reserve_port();
     let cluster = Cluster {
         database_url: url.expose().to_owned(),
         nats_url,
@@ -230,49 +229,16 @@ async fn a_node_killed_ten_times_during_a_stream_loses_and_doubles_nothing() {
         )
         .await;
     }
-    let certs = dir.path().join("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-days",
-            "1",
-        ])
-        .arg("-keyout")
-        .arg(dir.path().join("key.pem"))
-        .arg("-out")
-        .arg(dir.path().join("cert.pem"))
-        .output()
-        .unwrap();
-    assert!(made.status.success());
-    let pem = [
-        std::fs::read(dir.path().join("cert.pem")).unwrap(),
-        std::fs::read(dir.path().join("key.pem")).unwrap(),
-    ]
-    .concat();
-    std::fs::write(certs.join("samtale.pem"), pem).unwrap();
-    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/haproxy.cfg");
-    let mut proxy = Command::new(&haproxy)
-        .args(["-db", "-f", config])
-        .env("SAMTALE_PROXY_HTTP", format!("127.0.0.1:{proxy_port}"))
-        .env("SAMTALE_PROXY_HTTPS", format!("127.0.0.1:{}", free_port()))
-        .env("SAMTALE_PROXY_PLAIN_HTTP", "1")
-        .env("SAMTALE_TLS_CERTS", &certs)
-        .env("SAMTALE_NODE1", format!("127.0.0.1:{}", ports[0]))
-        .env("SAMTALE_NODE2", format!("127.0.0.1:{}", ports[1]))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("haproxy.log")).unwrap())
-        .spawn()
-        .expect("start haproxy");
-    let base = format!("http://127.0.0.1:{proxy_port}");
-    ready(&http, &base, Duration::from_secs(30), dir.path()).await;
-    let ws_url = format!("ws://127.0.0.1:{proxy_port}/ws");
+    let node_addresses = ports.map(|p| format!("127.0.0.1:{p}"));
+    let proxy = Proxy::start(
+        &haproxy,
+        proxy_port,
+        [&node_addresses[0], &node_addresses[1]],
+        dir.path(),
+    )
+    .await;
+    let base = proxy.base.clone();
+    let ws_url = proxy.ws_url.clone();
 
     // Set when the killing is over (the sender stops), and when the sender
     // has stopped (the reader stops once nothing more comes).
@@ -474,8 +440,7 @@ async fn a_node_killed_ten_times_during_a_stream_loses_and_doubles_nothing() {
         staff_reconnects + citizen_reconnects >= 5,
         "the kills did not reach the clients: the test proved nothing"
     );
-    let _ = proxy.kill();
-    let _ = proxy.wait();
+    drop(proxy);
     drop(nodes);
     db.cleanup().await;
 }

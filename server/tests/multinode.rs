@@ -4,7 +4,9 @@
 //! Needs `SAMTALE_TEST_DATABASE_URL` (PostgreSQL) and `SAMTALE_TEST_NATS_URL`
 //! (a NATS server; `bash .ci/run` sets both), and for the outage test the
 //! `nats-server` binary (`SAMTALE_TEST_NATS_SERVER`, default
-//! `/usr/sbin/nats-server`), which the test starts and stops itself.
+//! `/usr/sbin/nats-server`), which the test starts and stops itself. The
+//! 1,000-message test puts HAProxy with `deploy/haproxy.cfg` in front of
+//! the nodes (`SAMTALE_TEST_HAPROXY`, default `/usr/sbin/haproxy`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -17,6 +19,7 @@ use futures_util::StreamExt as _;
 use reqwest::Method;
 use samtale_protocol::wire::{ClientFrame, HealthStatus, ServerFrame};
 use samtale_protocol::{HolderPublicKey, MessageId, Receipt, ReceiptKind, ThreadId};
+use support::proxy::{Proxy, haproxy_binary};
 use support::world::{Actor, Closed, World, Ws, recipients, seal, send_frame, thread_messages};
 use support::{Backend, TestApp, TestDatabase, expect};
 
@@ -113,30 +116,96 @@ async fn readiness(app: &TestApp) -> HealthStatus {
     expect(app.get("/readyz").await, 200).await
 }
 
+/// Open authenticated WebSockets on `app`, from its `/metrics`.
+async fn ws_connections(app: &TestApp) -> f64 {
+    metric_value(
+        &app.get("/metrics").await.text().await.unwrap(),
+        "samtale_ws_connections",
+    )
+}
+
+/// Waits (up to 5 s) until the two nodes hold `want` WebSockets each.
+async fn wait_for_connections(nodes: [&TestApp; 2], want: [f64; 2]) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        if [
+            ws_connections(nodes[0]).await,
+            ws_connections(nodes[1]).await,
+        ] == want
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
 #[tokio::test]
-async fn two_nodes_exchange_1000_messages_and_a_revocation_on_one_closes_the_socket_on_the_other() {
+async fn two_nodes_behind_the_proxy_exchange_1000_messages_and_a_revocation_on_one_closes_the_socket_on_the_other()
+ {
     let Some((db, nats)) = setup().await else {
         return;
     };
-    let node1 = node(&db, Some(&nats)).await;
-    let node2 = node(&db, Some(&nats)).await;
-    wait_for_status(&node1, "ok").await;
-    wait_for_status(&node2, "ok").await;
+    let Some(haproxy) = haproxy_binary() else {
+        say_skipped("no HAProxy (SAMTALE_TEST_HAPROXY, default /usr/sbin/haproxy)");
+        return;
+    };
+    let first = node(&db, Some(&nats)).await;
+    let second = node(&db, Some(&nats)).await;
+    wait_for_status(&first, "ok").await;
+    wait_for_status(&second, "ok").await;
     // The enrolment code is the last started node's (each start on an
     // empty database makes a new one).
-    let world = World::build(&node2).await;
+    let world = World::build(&second).await;
+    // The deployment's proxy (deploy/haproxy.cfg) in front of both.
+    let dir = tempfile::tempdir().unwrap();
+    let addresses = [&first, &second].map(|n| n.address.trim_start_matches("http://").to_owned());
+    let proxy = Proxy::start(
+        &haproxy,
+        Proxy::reserve_port(),
+        [&addresses[0], &addresses[1]],
+        dir.path(),
+    )
+    .await;
     let maja = world
-        .citizen(&node1, &world.staff, world.team, "010190-1234")
+        .citizen(&first, &world.staff, world.team, "010190-1234")
         .await;
     let thread = world
-        .open_thread(&node2, &world.staff, world.team, &[&maja])
+        .open_thread(&second, &world.staff, world.team, &[&maja])
         .await;
-    let to_citizen = recipients(&node1, &maja.actor, thread).await;
-    let to_staff = recipients(&node2, &world.staff, thread).await;
+    let to_citizen = recipients(&first, &maja.actor, thread).await;
+    let to_staff = recipients(&second, &world.staff, thread).await;
 
-    // The citizen on node 1, the caseworker on node 2.
-    let mut citizen_ws = Ws::connect(&node1, maja.actor.token()).await;
-    let mut staff_ws = Ws::connect(&node2, world.staff.token()).await;
+    // Both connect through the proxy; "node 1" is the one it gave the
+    // citizen. It balances by fewest connections, so the caseworker gets
+    // the other once its health checks see both up (until then, again).
+    let mut citizen_ws = Ws::connect_url(&proxy.ws_url, maja.actor.token())
+        .await
+        .unwrap();
+    let (node1, node2) = if wait_for_connections([&first, &second], [1.0, 0.0]).await {
+        (&first, &second)
+    } else {
+        assert!(
+            wait_for_connections([&first, &second], [0.0, 1.0]).await,
+            "the citizen's connection is on neither node"
+        );
+        (&second, &first)
+    };
+    let mut staff_ws = None;
+    for attempt in 1..=50 {
+        let ws = Ws::connect_url(&proxy.ws_url, world.staff.token())
+            .await
+            .unwrap();
+        if wait_for_connections([node1, node2], [1.0, 1.0]).await {
+            eprintln!("through the proxy: the caseworker on the other node at attempt {attempt}");
+            staff_ws = Some(ws);
+            break;
+        }
+        drop(ws);
+        assert!(wait_for_connections([node1, node2], [1.0, 0.0]).await);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut staff_ws = staff_ws.expect("the proxy never sent the caseworker to the other node");
     assert!(citizen_ws.sync(thread, 0).await.is_empty());
     assert!(staff_ws.sync(thread, 0).await.is_empty());
 
@@ -166,7 +235,7 @@ async fn two_nodes_exchange_1000_messages_and_a_revocation_on_one_closes_the_soc
     assert_in_order_exactly_once("citizen on node 1", &citizen_got, &staff_seqs);
     assert_in_order_exactly_once("staff on node 2", &staff_got, &citizen_seqs);
     // Every acknowledged message stored once, the sequence without a gap.
-    let all = thread_messages(&node1, &world.staff, thread).await;
+    let all = thread_messages(node1, &world.staff, thread).await;
     let seqs: Vec<u64> = all.iter().map(|(s, _)| *s).collect();
     assert_eq!(seqs, (1..=1000).collect::<Vec<_>>());
     let ids: HashSet<MessageId> = all.iter().map(|(_, id)| *id).collect();
@@ -176,7 +245,7 @@ async fn two_nodes_exchange_1000_messages_and_a_revocation_on_one_closes_the_soc
 
     // The nodes' metrics saw it: acks, commits, the bus both ways, live
     // deliveries; and they name nobody.
-    for (name, app) in [("node 1", &node1), ("node 2", &node2)] {
+    for (name, app) in [("node 1", node1), ("node 2", node2)] {
         let text = app.get("/metrics").await.text().await.unwrap();
         // Each node acked 500 sends, delivered 500 live and passed its
         // 500 on to the other; commits batch them.
@@ -237,8 +306,9 @@ async fn two_nodes_exchange_1000_messages_and_a_revocation_on_one_closes_the_soc
     assert!(took < Duration::from_secs(2), "took {took:?}");
     eprintln!("revocation on node 2 closed the socket on node 1 after {took:?}");
 
-    node1.stop().await;
-    node2.stop().await;
+    drop(proxy);
+    first.stop().await;
+    second.stop().await;
     db.cleanup().await;
 }
 

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 pub mod artifacts;
+pub mod proxy;
 pub mod world;
 
 use samtale_server::config::{DatabaseSettings, DatabaseUrl, LogFormat, Settings};
