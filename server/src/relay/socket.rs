@@ -784,43 +784,78 @@ impl Connection {
 
     /// Sends every message of the thread after `after_seq`, a page at a
     /// time; the new cursor, or `None` when the database failed (logged).
+    /// A page's frames go out in one write where the socket's buffer
+    /// allows, and the next page is read while this one is written.
     async fn replay(&mut self, thread_id: ThreadId, after_seq: u64) -> Result<Option<u64>, ()> {
         let thread = thread_id.to_string();
+        let storage = self.state.storage.clone();
+        let page = |after: u64| {
+            let storage = storage.clone();
+            let thread = thread.clone();
+            async move {
+                storage
+                    .messages_after(&thread, i64::try_from(after).unwrap_or(i64::MAX), SYNC_PAGE)
+                    .await
+            }
+        };
         let mut cursor = after_seq;
+        let mut rows = page(cursor).await;
         loop {
-            let rows = match self
-                .state
-                .storage
-                .messages_after(
-                    &thread,
-                    i64::try_from(cursor).unwrap_or(i64::MAX),
-                    SYNC_PAGE,
-                )
-                .await
-            {
+            let current = match rows {
                 Ok(rows) => rows,
                 Err(error) => {
                     tracing::error!(%error, "sync failed");
                     return Ok(None);
                 }
             };
-            let full = i64::try_from(rows.len()).unwrap_or(0) == SYNC_PAGE;
-            for row in rows {
-                let Some(frame) = deliver_frame(thread_id, row) else {
-                    continue;
-                };
-                if let ServerFrame::Deliver { seq, .. } = &frame {
-                    cursor = *seq;
-                }
-                self.send(&frame).await?;
-                self.state
-                    .relay
-                    .metrics
-                    .messages_out
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            if !full {
+            let full = i64::try_from(current.len()).unwrap_or(0) == SYNC_PAGE;
+            let frames: Vec<ServerFrame> = current
+                .into_iter()
+                .filter_map(|row| deliver_frame(thread_id, row))
+                .collect();
+            let Some(ServerFrame::Deliver { seq: last, .. }) = frames.last() else {
                 return Ok(Some(cursor));
+            };
+            let last = *last;
+            let sent = frames.len() as u64;
+            let next = if full {
+                let (next, written) = tokio::join!(page(last), self.send_all(&frames));
+                written?;
+                Some(next)
+            } else {
+                self.send_all(&frames).await?;
+                None
+            };
+            self.state
+                .relay
+                .metrics
+                .messages_out
+                .fetch_add(sent, std::sync::atomic::Ordering::Relaxed);
+            cursor = last;
+            match next {
+                Some(next) => rows = next,
+                None => return Ok(Some(cursor)),
+            }
+        }
+    }
+
+    /// Sends `frames` in order with one flush at the end (the socket writes
+    /// whenever its buffer fills), within the same time limit as one frame.
+    async fn send_all(&mut self, frames: &[ServerFrame]) -> Result<(), ()> {
+        use futures_util::SinkExt as _;
+        let socket = &mut self.socket;
+        let all = async {
+            for frame in frames {
+                socket.feed(text(frame)).await?;
+            }
+            socket.flush().await
+        };
+        match tokio::time::timeout(SEND_TIMEOUT, all).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(()),
+            Err(_) => {
+                self.registration.kill.kill(ErrorCode::SlowConsumer);
+                Err(())
             }
         }
     }
