@@ -246,6 +246,12 @@ pub struct MessagingSettings {
     /// Addresses besides the loopback interface that may read `/metrics`
     /// (a Prometheus server).
     pub metrics_allowed: Vec<std::net::IpAddr>,
+    /// Whether this node makes the first admin's one-time enrolment code
+    /// when it starts and no organisation exists (each start replaces the
+    /// code before it). With several nodes on one database, only one may:
+    /// `false` on the others, or the code one node printed is replaced
+    /// by the next node's start.
+    pub first_admin_code: bool,
 }
 
 /// The default notification text (Danish): no content, no names.
@@ -270,6 +276,7 @@ impl Default for MessagingSettings {
             nats_url: None,
             database_max_connections: crate::storage::DEFAULT_POOL,
             metrics_allowed: Vec::new(),
+            first_admin_code: true,
         }
     }
 }
@@ -341,6 +348,8 @@ pub struct Layer {
     pub purge_interval_minutes: Option<u32>,
     /// `web_app = false` (serve no web app at `/`)
     pub web_app: Option<bool>,
+    /// `first_admin_code = false` (another node of the deployment makes it)
+    pub first_admin_code: Option<bool>,
     /// `max_connections = 8192`
     pub max_connections: Option<u32>,
     /// `max_connections_per_address = 256`
@@ -382,6 +391,7 @@ impl Layer {
                 .or(base.notify_interval_seconds),
             purge_interval_minutes: self.purge_interval_minutes.or(base.purge_interval_minutes),
             web_app: self.web_app.or(base.web_app),
+            first_admin_code: self.first_admin_code.or(base.first_admin_code),
             max_connections: self.max_connections.or(base.max_connections),
             max_connections_per_address: self
                 .max_connections_per_address
@@ -473,16 +483,11 @@ impl Layer {
             notify_template: var("SAMTALE_NOTIFY_TEMPLATE"),
             notify_interval_seconds: number("SAMTALE_NOTIFY_INTERVAL_SECONDS")?,
             purge_interval_minutes: number("SAMTALE_PURGE_INTERVAL_MINUTES")?,
-            web_app: var("SAMTALE_WEB_APP")
-                .map(|v| match v.as_str() {
-                    "true" | "1" | "yes" => Ok(true),
-                    "false" | "0" | "no" => Ok(false),
-                    _ => Err(ConfigError::Invalid {
-                        setting: "web_app (SAMTALE_WEB_APP)",
-                        message: format!("{v:?} is not true or false"),
-                    }),
-                })
-                .transpose()?,
+            web_app: boolean(var("SAMTALE_WEB_APP"), "web_app (SAMTALE_WEB_APP)")?,
+            first_admin_code: boolean(
+                var("SAMTALE_FIRST_ADMIN_CODE"),
+                "first_admin_code (SAMTALE_FIRST_ADMIN_CODE)",
+            )?,
             max_connections: number("SAMTALE_MAX_CONNECTIONS")?,
             max_connections_per_address: number("SAMTALE_MAX_CONNECTIONS_PER_ADDRESS")?,
             header_timeout_seconds: number("SAMTALE_HEADER_TIMEOUT_SECONDS")?,
@@ -735,6 +740,7 @@ fn resolve_messaging(layer: &Layer) -> Result<MessagingSettings, ConfigError> {
             .header_timeout_seconds
             .unwrap_or(d.header_timeout_seconds),
         web_app: layer.web_app.unwrap_or(d.web_app),
+        first_admin_code: layer.first_admin_code.unwrap_or(d.first_admin_code),
         database_max_connections: layer
             .database_max_connections
             .unwrap_or(d.database_max_connections),
@@ -853,6 +859,20 @@ fn resolve_messaging(layer: &Layer) -> Result<MessagingSettings, ConfigError> {
     Ok(m)
 }
 
+/// A true/false environment value (`true`/`1`/`yes`, `false`/`0`/`no`).
+fn boolean(value: Option<String>, setting: &'static str) -> Result<Option<bool>, ConfigError> {
+    value
+        .map(|v| match v.as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(ConfigError::Invalid {
+                setting,
+                message: format!("{v:?} is not true or false"),
+            }),
+        })
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -957,6 +977,33 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("/nonexistent/samtale.toml"), "{err}");
+    }
+
+    #[test]
+    fn true_false_settings_read_their_spellings_and_refuse_others() {
+        let load = |v: &str| {
+            Settings::load(
+                Layer::default(),
+                None,
+                env(&[("SAMTALE_FIRST_ADMIN_CODE", v), ("SAMTALE_WEB_APP", "no")]),
+            )
+        };
+        assert!(load("true").unwrap().messaging.first_admin_code);
+        for off in ["false", "0", "no"] {
+            let s = load(off).unwrap();
+            assert!(!s.messaging.first_admin_code && !s.messaging.web_app);
+        }
+        let err = load("maybe").unwrap_err().to_string();
+        assert!(
+            err.contains("SAMTALE_FIRST_ADMIN_CODE") && err.contains("maybe"),
+            "{err}"
+        );
+        assert!(
+            Settings::load(Layer::default(), None, env(&[]))
+                .unwrap()
+                .messaging
+                .first_admin_code
+        );
     }
 
     /// The broker configuration the guide used to describe (no

@@ -211,8 +211,15 @@ impl Application {
             clock: clock.clone(),
         };
         // Until an organisation exists, each start makes a fresh one-time
-        // enrolment code for the first admin (only its hash is stored).
+        // enrolment code for the first admin (only its hash is stored),
+        // unless another node of the deployment is the one that does.
         let enrolment_code = if storage.has_organisation().await? {
+            None
+        } else if !settings.messaging.first_admin_code {
+            tracing::info!(
+                "no organisation is registered yet; another node makes the first admin's \
+                 enrolment code (first_admin_code is false here): see that node's log"
+            );
             None
         } else {
             let code = auth::new_code(ENROLMENT_DOMAIN).map_err(|_| StartError::Randomness)?;

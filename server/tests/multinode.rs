@@ -20,7 +20,9 @@ use reqwest::Method;
 use samtale_protocol::wire::{ClientFrame, HealthStatus, ServerFrame};
 use samtale_protocol::{HolderPublicKey, MessageId, Receipt, ReceiptKind, ThreadId};
 use support::proxy::{Proxy, haproxy_binary};
-use support::world::{Actor, Closed, World, Ws, recipients, seal, send_frame, thread_messages};
+use support::world::{
+    Actor, Closed, World, Ws, bootstrap_request, recipients, seal, send_frame, thread_messages,
+};
 use support::{Backend, TestApp, TestDatabase, expect};
 
 const NATS_ENV: &str = "SAMTALE_TEST_NATS_URL";
@@ -678,6 +680,51 @@ async fn with_limits_in_memory_two_nodes_let_the_sixth_failed_login_through() {
     node1.stop().await;
     node2.stop().await;
     db.cleanup().await;
+}
+
+/// On an empty database the first admin's enrolment code is made by one
+/// node; another started with `first_admin_code = false` (as
+/// docker-compose.yml starts the second node) leaves it valid. The
+/// control: a third node started the default way replaces it, and the code
+/// the first node printed is refused.
+#[tokio::test]
+async fn a_second_node_leaves_the_first_nodes_enrolment_code_valid_when_told_not_to_make_one() {
+    let Some(db) = TestDatabase::new(Backend::Sqlite).await else {
+        return;
+    };
+    let first = node(&db, None).await;
+    let first_code = first.enrolment_code.clone().expect("the first node's code");
+    let mut quiet = db.app_settings();
+    quiet.messaging.first_admin_code = false;
+    let second = TestApp::spawn_with(&quiet).await;
+    assert!(second.enrolment_code.is_none());
+
+    // Control: a node started the default way replaces the code.
+    let third = node(&db, None).await;
+    assert!(third.enrolment_code.is_some());
+    let root = samtale_protocol::OrgRootKey::generate().unwrap();
+    let device = samtale_protocol::DeviceKeys::generate().unwrap();
+    let refused = bootstrap_request(&second, &first_code, "Kommune", &root, &device).await;
+    assert_eq!(refused.status(), 401, "the replaced code was accepted");
+    third.stop().await;
+
+    // Without the third, through the second node: the first node's code
+    // registers the organisation.
+    let db2 = TestDatabase::new(Backend::Sqlite).await.unwrap();
+    let a = node(&db2, None).await;
+    let code = a.enrolment_code.clone().unwrap();
+    let mut quiet = db2.app_settings();
+    quiet.messaging.first_admin_code = false;
+    let b = TestApp::spawn_with(&quiet).await;
+    assert!(b.enrolment_code.is_none());
+    let accepted = bootstrap_request(&b, &code, "Kommune", &root, &device).await;
+    assert_eq!(accepted.status(), 201);
+
+    for app in [first, second, a, b] {
+        app.stop().await;
+    }
+    db.cleanup().await;
+    db2.cleanup().await;
 }
 
 /// Three nodes starting at once on an empty database: the migrations run

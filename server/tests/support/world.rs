@@ -294,28 +294,40 @@ impl World {
     }
 }
 
+/// `POST /v1/bootstrap` with `code`, a new root key and admin device.
+pub async fn bootstrap_request(
+    app: &TestApp,
+    code: &str,
+    organisation: &str,
+    root: &OrgRootKey,
+    device: &DeviceKeys,
+) -> reqwest::Response {
+    app.call(
+        Method::POST,
+        "/v1/bootstrap",
+        None,
+        Some(json!({
+            "enrolment_code": code,
+            "organisation_name": organisation,
+            "root_public_key": root.public(),
+            "username": "admin",
+            "display_name": "Anne Admin",
+            "password": PASSWORD,
+            "device": device_json(device),
+            "device_label": "Admin laptop",
+        })),
+    )
+    .await
+}
+
 /// Registers an organisation with a fresh server's enrolment code; its
 /// first admin (admin role only) is logged in.
 pub async fn bootstrap(app: &TestApp, organisation: &str) -> (OrgRootKey, OrgId, Actor) {
     let root = OrgRootKey::generate().unwrap();
     let device = DeviceKeys::generate().unwrap();
+    let code = app.enrolment_code.as_deref().unwrap();
     let boot: BootstrapResponse = expect(
-        app.call(
-            Method::POST,
-            "/v1/bootstrap",
-            None,
-            Some(json!({
-                "enrolment_code": app.enrolment_code.as_deref().unwrap(),
-                "organisation_name": organisation,
-                "root_public_key": root.public(),
-                "username": "admin",
-                "display_name": "Anne Admin",
-                "password": PASSWORD,
-                "device": device_json(&device),
-                "device_label": "Admin laptop",
-            })),
-        )
-        .await,
+        bootstrap_request(app, code, organisation, &root, &device).await,
         201,
     )
     .await;
