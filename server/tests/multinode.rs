@@ -682,6 +682,82 @@ async fn with_limits_in_memory_two_nodes_let_the_sixth_failed_login_through() {
     db.cleanup().await;
 }
 
+/// Two nodes' group commits touching the same threads in opposite orders
+/// (a caseworker on one node writes to threads A then B, a colleague on
+/// the other to B then A) must not deadlock: each reserves sequence ranges
+/// in one order, by thread id. Without that order, PostgreSQL aborts one
+/// of the two transactions (40P01) within a few rounds.
+#[tokio::test]
+async fn two_nodes_committing_to_the_same_threads_in_opposite_orders_do_not_deadlock() {
+    let Some((db, _nats)) = setup().await else {
+        return;
+    };
+    let node1 = node(&db, None).await;
+    let node2 = node(&db, None).await;
+    let world = World::build(&node2).await;
+    let maja = world
+        .citizen(&node2, &world.staff, world.team, "010190-1234")
+        .await;
+    let mut threads = Vec::new();
+    for _ in 0..2 {
+        let t = world
+            .open_thread(&node2, &world.staff, world.team, &[&maja])
+            .await;
+        threads.push(t.to_string());
+    }
+    let message = |thread: &str, n: u64| {
+        let envelope = n.to_le_bytes().to_vec();
+        samtale_server::storage::messaging::PendingMessage {
+            thread_id: thread.to_owned(),
+            message_id: MessageId::random().unwrap().to_string(),
+            sender_device_id: world.staff.tokens.device_id.to_string(),
+            sender_account: world.staff.account.to_string(),
+            org_id: world.org_id.to_string(),
+            envelope_sha256: <sha2::Sha256 as sha2::Digest>::digest(&envelope).into(),
+            envelope,
+        }
+    };
+    let mut n = 0u64;
+    for round in 0..40 {
+        let mut forward = Vec::new();
+        let mut backward = Vec::new();
+        for (list, order) in [(&mut forward, [0, 1]), (&mut backward, [1, 0])] {
+            for t in order {
+                for _ in 0..20 {
+                    n += 1;
+                    list.push(message(&threads[t], n));
+                }
+            }
+        }
+        let (a, b) = tokio::join!(
+            node1.storage.commit_messages(&forward, 1),
+            node2.storage.commit_messages(&backward, 1)
+        );
+        assert!(
+            a.is_ok() && b.is_ok(),
+            "round {round}: {:?} {:?}",
+            a.err(),
+            b.err()
+        );
+    }
+    // Every message stored, each thread's sequence without a gap.
+    for t in &threads {
+        let seqs = db
+            .blobs(&format!(
+                "SELECT convert_to(seq::text, 'UTF8') FROM messages WHERE thread_id = '{t}' ORDER BY seq"
+            ))
+            .await;
+        let seqs: Vec<u64> = seqs
+            .iter()
+            .map(|s| String::from_utf8_lossy(s).parse().unwrap())
+            .collect();
+        assert_eq!(seqs, (1..=1600).collect::<Vec<_>>());
+    }
+    node1.stop().await;
+    node2.stop().await;
+    db.cleanup().await;
+}
+
 /// On an empty database the first admin's enrolment code is made by one
 /// node; another started with `first_admin_code = false` (as
 /// docker-compose.yml starts the second node) leaves it valid. The

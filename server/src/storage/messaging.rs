@@ -243,6 +243,10 @@ macro_rules! commit_in {
                 },
             }
         }
+        // Threads' rows are locked in one order, by id: two nodes'
+        // writers taking them in arrival order (A then B, B then A) would
+        // deadlock. Each thread's messages keep their arrival order.
+        fresh.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut rows: Vec<(usize, i64)> = Vec::new();
         for (thread_id, indices) in &fresh {
             let n = i64::try_from(indices.len()).unwrap_or(i64::MAX);
