@@ -5,6 +5,8 @@
 #      group commit, from the server's /metrics;
 #   2. pgbench, one client (the group commit is one writer), inserting that
 #      many rows shaped like messages per transaction for 20 s.
+#   3. the write path alone (cargo bench --bench commit): the server's group
+#      commit function without the relay around it, against pgbench again.
 #
 #   scripts/bench-durable.sh [POSTGRES_ADMIN_URL]
 #     (default postgres://postgres@127.0.0.1:5432/test; needs release builds:
@@ -38,3 +40,9 @@ echo "| relay, messages per commit | $per_commit |"
 echo "| pgbench, one client, $rows rows per transaction: transactions/s | $tps |"
 echo "| pgbench insert ceiling, rows/s | $ceiling |"
 echo "| ratio relay / ceiling | ${ratio}× (goal ≥ 0.5×) |"
+
+# 3. The write path alone: Storage::commit_messages with one writer at the
+#    relay's 435 per commit, and pgbench again in the same run.
+echo
+echo "The write path alone (server/benches/commit.rs):"
+SAMTALE_TEST_DATABASE_URL="$admin" cargo bench -q -p samtale-server --bench commit -- --rows "$rows"
