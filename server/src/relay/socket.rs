@@ -430,15 +430,8 @@ impl Connection {
     }
 
     async fn send(&mut self, frame: &ServerFrame) -> Result<(), ()> {
-        match tokio::time::timeout(SEND_TIMEOUT, self.socket.send(text(frame))).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(()),
-            Err(_) => {
-                // The reader stopped reading: its buffers are full.
-                self.registration.kill.kill(ErrorCode::SlowConsumer);
-                Err(())
-            }
-        }
+        let sent = tokio::time::timeout(SEND_TIMEOUT, self.socket.send(text(frame))).await;
+        self.settle(sent)
     }
 
     async fn close(&mut self, code: ErrorCode, message: &str) {
@@ -840,20 +833,30 @@ impl Connection {
     }
 
     /// Sends `frames` in order with one flush at the end (the socket writes
-    /// whenever its buffer fills), within the same time limit as one frame.
+    /// whenever its buffer fills). As for one frame, the reader counts as
+    /// stuck when a write makes no progress for [`SEND_TIMEOUT`]; a slow
+    /// but reading phone gets the whole page however long it takes.
     async fn send_all(&mut self, frames: &[ServerFrame]) -> Result<(), ()> {
         use futures_util::SinkExt as _;
-        let socket = &mut self.socket;
-        let all = async {
-            for frame in frames {
-                socket.feed(text(frame)).await?;
-            }
-            socket.flush().await
-        };
-        match tokio::time::timeout(SEND_TIMEOUT, all).await {
+        for frame in frames {
+            let fed = tokio::time::timeout(SEND_TIMEOUT, self.socket.feed(text(frame))).await;
+            self.settle(fed)?;
+        }
+        let flushed = tokio::time::timeout(SEND_TIMEOUT, self.socket.flush()).await;
+        self.settle(flushed)
+    }
+
+    /// The outcome of a timed write: a timeout closes the connection as a
+    /// slow consumer.
+    fn settle<E>(
+        &self,
+        outcome: Result<Result<(), E>, tokio::time::error::Elapsed>,
+    ) -> Result<(), ()> {
+        match outcome {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(()),
             Err(_) => {
+                // The reader stopped reading: its buffers are full.
                 self.registration.kill.kill(ErrorCode::SlowConsumer);
                 Err(())
             }
