@@ -1318,11 +1318,13 @@ async fn backlog(c: CrossConfig) -> Result<(), AnyError> {
         queued_after += n as u64;
         let ideal = n as f64 / ceiling;
         println!(
-            "{n} queued: received {got} in {:.3} s (ideal {:.3} s, {:.2}×); others' p99 {:.2} ms while it drained",
+            "{n} queued: received {got} in {:.3} s (ideal {:.3} s, {:.2}×); others' p99 {:.2} ms while it drained (their send→ack p99 {:.2} ms, alone {:.2} ms)",
             took.as_secs_f64(),
             ideal,
             took.as_secs_f64() / ideal,
-            during.deliver.1 as f64 / 1000.0
+            during.deliver.1 as f64 / 1000.0,
+            during.ack.1 as f64 / 1000.0,
+            baseline.ack.1 as f64 / 1000.0
         );
         runs.push((n, got, took, ideal, during.deliver.1));
     }
