@@ -700,15 +700,16 @@ async fn two_nodes_committing_to_the_same_threads_in_opposite_orders_do_not_dead
         .await;
     let mut threads = Vec::new();
     for _ in 0..2 {
-        let t = world
-            .open_thread(&node2, &world.staff, world.team, &[&maja])
-            .await;
-        threads.push(t.to_string());
+        threads.push(
+            world
+                .open_thread(&node2, &world.staff, world.team, &[&maja])
+                .await,
+        );
     }
-    let message = |thread: &str, n: u64| {
+    let message = |thread: ThreadId, n: u64| {
         let envelope = n.to_le_bytes().to_vec();
         samtale_server::storage::messaging::PendingMessage {
-            thread_id: thread.to_owned(),
+            thread_id: thread.to_string(),
             message_id: MessageId::random().unwrap().to_string(),
             sender_device_id: world.staff.tokens.device_id.to_string(),
             sender_account: world.staff.account.to_string(),
@@ -725,7 +726,7 @@ async fn two_nodes_committing_to_the_same_threads_in_opposite_orders_do_not_dead
             for t in order {
                 for _ in 0..20 {
                     n += 1;
-                    list.push(message(&threads[t], n));
+                    list.push(message(threads[t], n));
                 }
             }
         }
@@ -741,16 +742,9 @@ async fn two_nodes_committing_to_the_same_threads_in_opposite_orders_do_not_dead
         );
     }
     // Every message stored, each thread's sequence without a gap.
-    for t in &threads {
-        let seqs = db
-            .blobs(&format!(
-                "SELECT convert_to(seq::text, 'UTF8') FROM messages WHERE thread_id = '{t}' ORDER BY seq"
-            ))
-            .await;
-        let seqs: Vec<u64> = seqs
-            .iter()
-            .map(|s| String::from_utf8_lossy(s).parse().unwrap())
-            .collect();
+    for &t in &threads {
+        let all = thread_messages(&node1, &world.staff, t).await;
+        let seqs: Vec<u64> = all.iter().map(|(s, _)| *s).collect();
         assert_eq!(seqs, (1..=1600).collect::<Vec<_>>());
     }
     node1.stop().await;
